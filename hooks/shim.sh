@@ -1,0 +1,69 @@
+#!/bin/sh
+# git-seal hook shim: installed by `git seal install`, removed by `git seal uninstall`.
+# A hook that was here before install is kept beside this one as "<name>.seal-chained";
+# it still runs first, with the same arguments and the same standard input.
+hook='@HOOK@'
+seal_bin='@BIN@'
+chained="$0.seal-chained"
+
+case "$hook" in
+pre-push | pre-receive | post-rewrite | reference-transaction) reads_stdin=1 ;;
+*) reads_stdin= ;;
+esac
+
+if [ -x "$chained" ]; then
+    if [ -n "$reads_stdin" ]; then
+        input=$(mktemp "${TMPDIR:-/tmp}/git-seal-stdin.XXXXXX") || exit 1
+        trap 'rm -f "$input"' EXIT
+        cat >"$input"
+        "$chained" "$@" <"$input"
+        status=$?
+        exec <"$input"
+    else
+        "$chained" "$@"
+        status=$?
+    fi
+    # A gate that the chained hook closed stays closed.
+    case "$hook" in
+    pre-push | pre-receive | reference-transaction) [ "$status" -eq 0 ] || exit "$status" ;;
+    esac
+fi
+
+if [ "$hook" = reference-transaction ]; then
+    # Only a committed transaction that touches a tag concerns git-seal: every other
+    # call ends here, without starting a process.
+    [ "$1" = committed ] || exit 0
+    tags=
+    while read -r old new ref; do
+        case "$ref" in refs/tags/*) tags="$tags$old $new $ref
+" ;;
+        esac
+    done
+    [ -n "$tags" ] || exit 0
+fi
+
+[ -x "$seal_bin" ] || seal_bin=$(command -v git-seal 2>/dev/null) || seal_bin=
+if [ -z "$seal_bin" ]; then
+    case "$hook" in
+    pre-push | pre-receive)
+        [ "$hook" = pre-push ] && [ "${SEAL_SKIP:-}" = 1 ] && exit 0
+        echo "error: git-seal cannot check this push: its binary is gone (was @BIN@)" >&2
+        echo "hint: reinstall it with ./install.sh, or put git-seal on PATH" >&2
+        exit 1 ;;
+    reference-transaction) exit 0 ;;
+    *)
+        echo "warning: git-seal ($hook): its binary is gone (was @BIN@); nothing was sealed" >&2
+        echo "hint: reinstall it with ./install.sh, then run: git seal seal --missing" >&2
+        exit 0 ;;
+    esac
+fi
+
+if [ "$hook" = reference-transaction ]; then
+    printf '%s' "$tags" | "$seal_bin" hook "$hook" "$@"
+    exit $?
+fi
+if [ -n "${input:-}" ]; then
+    "$seal_bin" hook "$hook" "$@"
+    exit $?
+fi
+exec "$seal_bin" hook "$hook" "$@"

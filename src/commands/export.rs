@@ -1,0 +1,115 @@
+//! `git seal export`: write a commit's seal, manifest and checksum file as plain files.
+
+use camino::{Utf8Path, Utf8PathBuf};
+use serde_json::json;
+
+use crate::cache::Manifests;
+use crate::commands::{outln, warn_log};
+use crate::config::Config;
+use crate::error::{Error, Result, ResultExt};
+use crate::fsutil::write_atomic;
+use crate::git::{short, Repo};
+use crate::ledger::Ledger;
+use crate::runlog::{Run, Source, Status};
+
+/// Write a commit's seal, manifest and checksums as files
+///
+/// Writes DIR/seals/SEAL-<id>.yaml, DIR/manifests/MANIFEST-<id>.json and
+/// DIR/checksums/CHECKSUMS-<id>.sha256. On failure no file of this run is left.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The commit (default HEAD)
+    #[arg(default_value = "HEAD")]
+    pub rev: String,
+    /// The directory to write into
+    #[arg(long, value_name = "DIR")]
+    pub out: Utf8PathBuf,
+    /// Print the files that would be written and write nothing
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+pub fn run(args: Args) -> Result<u8> {
+    let repo = Repo::open(None)?;
+    let cfg = Config::load(&repo)?;
+    let commit = repo.commit(&args.rev)?;
+    let id = commit.id();
+    let view = Ledger::new(&repo, &cfg).view()?;
+    let Some(seal) = view.note(id)? else {
+        return Err(
+            Error::check(format!("commit {} has no seal to export", short(id)))
+                .hint(format!("seal it first: git seal seal {}", args.rev)),
+        );
+    };
+    let parents: Vec<_> = commit
+        .parents()
+        .map(|p| p.tree())
+        .collect::<std::result::Result<_, _>>()?;
+    let tree = commit.tree()?;
+    let manifest = Manifests::new(&repo, true).manifest(&tree, &parents)?;
+    let json_text = serde_json::to_string_pretty(&manifest.to_json(Some(id), tree.id()))
+        .unwrap_or_default()
+        + "\n";
+    let files: Vec<(Utf8PathBuf, Vec<u8>)> = vec![
+        (
+            args.out.join("seals").join(format!("SEAL-{id}.yaml")),
+            seal.into_bytes(),
+        ),
+        (
+            args.out
+                .join("manifests")
+                .join(format!("MANIFEST-{id}.json")),
+            json_text.into_bytes(),
+        ),
+        (
+            args.out
+                .join("checksums")
+                .join(format!("CHECKSUMS-{id}.sha256")),
+            manifest.to_sha256sum(),
+        ),
+    ];
+    if args.dry_run {
+        for (path, _) in &files {
+            outln(format!("would write {path}"))?;
+        }
+        return Ok(0);
+    }
+    let mut run = Run::start(
+        &repo.seal_dir(),
+        Source::Command("export"),
+        Some(id.to_string()),
+    );
+    run.inputs(json!({"rev": args.rev, "out": args.out}));
+    match write_all_or_none(&files) {
+        Ok(()) => {
+            let paths: Vec<_> = files.iter().map(|(p, _)| p.to_string()).collect();
+            warn_log(run.finish(Status::Success, json!({"files": paths}), 1, ""));
+            for p in paths {
+                outln(p)?;
+            }
+            Ok(0)
+        }
+        Err(e) => {
+            warn_log(run.finish(Status::Failed, json!({}), 1, e.message.clone()));
+            Err(e)
+        }
+    }
+}
+
+/// Writes every file or, on the first failure, removes those this call created.
+pub fn write_all_or_none(files: &[(Utf8PathBuf, Vec<u8>)]) -> Result<()> {
+    let mut created: Vec<&Utf8Path> = Vec::new();
+    for (path, bytes) in files {
+        let existed = path.exists();
+        if let Err(e) = write_atomic(path, bytes).context(format!("cannot write {path}")) {
+            for p in created {
+                let _ = fs_err::remove_file(p);
+            }
+            return Err(e.hint("check that the directory is writable and has space"));
+        }
+        if !existed {
+            created.push(path);
+        }
+    }
+    Ok(())
+}

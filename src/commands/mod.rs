@@ -1,0 +1,82 @@
+//! One module per subcommand: an `Args` struct (its doc comment is the help) and a
+//! `run` function. This layer and `cli` are the only ones that print or read the
+//! process environment; the core below them returns values and errors.
+
+use std::io::Write;
+
+use clap::Subcommand;
+
+use crate::error::{Error, Result};
+
+pub mod export;
+pub mod hook;
+pub mod install;
+pub mod log;
+pub mod manifest;
+pub mod seal;
+pub mod show;
+pub mod status;
+pub mod verify;
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    Install(install::InstallArgs),
+    Uninstall(install::UninstallArgs),
+    Status(status::Args),
+    Seal(seal::Args),
+    Show(show::Args),
+    Manifest(manifest::Args),
+    Verify(verify::Args),
+    Export(export::Args),
+    Log(log::Args),
+    Hook(hook::Args),
+}
+
+/// Runs a command; the result is the process exit code.
+pub fn run(command: Command) -> Result<u8> {
+    match command {
+        Command::Install(a) => install::run_install(a),
+        Command::Uninstall(a) => install::run_uninstall(a),
+        Command::Status(a) => status::run(a),
+        Command::Seal(a) => seal::run(a),
+        Command::Show(a) => show::run(a),
+        Command::Manifest(a) => manifest::run(a),
+        Command::Verify(a) => verify::run(a),
+        Command::Export(a) => export::run(a),
+        Command::Log(a) => log::run(a),
+        Command::Hook(a) => hook::run(a),
+    }
+}
+
+/// Writes to stdout; a closed pipe (`git seal log | head`) ends quietly.
+pub fn out(bytes: &[u8]) -> Result<()> {
+    let mut stdout = std::io::stdout().lock();
+    match stdout.write_all(bytes).and_then(|()| stdout.flush()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => std::process::exit(0),
+        Err(e) => Err(Error::usage(format!("cannot write output: {e}"))),
+        Ok(()) => Ok(()),
+    }
+}
+
+/// Writes a line to stdout.
+pub fn outln(line: impl AsRef<str>) -> Result<()> {
+    let mut s = line.as_ref().to_string();
+    s.push('\n');
+    out(s.as_bytes())
+}
+
+/// Prints a run-log warning, if any (a log failure never fails the run).
+pub fn warn_log(warning: Option<String>) {
+    if let Some(w) = warning {
+        eprintln!("{w}");
+    }
+}
+
+/// The subject line of a commit, for messages.
+pub fn subject(repo: &crate::git::Repo, oid: git2::Oid) -> String {
+    repo.git
+        .find_commit(oid)
+        .ok()
+        .and_then(|c| c.summary().map(str::to_string))
+        .unwrap_or_default()
+}

@@ -1,0 +1,151 @@
+//! `git seal seal`: seal commits by hand, or backfill every unsealed one.
+
+use git2::Oid;
+use serde_json::json;
+
+use crate::commands::{outln, warn_log};
+use crate::config::Config;
+use crate::engine::{seal_commits, SealRun};
+use crate::error::{Error, Result};
+use crate::git::{short, Repo};
+use crate::ledger::Ledger;
+use crate::runlog::{Run, Source, Status};
+
+/// Seal commits by hand (default HEAD)
+///
+/// Commits that already have a seal keep it. REV may be a commit, a range (A..B) or
+/// several of them; --missing seals every unsealed commit reachable from HEAD.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Commits or ranges to seal
+    #[arg(value_name = "REV|RANGE")]
+    pub revs: Vec<String>,
+    /// Seal every unsealed commit reachable from HEAD
+    #[arg(long, conflicts_with = "revs")]
+    pub missing: bool,
+    /// Replace existing seals (for seals that no longer verify)
+    #[arg(long)]
+    pub force: bool,
+    /// Print what would be sealed and change nothing
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+pub fn run(args: Args) -> Result<u8> {
+    let repo = Repo::open(None)?;
+    let cfg = Config::load(&repo)?;
+    let head = repo.head_commit()?.id();
+    let commits = if args.missing {
+        unsealed(&repo, &cfg, head)?
+    } else if args.revs.is_empty() {
+        vec![head]
+    } else {
+        repo.expand_revs(&args.revs)?
+    };
+    if !args.force {
+        refuse_unreadable(&repo, &cfg, &commits)?;
+    }
+    let mut run = Run::start(
+        &repo.seal_dir(),
+        Source::Command("seal"),
+        Some(head.to_string()),
+    );
+    run.inputs(json!({"revs": args.revs, "missing": args.missing, "commits": commits.len()}));
+    let bar = progress_bar(commits.len());
+    let tick = || bar.inc(1);
+    let result = seal_commits(
+        &repo,
+        &cfg,
+        &commits,
+        &SealRun {
+            force: args.force,
+            dry_run: args.dry_run,
+            progress: Some(&tick),
+        },
+    );
+    bar.finish_and_clear();
+    let sealed = match result {
+        Ok(s) => s,
+        Err(e) => {
+            if !args.dry_run {
+                warn_log(run.finish(Status::Failed, json!({}), 1, e.message.clone()));
+            }
+            return Err(e.hint("nothing was written; retry: git seal seal --missing"));
+        }
+    };
+    let verb = if args.dry_run { "would seal" } else { "sealed" };
+    if sealed.written.len() <= 20 {
+        for (oid, digest) in &sealed.written {
+            outln(format!("{verb} {} {digest}", short(*oid)))?;
+        }
+    }
+    outln(format!(
+        "{verb} {} commit(s); {} already sealed",
+        sealed.written.len(),
+        sealed.already.len()
+    ))?;
+    if !args.dry_run {
+        let status = if sealed.written.is_empty() {
+            Status::Skipped
+        } else {
+            Status::Success
+        };
+        let written: Vec<_> = sealed
+            .written
+            .iter()
+            .map(|(o, d)| json!({"commit": o.to_string(), "digest": d}))
+            .collect();
+        warn_log(run.finish(
+            status,
+            json!({"sealed": written, "already": sealed.already.len()}),
+            sealed.attempts,
+            format!("sealed {}", sealed.written.len()),
+        ));
+    }
+    Ok(0)
+}
+
+/// Every commit reachable from `head` that has no seal, parents first.
+pub fn unsealed(repo: &Repo, cfg: &Config, head: Oid) -> Result<Vec<Oid>> {
+    let view = Ledger::new(repo, cfg).view()?;
+    let mut out = Vec::new();
+    for oid in repo.history(head)? {
+        if view.note_oid(oid)?.is_none() {
+            out.push(oid);
+        }
+    }
+    Ok(out)
+}
+
+/// A note that is not a readable seal is not silently kept: re-sealing must be asked for.
+fn refuse_unreadable(repo: &Repo, cfg: &Config, commits: &[Oid]) -> Result<()> {
+    let view = Ledger::new(repo, cfg).view()?;
+    for &oid in commits {
+        if let Some(text) = view.note(oid)? {
+            if let Err(e) = crate::seal::Seal::parse(&text) {
+                return Err(Error::usage(format!(
+                    "the ledger's note for {} is not a readable seal: {e}",
+                    short(oid)
+                ))
+                .hint(format!(
+                    "replace it with a fresh seal: git seal seal --force {oid}"
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn progress_bar(len: usize) -> indicatif::ProgressBar {
+    use std::io::IsTerminal;
+    if len < 2 || !std::io::stderr().is_terminal() {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::new(len as u64);
+    if let Ok(style) =
+        indicatif::ProgressStyle::with_template("sealing {bar:30} {pos}/{len} commits ({eta})")
+    {
+        bar.set_style(style);
+    }
+    bar
+}

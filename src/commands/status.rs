@@ -1,0 +1,76 @@
+//! `git seal status`: hooks, ledger and seal coverage at a glance.
+
+use serde_json::json;
+
+use crate::commands::install::recorded_binary;
+use crate::commands::outln;
+use crate::config::Config;
+use crate::error::Result;
+use crate::git::{short, Repo};
+use crate::hooks;
+use crate::ledger::Ledger;
+
+/// Show whether hooks are installed, the ledger's state, and seal coverage
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Machine-readable output
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn run(args: Args) -> Result<u8> {
+    let repo = Repo::open(None)?;
+    let cfg = Config::load(&repo)?;
+    let server = repo.git.is_bare();
+    let installed = hooks::installed(&repo, server)?;
+    let ledger = Ledger::new(&repo, &cfg);
+    let tip = ledger.tip()?;
+    let view = ledger.view()?;
+    let (mut sealed, mut unsealed) = (0u64, 0u64);
+    if let Ok(head) = repo.head_commit() {
+        for oid in repo.history(head.id())? {
+            if view.note_oid(oid)?.is_some() {
+                sealed += 1;
+            } else {
+                unsealed += 1;
+            }
+        }
+    }
+    let binary = recorded_binary(&repo);
+    if args.json {
+        let hooks: serde_json::Map<_, _> = installed
+            .iter()
+            .map(|(h, ok)| (h.to_string(), json!(ok)))
+            .collect();
+        outln(
+            serde_json::to_string_pretty(&json!({
+                "hooks": hooks,
+                "binary": binary,
+                "ledger": {"ref": cfg.ledger_ref, "tip": tip.map(|t| t.to_string())},
+                "branch": {"sealed": sealed, "unsealed": unsealed},
+            }))
+            .unwrap_or_default(),
+        )?;
+        return Ok(0);
+    }
+    for (hook, ok) in &installed {
+        outln(format!(
+            "hook {hook:<22} {}",
+            if *ok { "installed" } else { "missing" }
+        ))?;
+    }
+    if installed.iter().any(|(_, ok)| !ok) {
+        outln("hint: install the hooks with: git seal install")?;
+    }
+    match tip {
+        Some(t) => outln(format!("ledger {} at {}", cfg.ledger_ref, short(t)))?,
+        None => outln(format!("ledger {} (empty)", cfg.ledger_ref))?,
+    }
+    outln(format!(
+        "branch: {sealed} sealed, {unsealed} unsealed commit(s)"
+    ))?;
+    if unsealed > 0 {
+        outln("hint: seal them with: git seal seal --missing")?;
+    }
+    Ok(0)
+}

@@ -1,0 +1,106 @@
+//! `git seal verify`: check seals, and optionally the working tree.
+
+use serde_json::json;
+
+use crate::cache::Manifests;
+use crate::commands::{outln, subject};
+use crate::config::Config;
+use crate::error::{Error, Result};
+use crate::git::{short, Repo};
+use crate::ledger::Ledger;
+use crate::verify::{check_worktree, Verifier};
+
+/// Check the seals of commits (default HEAD)
+///
+/// Prints one line per problem, naming the commit and the reason, and exits 1 if
+/// there is any. A range (A..B) checks every commit in it.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Commits or ranges to check
+    #[arg(value_name = "REV|RANGE")]
+    pub revs: Vec<String>,
+    /// Also check the files on disk against HEAD's manifest
+    #[arg(long)]
+    pub worktree: bool,
+    /// Recompute every manifest from file contents, trusting no digest this machine
+    /// remembered from earlier runs
+    #[arg(long)]
+    pub no_cache: bool,
+    /// Machine-readable output
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn run(args: Args) -> Result<u8> {
+    let repo = Repo::open(None)?;
+    let cfg = Config::load(&repo)?;
+    let revs = if args.revs.is_empty() {
+        repo.head_commit()?;
+        vec!["HEAD".to_string()]
+    } else {
+        args.revs.clone()
+    };
+    let commits = repo.expand_revs(&revs)?;
+    let view = Ledger::new(&repo, &cfg).view()?;
+    let mut verifier = Verifier::new(&repo, view, !args.no_cache);
+    let problems = verifier.check_all(&commits)?;
+    let mut lines: Vec<String> = problems
+        .iter()
+        .map(|p| {
+            format!(
+                "{} {}: {}",
+                short(p.commit),
+                subject(&repo, p.commit),
+                p.reason
+            )
+        })
+        .collect();
+    if args.worktree {
+        let root = repo.workdir.clone().ok_or_else(|| {
+            Error::usage("--worktree needs a working tree; this repository is bare")
+                .hint("run git seal verify without --worktree")
+        })?;
+        let head = repo.head_commit()?;
+        let parents: Vec<_> = head
+            .parents()
+            .map(|p| p.tree())
+            .collect::<std::result::Result<_, _>>()?;
+        let manifest = Manifests::new(&repo, !args.no_cache).manifest(&head.tree()?, &parents)?;
+        for p in check_worktree(root.as_std_path(), &manifest) {
+            lines.push(format!("worktree {p}"));
+        }
+    }
+    if args.json {
+        let items: Vec<_> = problems
+            .iter()
+            .map(|p| json!({"commit": p.commit.to_string(), "reason": p.reason.to_string()}))
+            .collect();
+        let worktree: Vec<_> = lines
+            .iter()
+            .filter_map(|l| l.strip_prefix("worktree "))
+            .collect();
+        outln(
+            serde_json::to_string_pretty(&json!({
+                "ok": lines.is_empty(),
+                "commits": commits.len(),
+                "problems": items,
+                "worktree": worktree,
+            }))
+            .unwrap_or_default(),
+        )?;
+    } else {
+        for line in &lines {
+            outln(line)?;
+        }
+        if lines.is_empty() {
+            outln(format!("ok: {} commit(s) verified", commits.len()))?;
+        }
+    }
+    if lines.is_empty() {
+        return Ok(0);
+    }
+    if !args.json {
+        eprintln!("hint: seal what has no seal with: git seal seal --missing");
+    }
+    Ok(1)
+}

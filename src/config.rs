@@ -1,0 +1,64 @@
+//! git-seal's settings, read from `git config seal.*` and checked once.
+//!
+//! Invariant: settings come only from git config (repository, global, system), never
+//! from files in the working tree, so no repository content can steer a hook.
+
+use crate::error::{Error, Result};
+use crate::git::Repo;
+
+/// The ledger ref when `seal.ref` is not set.
+pub const DEFAULT_REF: &str = "refs/notes/seal";
+
+/// Checked settings.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The notes ref that holds the ledger (`seal.ref`).
+    pub ledger_ref: String,
+    /// How often a contended write is retried (`seal.maxRetries`).
+    pub max_retries: u32,
+    /// First backoff delay in milliseconds, doubled on each retry (`seal.retryBaseMs`).
+    pub retry_base_ms: u64,
+    /// Whether hooks print a line on success (`seal.verbose`).
+    pub verbose: bool,
+}
+
+impl Config {
+    pub fn load(repo: &Repo) -> Result<Config> {
+        let cfg = repo.git.config()?;
+        let ledger_ref = match cfg.get_string("seal.ref") {
+            Ok(r) => r,
+            Err(_) => DEFAULT_REF.to_string(),
+        };
+        if !ledger_ref.starts_with("refs/notes/") || !git2::Reference::is_valid_name(&ledger_ref) {
+            return Err(Error::usage(format!(
+                "seal.ref is '{ledger_ref}', which is not a valid ref under refs/notes/"
+            ))
+            .hint(format!("git config seal.ref {DEFAULT_REF}")));
+        }
+        let max_retries = int(&cfg, "seal.maxRetries", 3)?;
+        let retry_base_ms = int(&cfg, "seal.retryBaseMs", 20)?;
+        let verbose = cfg.get_bool("seal.verbose").unwrap_or(false);
+        Ok(Config {
+            ledger_ref,
+            max_retries: max_retries.min(20) as u32,
+            retry_base_ms,
+            verbose,
+        })
+    }
+}
+
+fn int(cfg: &git2::Config, key: &str, default: u64) -> Result<u64> {
+    match cfg.get_entry(key) {
+        Err(_) => Ok(default),
+        Ok(_) => {
+            let v = cfg.get_i64(key).map_err(|_| {
+                Error::usage(format!("{key} is not a whole number"))
+                    .hint(format!("git config {key} {default}"))
+            })?;
+            u64::try_from(v).map_err(|_| {
+                Error::usage(format!("{key} is negative ({v})"))
+                    .hint(format!("git config {key} {default}"))
+            })
+        }
+    }
+}

@@ -1,0 +1,149 @@
+//! The sealing engine: turns commits into seals and appends them to the ledger.
+//!
+//! Invariants:
+//! - Commits are sealed parents first, in one ledger append per call, so a batch's
+//!   `parent_seals` can name seals written in the same batch.
+//! - A commit that already has a seal keeps it (seals are write-once); only `force`
+//!   replaces one, for a seal that no longer verifies.
+//! - A seal's manifest digest is always computed from the commit's own tree.
+
+use std::collections::HashMap;
+
+use chrono::Utc;
+use git2::{Oid, Signature};
+
+use crate::cache::Manifests;
+use crate::config::Config;
+use crate::error::{Error, Result};
+use crate::git::{short, Repo};
+use crate::ledger::{Appended, Ledger, View};
+use crate::seal::{Identity, ManifestSummary, Seal, SealInputs};
+
+/// What a sealing run did.
+#[derive(Debug, Default)]
+pub struct Sealed {
+    /// Commits sealed now, with their seal digests.
+    pub written: Vec<(Oid, String)>,
+    /// Commits that already had a seal.
+    pub already: Vec<Oid>,
+    /// Ledger attempts used.
+    pub attempts: u32,
+}
+
+/// Options of one sealing run.
+pub struct SealRun<'a> {
+    pub force: bool,
+    pub dry_run: bool,
+    /// Called after each commit is prepared, for progress bars.
+    pub progress: Option<&'a dyn Fn()>,
+}
+
+/// Seals `commits` (parents before children), skipping those already sealed.
+pub fn seal_commits(
+    repo: &Repo,
+    cfg: &Config,
+    commits: &[Oid],
+    run: &SealRun<'_>,
+) -> Result<Sealed> {
+    let ledger = Ledger::new(repo, cfg);
+    let view = ledger.view()?;
+    let (name, email) = repo.identity().ok_or_else(|| {
+        Error::usage("no identity to seal with: user.name and user.email are not set")
+            .hint("git config user.name 'Your Name' && git config user.email you@example.com")
+    })?;
+    let mut manifests = Manifests::new(repo, true);
+    let mut batch_digests: HashMap<Oid, String> = HashMap::new();
+    let mut notes = Vec::new();
+    let mut sealed = Sealed::default();
+    for &oid in commits {
+        if !run.force && view.note_oid(oid)?.is_some() {
+            sealed.already.push(oid);
+            continue;
+        }
+        let seal = build_seal(
+            repo,
+            &view,
+            &mut manifests,
+            &batch_digests,
+            oid,
+            &name,
+            &email,
+        )?;
+        batch_digests.insert(oid, seal.digest.clone());
+        sealed.written.push((oid, seal.digest.clone()));
+        notes.push((oid, seal.to_yaml().into_bytes()));
+        if let Some(p) = run.progress {
+            p();
+        }
+    }
+    if notes.is_empty() || run.dry_run {
+        return Ok(sealed);
+    }
+    let who = Signature::now(&name, &email)?;
+    let message = match notes.len() {
+        1 => format!("seal {}", short(notes[0].0)),
+        n => format!("seal {n} commits"),
+    };
+    let Appended {
+        written, attempts, ..
+    } = ledger.append(&notes, !run.force, &who, &message)?;
+    sealed.attempts = attempts;
+    // Commits someone else sealed while we raced count as already sealed.
+    let (now, raced): (Vec<_>, Vec<_>) = sealed
+        .written
+        .into_iter()
+        .partition(|(oid, _)| written.contains(oid));
+    sealed.written = now;
+    sealed.already.extend(raced.into_iter().map(|(oid, _)| oid));
+    Ok(sealed)
+}
+
+fn build_seal(
+    repo: &Repo,
+    view: &View<'_>,
+    manifests: &mut Manifests<'_>,
+    batch: &HashMap<Oid, String>,
+    oid: Oid,
+    name: &str,
+    email: &str,
+) -> Result<Seal> {
+    let commit = repo.git.find_commit(oid)?;
+    let tree = commit.tree()?;
+    let parent_trees: Vec<_> = commit
+        .parents()
+        .map(|p| p.tree())
+        .collect::<std::result::Result<_, _>>()?;
+    let manifest = manifests.manifest(&tree, &parent_trees)?;
+    let parent_seals = commit
+        .parent_ids()
+        .map(|p| match batch.get(&p) {
+            Some(d) => Ok(Some(d.clone())),
+            None => stated_digest(view, p),
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok(Seal::new(
+        &commit,
+        SealInputs {
+            parent_seals,
+            manifest: ManifestSummary {
+                algorithm: "sha256".into(),
+                digest: manifest.digest(),
+                files: manifest.files(),
+                bytes: manifest.bytes(),
+            },
+            sealed_at: Utc::now(),
+            sealed_by: Identity {
+                name: name.into(),
+                email: email.into(),
+            },
+        },
+    ))
+}
+
+/// The digest a commit's seal states, if it has a seal that parses.
+pub fn stated_digest(view: &View<'_>, commit: Oid) -> Result<Option<String>> {
+    Ok(view
+        .note(commit)?
+        .and_then(|text| Seal::parse(&text).ok())
+        .map(|p| p.seal.digest))
+}

@@ -1,0 +1,278 @@
+//! Access to the repository: opening it the way git's own hooks see it, resolving
+//! revisions, and the few things only the `git` binary does well (streaming huge
+//! blobs, push, fetch, `rev-parse --git-path`).
+//!
+//! Invariant: nothing here writes to the repository; writers live in `ledger`,
+//! `hooks` and `cache`, each owning its own files or ref.
+
+use std::process::{Command, Stdio};
+
+use camino::{Utf8Path, Utf8PathBuf};
+use git2::{Commit, ObjectType, Oid, Repository};
+
+use crate::error::{Error, Result};
+
+/// An opened repository and the directories git-seal uses in it.
+pub struct Repo {
+    pub git: Repository,
+    /// This worktree's git dir (`.git`, or `.git/worktrees/<name>` in a linked worktree).
+    pub git_dir: Utf8PathBuf,
+    /// The directory shared by every worktree; git-seal's own state lives under it.
+    pub common_dir: Utf8PathBuf,
+    /// The worktree root, absent in a bare repository.
+    pub workdir: Option<Utf8PathBuf>,
+    /// Opened from git's environment (a hook) rather than a path: worker threads must
+    /// reopen it the same way to see quarantined objects during `pre-receive`.
+    from_env: bool,
+}
+
+fn utf8(path: &std::path::Path) -> Result<Utf8PathBuf> {
+    Utf8PathBuf::from_path_buf(path.to_path_buf()).map_err(|p| {
+        Error::usage(format!(
+            "repository path {} is not valid UTF-8, which git-seal does not support",
+            p.display()
+        ))
+        .hint("move the repository to a path that is valid UTF-8")
+    })
+}
+
+fn open_error(e: git2::Error, at: &str) -> Error {
+    let msg = e.message().to_ascii_lowercase();
+    if msg.contains("objectformat") || msg.contains("sha256") {
+        return Error::usage(format!(
+            "{at} is a SHA-256 repository, which git-seal does not support yet"
+        ))
+        .hint("use git-seal on a SHA-1 repository (git init --object-format=sha1)");
+    }
+    if e.code() == git2::ErrorCode::NotFound {
+        return Error::usage(format!(
+            "{at} is not a git repository (or any parent up to /)"
+        ))
+        .hint("run git-seal inside a repository, or pass --repo PATH");
+    }
+    Error::usage(format!(
+        "cannot open the repository at {at}: {}",
+        e.message()
+    ))
+}
+
+impl Repo {
+    /// Opens the repository at `path`, or the one git's environment and the current
+    /// directory name (as `git` itself would find it, `GIT_DIR` and worktrees included).
+    pub fn open(path: Option<&Utf8Path>) -> Result<Repo> {
+        let git = match path {
+            Some(p) => {
+                if !p.exists() {
+                    return Err(Error::usage(format!("{p}: no such directory"))
+                        .hint("pass --repo PATH naming an existing repository"));
+                }
+                Repository::discover(p).map_err(|e| open_error(e, p.as_str()))?
+            }
+            None => Repository::open_from_env().map_err(|e| {
+                let here = std::env::current_dir()
+                    .map(|d| d.display().to_string())
+                    .unwrap_or_else(|_| ".".into());
+                open_error(e, &here)
+            })?,
+        };
+        Repo::from_git(git, path.is_none())
+    }
+
+    fn from_git(git: Repository, from_env: bool) -> Result<Repo> {
+        let git_dir = utf8(git.path())?;
+        let common_dir = utf8(git.commondir())?;
+        let workdir = git.workdir().map(utf8).transpose()?;
+        let repo = Repo {
+            git,
+            git_dir: trim_slash(git_dir),
+            common_dir: trim_slash(common_dir),
+            workdir: workdir.map(trim_slash),
+            from_env,
+        };
+        repo.refuse_sha256()?;
+        Ok(repo)
+    }
+
+    fn refuse_sha256(&self) -> Result<()> {
+        let format = self
+            .git
+            .config()
+            .and_then(|c| c.get_string("extensions.objectformat"));
+        match format {
+            Ok(f) if !f.eq_ignore_ascii_case("sha1") => Err(open_error(
+                git2::Error::from_str("objectformat"),
+                self.common_dir.as_str(),
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    /// How to reach this repository again from another thread or process.
+    pub fn locator(&self) -> Locator {
+        Locator {
+            git_dir: self.git_dir.clone(),
+            run_dir: self.workdir.clone().unwrap_or_else(|| self.git_dir.clone()),
+            from_env: self.from_env,
+        }
+    }
+
+    /// The directory that holds git-seal's local state (cache, run log, install record).
+    pub fn seal_dir(&self) -> Utf8PathBuf {
+        self.common_dir.join("seal")
+    }
+
+    /// Resolves `rev` to a commit, peeling tags.
+    pub fn commit(&self, rev: &str) -> Result<Commit<'_>> {
+        let obj = self.git.revparse_single(rev).map_err(|_| {
+            Error::usage(format!("unknown revision '{rev}'"))
+                .hint("name a commit, branch or tag that exists: git log --oneline")
+        })?;
+        obj.peel_to_commit().map_err(|_| {
+            Error::usage(format!("'{rev}' does not name a commit"))
+                .hint("name a commit, branch or tag: git log --oneline")
+        })
+    }
+
+    /// HEAD's commit, or a clear error on an unborn branch.
+    pub fn head_commit(&self) -> Result<Commit<'_>> {
+        match self.git.head() {
+            Ok(head) => Ok(head.peel_to_commit()?),
+            Err(e) if e.code() == git2::ErrorCode::UnbornBranch => Err(Error::usage(
+                "nothing to seal: the current branch has no commits yet",
+            )
+            .hint("make a first commit: git commit")),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Expands revision arguments (`REV`, `A..B`, `^A B`) into commits, oldest first
+    /// (parents before children), each once.
+    pub fn expand_revs(&self, args: &[String]) -> Result<Vec<Oid>> {
+        let mut walk = self.git.revwalk()?;
+        walk.set_sorting(git2::Sort::TOPOLOGICAL | git2::Sort::REVERSE)?;
+        let mut singles = Vec::new();
+        let mut ranged = false;
+        for arg in args {
+            if arg.contains("..") {
+                walk.push_range(arg).map_err(|_| {
+                    Error::usage(format!("unknown revision range '{arg}'"))
+                        .hint("name a range of existing commits, e.g. main..HEAD")
+                })?;
+                ranged = true;
+            } else if let Some(neg) = arg.strip_prefix('^') {
+                walk.hide(self.commit(neg)?.id())?;
+                ranged = true;
+            } else {
+                singles.push(self.commit(arg)?.id());
+            }
+        }
+        if !ranged {
+            let mut seen = std::collections::HashSet::new();
+            return Ok(singles.into_iter().filter(|o| seen.insert(*o)).collect());
+        }
+        for oid in singles {
+            walk.push(oid)?;
+        }
+        Ok(walk.collect::<std::result::Result<Vec<_>, _>>()?)
+    }
+
+    /// Every commit reachable from `tip`, parents before children.
+    pub fn history(&self, tip: Oid) -> Result<Vec<Oid>> {
+        let mut walk = self.git.revwalk()?;
+        walk.set_sorting(git2::Sort::TOPOLOGICAL | git2::Sort::REVERSE)?;
+        walk.push(tip)?;
+        Ok(walk.collect::<std::result::Result<Vec<_>, _>>()?)
+    }
+
+    /// Size of an object, from its header only.
+    pub fn object_size(&self, oid: Oid) -> Result<u64> {
+        let (size, kind) = self.git.odb()?.read_header(oid)?;
+        if kind != ObjectType::Blob {
+            return Err(Error::usage(format!("object {oid} is not a blob")));
+        }
+        Ok(size as u64)
+    }
+
+    /// A `git` command run in this repository, with its environment as git gave it.
+    pub fn git_command(&self) -> Command {
+        let mut cmd = Command::new("git");
+        let dir = self.workdir.as_ref().unwrap_or(&self.git_dir);
+        cmd.current_dir(dir.as_std_path());
+        cmd
+    }
+
+    /// Runs `git args…` in the repository and returns its trimmed standard output.
+    pub fn run_git(&self, args: &[&str]) -> Result<String> {
+        let out = self
+            .git_command()
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .map_err(|e| {
+                Error::usage(format!("cannot run git: {e}")).hint("install git and put it on PATH")
+            })?;
+        if !out.status.success() {
+            return Err(Error::usage(format!(
+                "git {} failed: {}",
+                args.join(" "),
+                String::from_utf8_lossy(&out.stderr).trim()
+            )));
+        }
+        Ok(String::from_utf8_lossy(&out.stdout).trim_end().to_string())
+    }
+
+    /// `user.name`/`user.email` from git config, falling back to git's committer
+    /// environment variables, as `git commit` itself would.
+    pub fn identity(&self) -> Option<(String, String)> {
+        let cfg = self.git.config().ok()?;
+        let name = cfg
+            .get_string("user.name")
+            .ok()
+            .or_else(|| std::env::var("GIT_COMMITTER_NAME").ok())?;
+        let email = cfg
+            .get_string("user.email")
+            .ok()
+            .or_else(|| std::env::var("GIT_COMMITTER_EMAIL").ok())?;
+        Some((name, email))
+    }
+}
+
+/// Where a repository is, in a form that can cross threads (a `Repository` cannot).
+#[derive(Debug, Clone)]
+pub struct Locator {
+    git_dir: Utf8PathBuf,
+    run_dir: Utf8PathBuf,
+    from_env: bool,
+}
+
+impl Locator {
+    /// A new handle on the repository, opened the way the original was.
+    pub fn open(&self) -> std::result::Result<Repository, git2::Error> {
+        if self.from_env {
+            Repository::open_from_env()
+        } else {
+            Repository::open(self.git_dir.as_std_path())
+        }
+    }
+
+    /// A `git` command run in the repository.
+    pub fn git_command(&self) -> Command {
+        let mut cmd = Command::new("git");
+        cmd.current_dir(self.run_dir.as_std_path());
+        cmd
+    }
+}
+
+fn trim_slash(p: Utf8PathBuf) -> Utf8PathBuf {
+    let s = p.as_str();
+    if s.len() > 1 && s.ends_with('/') {
+        Utf8PathBuf::from(&s[..s.len() - 1])
+    } else {
+        p
+    }
+}
+
+/// Short form of an object id, as git prints it by default.
+pub fn short(oid: Oid) -> String {
+    oid.to_string()[..7].to_string()
+}

@@ -1,0 +1,302 @@
+//! The ledger (brief §2.3): a notes ref (default `refs/notes/seal`) whose tree maps
+//! each sealed commit to its seal, so `git notes --ref=seal show <commit>` prints it.
+//!
+//! Invariants:
+//! - The ref only moves forward: every append is a new commit whose first parent is
+//!   the tip it was built on, published by compare-and-swap; a lost race rebuilds on
+//!   the new tip after an exponential backoff, so concurrent writers never lose a
+//!   seal. A failed append leaves the ref exactly as it was.
+//! - Appends never touch the working tree, the index, HEAD or any other ref.
+//! - Each append writes one blob per note plus the trees on the path to it: notes are
+//!   fanned out into `ab/cdef…` subtrees once a level holds more than
+//!   [`FANOUT_LIMIT`] notes, as git does, so the cost of an append grows with what
+//!   changed, not with the ledger. Readers accept any fanout, including git's own.
+
+use std::thread::sleep;
+use std::time::Duration;
+
+use git2::{ErrorCode, FileMode, ObjectType, Oid, Signature, Tree};
+
+use crate::config::Config;
+use crate::error::{Error, Result};
+use crate::git::Repo;
+
+/// Notes a tree level holds before it is split into 2-hex subtrees.
+pub const FANOUT_LIMIT: usize = 256;
+
+pub struct Ledger<'r> {
+    repo: &'r Repo,
+    pub refname: String,
+    max_retries: u32,
+    retry_base_ms: u64,
+}
+
+/// The ledger as of one tip: consistent reads while others append.
+pub struct View<'r> {
+    repo: &'r Repo,
+    pub tip: Option<Oid>,
+    tree: Option<Tree<'r>>,
+}
+
+/// What an append did.
+#[derive(Debug, Default)]
+pub struct Appended {
+    /// The new tip, when anything was written.
+    pub tip: Option<Oid>,
+    /// Commits whose note was written.
+    pub written: Vec<Oid>,
+    /// Commits skipped because a note for them appeared meanwhile.
+    pub skipped: Vec<Oid>,
+    /// Compare-and-swap attempts used (1 when uncontended).
+    pub attempts: u32,
+}
+
+impl<'r> Ledger<'r> {
+    pub fn new(repo: &'r Repo, cfg: &Config) -> Self {
+        Ledger {
+            repo,
+            refname: cfg.ledger_ref.clone(),
+            max_retries: cfg.max_retries,
+            retry_base_ms: cfg.retry_base_ms,
+        }
+    }
+
+    /// The current tip commit, if the ledger exists.
+    pub fn tip(&self) -> Result<Option<Oid>> {
+        let reference = match self.repo.git.find_reference(&self.refname) {
+            Ok(r) => r,
+            Err(e) if e.code() == ErrorCode::NotFound => return Ok(None),
+            Err(e) => return Err(e.into()),
+        };
+        let target = reference.resolve()?.target();
+        match target.map(|t| self.repo.git.find_object(t, None)) {
+            Some(Ok(obj)) if obj.kind() == Some(ObjectType::Commit) => Ok(Some(obj.id())),
+            _ => Err(Error::usage(format!(
+                "the ledger ref {} does not point to a commit",
+                self.refname
+            ))
+            .hint(format!(
+                "inspect it (git cat-file -t {}) or set another ledger: git config seal.ref refs/notes/seal-new",
+                self.refname
+            ))),
+        }
+    }
+
+    /// A consistent view of the ledger at its current tip.
+    pub fn view(&self) -> Result<View<'r>> {
+        let tip = self.tip()?;
+        View::at(self.repo, tip)
+    }
+
+    /// Appends notes (commit → content) in one ledger commit. With `only_new`, notes
+    /// for commits that already have one at the tip are skipped, so that racing
+    /// writers seal each commit once. Retries lost races with exponential backoff.
+    pub fn append(
+        &self,
+        notes: &[(Oid, Vec<u8>)],
+        only_new: bool,
+        who: &Signature<'_>,
+        message: &str,
+    ) -> Result<Appended> {
+        let git = &self.repo.git;
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let view = self.view()?;
+            let mut out = Appended {
+                attempts: attempt,
+                ..Appended::default()
+            };
+            let mut tree = view.tree.as_ref().map(|t| t.id());
+            for (commit, content) in notes {
+                if only_new && view.note_oid(*commit)?.is_some() {
+                    out.skipped.push(*commit);
+                    continue;
+                }
+                let blob = git.blob(content)?;
+                tree = Some(insert_note(self.repo, tree, &commit.to_string(), blob)?);
+                out.written.push(*commit);
+            }
+            if out.written.is_empty() {
+                return Ok(out);
+            }
+            let tree = git.find_tree(tree.unwrap_or_else(Oid::zero))?;
+            let parents = match view.tip {
+                Some(t) => vec![git.find_commit(t)?],
+                None => vec![],
+            };
+            let parent_refs: Vec<_> = parents.iter().collect();
+            let new = git.commit(None, who, who, message, &tree, &parent_refs)?;
+            let reflog = format!("git-seal: {message}");
+            let swapped = match view.tip {
+                Some(old) => git.reference_matching(&self.refname, new, true, old, &reflog),
+                None => git.reference(&self.refname, new, false, &reflog),
+            };
+            match swapped {
+                Ok(_) => {
+                    out.tip = Some(new);
+                    return Ok(out);
+                }
+                Err(e) if is_contention(&e) && attempt <= self.max_retries => {
+                    sleep(backoff(self.retry_base_ms, attempt));
+                }
+                Err(e) if is_contention(&e) => {
+                    return Err(Error::usage(format!(
+                        "the ledger {} kept moving under concurrent writers ({attempt} attempts): {}",
+                        self.refname,
+                        e.message()
+                    ))
+                    .hint("retry, or raise the limit: git config seal.maxRetries 10"));
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+}
+
+/// Delay before retry `attempt` (1-based): base · 2^(attempt-1), plus jitter from the
+/// clock so that racing processes spread out.
+pub fn backoff(base_ms: u64, attempt: u32) -> Duration {
+    let exp = base_ms.saturating_mul(1u64 << (attempt - 1).min(16));
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos() as u64)
+        .unwrap_or(0);
+    let jitter = if base_ms > 0 {
+        nanos % base_ms.max(1)
+    } else {
+        0
+    };
+    Duration::from_millis(exp + jitter)
+}
+
+fn is_contention(e: &git2::Error) -> bool {
+    matches!(
+        e.code(),
+        ErrorCode::Modified | ErrorCode::Locked | ErrorCode::Exists
+    )
+}
+
+fn is_hex_name(name: &[u8], len: usize) -> bool {
+    name.len() == len && name.iter().all(u8::is_ascii_hexdigit)
+}
+
+/// Whether a notes tree level has been split into 2-hex subtrees.
+fn is_fanned_out(tree: &Tree<'_>) -> bool {
+    tree.iter()
+        .any(|e| e.kind() == Some(ObjectType::Tree) && is_hex_name(e.name_bytes(), 2))
+}
+
+/// Returns the id of `tree` (or an empty tree) with the note `name` → `blob` added or
+/// replaced, following and extending the fanout.
+fn insert_note(repo: &Repo, tree: Option<Oid>, name: &str, blob: Oid) -> Result<Oid> {
+    let git = &repo.git;
+    let current = tree.map(|t| git.find_tree(t)).transpose()?;
+    let mut builder = git.treebuilder(current.as_ref())?;
+    let fanned = current.as_ref().is_some_and(is_fanned_out);
+    if fanned && name.len() > 2 {
+        let (dir, rest) = name.split_at(2);
+        let sub = current
+            .as_ref()
+            .and_then(|t| t.get_name(dir))
+            .filter(|e| e.kind() == Some(ObjectType::Tree))
+            .map(|e| e.id());
+        let new_sub = insert_note(repo, sub, rest, blob)?;
+        if builder.get(name)?.is_some() {
+            builder.remove(name)?;
+        }
+        builder.insert(dir, new_sub, FileMode::Tree.into())?;
+        return Ok(builder.write()?);
+    }
+    builder.insert(name, blob, FileMode::Blob.into())?;
+    let notes_here = builder.len();
+    let id = builder.write()?;
+    if notes_here > FANOUT_LIMIT && name.len() > 2 {
+        return fan_out(repo, id, name.len());
+    }
+    Ok(id)
+}
+
+/// Splits the notes of one flat level (names of `name_len` hex digits) into 2-hex
+/// subtrees, keeping every other entry where it is.
+fn fan_out(repo: &Repo, tree: Oid, name_len: usize) -> Result<Oid> {
+    let git = &repo.git;
+    let flat = git.find_tree(tree)?;
+    let mut root = git.treebuilder(None)?;
+    let mut groups: std::collections::BTreeMap<String, Vec<(String, Oid)>> = Default::default();
+    for e in flat.iter() {
+        let name = e.name_bytes();
+        if e.kind() == Some(ObjectType::Blob) && is_hex_name(name, name_len) {
+            let name = String::from_utf8_lossy(name).into_owned();
+            groups
+                .entry(name[..2].to_string())
+                .or_default()
+                .push((name[2..].to_string(), e.id()));
+        } else {
+            root.insert(name, e.id(), e.filemode_raw())?;
+        }
+    }
+    for (dir, notes) in groups {
+        let mut sub = git.treebuilder(None)?;
+        for (rest, blob) in notes {
+            sub.insert(rest, blob, FileMode::Blob.into())?;
+        }
+        root.insert(dir, sub.write()?, FileMode::Tree.into())?;
+    }
+    Ok(root.write()?)
+}
+
+impl<'r> View<'r> {
+    /// The ledger as of `tip` (`None`: empty).
+    pub fn at(repo: &'r Repo, tip: Option<Oid>) -> Result<View<'r>> {
+        let tree = match tip {
+            Some(t) => Some(repo.git.find_commit(t)?.tree()?),
+            None => None,
+        };
+        Ok(View { repo, tip, tree })
+    }
+
+    /// The blob id of the note for `commit`, at any fanout.
+    pub fn note_oid(&self, commit: Oid) -> Result<Option<Oid>> {
+        let Some(root) = &self.tree else {
+            return Ok(None);
+        };
+        let hex = commit.to_string();
+        let mut tree = root.clone();
+        let mut rest = hex.as_str();
+        loop {
+            if let Some(e) = tree.get_name(rest) {
+                if e.kind() == Some(ObjectType::Blob) {
+                    return Ok(Some(e.id()));
+                }
+            }
+            if rest.len() <= 2 {
+                return Ok(None);
+            }
+            let (dir, tail) = rest.split_at(2);
+            let sub = tree
+                .get_name(dir)
+                .filter(|e| e.kind() == Some(ObjectType::Tree))
+                .map(|e| e.id());
+            match sub {
+                Some(id) => {
+                    tree = self.repo.git.find_tree(id)?;
+                    rest = tail;
+                }
+                None => return Ok(None),
+            }
+        }
+    }
+
+    /// The note text for `commit`, if any (lossy for bytes that are not UTF-8, which a
+    /// seal never has; the parser then reports what is wrong).
+    pub fn note(&self, commit: Oid) -> Result<Option<String>> {
+        match self.note_oid(commit)? {
+            Some(blob) => {
+                let blob = self.repo.git.find_blob(blob)?;
+                Ok(Some(String::from_utf8_lossy(blob.content()).into_owned()))
+            }
+            None => Ok(None),
+        }
+    }
+}

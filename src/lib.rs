@@ -1,0 +1,22 @@
+//! git-seal: automatic, independently verifiable provenance for git repositories.
+//!
+//! Layers, each depending only on those below it:
+//! `cli` → `commands` → core (`engine`, `verify`, `hooks`, `runlog`, `ledger`,
+//! `seal`, `manifest`, `cache`, `config`) → `git`. See docs/ARCHITECTURE.md.
+#![forbid(unsafe_code)]
+#![cfg_attr(test, allow(clippy::unwrap_used))]
+
+pub mod cache;
+pub mod cli;
+pub mod commands;
+pub mod config;
+pub mod engine;
+pub mod error;
+pub mod fsutil;
+pub mod git;
+pub mod hooks;
+pub mod ledger;
+pub mod manifest;
+pub mod runlog;
+pub mod seal;
+pub mod verify;

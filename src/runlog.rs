@@ -1,0 +1,256 @@
+//! The run log (brief §4): one JSON record per hook or command run, appended to
+//! `<common dir>/seal/runs.jsonl`, shared by every linked worktree.
+//!
+//! Invariants:
+//! - Append-only: a record is written by one `write` of the whole line while holding
+//!   an exclusive lock on the file, so concurrent writers never interleave within a
+//!   line, and no line is ever rewritten.
+//! - A torn last line (a writer killed mid-write) is never extended: the next append
+//!   first ends it with a newline, and readers skip any line that does not parse.
+//! - Every append is read back and validated; any failure is returned as a warning
+//!   for the caller to print, never as an error that fails a hook.
+//! - Past [`ROTATE_BYTES`] the file is renamed to `runs-<run id>.jsonl` (under the
+//!   lock) and a new one begun; readers read the rotated files and the live one
+//!   together, oldest first, so rotation loses nothing.
+
+use std::fs::{File, OpenOptions};
+use std::io::{Read, Seek, SeekFrom, Write};
+
+use camino::{Utf8Path, Utf8PathBuf};
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+pub const SCHEMA: &str = "git-seal/run/v1";
+const FILE: &str = "runs.jsonl";
+/// Size past which the live log is rotated.
+pub const ROTATE_BYTES: u64 = 16 << 20;
+
+/// How a run ended. SUCCESS: everything it set out to do was done. PARTIAL: some of
+/// it was done and kept (e.g. 3 of 5 commits sealed) but not all. FAILED: none of
+/// the intended outcome (nothing written, or a check failed / a push was refused).
+/// SKIPPED: deliberately not run (nothing to do, or bypassed with `SEAL_SKIP=1`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+#[value(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Status {
+    Success,
+    Partial,
+    Failed,
+    Skipped,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Success => "SUCCESS",
+            Status::Partial => "PARTIAL",
+            Status::Failed => "FAILED",
+            Status::Skipped => "SKIPPED",
+        }
+    }
+}
+
+/// One run record, as written.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Record {
+    pub schema: String,
+    pub run_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hook: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub command: Option<String>,
+    pub started_at: String,
+    pub finished_at: String,
+    pub status: Status,
+    pub head: Option<String>,
+    pub inputs: Value,
+    pub outputs: Value,
+    pub attempts: u32,
+    pub message: String,
+    pub tool_version: String,
+}
+
+/// A run in progress; [`Run::finish`] writes its record.
+pub struct Run {
+    dir: Utf8PathBuf,
+    record: Record,
+}
+
+/// What ran: a hook or a command, by name.
+pub enum Source<'a> {
+    Hook(&'a str),
+    Command(&'a str),
+}
+
+impl Run {
+    /// Starts a run whose record will go to the log in `seal_dir`.
+    pub fn start(seal_dir: &Utf8Path, source: Source<'_>, head: Option<String>) -> Run {
+        let (hook, command) = match source {
+            Source::Hook(h) => (Some(h.to_string()), None),
+            Source::Command(c) => (None, Some(c.to_string())),
+        };
+        Run {
+            dir: seal_dir.to_path_buf(),
+            record: Record {
+                schema: SCHEMA.into(),
+                run_id: uuid::Uuid::now_v7().to_string(),
+                hook,
+                command,
+                started_at: now(),
+                finished_at: String::new(),
+                status: Status::Success,
+                head,
+                inputs: Value::Object(Default::default()),
+                outputs: Value::Object(Default::default()),
+                attempts: 0,
+                message: String::new(),
+                tool_version: env!("CARGO_PKG_VERSION").into(),
+            },
+        }
+    }
+
+    pub fn inputs(&mut self, inputs: Value) {
+        self.record.inputs = inputs;
+    }
+
+    /// Ends the run and appends its record. Returns a warning when the log could not
+    /// be written or read back; the caller prints it and carries on.
+    pub fn finish(
+        mut self,
+        status: Status,
+        outputs: Value,
+        attempts: u32,
+        message: impl Into<String>,
+    ) -> Option<String> {
+        self.record.finished_at = now();
+        self.record.status = status;
+        self.record.outputs = outputs;
+        self.record.attempts = attempts;
+        self.record.message = message.into();
+        append(&self.dir, &self.record)
+            .err()
+            .map(|e| format!("warning: run log not written: {e}"))
+    }
+}
+
+fn now() -> String {
+    Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+/// Appends one record under the lock, then reads it back and checks it.
+pub fn append(seal_dir: &Utf8Path, record: &Record) -> std::io::Result<()> {
+    fs_err::create_dir_all(seal_dir)?;
+    let path = seal_dir.join(FILE);
+    let mut line = serde_json::to_vec(record)?;
+    line.push(b'\n');
+    let mut file = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .read(true)
+        .open(&path)?;
+    file.lock()?;
+    let result = append_locked(seal_dir, &path, &mut file, &line, &record.run_id);
+    let _ = file.unlock();
+    result
+}
+
+fn append_locked(
+    seal_dir: &Utf8Path,
+    path: &Utf8Path,
+    file: &mut File,
+    line: &[u8],
+    run_id: &str,
+) -> std::io::Result<()> {
+    let mut len = file.metadata()?.len();
+    if len >= ROTATE_BYTES {
+        let rotated = seal_dir.join(format!("runs-{run_id}.jsonl"));
+        fs_err::rename(path, &rotated)?;
+        *file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .read(true)
+            .open(path)?;
+        file.lock()?;
+        len = 0;
+    }
+    let mut buf = Vec::with_capacity(line.len() + 1);
+    if len > 0 && !ends_with_newline(file, len)? {
+        // A writer died mid-line: close its fragment so it stays a line of its own.
+        buf.push(b'\n');
+    }
+    buf.extend_from_slice(line);
+    file.write_all(&buf)?;
+    // Read back what we wrote and check that it is the record we meant.
+    let start = len + (buf.len() - line.len()) as u64;
+    let mut back = vec![0u8; line.len()];
+    file.seek(SeekFrom::Start(start))?;
+    file.read_exact(&mut back)?;
+    let parsed: Record = serde_json::from_slice(&back)
+        .map_err(|e| std::io::Error::other(format!("read-back does not parse: {e}")))?;
+    if back != line || parsed.run_id != run_id {
+        return Err(std::io::Error::other(
+            "read-back differs from the record written",
+        ));
+    }
+    Ok(())
+}
+
+fn ends_with_newline(file: &mut File, len: u64) -> std::io::Result<bool> {
+    let mut last = [0u8; 1];
+    file.seek(SeekFrom::Start(len - 1))?;
+    file.read_exact(&mut last)?;
+    Ok(last[0] == b'\n')
+}
+
+/// Everything read from the log: the records and the lines that did not parse.
+#[derive(Debug, Default)]
+pub struct Contents {
+    pub records: Vec<Record>,
+    /// (file, 1-based line number) of every line that is not a valid record.
+    pub bad_lines: Vec<(Utf8PathBuf, usize)>,
+}
+
+/// Reads the rotated logs and the live one, oldest first.
+pub fn read(seal_dir: &Utf8Path) -> std::io::Result<Contents> {
+    let mut files: Vec<Utf8PathBuf> = match fs_err::read_dir(seal_dir) {
+        Ok(dir) => dir
+            .filter_map(|e| e.ok())
+            .filter_map(|e| Utf8PathBuf::from_path_buf(e.path()).ok())
+            .filter(|p| {
+                p.file_name()
+                    .is_some_and(|n| n.starts_with("runs-") && n.ends_with(".jsonl"))
+            })
+            .collect(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Contents::default()),
+        Err(e) => return Err(e),
+    };
+    // Rotated names carry a time-ordered run id, so name order is age order.
+    files.sort();
+    files.push(seal_dir.join(FILE));
+    let mut contents = Contents::default();
+    for path in files {
+        let bytes = match fs_err::read(&path) {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(e),
+        };
+        for (i, line) in bytes.split(|b| *b == b'\n').enumerate() {
+            if line.is_empty() {
+                continue;
+            }
+            match serde_json::from_slice::<Record>(line) {
+                Ok(r) if r.schema.starts_with("git-seal/run/v1") => contents.records.push(r),
+                _ => contents.bad_lines.push((path.clone(), i + 1)),
+            }
+        }
+    }
+    Ok(contents)
+}
+
+/// Parses an RFC 3339 time as the log writes it.
+pub fn parse_time(s: &str) -> Option<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(s)
+        .ok()
+        .map(|d| d.with_timezone(&Utc))
+}

@@ -1,0 +1,219 @@
+//! The seal of a commit (brief §2.2): what it records, its YAML form, and its digest
+//! over canonical JSON.
+//!
+//! Invariants:
+//! - `digest` is `sha256:` + hex SHA-256 of the canonical JSON of every other field
+//!   present (keys sorted, no whitespace, UTF-8 unescaped), so fields added by later
+//!   minor versions are covered too.
+//! - A reader accepts schema `git-seal/seal/v1` (with or without added fields) and
+//!   refuses any other major with [`ParseError::UnknownSchema`].
+
+use chrono::{DateTime, FixedOffset, SecondsFormat, TimeZone, Utc};
+use git2::Commit;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+/// The schema a seal of this version writes.
+pub const SCHEMA: &str = "git-seal/seal/v1";
+const SCHEMA_PREFIX: &str = "git-seal/seal/";
+const SCHEMA_MAJOR: &str = "v1";
+
+/// A person as git records them, with the time of their action.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Person {
+    pub name: String,
+    pub email: String,
+    /// RFC 3339 with the offset git recorded.
+    pub time: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Identity {
+    pub name: String,
+    pub email: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ManifestSummary {
+    pub algorithm: String,
+    pub digest: String,
+    pub files: u64,
+    pub bytes: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Tool {
+    pub name: String,
+    pub version: String,
+}
+
+/// A commit seal, field for field as the brief specifies, in its YAML order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Seal {
+    pub schema: String,
+    pub kind: String,
+    pub commit: String,
+    pub tree: String,
+    pub parents: Vec<String>,
+    pub parent_seals: Vec<Option<String>>,
+    pub author: Person,
+    pub committer: Person,
+    pub manifest: ManifestSummary,
+    pub sealed_at: String,
+    pub sealed_by: Identity,
+    pub tool: Tool,
+    pub digest: String,
+}
+
+/// Why a stored seal could not be read.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ParseError {
+    #[error("seal is not valid YAML: {0}")]
+    Yaml(String),
+    #[error("seal has unknown schema '{0}' (this git-seal reads {SCHEMA})")]
+    UnknownSchema(String),
+    #[error("seal lacks a required field or has one of the wrong type: {0}")]
+    Fields(String),
+}
+
+/// A seal as read from the ledger: the typed fields, and the digest its content
+/// actually hashes to (which a valid seal states as its `digest`).
+#[derive(Debug, Clone)]
+pub struct Parsed {
+    pub seal: Seal,
+    pub computed_digest: String,
+}
+
+/// Everything a seal records besides the commit itself.
+pub struct SealInputs {
+    pub parent_seals: Vec<Option<String>>,
+    pub manifest: ManifestSummary,
+    pub sealed_at: DateTime<Utc>,
+    pub sealed_by: Identity,
+}
+
+impl Seal {
+    /// Builds and digests the seal of `commit`.
+    pub fn new(commit: &Commit<'_>, inputs: SealInputs) -> Seal {
+        let mut seal = Seal {
+            schema: SCHEMA.into(),
+            kind: "commit".into(),
+            commit: commit.id().to_string(),
+            tree: commit.tree_id().to_string(),
+            parents: commit.parent_ids().map(|p| p.to_string()).collect(),
+            parent_seals: inputs.parent_seals,
+            author: person(&commit.author()),
+            committer: person(&commit.committer()),
+            manifest: inputs.manifest,
+            sealed_at: inputs.sealed_at.to_rfc3339_opts(SecondsFormat::Secs, false),
+            sealed_by: inputs.sealed_by,
+            tool: Tool {
+                name: "git-seal".into(),
+                version: env!("CARGO_PKG_VERSION").into(),
+            },
+            digest: String::new(),
+        };
+        let value = serde_json::to_value(&seal).unwrap_or(Value::Null);
+        seal.digest = digest_of(value);
+        seal
+    }
+
+    pub fn to_yaml(&self) -> String {
+        // Serializing plain strings, numbers and lists cannot fail.
+        serde_norway::to_string(self).unwrap_or_default()
+    }
+
+    pub fn to_json(&self) -> Value {
+        serde_json::to_value(self).unwrap_or(Value::Null)
+    }
+
+    /// Reads a seal from YAML, checking its schema major.
+    pub fn parse(text: &str) -> Result<Parsed, ParseError> {
+        let value: Value =
+            serde_norway::from_str(text).map_err(|e| ParseError::Yaml(e.to_string()))?;
+        let schema = value
+            .get("schema")
+            .and_then(Value::as_str)
+            .ok_or_else(|| ParseError::Fields("schema".into()))?;
+        let major = schema.strip_prefix(SCHEMA_PREFIX);
+        if major != Some(SCHEMA_MAJOR) {
+            return Err(ParseError::UnknownSchema(schema.to_string()));
+        }
+        let seal: Seal =
+            serde_json::from_value(value.clone()).map_err(|e| ParseError::Fields(e.to_string()))?;
+        Ok(Parsed {
+            seal,
+            computed_digest: digest_of(value),
+        })
+    }
+}
+
+/// `sha256:` + hex SHA-256 of the canonical JSON of `value` without its `digest`.
+pub fn digest_of(mut value: Value) -> String {
+    if let Value::Object(map) = &mut value {
+        map.remove("digest");
+    }
+    let canonical = canonical_json(&value);
+    format!(
+        "sha256:{}",
+        hex::encode(Sha256::digest(canonical.as_bytes()))
+    )
+}
+
+/// Canonical JSON: keys sorted, no insignificant whitespace, non-ASCII unescaped;
+/// what Python's `json.dumps(v, sort_keys=True, separators=(",", ":"),
+/// ensure_ascii=False)` prints. serde_json's map is ordered by key (its
+/// `preserve_order` feature is off), so plain compact printing is canonical.
+pub fn canonical_json(value: &Value) -> String {
+    value.to_string()
+}
+
+fn person(sig: &git2::Signature<'_>) -> Person {
+    Person {
+        name: String::from_utf8_lossy(sig.name_bytes()).into_owned(),
+        email: String::from_utf8_lossy(sig.email_bytes()).into_owned(),
+        time: git_time(sig.when()),
+    }
+}
+
+/// A git timestamp as RFC 3339 with its recorded offset.
+pub fn git_time(t: git2::Time) -> String {
+    let offset = FixedOffset::east_opt(t.offset_minutes() * 60)
+        .unwrap_or_else(|| FixedOffset::east_opt(0).expect("zero offset is valid"));
+    match offset.timestamp_opt(t.seconds(), 0).single() {
+        Some(dt) => dt.to_rfc3339_opts(SecondsFormat::Secs, false),
+        None => t.seconds().to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn canonical_json_sorts_keys_and_keeps_unicode() {
+        let v = serde_json::json!({"b": 1, "a": ["é", null], "c": {"z": "x\ny", "y": 2}});
+        assert_eq!(
+            canonical_json(&v),
+            "{\"a\":[\"é\",null],\"b\":1,\"c\":{\"y\":2,\"z\":\"x\\ny\"}}"
+        );
+    }
+
+    #[test]
+    fn unknown_major_is_refused() {
+        let err = Seal::parse("schema: git-seal/seal/v2\nkind: commit\n").unwrap_err();
+        assert_eq!(
+            err,
+            ParseError::UnknownSchema("git-seal/seal/v2".into()),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn digest_ignores_its_own_field() {
+        let a = serde_json::json!({"x": 1, "digest": "sha256:aa"});
+        let b = serde_json::json!({"x": 1});
+        assert_eq!(digest_of(a), digest_of(b));
+    }
+}

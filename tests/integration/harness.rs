@@ -1,0 +1,214 @@
+//! The one place tests build repositories: hermetic git (HOME in the temp dir, no
+//! global or system config), fixed identities, and dates that advance by one minute
+//! per commit so that ids are stable from run to run.
+
+use std::cell::Cell;
+use std::ffi::OsStr;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+pub const SEAL: &str = env!("CARGO_BIN_EXE_git-seal");
+
+/// A sandbox: a temp dir holding HOME and any number of repositories.
+pub struct Sandbox {
+    pub dir: tempfile::TempDir,
+    clock: Cell<u64>,
+}
+
+/// A repository inside a sandbox.
+pub struct TestRepo<'s> {
+    pub sandbox: &'s Sandbox,
+    pub path: PathBuf,
+}
+
+/// Output of a command, with handy accessors.
+pub struct Run {
+    pub out: Output,
+}
+
+impl Run {
+    pub fn code(&self) -> i32 {
+        self.out.status.code().unwrap_or(-1)
+    }
+    pub fn stdout(&self) -> String {
+        String::from_utf8_lossy(&self.out.stdout).into_owned()
+    }
+    pub fn stderr(&self) -> String {
+        String::from_utf8_lossy(&self.out.stderr).into_owned()
+    }
+    #[track_caller]
+    pub fn ok(self) -> Self {
+        assert!(
+            self.out.status.success(),
+            "command failed ({}):\nstdout:\n{}\nstderr:\n{}",
+            self.code(),
+            self.stdout(),
+            self.stderr()
+        );
+        self
+    }
+    #[track_caller]
+    pub fn fails_with(self, code: i32) -> Self {
+        assert_eq!(
+            self.code(),
+            code,
+            "expected exit {code}:\nstdout:\n{}\nstderr:\n{}",
+            self.stdout(),
+            self.stderr()
+        );
+        self
+    }
+}
+
+impl Default for Sandbox {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Sandbox {
+    pub fn new() -> Sandbox {
+        let dir = tempfile::Builder::new()
+            .prefix("git-seal-test-")
+            .tempdir()
+            .expect("temp dir");
+        std::fs::create_dir_all(dir.path().join("home")).expect("home");
+        Sandbox {
+            dir,
+            clock: Cell::new(0),
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// A hermetic command: only PATH survives from the outside environment.
+    pub fn command(&self, program: impl AsRef<OsStr>, cwd: &Path) -> Command {
+        let mut cmd = Command::new(program);
+        let tick = self.clock.get() + 1;
+        self.clock.set(tick);
+        let date = format!("{} +0000", 1_767_225_600 + tick * 60);
+        let seal_dir = Path::new(SEAL).parent().expect("binary dir");
+        let path = format!(
+            "{}:{}",
+            seal_dir.display(),
+            std::env::var("PATH").unwrap_or_default()
+        );
+        cmd.current_dir(cwd)
+            .env_clear()
+            .env("PATH", path)
+            .env("HOME", self.path().join("home"))
+            .env("GIT_CONFIG_GLOBAL", "/dev/null")
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .env("GIT_AUTHOR_NAME", "Ada Author")
+            .env("GIT_AUTHOR_EMAIL", "ada@example.com")
+            .env("GIT_COMMITTER_NAME", "Cy Committer")
+            .env("GIT_COMMITTER_EMAIL", "cy@example.com")
+            .env("GIT_AUTHOR_DATE", &date)
+            .env("GIT_COMMITTER_DATE", &date)
+            .env("LC_ALL", "C")
+            .env("TZ", "UTC")
+            .env("NO_COLOR", "1")
+            .stdin(Stdio::null());
+        cmd
+    }
+
+    /// `git init` a new repository at `name` (with `extra` init options).
+    pub fn init(&self, name: &str, extra: &[&str]) -> TestRepo<'_> {
+        let path = self.path().join(name);
+        let mut args = vec!["init", "-q", "-b", "main"];
+        args.extend_from_slice(extra);
+        let mut cmd = self.command("git", self.path());
+        cmd.args(&args).arg(&path);
+        Run {
+            out: cmd.output().expect("git init"),
+        }
+        .ok();
+        let repo = TestRepo {
+            sandbox: self,
+            path,
+        };
+        repo.git(&["config", "user.name", "Sam Sealer"]).ok();
+        repo.git(&["config", "user.email", "sam@example.com"]).ok();
+        repo
+    }
+
+    /// A repository handle for an existing path (a clone, a linked worktree).
+    pub fn at(&self, path: impl Into<PathBuf>) -> TestRepo<'_> {
+        TestRepo {
+            sandbox: self,
+            path: path.into(),
+        }
+    }
+}
+
+impl TestRepo<'_> {
+    pub fn cmd(&self, program: impl AsRef<OsStr>, args: &[&str]) -> Command {
+        let mut cmd = self.sandbox.command(program, &self.path);
+        cmd.args(args);
+        cmd
+    }
+
+    pub fn git(&self, args: &[&str]) -> Run {
+        Run {
+            out: self.cmd("git", args).output().expect("run git"),
+        }
+    }
+
+    pub fn seal(&self, args: &[&str]) -> Run {
+        Run {
+            out: self.cmd(SEAL, args).output().expect("run git-seal"),
+        }
+    }
+
+    /// Trimmed stdout of a successful git command.
+    pub fn git_out(&self, args: &[&str]) -> String {
+        self.git(args).ok().stdout().trim_end().to_string()
+    }
+
+    pub fn rev(&self, rev: &str) -> String {
+        self.git_out(&["rev-parse", rev])
+    }
+
+    pub fn write(&self, rel: &str, content: &str) {
+        let p = self.path.join(rel);
+        std::fs::create_dir_all(p.parent().expect("parent")).expect("mkdir");
+        std::fs::write(p, content).expect("write");
+    }
+
+    /// Writes a file, stages everything and commits.
+    pub fn commit_file(&self, rel: &str, content: &str, msg: &str) -> String {
+        self.write(rel, content);
+        self.git(&["add", "-A"]).ok();
+        self.git(&["commit", "-q", "-m", msg]).ok();
+        self.rev("HEAD")
+    }
+
+    pub fn install(&self) {
+        self.seal(&["install"]).ok();
+    }
+
+    /// The seal note of `rev`, via `git notes` (not via git-seal).
+    pub fn note(&self, rev: &str) -> Option<String> {
+        let r = self.git(&["notes", "--ref=seal", "show", rev]);
+        (r.code() == 0).then(|| r.stdout())
+    }
+}
+
+pub fn run_with_stdin(mut cmd: Command, stdin: &[u8]) -> Run {
+    use std::io::Write;
+    cmd.stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().expect("spawn");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(stdin)
+        .expect("write stdin");
+    Run {
+        out: child.wait_with_output().expect("wait"),
+    }
+}

@@ -1,0 +1,134 @@
+//! Installing and uninstalling hooks: chaining, core.hooksPath, bare repositories,
+//! linked worktrees, awkward paths, idempotence.
+
+use std::os::unix::fs::PermissionsExt;
+
+use crate::harness::Sandbox;
+
+const FOREIGN: &str = "#!/bin/sh\n# someone else's hook\necho \"foreign $*\" >> \"$(git rev-parse --git-common-dir)/foreign.log\"\ncat >> \"$(git rev-parse --git-common-dir)/foreign.log\"\n";
+
+#[test]
+fn existing_hook_is_chained_then_restored_byte_for_byte() {
+    let sb = Sandbox::new();
+    let repo = sb.init("r", &[]);
+    let hook = repo.path.join(".git/hooks/post-commit");
+    std::fs::write(&hook, FOREIGN).unwrap();
+    std::fs::set_permissions(&hook, std::fs::Permissions::from_mode(0o750)).unwrap();
+    let before = std::fs::read_dir(repo.path.join(".git/hooks"))
+        .unwrap()
+        .count();
+
+    let out = repo.seal(&["install"]).ok().stdout();
+    assert!(out.contains("kept: keep existing hook"), "{out}");
+    repo.install(); // idempotent: nothing chained twice
+    assert!(!repo
+        .path
+        .join(".git/hooks/post-commit.seal-chained.seal-chained")
+        .exists());
+
+    repo.commit_file("a", "a", "first");
+    let log = std::fs::read_to_string(repo.path.join(".git/foreign.log")).unwrap();
+    assert_eq!(log, "foreign \n", "the chained hook ran once");
+    assert!(repo.note("HEAD").is_some(), "and git-seal sealed");
+
+    repo.seal(&["uninstall"]).ok();
+    assert_eq!(std::fs::read_to_string(&hook).unwrap(), FOREIGN);
+    assert_eq!(
+        std::fs::metadata(&hook).unwrap().permissions().mode() & 0o777,
+        0o750
+    );
+    assert_eq!(
+        std::fs::read_dir(repo.path.join(".git/hooks"))
+            .unwrap()
+            .count(),
+        before
+    );
+    repo.commit_file("a", "b", "second");
+    assert!(repo.note("HEAD").is_none(), "uninstalled: no more seals");
+}
+
+#[test]
+fn chained_hook_gets_same_stdin_and_args() {
+    let sb = Sandbox::new();
+    let repo = sb.init("r", &[]);
+    std::fs::write(repo.path.join(".git/hooks/post-rewrite"), FOREIGN).unwrap();
+    std::fs::set_permissions(
+        repo.path.join(".git/hooks/post-rewrite"),
+        std::fs::Permissions::from_mode(0o755),
+    )
+    .unwrap();
+    repo.install();
+    let old = repo.commit_file("a", "a", "first");
+    repo.git(&["commit", "-q", "--amend", "-m", "amended"]).ok();
+    let new = repo.rev("HEAD");
+    let log = std::fs::read_to_string(repo.path.join(".git/foreign.log")).unwrap();
+    assert_eq!(log, format!("foreign amend\n{old} {new}\n"));
+    repo.seal(&["verify"]).ok();
+}
+
+#[test]
+fn core_hooks_path_is_respected_and_dir_removed_on_uninstall() {
+    let sb = Sandbox::new();
+    let repo = sb.init("r", &[]);
+    repo.git(&["config", "core.hooksPath", "my hooks"]).ok();
+    let dry = repo.seal(&["install", "--dry-run"]).ok().stdout();
+    assert!(dry.contains("would create directory"), "{dry}");
+    assert!(
+        !repo.path.join("my hooks").exists(),
+        "dry run changed nothing"
+    );
+    repo.install();
+    assert!(repo.path.join("my hooks/post-commit").exists());
+    assert!(!repo.path.join(".git/hooks/post-commit").exists());
+    repo.commit_file("a", "a", "first");
+    assert!(repo.note("HEAD").is_some());
+    let status = repo.seal(&["status"]).ok().stdout();
+    assert!(
+        status.lines().any(|l| l
+            .split_whitespace()
+            .eq(["hook", "post-commit", "installed"])),
+        "{status}"
+    );
+    assert!(status.contains("branch: 1 sealed, 0 unsealed"), "{status}");
+    repo.seal(&["uninstall"]).ok();
+    assert!(!repo.path.join("my hooks").exists());
+}
+
+#[test]
+fn repo_path_with_spaces_and_quotes_and_bare_server_install() {
+    let sb = Sandbox::new();
+    let repo = sb.init("it's a \"repo\" here", &[]);
+    let r = repo
+        .seal(&["install", "--repo", repo.path.to_str().unwrap()])
+        .ok();
+    assert!(r.stdout().contains("hooks installed"));
+    repo.commit_file("a", "a", "first");
+    repo.seal(&["verify"]).ok();
+
+    let bare = sb.init("server.git", &["--bare"]);
+    let r = bare.seal(&["install", "--server"]).ok();
+    assert!(r.stdout().contains("5 hooks installed"), "{}", r.stdout());
+    assert!(bare.path.join("hooks/pre-receive").exists());
+    let status = bare.seal(&["status"]).ok().stdout();
+    assert!(status.contains("hook pre-receive"), "{status}");
+}
+
+#[test]
+fn linked_worktree_shares_the_hooks_and_the_ledger() {
+    let sb = Sandbox::new();
+    let repo = sb.init("r", &[]);
+    repo.commit_file("a", "a", "first");
+    let wt = sb.path().join("wt");
+    repo.git(&["worktree", "add", "-q", "-b", "side", wt.to_str().unwrap()])
+        .ok();
+    let linked = sb.at(&wt);
+    linked.install(); // installing from the linked worktree wires the shared hooks dir
+    assert!(repo.path.join(".git/hooks/post-commit").exists());
+    let c = linked.commit_file("b", "b", "in worktree");
+    assert!(repo.note(&c).is_some());
+    linked.seal(&["verify"]).ok();
+    assert!(
+        repo.path.join(".git/seal/runs.jsonl").exists(),
+        "one log for all worktrees"
+    );
+}

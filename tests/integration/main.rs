@@ -1,0 +1,9 @@
+//! The one integration-test binary: real git, real repositories in temp dirs.
+#![allow(clippy::unwrap_used)]
+
+mod harness;
+
+mod install;
+mod manifest;
+mod sealing;
+mod verify;

@@ -1,0 +1,228 @@
+//! The manifest and checksum file, checked by outside tools: sha256sum, and the
+//! README's recipe (git ls-tree + git cat-file + sha256sum) run as a script.
+
+use std::ffi::OsStr;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::PermissionsExt;
+
+use crate::harness::{Sandbox, TestRepo};
+
+const ROOT: &str = env!("CARGO_MANIFEST_DIR");
+
+/// A repository with every awkward kind of entry: odd names, symlinks, a submodule,
+/// an executable, nested directories.
+fn odd_repo(sb: &Sandbox) -> TestRepo<'_> {
+    let sub = sb.init("sub", &[]);
+    sub.commit_file("s.txt", "sub\n", "sub");
+    let repo = sb.init("r", &[]);
+    repo.install();
+    for name in [
+        "with space.txt",
+        "unicodé ünï.txt",
+        "back\\slash",
+        "new\nline",
+        "cr\rname",
+        "dir/nested/deep.txt",
+        "a-b",
+        "a/b",
+    ] {
+        repo.write(name, &format!("content of {name}\n"));
+    }
+    std::fs::write(
+        repo.path.join(OsStr::from_bytes(b"latin1-\xe9.txt")),
+        b"not utf-8 name\n",
+    )
+    .unwrap();
+    std::fs::write(repo.path.join("run.sh"), "#!/bin/sh\n").unwrap();
+    std::fs::set_permissions(
+        repo.path.join("run.sh"),
+        std::fs::Permissions::from_mode(0o755),
+    )
+    .unwrap();
+    std::os::unix::fs::symlink("with space.txt", repo.path.join("link")).unwrap();
+    std::os::unix::fs::symlink("dangling/target", repo.path.join("dangling")).unwrap();
+    repo.git(&[
+        "-c",
+        "protocol.file.allow=always",
+        "submodule",
+        "add",
+        "-q",
+        "../sub",
+        "modules/sub",
+    ])
+    .ok();
+    repo.git(&["add", "-A"]).ok();
+    repo.git(&["commit", "-q", "-m", "odd names"]).ok();
+    repo
+}
+
+#[test]
+fn checksum_file_passes_sha256sum_strict_with_odd_names() {
+    let sb = Sandbox::new();
+    let repo = odd_repo(&sb);
+    let sums = repo
+        .seal(&["manifest", "HEAD", "--format", "sha256sum"])
+        .ok();
+    let file = sb.path().join("CHECKSUMS");
+    std::fs::write(&file, &sums.out.stdout).unwrap();
+    let check = repo
+        .cmd("sha256sum", &["-c", "--strict", file.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(
+        check.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&check.stdout),
+        String::from_utf8_lossy(&check.stderr)
+    );
+    let text = String::from_utf8_lossy(&sums.out.stdout);
+    // symlinks and the submodule are in the manifest, not in the checksum file
+    assert!(
+        !text.contains("link") && !text.contains("modules/sub"),
+        "{text}"
+    );
+    assert!(
+        text.contains("  back\\\\slash\n") && text.contains("  new\\nline\n"),
+        "{text}"
+    );
+    // The lines are what sha256sum itself prints for the same files, in C-locale
+    // order. (coreutils 9 also escapes CR, which the brief's format leaves raw and
+    // `sha256sum -c` reads as itself, as checked above; that one name is left out.)
+    let mut files: Vec<Vec<u8>> = Vec::new();
+    for line in repo
+        .git(&["ls-files", "-z", "-s"])
+        .ok()
+        .out
+        .stdout
+        .split(|b| *b == 0)
+    {
+        if line.starts_with(b"100") && !line.contains(&b'\r') {
+            let tab = line.iter().position(|b| *b == b'\t').unwrap();
+            files.push(line[tab + 1..].to_vec());
+        }
+    }
+    files.sort();
+    let mut cmd = repo.cmd("sha256sum", &["--"]);
+    for f in &files {
+        cmd.arg(OsStr::from_bytes(f));
+    }
+    let theirs = cmd.output().unwrap().stdout;
+    let ours: Vec<&[u8]> = sums
+        .out
+        .stdout
+        .split_inclusive(|b| *b == b'\n')
+        .filter(|l| !l.contains(&b'\r'))
+        .collect();
+    assert_eq!(
+        String::from_utf8_lossy(&ours.concat()),
+        String::from_utf8_lossy(&theirs)
+    );
+}
+
+#[test]
+fn seal_digests_recompute_with_the_readme_recipe() {
+    let sb = Sandbox::new();
+    let repo = odd_repo(&sb);
+    repo.commit_file("later.txt", "later\n", "later");
+    for rev in ["HEAD", "HEAD~1"] {
+        let recipe = repo
+            .cmd(format!("{ROOT}/scripts/manifest-digest.sh"), &[rev])
+            .output()
+            .unwrap();
+        assert!(
+            recipe.status.success(),
+            "{}",
+            String::from_utf8_lossy(&recipe.stderr)
+        );
+        let independent = String::from_utf8_lossy(&recipe.stdout).trim().to_string();
+        let seal = repo.note(rev).unwrap();
+        let py = crate::harness::run_with_stdin(
+            repo.cmd("python3", &[&format!("{ROOT}/scripts/seal-digest.py")]),
+            seal.as_bytes(),
+        );
+        assert_eq!(
+            py.code(),
+            0,
+            "seal digest differs: {} {}",
+            py.stdout(),
+            py.stderr()
+        );
+        let v: serde_json::Value = serde_json::from_str(&py.stdout()).unwrap();
+        assert_eq!(
+            v["manifest"],
+            independent.as_str(),
+            "manifest digest of {rev}"
+        );
+        assert!(independent.starts_with("sha256:") && independent.len() == 71);
+    }
+}
+
+#[test]
+fn json_manifest_keeps_non_utf8_paths_losslessly() {
+    let sb = Sandbox::new();
+    let repo = odd_repo(&sb);
+    let out = repo.seal(&["manifest", "HEAD", "--json"]).ok().stdout();
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["schema"], "git-seal/manifest/v1");
+    assert_eq!(v["commit"], repo.rev("HEAD"));
+    assert_eq!(v["tree"], repo.rev("HEAD^{tree}"));
+    let entries = v["entries"].as_array().unwrap();
+    assert_eq!(v["files"], entries.len());
+    let latin = entries
+        .iter()
+        .find(|e| e.get("path_hex").is_some())
+        .unwrap();
+    assert_eq!(latin["path_hex"], hex(b"latin1-\xe9.txt"));
+    let sub = entries.iter().find(|e| e["path"] == "modules/sub").unwrap();
+    assert_eq!(sub["mode"], "160000");
+    assert_eq!(sub["sha256"], repo.rev("HEAD:modules/sub"));
+    let link = entries.iter().find(|e| e["path"] == "link").unwrap();
+    assert_eq!(link["mode"], "120000");
+    assert_eq!(link["size"], "with space.txt".len());
+    let canonical = repo
+        .seal(&["manifest", "HEAD", "--format", "canonical"])
+        .ok()
+        .out
+        .stdout;
+    assert_eq!(canonical.iter().filter(|b| **b == 0).count(), entries.len());
+}
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+#[test]
+fn incremental_manifests_equal_full_recomputation() {
+    let sb = Sandbox::new();
+    let repo = odd_repo(&sb);
+    // Adds, deletions, modifications, a file becoming a directory, a symlink becoming
+    // a file, mode changes: each commit's manifest is derived from its parent's.
+    repo.commit_file("dir/nested/deep.txt", "modified\n", "modify");
+    std::fs::remove_file(repo.path.join("a-b")).unwrap();
+    repo.git(&["add", "-A"]).ok();
+    repo.git(&["commit", "-q", "-m", "delete"]).ok();
+    std::fs::remove_file(repo.path.join("with space.txt")).unwrap();
+    repo.commit_file("with space.txt/inside", "now a dir\n", "file to dir");
+    std::fs::remove_file(repo.path.join("link")).unwrap();
+    repo.commit_file("link", "a file now\n", "symlink to file");
+    std::fs::set_permissions(
+        repo.path.join("run.sh"),
+        std::fs::Permissions::from_mode(0o644),
+    )
+    .unwrap();
+    repo.git(&["commit", "-q", "-a", "-m", "mode"]).ok();
+    repo.commit_file("zzz/last", "z\n", "append at the end");
+    repo.commit_file("0first", "0\n", "insert at the start");
+    // --no-cache recomputes every manifest from the blobs alone.
+    repo.seal(&["verify", "HEAD~7..HEAD", "--no-cache"]).ok();
+    let recipe = repo
+        .cmd(format!("{ROOT}/scripts/manifest-digest.sh"), &["HEAD"])
+        .output()
+        .unwrap();
+    let seal: serde_json::Value =
+        serde_json::from_str(&repo.seal(&["show", "--json"]).ok().stdout()).unwrap();
+    assert_eq!(
+        seal["manifest"]["digest"],
+        String::from_utf8_lossy(&recipe.stdout).trim()
+    );
+}

@@ -1,0 +1,213 @@
+//! Tampering is caught and named; bad input gets one clear error and exit 2.
+
+use crate::harness::{Sandbox, TestRepo};
+
+fn sealed_repo(sb: &Sandbox) -> TestRepo<'_> {
+    let repo = sb.init("r", &[]);
+    repo.install();
+    repo.commit_file("a", "1\n", "first");
+    repo.commit_file("a", "2\n", "second");
+    repo.commit_file("b", "3\n", "third");
+    repo
+}
+
+/// Replaces the seal of `rev` in the ledger with `edit(seal)`, using git notes.
+fn tamper(repo: &TestRepo<'_>, rev: &str, edit: impl Fn(String) -> String) {
+    let seal = repo.note(rev).unwrap();
+    let edited = edit(seal.clone());
+    assert_ne!(seal, edited, "tamper changed nothing");
+    repo.git(&["notes", "--ref=seal", "add", "-f", "-m", &edited, rev])
+        .ok();
+}
+
+#[test]
+fn edited_seal_fails_with_digest_mismatch() {
+    let sb = Sandbox::new();
+    let repo = sealed_repo(&sb);
+    tamper(&repo, "HEAD", |s| s.replace("Ada Author", "Mallory"));
+    let r = repo.seal(&["verify", "HEAD"]).fails_with(1);
+    let short = &repo.rev("HEAD")[..7];
+    assert!(
+        r.stdout()
+            .contains(&format!("{short} third: seal digest mismatch")),
+        "{}",
+        r.stdout()
+    );
+}
+
+#[test]
+fn seal_pointing_at_another_tree_is_named() {
+    let sb = Sandbox::new();
+    let repo = sealed_repo(&sb);
+    let other = repo.rev("HEAD~1^{tree}");
+    let real = repo.rev("HEAD^{tree}");
+    tamper(&repo, "HEAD", |s| s.replace(&real, &other));
+    let r = repo.seal(&["verify", "HEAD"]).fails_with(1);
+    assert!(
+        r.stdout()
+            .contains(&format!("seal names tree {other}, commit has {real}")),
+        "{}",
+        r.stdout()
+    );
+}
+
+#[test]
+fn manifest_digest_that_does_not_match_the_tree_is_named() {
+    let sb = Sandbox::new();
+    let repo = sealed_repo(&sb);
+    let mine: serde_json::Value =
+        serde_json::from_str(&repo.seal(&["show", "HEAD", "--json"]).ok().stdout()).unwrap();
+    let theirs: serde_json::Value =
+        serde_json::from_str(&repo.seal(&["show", "HEAD~1", "--json"]).ok().stdout()).unwrap();
+    let (d1, d2) = (
+        mine["manifest"]["digest"].as_str().unwrap(),
+        theirs["manifest"]["digest"].as_str().unwrap(),
+    );
+    tamper(&repo, "HEAD", |s| s.replace(d1, d2));
+    for extra in [&[][..], &["--no-cache"][..]] {
+        let mut args = vec!["verify", "HEAD"];
+        args.extend_from_slice(extra);
+        let r = repo.seal(&args).fails_with(1);
+        assert!(
+            r.stdout().contains(&format!(
+                "manifest mismatch: seal states {d2}, tree hashes to {d1}"
+            )),
+            "{}",
+            r.stdout()
+        );
+    }
+}
+
+#[test]
+fn dropped_parent_seal_breaks_the_chain() {
+    let sb = Sandbox::new();
+    let repo = sealed_repo(&sb);
+    repo.git(&["notes", "--ref=seal", "remove", "HEAD~1"]).ok();
+    let r = repo.seal(&["verify", "HEAD~2..HEAD"]).fails_with(1);
+    let parent = &repo.rev("HEAD~1")[..7];
+    let out = r.stdout();
+    assert!(out.contains(&format!("{parent} second: no seal")), "{out}");
+    assert!(
+        out.contains(&format!("broken parent chain: parent {parent} has no seal")),
+        "{out}"
+    );
+    assert!(r.stderr().contains("hint: "), "{}", r.stderr());
+    // --json names the same problems
+    let j = repo
+        .seal(&["verify", "HEAD~2..HEAD", "--json"])
+        .fails_with(1);
+    let v: serde_json::Value = serde_json::from_str(&j.stdout()).unwrap();
+    assert_eq!(v["ok"], false);
+    assert_eq!(v["problems"].as_array().unwrap().len(), 2);
+}
+
+#[test]
+fn unknown_schema_major_is_refused_clearly() {
+    let sb = Sandbox::new();
+    let repo = sealed_repo(&sb);
+    tamper(&repo, "HEAD", |s| {
+        s.replace("git-seal/seal/v1", "git-seal/seal/v9")
+    });
+    let r = repo.seal(&["verify"]).fails_with(1);
+    assert!(
+        r.stdout().contains("unknown schema 'git-seal/seal/v9'"),
+        "{}",
+        r.stdout()
+    );
+}
+
+#[test]
+fn worktree_check_names_changed_files() {
+    let sb = Sandbox::new();
+    let repo = sealed_repo(&sb);
+    repo.seal(&["verify", "--worktree"]).ok();
+    repo.write("a", "changed\n");
+    std::fs::remove_file(repo.path.join("b")).unwrap();
+    let r = repo.seal(&["verify", "--worktree"]).fails_with(1);
+    assert!(
+        r.stdout().contains("worktree a: modified"),
+        "{}",
+        r.stdout()
+    );
+    assert!(r.stdout().contains("worktree b: missing"), "{}", r.stdout());
+}
+
+#[test]
+fn bad_input_is_one_clear_error_with_exit_2() {
+    let sb = Sandbox::new();
+    // not a repository
+    let plain = sb.path().join("plain");
+    std::fs::create_dir(&plain).unwrap();
+    let r = sb.at(&plain).seal(&["status"]).fails_with(2);
+    assert!(
+        r.stderr().starts_with("error: ") && r.stderr().contains("is not a git repository"),
+        "{}",
+        r.stderr()
+    );
+    assert!(r.stderr().contains("\nhint: "), "{}", r.stderr());
+
+    // unborn branch
+    let repo = sb.init("r", &[]);
+    let r = repo.seal(&["seal"]).fails_with(2);
+    assert!(
+        r.stderr()
+            .contains("nothing to seal: the current branch has no commits yet"),
+        "{}",
+        r.stderr()
+    );
+
+    // unknown revision
+    repo.commit_file("a", "1", "first");
+    let r = repo.seal(&["show", "no-such-rev"]).fails_with(2);
+    assert_eq!(
+        r.stderr(),
+        "error: unknown revision 'no-such-rev'\nhint: name a commit, branch or tag that exists: git log --oneline\n"
+    );
+    repo.seal(&["verify", "nope..HEAD"]).fails_with(2);
+
+    // corrupt YAML in a note
+    repo.git(&[
+        "notes",
+        "--ref=seal",
+        "add",
+        "-f",
+        "-m",
+        "schema: [unclosed",
+        "HEAD",
+    ])
+    .ok();
+    let r = repo.seal(&["show", "HEAD"]).fails_with(2);
+    assert!(
+        r.stderr()
+            .contains("cannot be read: seal is not valid YAML"),
+        "{}",
+        r.stderr()
+    );
+    assert!(
+        r.stderr()
+            .contains("hint: replace it with a fresh seal: git seal seal --force"),
+        "{}",
+        r.stderr()
+    );
+    let r = repo.seal(&["seal", "HEAD"]).fails_with(2);
+    assert!(
+        r.stderr().contains("is not a readable seal"),
+        "{}",
+        r.stderr()
+    );
+    repo.seal(&["verify"]).fails_with(1);
+    repo.seal(&["seal", "--force", "HEAD"]).ok();
+    repo.seal(&["verify"]).ok();
+
+    // usage
+    repo.seal(&["frobnicate"]).fails_with(2);
+    // no seal at all is a failed check
+    repo.commit_file("a", "2", "second (no hooks here, so unsealed)");
+    let r = repo.seal(&["show", "HEAD"]).fails_with(1);
+    assert!(
+        r.stderr()
+            .contains("has no seal\nhint: seal it: git seal seal HEAD"),
+        "{}",
+        r.stderr()
+    );
+}
