@@ -20,6 +20,21 @@ pub struct Config {
     pub retry_base_ms: u64,
     /// Whether hooks print a line on success (`seal.verbose`).
     pub verbose: bool,
+    /// Whether pushes of tags must carry only sealed commits too (`seal.gateTags`).
+    pub gate_tags: bool,
+    /// Whether `pre-push` pushes the ledger along (`seal.push`).
+    pub push: PushMode,
+}
+
+/// `seal.push`: whether the ledger goes along with a push.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PushMode {
+    /// Never push the ledger from pre-push.
+    Off,
+    /// Try, and warn if it fails (the default).
+    BestEffort,
+    /// Refuse the push if the ledger cannot be pushed.
+    Strict,
 }
 
 impl Config {
@@ -38,11 +53,25 @@ impl Config {
         let max_retries = int(&cfg, "seal.maxRetries", 3)?;
         let retry_base_ms = int(&cfg, "seal.retryBaseMs", 20)?;
         let verbose = cfg.get_bool("seal.verbose").unwrap_or(false);
+        let gate_tags = cfg.get_bool("seal.gateTags").unwrap_or(false);
+        let push = match cfg.get_string("seal.push").as_deref() {
+            Err(_) | Ok("best-effort") => PushMode::BestEffort,
+            Ok("off") => PushMode::Off,
+            Ok("strict") => PushMode::Strict,
+            Ok(other) => {
+                return Err(Error::usage(format!(
+                    "seal.push is '{other}'; it must be off, best-effort or strict"
+                ))
+                .hint("git config seal.push best-effort"))
+            }
+        };
         Ok(Config {
             ledger_ref,
             max_retries: max_retries.min(20) as u32,
             retry_base_ms,
             verbose,
+            gate_tags,
+            push,
         })
     }
 }

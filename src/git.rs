@@ -111,7 +111,7 @@ impl Repo {
     pub fn locator(&self) -> Locator {
         Locator {
             git_dir: self.git_dir.clone(),
-            run_dir: self.workdir.clone().unwrap_or_else(|| self.git_dir.clone()),
+            common_dir: self.common_dir.clone(),
             from_env: self.from_env,
         }
     }
@@ -241,7 +241,7 @@ impl Repo {
 #[derive(Debug, Clone)]
 pub struct Locator {
     git_dir: Utf8PathBuf,
-    run_dir: Utf8PathBuf,
+    common_dir: Utf8PathBuf,
     from_env: bool,
 }
 
@@ -255,11 +255,9 @@ impl Locator {
         }
     }
 
-    /// A `git` command run in the repository.
-    pub fn git_command(&self) -> Command {
-        let mut cmd = Command::new("git");
-        cmd.current_dir(self.run_dir.as_std_path());
-        cmd
+    /// The object directories git would search for this repository.
+    pub fn object_dirs(&self) -> Vec<std::path::PathBuf> {
+        crate::objects::object_dirs(self.common_dir.as_std_path())
     }
 }
 

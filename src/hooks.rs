@@ -33,6 +33,7 @@ pub const CLIENT_HOOKS: &[&str] = &[
     "post-merge",
     "post-rewrite",
     "post-applypatch",
+    "pre-push",
 ];
 /// Hooks `install --server` adds.
 pub const SERVER_HOOKS: &[&str] = &["pre-receive"];

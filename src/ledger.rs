@@ -31,11 +31,14 @@ pub struct Ledger<'r> {
     retry_base_ms: u64,
 }
 
-/// The ledger as of one tip: consistent reads while others append.
+/// The ledger as of one tip: consistent reads while others append. Besides the
+/// local ledger it reads the remote-tracking ledgers a plain `git fetch` brought
+/// (`refs/seal/remotes/*`), so fetched seals count before they are merged.
 pub struct View<'r> {
     repo: &'r Repo,
     pub tip: Option<Oid>,
     tree: Option<Tree<'r>>,
+    fetched: Vec<Tree<'r>>,
 }
 
 /// What an append did.
@@ -82,10 +85,24 @@ impl<'r> Ledger<'r> {
         }
     }
 
-    /// A consistent view of the ledger at its current tip.
+    /// A consistent view of the ledger at its current tip, with fetched ledgers.
     pub fn view(&self) -> Result<View<'r>> {
         let tip = self.tip()?;
-        View::at(self.repo, tip)
+        let mut view = View::at(self.repo, tip)?;
+        let name = self
+            .refname
+            .strip_prefix("refs/notes/")
+            .unwrap_or(&self.refname);
+        for r in self.repo.git.references_glob("refs/seal/remotes/*")? {
+            let r = r?;
+            if !r.name().is_some_and(|n| n.ends_with(&format!("/{name}"))) {
+                continue;
+            }
+            if let Ok(tree) = r.peel_to_tree() {
+                view.fetched.push(tree);
+            }
+        }
+        Ok(view)
     }
 
     /// Appends notes (commit → content) in one ledger commit. With `only_new`, notes
@@ -253,14 +270,44 @@ impl<'r> View<'r> {
             Some(t) => Some(repo.git.find_commit(t)?.tree()?),
             None => None,
         };
-        Ok(View { repo, tip, tree })
+        Ok(View {
+            repo,
+            tip,
+            tree,
+            fetched: Vec::new(),
+        })
     }
 
-    /// The blob id of the note for `commit`, at any fanout.
+    /// The blob id of the note for `commit`: the local ledger's, else a fetched one's.
     pub fn note_oid(&self, commit: Oid) -> Result<Option<Oid>> {
-        let Some(root) = &self.tree else {
-            return Ok(None);
-        };
+        for tree in self.tree.iter().chain(&self.fetched) {
+            if let Some(blob) = self.note_in(tree, commit)? {
+                return Ok(Some(blob));
+            }
+        }
+        Ok(None)
+    }
+
+    /// The seals kept for `commit` beside its note after a merge conflict
+    /// (`alternates/<commit>/<blob id>`), as text.
+    pub fn alternates(&self, commit: Oid) -> Result<Vec<String>> {
+        let mut out = Vec::new();
+        for tree in self.tree.iter().chain(&self.fetched) {
+            let path = format!("alternates/{commit}");
+            let Ok(entry) = tree.get_path(std::path::Path::new(&path)) else {
+                continue;
+            };
+            let sub = self.repo.git.find_tree(entry.id())?;
+            for e in sub.iter() {
+                if let Ok(blob) = self.repo.git.find_blob(e.id()) {
+                    out.push(String::from_utf8_lossy(blob.content()).into_owned());
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    fn note_in(&self, root: &Tree<'r>, commit: Oid) -> Result<Option<Oid>> {
         let hex = commit.to_string();
         let mut tree = root.clone();
         let mut rest = hex.as_str();

@@ -6,13 +6,11 @@
 //!   bytes that parse, with entries in strictly ascending raw-byte path order, and the
 //!   digest, file count and byte total of exactly those bytes.
 //! - Blob contents are hashed as streams: a blob larger than [`STREAM_THRESHOLD`] is
-//!   read through `git cat-file` in fixed-size chunks, so memory stays bounded.
+//!   inflated from its object file chunk by chunk (`objects`), so memory stays bounded.
 //! - [`Builder::from_base`] (parent manifest + tree diff) and [`Builder::full`]
 //!   (whole tree walk) produce identical bytes for the same tree; tests hold them to it.
 
 use std::collections::HashMap;
-use std::io::Read;
-use std::process::Stdio;
 
 use git2::{Delta, DiffOptions, ObjectType, Oid, Repository, Tree};
 use rayon::prelude::*;
@@ -22,7 +20,7 @@ use sha2::{Digest, Sha256};
 use crate::error::{Error, Result};
 use crate::git::{Locator, Repo};
 
-/// Blobs above this size are streamed through `git cat-file` instead of being read
+/// Blobs above this size are streamed from their object files instead of being read
 /// whole into memory.
 pub const STREAM_THRESHOLD: u64 = 32 << 20;
 
@@ -431,35 +429,29 @@ fn hash_blob(git: &Repository, at: &Locator, oid: Oid) -> Result<BlobHash> {
             size: size as u64,
         });
     }
-    stream_blob(at, oid)
+    stream_blob(git, at, oid)
 }
 
-/// Hashes a large blob through `git cat-file`, which streams it without holding it.
-fn stream_blob(at: &Locator, oid: Oid) -> Result<BlobHash> {
-    let mut child = at
-        .git_command()
-        .args(["cat-file", "blob", &oid.to_string()])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|e| Error::usage(format!("cannot run git cat-file: {e}")))?;
+/// Hashes a large blob as a stream from its object file, falling back to a whole
+/// read for the rare deltified one.
+fn stream_blob(git: &Repository, at: &Locator, oid: Oid) -> Result<BlobHash> {
+    let opened = crate::objects::open_blob(&at.object_dirs(), oid)
+        .map_err(|e| Error::usage(format!("cannot read blob {oid}: {e}")))?;
+    let Some((mut reader, size)) = opened else {
+        let blob = git.find_blob(oid)?;
+        return Ok(BlobHash {
+            sha256: Sha256::digest(blob.content()).into(),
+            size: blob.size() as u64,
+        });
+    };
     let mut hasher = Sha256::new();
-    let mut size = 0u64;
-    let mut buf = vec![0u8; 1 << 20];
-    if let Some(mut out) = child.stdout.take() {
-        loop {
-            let n = out.read(&mut buf)?;
-            if n == 0 {
-                break;
-            }
-            hasher.update(&buf[..n]);
-            size += n as u64;
-        }
-    }
-    let status = child.wait()?;
-    if !status.success() {
-        return Err(Error::usage(format!("git cat-file blob {oid} failed")));
+    let copied = std::io::copy(&mut reader, &mut hasher)
+        .map_err(|e| Error::usage(format!("cannot read blob {oid}: {e}")))?;
+    if copied != size {
+        return Err(Error::usage(format!(
+            "blob {oid} is damaged: {copied} bytes where its header states {size}"
+        ))
+        .hint("check the repository: git fsck"));
     }
     Ok(BlobHash {
         sha256: hasher.finalize().into(),

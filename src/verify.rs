@@ -157,7 +157,7 @@ impl<'r> Verifier<'r> {
         for (parent, expected) in commit.parent_ids().zip(&seal.parent_seals) {
             let Some(expected) = expected else { continue };
             let actual = stated_digest(&self.view, parent)?;
-            if actual.as_ref() != Some(expected) {
+            if actual.as_ref() != Some(expected) && !self.is_alternate(parent, expected)? {
                 reasons.push(Reason::BrokenChain {
                     parent,
                     stated: expected.clone(),
@@ -166,6 +166,16 @@ impl<'r> Verifier<'r> {
             }
         }
         Ok(reasons)
+    }
+
+    /// Whether `digest` is a seal of `commit` kept aside by a ledger merge.
+    fn is_alternate(&self, commit: Oid, digest: &str) -> Result<bool> {
+        Ok(self
+            .view
+            .alternates(commit)?
+            .iter()
+            .filter_map(|t| Seal::parse(t).ok())
+            .any(|p| p.seal.digest == digest && p.computed_digest == digest))
     }
 
     /// Checks each commit, returning every problem found.

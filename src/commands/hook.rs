@@ -9,12 +9,16 @@ use std::io::Read;
 use git2::Oid;
 use serde_json::json;
 
-use crate::commands::warn_log;
-use crate::config::Config;
+use crate::commands::{subject, warn_log};
+use crate::config::{Config, PushMode};
 use crate::engine::{seal_commits, SealRun, Sealed};
 use crate::error::{Error, Result};
+use crate::gate::{self, Update};
 use crate::git::{short, Repo};
+use crate::ledger::{Ledger, View};
 use crate::runlog::{Run, Source, Status};
+use crate::sync;
+use crate::verify::{Problem, Reason, Verifier};
 
 /// Run a git hook (called by the shims git-seal installs)
 #[derive(Debug, clap::Args)]
@@ -48,6 +52,8 @@ pub fn run(args: Args) -> Result<u8> {
                 rewritten(repo, &input)
             }))
         }
+        "pre-push" => gate_hook("pre-push", || pre_push(&args.args)),
+        "pre-receive" => gate_hook("pre-receive", pre_receive),
         other => Err(Error::usage(format!("unknown hook '{other}'"))
             .hint("reinstall the hooks: git seal install")),
     }
@@ -139,4 +145,304 @@ fn sealing_hook(name: &str, targets: impl FnOnce(&Repo) -> Result<Vec<Oid>>) -> 
 
 fn ids(oids: &[Oid]) -> Vec<String> {
     oids.iter().map(Oid::to_string).collect()
+}
+
+/// What a gate decided, for its run record.
+struct GateOutcome {
+    code: u8,
+    status: Status,
+    outputs: serde_json::Value,
+    attempts: u32,
+    message: String,
+}
+
+/// Runs a gate hook and records it. A gate that cannot do its job refuses: an
+/// error is printed and the push is refused (exit 1), never waved through.
+fn gate_hook(name: &str, gate: impl FnOnce() -> Result<(Option<Run>, GateOutcome)>) -> Result<u8> {
+    match gate() {
+        Ok((run, o)) => {
+            if let Some(run) = run {
+                warn_log(run.finish(o.status, o.outputs, o.attempts, o.message));
+            }
+            Ok(o.code)
+        }
+        Err(e) => Err(
+            Error::check(format!("{name}: push refused: {}", e.message)).hint(
+                e.hint
+                    .unwrap_or_else(|| "fix the problem above and push again".into()),
+            ),
+        ),
+    }
+}
+
+fn read_stdin() -> Result<String> {
+    let mut input = String::new();
+    std::io::stdin().read_to_string(&mut input)?;
+    Ok(input)
+}
+
+/// The updates a pre-push run is about: git's stdin, or, when the pre-commit
+/// framework runs the hook (it consumes stdin and passes the first pushed ref's
+/// range in PRE_COMMIT_* variables), that one range.
+fn pre_push_updates(repo: &Repo, input: &str) -> Result<(Vec<Update>, Option<String>)> {
+    let from_env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+    if input.trim().is_empty() {
+        if let Some(to) = from_env("PRE_COMMIT_TO_REF") {
+            let new = repo.commit(&to)?.id();
+            let old = match from_env("PRE_COMMIT_FROM_REF") {
+                Some(from) => repo
+                    .commit(&from)
+                    .map(|c| c.id())
+                    .unwrap_or_else(|_| Oid::zero()),
+                None => Oid::zero(),
+            };
+            let refname =
+                from_env("PRE_COMMIT_REMOTE_BRANCH").unwrap_or_else(|| "refs/heads/HEAD".into());
+            return Ok((
+                vec![Update { refname, old, new }],
+                from_env("PRE_COMMIT_REMOTE_NAME"),
+            ));
+        }
+    }
+    Ok((gate::parse_pre_push(input)?, None))
+}
+
+fn problem_json(problems: &[Problem]) -> serde_json::Value {
+    json!(problems
+        .iter()
+        .map(|p| json!({"commit": p.commit.to_string(), "reason": p.reason.to_string()}))
+        .collect::<Vec<_>>())
+}
+
+/// Prints the refusal: per bad commit its short id, subject and reason, then the fix.
+fn print_refusal(repo: &Repo, problems: &[Problem]) {
+    let mut commits: Vec<Oid> = problems.iter().map(|p| p.commit).collect();
+    commits.dedup();
+    eprintln!(
+        "error: push refused: {} commit(s) without a valid seal",
+        commits.len()
+    );
+    for p in problems {
+        eprintln!(
+            "  {} {}: {}",
+            short(p.commit),
+            subject(repo, p.commit),
+            p.reason
+        );
+    }
+    let only_missing = problems.iter().all(|p| p.reason == Reason::NoSeal);
+    if only_missing {
+        eprintln!("hint: seal them, then push again: git seal seal --missing");
+    } else {
+        let ids: Vec<String> = commits.iter().map(|c| short(*c)).collect();
+        eprintln!(
+            "hint: inspect with git seal verify {}; re-seal what you trust: git seal seal --force {}",
+            ids.join(" "),
+            ids.join(" ")
+        );
+    }
+}
+
+fn pre_push(args: &[String]) -> Result<(Option<Run>, GateOutcome)> {
+    let repo = Repo::open(None)?;
+    let cfg = Config::load(&repo)?;
+    let input = read_stdin()?;
+    let (updates, env_remote) = pre_push_updates(&repo, &input)?;
+    let remote = env_remote
+        .or_else(|| args.first().cloned())
+        .unwrap_or_else(|| "origin".into());
+    let head = repo.git.head().ok().and_then(|h| h.target());
+    let mut run = Run::start(
+        &repo.seal_dir(),
+        Source::Hook("pre-push"),
+        head.map(|h| h.to_string()),
+    );
+    run.inputs(json!({
+        "remote": remote,
+        "updates": updates.iter().map(|u| json!({"ref": u.refname, "old": u.old.to_string(), "new": u.new.to_string()})).collect::<Vec<_>>(),
+    }));
+    if std::env::var("SEAL_SKIP").as_deref() == Ok("1") {
+        eprintln!("warning: git-seal: SEAL_SKIP=1: push not checked (recorded as SKIPPED)");
+        return Ok((
+            Some(run),
+            GateOutcome {
+                code: 0,
+                status: Status::Skipped,
+                outputs: json!({}),
+                attempts: 0,
+                message: "bypassed with SEAL_SKIP=1".into(),
+            },
+        ));
+    }
+    let gated: Vec<&Update> = updates
+        .iter()
+        .filter(|u| gate::is_gated(&u.refname, cfg.gate_tags))
+        .collect();
+    let remote_is_named = repo.git.find_remote(&remote).is_ok();
+    let hide = if remote_is_named {
+        gate::tips_under(&repo, &format!("refs/remotes/{remote}/"))?
+    } else {
+        Vec::new()
+    };
+    let commits = gate::sent_commits(&repo, &gated, &hide)?;
+    let view = Ledger::new(&repo, &cfg).view()?;
+    let problems = Verifier::new(&repo, view, true).check_all(&commits)?;
+    if !problems.is_empty() {
+        print_refusal(&repo, &problems);
+        let msg = format!(
+            "refused: {} problem(s) in {} commit(s) checked",
+            problems.len(),
+            commits.len()
+        );
+        return Ok((
+            Some(run),
+            GateOutcome {
+                code: 1,
+                status: Status::Failed,
+                outputs: json!({"checked": commits.len(), "problems": problem_json(&problems)}),
+                attempts: 1,
+                message: msg,
+            },
+        ));
+    }
+    let (attempts, pushed, warning) = push_ledger_along(&repo, &cfg, &remote, remote_is_named);
+    if let Some(w) = &warning {
+        if cfg.push == PushMode::Strict {
+            eprintln!(
+                "error: push refused: seal.push is strict and the ledger could not be pushed: {w}"
+            );
+            eprintln!(
+                "hint: retry with git seal push {remote}, or git config seal.push best-effort"
+            );
+            return Ok((
+                Some(run),
+                GateOutcome {
+                    code: 1,
+                    status: Status::Failed,
+                    outputs: json!({"checked": commits.len()}),
+                    attempts,
+                    message: format!("ledger push failed: {w}"),
+                },
+            ));
+        }
+        eprintln!("warning: git-seal: the ledger was not pushed: {w}");
+        eprintln!("hint: push it later with: git seal push {remote}");
+    }
+    let status = if warning.is_some() {
+        Status::Partial
+    } else {
+        Status::Success
+    };
+    Ok((
+        Some(run),
+        GateOutcome {
+            code: 0,
+            status,
+            outputs: json!({"checked": commits.len(), "ledger_pushed": pushed}),
+            attempts,
+            message: format!("{} commit(s) checked", commits.len()),
+        },
+    ))
+}
+
+/// Pushes the ledger with the branches, per `seal.push`, unless the remote already
+/// has this very tip. Returns (attempts, pushed, warning).
+fn push_ledger_along(
+    repo: &Repo,
+    cfg: &Config,
+    remote: &str,
+    named: bool,
+) -> (u32, bool, Option<String>) {
+    if cfg.push == PushMode::Off {
+        return (0, false, None);
+    }
+    let tip = match Ledger::new(repo, cfg).tip() {
+        Ok(Some(t)) => t,
+        Ok(None) => return (0, false, None),
+        Err(e) => return (0, false, Some(e.message)),
+    };
+    let tracking = sync::tracking_ref(cfg, remote);
+    if named && repo.git.refname_to_id(&tracking).ok() == Some(tip) {
+        return (0, false, None);
+    }
+    match sync::push(repo, cfg, remote) {
+        Ok(attempts) => {
+            if named {
+                if let Ok(Some(t)) = Ledger::new(repo, cfg).tip() {
+                    let _ = repo.git.reference(&tracking, t, true, "git-seal: pushed");
+                }
+            }
+            (attempts, true, None)
+        }
+        Err(e) => (cfg.max_retries + 1, false, Some(e.message)),
+    }
+}
+
+fn pre_receive() -> Result<(Option<Run>, GateOutcome)> {
+    let repo = Repo::open(None)?;
+    let cfg = Config::load(&repo)?;
+    let updates = gate::parse_pre_receive(&read_stdin()?)?;
+    let mut run = Run::start(&repo.seal_dir(), Source::Hook("pre-receive"), None);
+    run.inputs(json!({
+        "updates": updates.iter().map(|u| json!({"ref": u.refname, "old": u.old.to_string(), "new": u.new.to_string()})).collect::<Vec<_>>(),
+    }));
+    let mut ledger_tip = Ledger::new(&repo, &cfg).tip()?;
+    for u in updates.iter().filter(|u| u.refname == cfg.ledger_ref) {
+        if let Some(why) = sync::append_only_violation(&repo, u.old, u.new)? {
+            eprintln!(
+                "error: push refused: {why}; the ledger {} is append-only",
+                cfg.ledger_ref
+            );
+            eprintln!("hint: fetch and merge the ledger instead of rewriting it: git seal fetch && git seal push");
+            return Ok((
+                Some(run),
+                GateOutcome {
+                    code: 1,
+                    status: Status::Failed,
+                    outputs: json!({}),
+                    attempts: 1,
+                    message: why,
+                },
+            ));
+        }
+        ledger_tip = Some(u.new);
+    }
+    // Commits already reachable from the server's refs were checked when they came.
+    let mut hide = gate::tips_under(&repo, "refs/heads/")?;
+    hide.extend(gate::tips_under(&repo, "refs/tags/")?);
+    let gated: Vec<&Update> = updates
+        .iter()
+        .filter(|u| gate::is_gated(&u.refname, cfg.gate_tags))
+        .collect();
+    let commits = gate::sent_commits(&repo, &gated, &hide)?;
+    let view = View::at(&repo, ledger_tip)?;
+    let problems = Verifier::new(&repo, view, true).check_all(&commits)?;
+    if !problems.is_empty() {
+        print_refusal(&repo, &problems);
+        eprintln!(
+            "hint: push the ledger with the commits: git push <remote> {0}:{0} (or set seal.push)",
+            cfg.ledger_ref
+        );
+        let msg = format!("refused: {} problem(s)", problems.len());
+        return Ok((
+            Some(run),
+            GateOutcome {
+                code: 1,
+                status: Status::Failed,
+                outputs: json!({"checked": commits.len(), "problems": problem_json(&problems)}),
+                attempts: 1,
+                message: msg,
+            },
+        ));
+    }
+    Ok((
+        Some(run),
+        GateOutcome {
+            code: 0,
+            status: Status::Success,
+            outputs: json!({"checked": commits.len()}),
+            attempts: 1,
+            message: format!("{} commit(s) checked", commits.len()),
+        },
+    ))
 }

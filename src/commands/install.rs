@@ -4,10 +4,12 @@ use camino::{Utf8Path, Utf8PathBuf};
 use serde_json::json;
 
 use crate::commands::{outln, warn_log};
+use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::git::Repo;
 use crate::hooks::{self, Step};
 use crate::runlog::{Run, Source, Status};
+use crate::sync;
 
 /// Wire git-seal's hooks into a repository
 ///
@@ -25,6 +27,10 @@ pub struct InstallArgs {
     /// Print what would be done and change nothing
     #[arg(long)]
     pub dry_run: bool,
+    /// Do not add the ledger's fetch refspec to existing remotes (by default a plain
+    /// `git fetch` then brings seals too; what `git push` pushes never changes)
+    #[arg(long)]
+    pub no_fetch_refspec: bool,
 }
 
 /// Remove git-seal's hooks, restoring the hooks directory as it was before install
@@ -56,7 +62,16 @@ pub fn run_install(args: InstallArgs) -> Result<u8> {
     let dir = hooks::hooks_dir(&repo)?;
     let wanted = hooks::wanted_hooks(args.server);
     let steps = hooks::plan_install(&dir, &wanted)?;
+    let cfg = Config::load(&repo)?;
+    let refspecs = if args.no_fetch_refspec {
+        Vec::new()
+    } else {
+        missing_refspecs(&repo, &cfg)?
+    };
     if args.dry_run {
+        for (remote, spec) in &refspecs {
+            outln(format!("would add fetch refspec {spec} to remote {remote}"))?;
+        }
         return print_steps(&steps, "would");
     }
     let binary = this_binary()?;
@@ -65,6 +80,14 @@ pub fn run_install(args: InstallArgs) -> Result<u8> {
     if let Err(e) = hooks::install(&repo, &dir, &steps, &binary) {
         warn_log(run.finish(Status::Failed, json!({}), 1, e.message.clone()));
         return Err(e);
+    }
+    for (remote, spec) in &refspecs {
+        repo.git.remote_add_fetch(remote, spec).map_err(|e| {
+            Error::usage(format!(
+                "cannot add the ledger refspec to {remote}: {}",
+                e.message()
+            ))
+        })?;
     }
     let chained: Vec<String> = steps
         .iter()
@@ -92,8 +115,20 @@ pub fn run_install(args: InstallArgs) -> Result<u8> {
 pub fn run_uninstall(args: UninstallArgs) -> Result<u8> {
     let repo = Repo::open(args.repo.as_deref())?;
     let steps = hooks::plan_uninstall(&repo)?;
+    let cfg = Config::load(&repo)?;
+    let refspecs = present_refspecs(&repo, &cfg)?;
     if args.dry_run {
+        for (remote, spec) in &refspecs {
+            outln(format!(
+                "would remove fetch refspec {spec} from remote {remote}"
+            ))?;
+        }
         return print_steps(&steps, "would");
+    }
+    for (remote, spec) in &refspecs {
+        let key = format!("remote.{remote}.fetch");
+        let pattern = format!("^{}$", regex_escape(spec));
+        repo.git.config()?.remove_multivar(&key, &pattern)?;
     }
     let mut run = Run::start(&repo.seal_dir(), Source::Command("uninstall"), None);
     run.inputs(json!({}));
@@ -112,6 +147,47 @@ pub fn run_uninstall(args: UninstallArgs) -> Result<u8> {
         }
     }
     Ok(0)
+}
+
+/// (remote, refspec) for each remote that lacks the ledger's fetch refspec.
+fn missing_refspecs(repo: &Repo, cfg: &Config) -> Result<Vec<(String, String)>> {
+    Ok(refspec_state(repo, cfg)?
+        .into_iter()
+        .filter(|(_, _, has)| !has)
+        .map(|(r, s, _)| (r, s))
+        .collect())
+}
+
+/// (remote, refspec) for each remote that has it.
+fn present_refspecs(repo: &Repo, cfg: &Config) -> Result<Vec<(String, String)>> {
+    Ok(refspec_state(repo, cfg)?
+        .into_iter()
+        .filter(|(_, _, has)| *has)
+        .map(|(r, s, _)| (r, s))
+        .collect())
+}
+
+fn refspec_state(repo: &Repo, cfg: &Config) -> Result<Vec<(String, String, bool)>> {
+    let mut out = Vec::new();
+    for name in repo.git.remotes()?.iter().flatten() {
+        let spec = sync::fetch_refspec(cfg, name);
+        let remote = repo.git.find_remote(name)?;
+        let has = remote.fetch_refspecs()?.iter().flatten().any(|s| s == spec);
+        out.push((name.to_string(), spec, has));
+    }
+    Ok(out)
+}
+
+fn regex_escape(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '/' || c == '-' || c == '_' {
+                c.to_string()
+            } else {
+                format!("\\{c}")
+            }
+        })
+        .collect()
 }
 
 fn print_steps(steps: &[Step], verb: &str) -> Result<u8> {

@@ -16,6 +16,7 @@ pub mod manifest;
 pub mod seal;
 pub mod show;
 pub mod status;
+pub mod sync;
 pub mod verify;
 
 #[derive(Debug, Subcommand)]
@@ -29,6 +30,8 @@ pub enum Command {
     Verify(verify::Args),
     Export(export::Args),
     Log(log::Args),
+    Push(sync::PushArgs),
+    Fetch(sync::FetchArgs),
     Hook(hook::Args),
 }
 
@@ -44,6 +47,8 @@ pub fn run(command: Command) -> Result<u8> {
         Command::Verify(a) => verify::run(a),
         Command::Export(a) => export::run(a),
         Command::Log(a) => log::run(a),
+        Command::Push(a) => sync::run_push(a),
+        Command::Fetch(a) => sync::run_fetch(a),
         Command::Hook(a) => hook::run(a),
     }
 }

@@ -226,3 +226,39 @@ fn incremental_manifests_equal_full_recomputation() {
         String::from_utf8_lossy(&recipe.stdout).trim()
     );
 }
+
+#[test]
+fn large_blobs_stream_loose_and_packed_with_the_same_digest() {
+    let sb = Sandbox::new();
+    let repo = sb.init("r", &[]);
+    // Above the 32 MiB streaming threshold; pseudo-random so zlib cannot shrink it.
+    let mut big = Vec::with_capacity(40 << 20);
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    while big.len() < 40 << 20 {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        big.extend_from_slice(&x.to_le_bytes());
+    }
+    std::fs::write(repo.path.join("big.bin"), &big).unwrap();
+    repo.git(&["add", "big.bin"]).ok();
+    repo.git(&["commit", "-q", "-m", "big"]).ok();
+    let recipe = || {
+        let out = repo
+            .cmd(format!("{ROOT}/scripts/manifest-digest.sh"), &["HEAD"])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+    let digest = |extra: &[&str]| {
+        let mut args = vec!["manifest", "HEAD", "--json"];
+        args.extend_from_slice(extra);
+        let v: serde_json::Value = serde_json::from_str(&repo.seal(&args).ok().stdout()).unwrap();
+        v["digest"].as_str().unwrap().to_string()
+    };
+    let expected = recipe();
+    assert_eq!(digest(&[]), expected, "loose object");
+    repo.git(&["repack", "-adq"]).ok();
+    std::fs::remove_dir_all(repo.path.join(".git/seal")).unwrap();
+    assert_eq!(digest(&[]), expected, "packed object");
+}

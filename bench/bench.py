@@ -1,0 +1,225 @@
+#!/usr/bin/env python3
+"""git-seal benchmarks: each prints its figure, the baseline, and their ratio.
+
+    python3 bench/bench.py [small|large|ledger|memory|all] [--runs N] [--keep DIR]
+
+Uses target/release/git-seal (built first if missing) and hermetic git config.
+Medians over several runs; the machines are noisy. `large` builds a 100,000-file
+(~400 MB) repository, `ledger` 1,000 commits on 10,000 files, `memory` a 1 GB file:
+they take minutes and need ~2 GB of disk.
+"""
+import argparse
+import os
+import random
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BIN = os.path.join(ROOT, "target", "release", "git-seal")
+
+
+def env_for(home):
+    env = {
+        "PATH": os.path.dirname(BIN) + ":" + os.environ.get("PATH", ""),
+        "HOME": home,
+        "GIT_CONFIG_GLOBAL": "/dev/null",
+        "GIT_CONFIG_NOSYSTEM": "1",
+        "GIT_AUTHOR_NAME": "Bench", "GIT_AUTHOR_EMAIL": "bench@example.com",
+        "GIT_COMMITTER_NAME": "Bench", "GIT_COMMITTER_EMAIL": "bench@example.com",
+        "LC_ALL": "C",
+    }
+    return env
+
+
+class Repo:
+    def __init__(self, path, env):
+        self.path, self.env = path, env
+
+    def run(self, *args, stdin=None, check=True):
+        p = subprocess.run(args, cwd=self.path, env=self.env, input=stdin,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        if check and p.returncode != 0:
+            sys.exit(f"{' '.join(args)} failed ({p.returncode}): {p.stderr.decode().strip()}")
+        return p
+
+    def git(self, *args, **kw):
+        return self.run("git", *args, **kw)
+
+    def timed(self, *args):
+        t = time.perf_counter()
+        self.run(*args)
+        return time.perf_counter() - t
+
+
+def init(base, name, env):
+    path = os.path.join(base, name)
+    subprocess.run(["git", "init", "-q", "-b", "main", path], env=env, check=True)
+    r = Repo(path, env)
+    r.git("config", "user.name", "Bench")
+    r.git("config", "user.email", "bench@example.com")
+    r.git("config", "gc.auto", "0")  # no background gc racing the measured ones
+    return r
+
+
+def ms(s):
+    return f"{s * 1000:.1f} ms"
+
+
+def report(name, value, unit, target=None, baseline=None, ratio_target=None):
+    line = f"{name}: {value:.1f} {unit}"
+    if target is not None:
+        line += f" (target ≤ {target} {unit})"
+    if baseline is not None:
+        ratio = value / baseline if baseline else float("inf")
+        line += f"; baseline {baseline:.1f} {unit}, ratio {ratio:.3f}"
+        if ratio_target is not None:
+            line += f" (target ≤ {ratio_target})"
+    print(line, flush=True)
+
+
+def bench_small(base, env, runs):
+    """Whole cost post-commit adds to `git commit` on a small repository."""
+    r = init(base, "small", env)
+    for i in range(5):
+        with open(os.path.join(r.path, f"f{i}.txt"), "w") as f:
+            f.write(f"file {i}\n")
+    r.git("add", "-A")
+    r.git("commit", "-q", "-m", "init")
+    r.run(BIN, "install")
+    r.run(BIN, "seal")
+    with_hooks, without = [], []
+    for i in range(runs):
+        for hooks in ([True, False] if i % 2 else [False, True]):
+            with open(os.path.join(r.path, "f0.txt"), "a") as f:
+                f.write(f"{i}{hooks}\n")
+            args = ["git"] + ([] if hooks else ["-c", "core.hooksPath=/dev/null"]) + \
+                ["commit", "-q", "-a", "-m", f"c{i}"]
+            (with_hooks if hooks else without).append(r.timed(*args))
+    a, b = statistics.median(with_hooks), statistics.median(without)
+    report("small repo: git commit with hooks (median)", a * 1000, "ms")
+    report("small repo: git commit without hooks (median)", b * 1000, "ms")
+    report("small repo: cost post-commit adds", (a - b) * 1000, "ms", target=10)
+
+
+def write_tree(root, files, size):
+    rnd = random.Random(42)
+    for i in range(files):
+        d = os.path.join(root, f"d{i // 1000:03d}", f"s{(i // 100) % 10}")
+        os.makedirs(d, exist_ok=True)
+        with open(os.path.join(d, f"f{i:06d}.txt"), "wb") as f:
+            f.write(rnd.randbytes(size // 2).hex().encode())
+
+
+def bench_large(base, env, runs):
+    """100,000 files, ~400 MB: first full seal, and the post-commit hook."""
+    r = init(base, "large", env)
+    t = time.perf_counter()
+    write_tree(r.path, 100_000, 4096)
+    r.git("add", "-A")
+    r.git("-c", "core.hooksPath=/dev/null", "commit", "-q", "-m", "init")
+    r.git("gc", "-q")
+    print(f"(built the 100,000-file repository in {time.perf_counter() - t:.0f} s)", flush=True)
+
+    baseline, full = [], []
+    for _ in range(max(3, runs // 10)):
+        baseline.append(r.timed("sh", "-c", "git ls-files -z | xargs -0 -P2 sha256sum > /dev/null"))
+        shutil.rmtree(os.path.join(r.path, ".git", "seal"), ignore_errors=True)
+        r.git("update-ref", "-d", "refs/notes/seal")
+        full.append(r.timed(BIN, "seal", "HEAD"))
+    report("100k files: first full seal (cold cache, median)", statistics.median(full), "s",
+           baseline=statistics.median(baseline), ratio_target=1.5)
+
+    r.run(BIN, "install")
+    hook = os.path.join(r.path, ".git", "hooks", "post-commit")
+    commits, hooks = [], []
+    for i in range(runs):
+        with open(os.path.join(r.path, "d000", "s0", "f000000.txt"), "a") as f:
+            f.write(f"change {i}\n")
+        commits.append(r.timed("git", "-c", "core.hooksPath=/dev/null", "commit", "-q", "-a", "-m", f"c{i}"))
+        hooks.append(r.timed(hook))
+    c, h = statistics.median(commits), statistics.median(hooks)
+    report("100k files: git commit (hooks off, median)", c * 1000, "ms")
+    report("100k files: post-commit hook wall time (median)", h * 1000, "ms", target=50,
+           baseline=c * 1000, ratio_target=0.15)
+    r.run(BIN, "verify", f"HEAD~{runs}..HEAD")
+
+
+def bench_ledger(base, env, runs):
+    """Bytes the ledger adds to .git after 1,000 sealed commits on a 10,000-file repo."""
+    r = init(base, "ledger", env)
+    write_tree(r.path, 10_000, 512)
+    r.git("add", "-A")
+    r.git("-c", "core.hooksPath=/dev/null", "commit", "-q", "-m", "init")
+    r.run(BIN, "seal", "HEAD")
+    # 1,000 commits touching one file each, made fast by fast-import.
+    head = r.git("rev-parse", "HEAD").stdout.decode().strip()
+    stream = []
+    for i in range(1000):
+        data = f"edit {i}\n"
+        stream.append(f"commit refs/heads/main\ncommitter B <b@x> {1_700_000_000 + i} +0000\n"
+                      f"data 1\nc\n{'from ' + head + chr(10) if i == 0 else ''}"
+                      f"M 644 inline d{i % 10:03d}/s0/f{i % 10 * 1000:06d}.txt\ndata {len(data)}\n{data}\n")
+    r.git("fast-import", "--quiet", stdin="".join(stream).encode())
+    r.git("reset", "-q", "--hard", "main")
+    commits = r.git("rev-list", "--reverse", "HEAD~1000..HEAD").stdout.decode().split()
+    r.git("gc", "-q")
+    t = time.perf_counter()
+    for c in commits:  # one append per commit, as the hook does
+        r.run(BIN, "seal", c)
+    per = (time.perf_counter() - t) / len(commits)
+    r.git("gc", "-q")
+    objs = r.git("rev-list", "--objects", "refs/notes/seal").stdout.decode().split("\n")
+    ids = "\n".join(line.split(" ")[0] for line in objs if line).encode()
+    sizes = r.git("cat-file", "--batch-check=%(objectsize:disk)", stdin=ids).stdout.decode().split()
+    ledger = sum(int(s) for s in sizes)
+    report("ledger: bytes on disk after 1,000 sealed commits + gc", ledger / 1e6, "MB", target=2)
+    report("ledger: per-commit seal (one process each)", per * 1000, "ms")
+    r.run(BIN, "verify", "HEAD~1000..HEAD")
+
+
+def bench_memory(base, env, runs):
+    """Peak memory sealing a commit that holds one 1 GB file."""
+    r = init(base, "memory", env)
+    chunk = random.Random(7).randbytes(1 << 20)
+    with open(os.path.join(r.path, "big.bin"), "wb") as f:
+        for _ in range(1024):
+            f.write(chunk)
+    r.git("add", "big.bin")
+    r.git("-c", "core.hooksPath=/dev/null", "commit", "-q", "-m", "big")
+    # Measured in a fresh wrapper process, so that only the seal and what it runs
+    # (git cat-file) count, not the `git add` above.
+    probe = ("import resource, subprocess, sys, time; t = time.perf_counter(); "
+             "subprocess.run(sys.argv[1:], check=True, stdout=subprocess.DEVNULL); "
+             "print(time.perf_counter() - t, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)")
+    took, peak_kb = r.run(sys.executable, "-c", probe, BIN, "seal", "HEAD").stdout.decode().split()
+    report("1 GB file: peak RSS of the seal and its children", int(peak_kb) / 1024, "MB", target=100)
+    report("1 GB file: seal wall time", float(took), "s")
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("which", nargs="?", default="small",
+                    choices=["small", "large", "ledger", "memory", "all"])
+    ap.add_argument("--runs", type=int, default=21)
+    ap.add_argument("--keep", help="build repositories here and keep them")
+    args = ap.parse_args()
+    if not os.path.exists(BIN):
+        subprocess.run(["cargo", "build", "--release", "--quiet"], cwd=ROOT, check=True)
+    base = args.keep or tempfile.mkdtemp(prefix="git-seal-bench-")
+    os.makedirs(os.path.join(base, "home"), exist_ok=True)
+    env = env_for(os.path.join(base, "home"))
+    try:
+        todo = ["small", "large", "ledger", "memory"] if args.which == "all" else [args.which]
+        for name in todo:
+            globals()[f"bench_{name}"](base, env, args.runs)
+    finally:
+        if not args.keep:
+            shutil.rmtree(base, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

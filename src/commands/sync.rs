@@ -1,0 +1,111 @@
+//! `git seal push` and `git seal fetch`: move the ledger by hand.
+
+use serde_json::json;
+
+use crate::commands::{outln, warn_log};
+use crate::config::Config;
+use crate::error::{Error, Result};
+use crate::git::{short, Repo};
+use crate::ledger::Ledger;
+use crate::runlog::{Run, Source, Status};
+use crate::sync;
+
+/// Push the ledger to a remote, merging the remote's first if it moved on
+#[derive(Debug, clap::Args)]
+pub struct PushArgs {
+    /// The remote (default: the current branch's, else origin)
+    pub remote: Option<String>,
+}
+
+/// Fetch a remote's ledger and merge it into the local one
+#[derive(Debug, clap::Args)]
+pub struct FetchArgs {
+    /// The remote (default: the current branch's, else origin)
+    pub remote: Option<String>,
+}
+
+/// The remote to use: the one named, else the current branch's upstream's, else origin.
+fn remote_of(repo: &Repo, named: Option<String>) -> Result<String> {
+    let remote = named
+        .or_else(|| {
+            let head = repo.git.head().ok()?;
+            let branch = head.shorthand()?;
+            repo.git
+                .config()
+                .ok()?
+                .get_string(&format!("branch.{branch}.remote"))
+                .ok()
+        })
+        .unwrap_or_else(|| "origin".into());
+    if repo.git.find_remote(&remote).is_err() && !remote.contains('/') && !remote.contains(':') {
+        return Err(
+            Error::usage(format!("no remote named '{remote}'")).hint("name one: git remote -v")
+        );
+    }
+    Ok(remote)
+}
+
+pub fn run_push(args: PushArgs) -> Result<u8> {
+    let repo = Repo::open(None)?;
+    let cfg = Config::load(&repo)?;
+    let remote = remote_of(&repo, args.remote)?;
+    let mut run = Run::start(&repo.seal_dir(), Source::Command("push"), None);
+    run.inputs(json!({"remote": remote}));
+    match sync::push(&repo, &cfg, &remote) {
+        Ok(attempts) => {
+            let tip = Ledger::new(&repo, &cfg).tip()?;
+            if let (Some(t), Ok(_)) = (tip, repo.git.find_remote(&remote)) {
+                let _ = repo.git.reference(
+                    &sync::tracking_ref(&cfg, &remote),
+                    t,
+                    true,
+                    "git-seal: pushed",
+                );
+            }
+            let tip = tip.map(short).unwrap_or_else(|| "(empty)".into());
+            warn_log(run.finish(Status::Success, json!({"tip": tip}), attempts, ""));
+            outln(format!(
+                "ledger {} pushed to {remote} at {tip}",
+                cfg.ledger_ref
+            ))?;
+            Ok(0)
+        }
+        Err(e) => {
+            warn_log(run.finish(
+                Status::Failed,
+                json!({}),
+                cfg.max_retries + 1,
+                e.message.clone(),
+            ));
+            Err(e)
+        }
+    }
+}
+
+pub fn run_fetch(args: FetchArgs) -> Result<u8> {
+    let repo = Repo::open(None)?;
+    let cfg = Config::load(&repo)?;
+    let remote = remote_of(&repo, args.remote)?;
+    let mut run = Run::start(&repo.seal_dir(), Source::Command("fetch"), None);
+    run.inputs(json!({"remote": remote}));
+    match sync::fetch(&repo, &cfg, &remote) {
+        Ok(merged) => {
+            let msg = match merged {
+                Some(t) => format!("ledger {} now at {}", cfg.ledger_ref, short(t)),
+                None => format!("ledger {} already up to date with {remote}", cfg.ledger_ref),
+            };
+            warn_log(run.finish(
+                Status::Success,
+                json!({"tip": merged.map(|t| t.to_string())}),
+                1,
+                &msg,
+            ));
+            outln(msg)?;
+            Ok(0)
+        }
+        Err(e) => {
+            warn_log(run.finish(Status::Failed, json!({}), 1, e.message.clone()));
+            Err(e)
+        }
+    }
+}

@@ -1,0 +1,125 @@
+//! The push gate: which commits a ref update sends, and whether each has a valid
+//! seal. Shared by `pre-push` on the client and `pre-receive` on the server.
+//!
+//! Invariants:
+//! - Only updates of gated refs are checked: branches always, tags when
+//!   `seal.gateTags` is set; deletions send no commits.
+//! - "Sent" means reachable from the new value and from nothing the other side is
+//!   known to have (the old value, and the `hide` tips the caller names), so a push
+//!   costs what it sends, not what the repository holds.
+
+use std::collections::HashSet;
+
+use git2::{ObjectType, Oid};
+
+use crate::error::{Error, Result};
+use crate::git::Repo;
+
+/// One ref update: for pre-push `<local ref> <new> <remote ref> <old>`, for
+/// pre-receive `<old> <new> <ref>`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Update {
+    /// The ref on the receiving side.
+    pub refname: String,
+    pub old: Oid,
+    pub new: Oid,
+}
+
+impl Update {
+    pub fn is_delete(&self) -> bool {
+        self.new.is_zero()
+    }
+}
+
+fn oid(s: &str, what: &str) -> Result<Oid> {
+    Oid::from_str(s).map_err(|_| Error::usage(format!("{what}: bad object id '{s}'")))
+}
+
+/// Parses git's pre-push stdin.
+pub fn parse_pre_push(input: &str) -> Result<Vec<Update>> {
+    let mut out = Vec::new();
+    for line in input.lines().filter(|l| !l.trim().is_empty()) {
+        let f: Vec<&str> = line.split_whitespace().collect();
+        if f.len() != 4 {
+            return Err(Error::usage(format!("pre-push: malformed line '{line}'")));
+        }
+        out.push(Update {
+            refname: f[2].to_string(),
+            new: oid(f[1], "pre-push")?,
+            old: oid(f[3], "pre-push")?,
+        });
+    }
+    Ok(out)
+}
+
+/// Parses git's pre-receive stdin.
+pub fn parse_pre_receive(input: &str) -> Result<Vec<Update>> {
+    let mut out = Vec::new();
+    for line in input.lines().filter(|l| !l.trim().is_empty()) {
+        let f: Vec<&str> = line.split_whitespace().collect();
+        if f.len() != 3 {
+            return Err(Error::usage(format!(
+                "pre-receive: malformed line '{line}'"
+            )));
+        }
+        out.push(Update {
+            refname: f[2].to_string(),
+            old: oid(f[0], "pre-receive")?,
+            new: oid(f[1], "pre-receive")?,
+        });
+    }
+    Ok(out)
+}
+
+/// Whether updates of `refname` must carry only sealed commits.
+pub fn is_gated(refname: &str, gate_tags: bool) -> bool {
+    refname.starts_with("refs/heads/") || (gate_tags && refname.starts_with("refs/tags/"))
+}
+
+/// The commits `updates` send, parents first, each once: reachable from a new value
+/// and not from its old value or any of `hide`.
+pub fn sent_commits(repo: &Repo, updates: &[&Update], hide: &[Oid]) -> Result<Vec<Oid>> {
+    let mut seen = HashSet::new();
+    let mut out = Vec::new();
+    for u in updates.iter().filter(|u| !u.is_delete()) {
+        let Some(tip) = peel_commit(repo, u.new) else {
+            continue;
+        };
+        let mut walk = repo.git.revwalk()?;
+        walk.set_sorting(git2::Sort::TOPOLOGICAL | git2::Sort::REVERSE)?;
+        walk.push(tip)?;
+        let old = (!u.old.is_zero()).then_some(u.old);
+        for h in old.iter().chain(hide) {
+            if let Some(c) = peel_commit(repo, *h) {
+                walk.hide(c)?;
+            }
+        }
+        for c in walk {
+            let c = c?;
+            if seen.insert(c) {
+                out.push(c);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The commit an object id names (peeling tags), if it is known here.
+fn peel_commit(repo: &Repo, id: Oid) -> Option<Oid> {
+    let obj = repo.git.find_object(id, None).ok()?;
+    match obj.kind() {
+        Some(ObjectType::Commit) => Some(id),
+        _ => obj.peel_to_commit().ok().map(|c| c.id()),
+    }
+}
+
+/// Tips of every ref under `prefix` (e.g. `refs/remotes/origin/`).
+pub fn tips_under(repo: &Repo, prefix: &str) -> Result<Vec<Oid>> {
+    let mut out = Vec::new();
+    for r in repo.git.references_glob(&format!("{prefix}*"))? {
+        if let Some(t) = r?.resolve().ok().and_then(|r| r.target()) {
+            out.push(t);
+        }
+    }
+    Ok(out)
+}

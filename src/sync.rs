@@ -1,0 +1,327 @@
+//! Moving the ledger between repositories: fetch into a remote-tracking ledger ref,
+//! merge, push with retry, and the server's append-only rule.
+//!
+//! Invariants:
+//! - Fetching never overwrites the local ledger: the remote's ledger lands in
+//!   `refs/seal/remotes/<remote>/<name>` and is merged into the local one.
+//! - A merge is the union of both ledgers. Where both hold a different seal for one
+//!   commit, the upstream's (the remote's) stays the note, so the server's ledger
+//!   only ever grows, and the local one is kept at `alternates/<commit>/<blob id>`
+//!   in the ledger tree, where parent chains that name it still find it. No seal is
+//!   ever lost.
+//! - Pushes never force: a rejected ledger push is fetched, merged, and retried
+//!   with backoff.
+
+use std::collections::BTreeMap;
+use std::process::Stdio;
+
+use git2::{FileMode, ObjectType, Oid, Signature, Tree, TreeBuilder};
+
+use crate::config::Config;
+use crate::error::{Error, Result};
+use crate::git::Repo;
+use crate::ledger::{backoff, Ledger, FANOUT_LIMIT};
+
+/// Where a remote's ledger is fetched to.
+pub fn tracking_ref(cfg: &Config, remote: &str) -> String {
+    let name = cfg
+        .ledger_ref
+        .strip_prefix("refs/notes/")
+        .unwrap_or(&cfg.ledger_ref);
+    format!("refs/seal/remotes/{remote}/{name}")
+}
+
+/// The fetch refspec that brings a remote's ledger with a plain `git fetch`.
+pub fn fetch_refspec(cfg: &Config, remote: &str) -> String {
+    format!("+{}:{}", cfg.ledger_ref, tracking_ref(cfg, remote))
+}
+
+/// The notes of a ledger tree (commit hex → blob), at any fanout, and the entries
+/// that are not notes (path → (id, mode)).
+#[derive(Default)]
+struct Contents {
+    notes: BTreeMap<String, Oid>,
+    other: BTreeMap<String, (Oid, i32)>,
+}
+
+fn read_tree(
+    repo: &Repo,
+    tree: &Tree<'_>,
+    prefix: &str,
+    path: &str,
+    out: &mut Contents,
+) -> Result<()> {
+    for e in tree.iter() {
+        let Some(name) = e.name() else { continue };
+        let hex = format!("{prefix}{name}");
+        let is_hex = name.bytes().all(|b| b.is_ascii_hexdigit());
+        match e.kind() {
+            Some(ObjectType::Blob) if is_hex && hex.len() == 40 => {
+                out.notes.insert(hex.to_ascii_lowercase(), e.id());
+            }
+            Some(ObjectType::Tree) if is_hex && name.len() == 2 && hex.len() < 40 => {
+                read_tree(repo, &repo.git.find_tree(e.id())?, &hex, path, out)?;
+            }
+            Some(ObjectType::Tree) => {
+                let sub = format!("{path}{name}/");
+                read_other(repo, &repo.git.find_tree(e.id())?, &sub, out)?;
+            }
+            _ => {
+                out.other
+                    .insert(format!("{path}{name}"), (e.id(), e.filemode_raw()));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn read_other(repo: &Repo, tree: &Tree<'_>, path: &str, out: &mut Contents) -> Result<()> {
+    for e in tree.iter() {
+        let Some(name) = e.name() else { continue };
+        if e.kind() == Some(ObjectType::Tree) {
+            read_other(
+                repo,
+                &repo.git.find_tree(e.id())?,
+                &format!("{path}{name}/"),
+                out,
+            )?;
+        } else {
+            out.other
+                .insert(format!("{path}{name}"), (e.id(), e.filemode_raw()));
+        }
+    }
+    Ok(())
+}
+
+fn contents(repo: &Repo, commit: Oid) -> Result<Contents> {
+    let mut out = Contents::default();
+    let tree = repo.git.find_commit(commit)?.tree()?;
+    read_tree(repo, &tree, "", "", &mut out)?;
+    Ok(out)
+}
+
+/// Writes a ledger tree from scratch: notes fanned out as far as their number needs,
+/// other entries at their paths.
+fn write_tree(repo: &Repo, c: &Contents) -> Result<Oid> {
+    let notes: Vec<(&str, Oid)> = c.notes.iter().map(|(k, v)| (k.as_str(), *v)).collect();
+    let mut root = repo.git.treebuilder(None)?;
+    write_notes(repo, &mut root, &notes, 0)?;
+    // Other entries, grouped by their top-level directory.
+    let mut dirs: BTreeMap<&str, Vec<(&str, Oid, i32)>> = BTreeMap::new();
+    for (path, (id, mode)) in &c.other {
+        match path.split_once('/') {
+            Some((dir, rest)) => dirs.entry(dir).or_default().push((rest, *id, *mode)),
+            None => {
+                root.insert(path, *id, *mode)?;
+            }
+        }
+    }
+    for (dir, entries) in dirs {
+        root.insert(dir, write_paths(repo, &entries)?, FileMode::Tree.into())?;
+    }
+    Ok(root.write()?)
+}
+
+fn write_paths(repo: &Repo, entries: &[(&str, Oid, i32)]) -> Result<Oid> {
+    let mut b = repo.git.treebuilder(None)?;
+    let mut dirs: BTreeMap<&str, Vec<(&str, Oid, i32)>> = BTreeMap::new();
+    for (path, id, mode) in entries {
+        match path.split_once('/') {
+            Some((dir, rest)) => dirs.entry(dir).or_default().push((rest, *id, *mode)),
+            None => {
+                b.insert(path, *id, *mode)?;
+            }
+        }
+    }
+    for (dir, sub) in dirs {
+        b.insert(dir, write_paths(repo, &sub)?, FileMode::Tree.into())?;
+    }
+    Ok(b.write()?)
+}
+
+fn write_notes(
+    repo: &Repo,
+    b: &mut TreeBuilder<'_>,
+    notes: &[(&str, Oid)],
+    depth: usize,
+) -> Result<()> {
+    if notes.len() <= FANOUT_LIMIT || depth >= 19 {
+        for (hex, blob) in notes {
+            b.insert(&hex[depth * 2..], *blob, FileMode::Blob.into())?;
+        }
+        return Ok(());
+    }
+    let mut start = 0;
+    while start < notes.len() {
+        let dir = &notes[start].0[depth * 2..depth * 2 + 2];
+        let end = start
+            + notes[start..]
+                .iter()
+                .take_while(|(h, _)| &h[depth * 2..depth * 2 + 2] == dir)
+                .count();
+        let mut sub = repo.git.treebuilder(None)?;
+        write_notes(repo, &mut sub, &notes[start..end], depth + 1)?;
+        b.insert(dir, sub.write()?, FileMode::Tree.into())?;
+        start = end;
+    }
+    Ok(())
+}
+
+/// Merges `theirs` (an upstream ledger tip) into the local ledger. Returns the new
+/// local tip, or `None` when the local ledger already contains `theirs`.
+pub fn merge_into_local(repo: &Repo, cfg: &Config, theirs: Oid) -> Result<Option<Oid>> {
+    let ledger = Ledger::new(repo, cfg);
+    let git = &repo.git;
+    for attempt in 1..=cfg.max_retries + 1 {
+        let ours = ledger.tip()?;
+        let new = match ours {
+            None => theirs,
+            Some(o) if o == theirs || git.graph_descendant_of(o, theirs)? => return Ok(None),
+            Some(o) if git.graph_descendant_of(theirs, o)? => theirs,
+            Some(o) => merge_commit(repo, o, theirs)?,
+        };
+        let msg = "git-seal: merge upstream ledger";
+        let swapped = match ours {
+            Some(o) => git.reference_matching(&cfg.ledger_ref, new, true, o, msg),
+            None => git.reference(&cfg.ledger_ref, new, false, msg),
+        };
+        match swapped {
+            Ok(_) => return Ok(Some(new)),
+            Err(_) if attempt <= cfg.max_retries => {
+                std::thread::sleep(backoff(cfg.retry_base_ms, attempt));
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(Error::usage("the local ledger kept moving during a merge").hint("retry: git seal fetch"))
+}
+
+fn merge_commit(repo: &Repo, ours: Oid, theirs: Oid) -> Result<Oid> {
+    let mut merged = contents(repo, theirs)?;
+    let mine = contents(repo, ours)?;
+    for (commit, blob) in mine.notes {
+        match merged.notes.get(&commit) {
+            None => {
+                merged.notes.insert(commit, blob);
+            }
+            Some(b) if *b == blob => {}
+            Some(_) => {
+                let alt = format!("alternates/{commit}/{blob}");
+                merged.other.insert(alt, (blob, FileMode::Blob.into()));
+            }
+        }
+    }
+    for (path, entry) in mine.other {
+        merged.other.entry(path).or_insert(entry);
+    }
+    let tree = repo.git.find_tree(write_tree(repo, &merged)?)?;
+    let sig = Signature::now("git-seal", "git-seal@localhost")?;
+    let parents = [&repo.git.find_commit(theirs)?, &repo.git.find_commit(ours)?];
+    Ok(repo
+        .git
+        .commit(None, &sig, &sig, "merge upstream ledger", &tree, &parents)?)
+}
+
+/// The server's rule for an update of the ledger ref: a fast-forward that removes
+/// or changes no seal. Returns why it is refused, if it is.
+pub fn append_only_violation(repo: &Repo, old: Oid, new: Oid) -> Result<Option<String>> {
+    if new.is_zero() {
+        return Ok(Some("the ledger may not be deleted".into()));
+    }
+    if old.is_zero() || old == new {
+        return Ok(None);
+    }
+    if !repo.git.graph_descendant_of(new, old)? {
+        return Ok(Some(
+            "the ledger update is not a fast-forward (history rewritten)".into(),
+        ));
+    }
+    let before = contents(repo, old)?;
+    let after = contents(repo, new)?;
+    for (commit, blob) in &before.notes {
+        match after.notes.get(commit) {
+            None => {
+                return Ok(Some(format!(
+                    "the update removes the seal of {}",
+                    &commit[..7]
+                )))
+            }
+            Some(b) if b != blob => {
+                return Ok(Some(format!(
+                    "the update changes the seal of {}",
+                    &commit[..7]
+                )))
+            }
+            Some(_) => {}
+        }
+    }
+    Ok(None)
+}
+
+/// `git fetch` of the remote's ledger into its tracking ref, then a merge.
+pub fn fetch(repo: &Repo, cfg: &Config, remote: &str) -> Result<Option<Oid>> {
+    let tracking = tracking_ref(cfg, remote);
+    let refspec = format!("+{}:{tracking}", cfg.ledger_ref);
+    let out = repo
+        .git_command()
+        .args([
+            "fetch",
+            "--quiet",
+            "--no-tags",
+            "--no-write-fetch-head",
+            remote,
+            &refspec,
+        ])
+        .stdin(Stdio::null())
+        .output()?;
+    if !out.status.success() {
+        let err = String::from_utf8_lossy(&out.stderr);
+        if err.contains("couldn't find remote ref") {
+            return Ok(None); // the remote has no ledger yet
+        }
+        return Err(Error::usage(format!(
+            "cannot fetch the ledger from {remote}: {}",
+            err.trim()
+        ))
+        .hint(format!(
+            "check the remote, then retry: git seal fetch {remote}"
+        )));
+    }
+    let theirs = repo.git.refname_to_id(&tracking)?;
+    merge_into_local(repo, cfg, theirs)
+}
+
+/// Pushes the local ledger to `remote`, fetching and merging when the remote's ledger
+/// moved on, with backoff between attempts. Returns the attempts used.
+pub fn push(repo: &Repo, cfg: &Config, remote: &str) -> Result<u32> {
+    let refspec = format!("{0}:{0}", cfg.ledger_ref);
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        if Ledger::new(repo, cfg).tip()?.is_none() {
+            return Ok(attempt);
+        }
+        // --no-verify: this push carries only the ledger, which our own pre-push
+        // does not gate; it must not re-enter the hook that is running it.
+        let out = repo
+            .git_command()
+            .args(["push", "--quiet", "--no-verify", remote, &refspec])
+            .stdin(Stdio::null())
+            .output()?;
+        if out.status.success() {
+            return Ok(attempt);
+        }
+        let err = String::from_utf8_lossy(&out.stderr).trim().to_string();
+        let moved = err.contains("fetch first")
+            || err.contains("non-fast-forward")
+            || err.contains("rejected");
+        if !moved || attempt > cfg.max_retries {
+            return Err(Error::usage(format!(
+                "cannot push the ledger to {remote} ({attempt} attempts): {err}"
+            ))
+            .hint(format!("retry by hand: git seal push {remote}")));
+        }
+        fetch(repo, cfg, remote)?;
+        std::thread::sleep(backoff(cfg.retry_base_ms, attempt));
+    }
+}
