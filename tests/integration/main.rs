@@ -5,5 +5,6 @@ mod harness;
 
 mod install;
 mod manifest;
+mod push;
 mod sealing;
 mod verify;

@@ -1,0 +1,379 @@
+//! The push gate on both sides, and seals travelling with push and fetch: real bare
+//! remotes, real clones.
+
+use crate::harness::{Run, Sandbox, TestRepo};
+
+/// A bare server with the pre-receive gate, and one sealed client clone of it.
+fn server_and_client(sb: &Sandbox) -> (TestRepo<'_>, TestRepo<'_>) {
+    let server = sb.init("server.git", &["--bare"]);
+    server.seal(&["install", "--server"]).ok();
+    let client = clone(sb, &server, "client");
+    (server, client)
+}
+
+fn clone<'s>(sb: &'s Sandbox, server: &TestRepo<'_>, name: &str) -> TestRepo<'s> {
+    let mut cmd = sb.command("git", sb.path());
+    cmd.args(["clone", "-q", server.path.to_str().unwrap(), name]);
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let repo = sb.at(sb.path().join(name));
+    repo.git(&["config", "user.name", "Sam Sealer"]).ok();
+    repo.git(&["config", "user.email", "sam@example.com"]).ok();
+    repo.install();
+    repo
+}
+
+fn unsealed_commit(repo: &TestRepo<'_>, file: &str, msg: &str) -> String {
+    repo.write(file, msg);
+    repo.git(&["add", "-A"]).ok();
+    repo.git(&["-c", "core.hooksPath=/dev/null", "commit", "-q", "-m", msg])
+        .ok();
+    repo.rev("HEAD")
+}
+
+fn push(repo: &TestRepo<'_>, args: &[&str]) -> Run {
+    let mut all = vec!["push", "-q"];
+    all.extend_from_slice(args);
+    repo.git(&all)
+}
+
+#[test]
+fn sealed_history_pushes_and_the_ledger_goes_along() {
+    let sb = Sandbox::new();
+    let (server, client) = server_and_client(&sb);
+    client.commit_file("a", "1", "first");
+    client.commit_file("a", "2", "second");
+    push(&client, &["origin", "main"]).ok();
+    // The ledger went along: the server holds both seals, readable by git notes.
+    for rev in ["main", "main~1"] {
+        assert!(server.note(rev).is_some(), "server lacks the seal of {rev}");
+    }
+    let log = client.seal(&["log", "--json"]).ok().stdout();
+    assert!(
+        log.contains("\"hook\":\"pre-push\"") && log.contains("\"ledger_pushed\":true"),
+        "{log}"
+    );
+    // Nothing new: no refusal, no ledger push.
+    push(&client, &["origin", "main"]).ok();
+}
+
+#[test]
+fn unsealed_commit_is_refused_then_backfilled_and_pushed() {
+    let sb = Sandbox::new();
+    let (server, client) = server_and_client(&sb);
+    client.commit_file("a", "1", "sealed one");
+    let bad = unsealed_commit(&client, "b", "made with hooks off");
+    let r = push(&client, &["origin", "main"]).fails_with(1);
+    let err = r.stderr();
+    assert!(
+        err.contains("error: push refused: 1 commit(s) without a valid seal"),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!("  {} made with hooks off: no seal", &bad[..7])),
+        "{err}"
+    );
+    assert!(
+        err.contains("hint: seal them, then push again: git seal seal --missing"),
+        "{err}"
+    );
+    assert!(
+        server.git(&["rev-parse", "--verify", "-q", "main"]).code() != 0,
+        "nothing landed"
+    );
+    client.seal(&["seal", "--missing"]).ok();
+    push(&client, &["origin", "main"]).ok();
+    assert_eq!(server.rev("main"), bad);
+    let log = client
+        .seal(&["log", "--status", "FAILED", "--json"])
+        .ok()
+        .stdout();
+    assert!(
+        log.contains("\"hook\":\"pre-push\""),
+        "the refusal is in the run log: {log}"
+    );
+}
+
+#[test]
+fn tampered_seal_is_refused_with_its_reason() {
+    let sb = Sandbox::new();
+    let (_server, client) = server_and_client(&sb);
+    client.commit_file("a", "1", "first");
+    let seal = client.note("HEAD").unwrap();
+    client
+        .git(&[
+            "notes",
+            "--ref=seal",
+            "add",
+            "-f",
+            "-m",
+            &seal.replace("Ada Author", "Eve"),
+            "HEAD",
+        ])
+        .ok();
+    let r = push(&client, &["origin", "main"]).fails_with(1);
+    assert!(
+        r.stderr().contains("first: seal digest mismatch"),
+        "{}",
+        r.stderr()
+    );
+    assert!(
+        r.stderr().contains("git seal seal --force"),
+        "{}",
+        r.stderr()
+    );
+}
+
+#[test]
+fn new_branches_force_pushes_deletions_tags_and_many_refs() {
+    let sb = Sandbox::new();
+    let (server, client) = server_and_client(&sb);
+    client.commit_file("a", "1", "base");
+    push(&client, &["origin", "main"]).ok();
+
+    // new branch (remote oid all zeros) with only sealed commits
+    client.git(&["checkout", "-q", "-b", "topic"]).ok();
+    client.commit_file("t", "1", "topic work");
+    push(&client, &["origin", "topic"]).ok();
+
+    // force push of a rewritten branch: the amended commit is sealed by post-rewrite
+    client
+        .git(&["commit", "-q", "--amend", "-m", "topic work, amended"])
+        .ok();
+    push(&client, &["-f", "origin", "topic"]).ok();
+
+    // a new branch whose commits the remote already has: nothing to check
+    client.git(&["branch", "copy", "main"]).ok();
+    push(&client, &["origin", "copy"]).ok();
+
+    // deletion
+    push(&client, &["origin", "--delete", "copy"]).ok();
+    assert!(
+        server
+            .git(&["rev-parse", "--verify", "-q", "refs/heads/copy"])
+            .code()
+            != 0
+    );
+
+    // several refs at once, one of them carrying an unsealed commit: all refused
+    client.git(&["checkout", "-q", "-b", "other", "main"]).ok();
+    let bad = unsealed_commit(&client, "o", "unsealed on other");
+    client.git(&["checkout", "-q", "topic"]).ok();
+    client.commit_file("t2", "2", "more topic");
+    let r = push(&client, &["origin", "topic", "other"]).fails_with(1);
+    assert!(r.stderr().contains(&bad[..7]), "{}", r.stderr());
+    assert_ne!(
+        server.rev("topic"),
+        client.rev("topic"),
+        "no ref was updated"
+    );
+
+    // tags are not gated by default; with seal.gateTags they are
+    client.git(&["tag", "v-bad", &bad]).ok();
+    push(&client, &["origin", "v-bad"]).ok();
+    client.git(&["config", "seal.gateTags", "true"]).ok();
+    client
+        .git(&["tag", "-a", "v-bad2", "-m", "annotated", &bad])
+        .ok();
+    let r = push(&client, &["origin", "v-bad2"]).fails_with(1);
+    assert!(
+        r.stderr().contains("unsealed on other: no seal"),
+        "{}",
+        r.stderr()
+    );
+}
+
+#[test]
+fn server_refuses_no_verify_pushes_of_unsealed_commits() {
+    let sb = Sandbox::new();
+    let (server, client) = server_and_client(&sb);
+    client.commit_file("a", "1", "first");
+    push(&client, &["origin", "main"]).ok();
+    let bad = unsealed_commit(&client, "b", "sneaky");
+    let r = push(&client, &["--no-verify", "origin", "main"]).fails_with(1);
+    let err = r.stderr();
+    assert!(
+        err.contains("remote: error: push refused: 1 commit(s) without a valid seal"),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!("remote:   {} sneaky: no seal", &bad[..7])),
+        "{err}"
+    );
+    assert_ne!(server.rev("main"), bad);
+    // SEAL_SKIP bypasses the client gate only, and is recorded as SKIPPED.
+    let mut cmd = client.cmd("git", &["push", "-q", "origin", "main"]);
+    cmd.env("SEAL_SKIP", "1");
+    let out = cmd.output().unwrap();
+    assert!(!out.status.success(), "the server never honours SEAL_SKIP");
+    let skipped = client
+        .seal(&["log", "--status", "SKIPPED", "--json"])
+        .ok()
+        .stdout();
+    assert!(skipped.contains("SEAL_SKIP"), "{skipped}");
+
+    // Sealed now, ledger and branch in the same push: accepted.
+    client.seal(&["seal", "--missing"]).ok();
+    push(
+        &client,
+        &[
+            "--no-verify",
+            "origin",
+            "main",
+            "refs/notes/seal:refs/notes/seal",
+        ],
+    )
+    .ok();
+    assert_eq!(server.rev("main"), bad);
+    let log = server.seal(&["log", "--json"]).ok().stdout();
+    assert!(log.contains("\"hook\":\"pre-receive\""), "{log}");
+}
+
+#[test]
+fn server_accepts_a_ledger_pushed_first_and_refuses_a_rewritten_one() {
+    let sb = Sandbox::new();
+    let (server, client) = server_and_client(&sb);
+    client.commit_file("a", "1", "first");
+    let second = client.commit_file("a", "2", "second");
+    // ledger first, then the branch in a later push
+    push(
+        &client,
+        &["--no-verify", "origin", "refs/notes/seal:refs/notes/seal"],
+    )
+    .ok();
+    push(&client, &["--no-verify", "origin", "main"]).ok();
+    assert_eq!(server.rev("main"), second);
+
+    // A rewound ledger (force push of an older tip) is refused.
+    let tip = client.rev("refs/notes/seal");
+    let old = client.rev("refs/notes/seal~1");
+    let r = push(
+        &client,
+        &[
+            "--no-verify",
+            "-f",
+            "origin",
+            &format!("{old}:refs/notes/seal"),
+        ],
+    )
+    .fails_with(1);
+    assert!(r.stderr().contains("not a fast-forward"), "{}", r.stderr());
+    // A fast-forward that changes an existing seal is refused.
+    let seal = client.note("HEAD").unwrap();
+    client
+        .git(&[
+            "notes",
+            "--ref=seal",
+            "add",
+            "-f",
+            "-m",
+            &seal.replace("Ada Author", "Eve"),
+            "HEAD",
+        ])
+        .ok();
+    let r = push(&client, &["--no-verify", "origin", "refs/notes/seal"]).fails_with(1);
+    assert!(
+        r.stderr()
+            .contains(&format!("the update changes the seal of {}", &second[..7])),
+        "{}",
+        r.stderr()
+    );
+    // Deleting the ledger is refused.
+    let r = push(
+        &client,
+        &["--no-verify", "origin", "--delete", "refs/notes/seal"],
+    )
+    .fails_with(1);
+    assert!(r.stderr().contains("may not be deleted"), "{}", r.stderr());
+    assert_eq!(server.rev("refs/notes/seal"), tip);
+}
+
+#[test]
+fn concurrent_clones_merge_ledgers_and_a_fresh_clone_verifies_everything() {
+    let sb = Sandbox::new();
+    let (server, alice) = server_and_client(&sb);
+    alice.commit_file("base", "0", "base");
+    push(&alice, &["origin", "main"]).ok();
+    let bob = clone(&sb, &server, "bob");
+    alice.git(&["checkout", "-q", "-b", "alice"]).ok();
+    bob.git(&["checkout", "-q", "-b", "bob"]).ok();
+    for i in 0..5 {
+        alice.commit_file("a", &i.to_string(), &format!("alice {i}"));
+        bob.commit_file("b", &i.to_string(), &format!("bob {i}"));
+    }
+    // Both push at once; each pre-push pushes its ledger, merging the other's.
+    let mut a = alice.cmd("git", &["push", "-q", "origin", "alice"]);
+    let mut b = bob.cmd("git", &["push", "-q", "origin", "bob"]);
+    let (mut ca, mut cb) = (a.spawn().unwrap(), b.spawn().unwrap());
+    assert!(ca.wait().unwrap().success() && cb.wait().unwrap().success());
+    // Whoever lost the ledger race retried; a final push by hand settles any leftover.
+    alice.seal(&["push"]).ok();
+    bob.seal(&["push"]).ok();
+
+    let fresh = clone(&sb, &server, "fresh");
+    // install added the ledger refspec: a plain fetch brings the seals.
+    fresh.git(&["fetch", "-q", "origin"]).ok();
+    for branch in ["origin/alice", "origin/bob"] {
+        let r = fresh
+            .seal(&["verify", &format!("origin/main..{branch}")])
+            .ok();
+        assert!(
+            r.stdout().contains("ok: 5 commit(s) verified"),
+            "{}",
+            r.stdout()
+        );
+    }
+    fresh.seal(&["verify", "origin/main"]).ok();
+}
+
+#[test]
+fn conflicting_seals_merge_deterministically_and_keep_both() {
+    let sb = Sandbox::new();
+    let (server, alice) = server_and_client(&sb);
+    alice.commit_file("a", "1", "shared");
+    push(&alice, &["origin", "main"]).ok();
+    let alices = server.note("main").unwrap();
+    // Bob clones but has not fetched the ledger yet, and seals the same commit himself.
+    let bob = clone(&sb, &server, "bob");
+    bob.git(&["config", "user.name", "Bob"]).ok();
+    bob.seal(&["seal"]).ok();
+    assert_ne!(bob.note("HEAD").unwrap(), alices);
+    // His next commit's parent_seals names his own seal of "shared".
+    bob.commit_file("b", "1", "bob on top");
+    // Pushing the ledger: rejected (the server's moved on), fetched, merged, retried.
+    bob.seal(&["push"]).ok();
+    assert_eq!(
+        server.note("main").unwrap(),
+        alices,
+        "upstream's seal stays the note"
+    );
+    assert_eq!(bob.note("HEAD~1").unwrap(), alices);
+    let alternates = bob.git_out(&[
+        "ls-tree",
+        "-r",
+        "--name-only",
+        "refs/notes/seal",
+        "alternates",
+    ]);
+    assert_eq!(
+        alternates.lines().count(),
+        1,
+        "bob's own seal is kept: {alternates}"
+    );
+    // The chain through bob's kept seal still verifies, locally and on the server.
+    bob.seal(&["verify", "HEAD~1..HEAD"]).ok();
+    push(&bob, &["origin", "main"]).ok();
+    let fresh = clone(&sb, &server, "fresh");
+    fresh.seal(&["fetch"]).ok();
+    fresh.seal(&["verify", "main~1..main"]).ok();
+    // Merging is deterministic: alice merging the server's ledger gets the same notes.
+    alice.seal(&["fetch"]).ok();
+    assert_eq!(
+        alice.git_out(&["ls-tree", "-r", "refs/notes/seal"]),
+        server.git_out(&["ls-tree", "-r", "refs/notes/seal"])
+    );
+}
