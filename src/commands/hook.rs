@@ -49,6 +49,12 @@ pub fn run(args: Args) -> Result<u8> {
             let mut input = String::new();
             std::io::stdin().read_to_string(&mut input)?;
             Ok(sealing_hook(&args.name, move |repo| {
+                if input.trim().is_empty() {
+                    // Run by a hook manager that does not forward stdin (the
+                    // pre-commit framework): seal what is unsealed behind HEAD.
+                    let cfg = Config::load(repo)?;
+                    return unsealed_behind(repo, &cfg, repo.head_commit()?.id());
+                }
                 rewritten(repo, &input)
             }))
         }
@@ -74,6 +80,42 @@ fn rewritten(repo: &Repo, input: &str) -> Result<Vec<Oid>> {
         }
     }
     Ok(out)
+}
+
+/// How far `unsealed_behind` walks before giving up (`seal --missing` does the rest).
+const UNSEALED_WALK_LIMIT: usize = 10_000;
+
+/// The unsealed commits behind `head`, parents first: a walk that stops at sealed
+/// commits, so it costs what was rewritten, not the history.
+fn unsealed_behind(repo: &Repo, cfg: &Config, head: Oid) -> Result<Vec<Oid>> {
+    let view = Ledger::new(repo, cfg).view()?;
+    let mut found = Vec::new();
+    let mut queue = vec![head];
+    let mut seen = std::collections::HashSet::new();
+    while let Some(oid) = queue.pop() {
+        if !seen.insert(oid) || view.note_oid(oid)?.is_some() {
+            continue;
+        }
+        if found.len() == UNSEALED_WALK_LIMIT {
+            break;
+        }
+        found.push(oid);
+        queue.extend(repo.git.find_commit(oid)?.parent_ids());
+    }
+    // Parents first, so that each seal can name its parent's: a walk from HEAD that
+    // stops at the sealed frontier yields exactly these, in that order.
+    let found_set: std::collections::HashSet<Oid> = found.iter().copied().collect();
+    let mut walk = repo.git.revwalk()?;
+    walk.set_sorting(git2::Sort::TOPOLOGICAL | git2::Sort::REVERSE)?;
+    walk.push(head)?;
+    for oid in &found {
+        for parent in repo.git.find_commit(*oid)?.parent_ids() {
+            if !found_set.contains(&parent) {
+                walk.hide(parent)?;
+            }
+        }
+    }
+    Ok(walk.collect::<std::result::Result<Vec<_>, _>>()?)
 }
 
 /// Runs a sealing hook: seals what `targets` names, records the run, never fails.
@@ -187,7 +229,10 @@ fn read_stdin() -> Result<String> {
 fn pre_push_updates(repo: &Repo, input: &str) -> Result<(Vec<Update>, Option<String>)> {
     let from_env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
     if input.trim().is_empty() {
-        if let Some(to) = from_env("PRE_COMMIT_TO_REF") {
+        // A new branch whose history reaches a root commit: the framework passes
+        // only the branch names ("all files"); everything not on the remote is sent.
+        let to = from_env("PRE_COMMIT_TO_REF").or_else(|| from_env("PRE_COMMIT_LOCAL_BRANCH"));
+        if let Some(to) = to {
             let new = repo.commit(&to)?.id();
             let old = match from_env("PRE_COMMIT_FROM_REF") {
                 Some(from) => repo

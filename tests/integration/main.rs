@@ -5,6 +5,7 @@ mod harness;
 
 mod install;
 mod manifest;
+mod precommit;
 mod push;
 mod sealing;
 mod verify;

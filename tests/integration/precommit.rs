@@ -1,0 +1,125 @@
+//! git-seal run by the real pre-commit framework (from PyPI): its post-commit,
+//! post-rewrite and pre-push stages, pushing to a real bare remote.
+//!
+//! The hooks are the ones `.pre-commit-hooks.yaml` ships, used as a local repo with
+//! `language: system` (the binary under test on PATH) instead of `language: rust`,
+//! which would build git-seal from source over the network.
+
+use std::path::PathBuf;
+
+use crate::harness::{Sandbox, TestRepo};
+
+const ROOT: &str = env!("CARGO_MANIFEST_DIR");
+
+/// The pre-commit executable: `.ci/venv` (what `.ci/run` installs), else PATH.
+fn pre_commit() -> PathBuf {
+    let venv = PathBuf::from(ROOT).join(".ci/venv/bin/pre-commit");
+    if venv.exists() {
+        return venv;
+    }
+    let found = std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
+        .map(|d| d.join("pre-commit"))
+        .find(|p| p.exists());
+    found.unwrap_or_else(|| {
+        panic!(
+            "the pre-commit framework is needed for this test: \
+             python3 -m venv .ci/venv && .ci/venv/bin/pip install -r tests/requirements.txt"
+        )
+    })
+}
+
+fn local_config() -> String {
+    let hooks = std::fs::read_to_string(format!("{ROOT}/.pre-commit-hooks.yaml")).unwrap();
+    assert!(hooks.matches("language: rust").count() == 3, "{hooks}");
+    let hooks: String = hooks
+        .replace("language: rust", "language: system")
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .map(|l| format!("    {l}\n"))
+        .collect();
+    format!("repos:\n- repo: local\n  hooks:\n{hooks}")
+}
+
+fn commit_unsealed(repo: &TestRepo<'_>, file: &str, msg: &str) -> String {
+    repo.write(file, msg);
+    repo.git(&["add", "-A"]).ok();
+    repo.git(&["-c", "core.hooksPath=/dev/null", "commit", "-q", "-m", msg])
+        .ok();
+    repo.rev("HEAD")
+}
+
+#[test]
+fn pre_commit_framework_seals_commits_and_gates_pushes() {
+    let sb = Sandbox::new();
+    let server = sb.init("server.git", &["--bare"]);
+    server.seal(&["install", "--server"]).ok();
+    let repo = sb.init("client", &[]);
+    repo.git(&["remote", "add", "origin", server.path.to_str().unwrap()])
+        .ok();
+    repo.write(".pre-commit-config.yaml", &local_config());
+    let pc = pre_commit();
+    let install = repo
+        .cmd(
+            &pc,
+            &[
+                "install",
+                "--hook-type",
+                "post-commit",
+                "--hook-type",
+                "post-rewrite",
+                "--hook-type",
+                "pre-push",
+            ],
+        )
+        .output()
+        .unwrap();
+    assert!(
+        install.status.success(),
+        "{}",
+        String::from_utf8_lossy(&install.stderr)
+    );
+
+    // post-commit stage seals
+    let first = repo.commit_file("a.txt", "one\n", "first");
+    assert!(
+        repo.note(&first).is_some(),
+        "post-commit via pre-commit sealed"
+    );
+    // post-rewrite stage (the framework forwards no stdin) seals the amended commit
+    repo.git(&["commit", "-q", "--amend", "-m", "first, amended"])
+        .ok();
+    assert!(
+        repo.note("HEAD").is_some(),
+        "post-rewrite via pre-commit sealed"
+    );
+    repo.seal(&["verify"]).ok();
+
+    // pre-push stage: a new root branch (the framework passes only branch names)
+    // with an unsealed commit is refused
+    let bad = commit_unsealed(&repo, "b.txt", "unsealed");
+    let r = repo.git(&["push", "-q", "origin", "main"]).fails_with(1);
+    let out = r.stdout() + &r.stderr();
+    assert!(
+        out.contains(&format!("{} unsealed: no seal", &bad[..7])),
+        "{out}"
+    );
+    assert!(server.git(&["rev-parse", "--verify", "-q", "main"]).code() != 0);
+
+    // sealed: the push goes through, and the ledger goes along
+    repo.seal(&["seal", "--missing"]).ok();
+    repo.git(&["push", "-q", "origin", "main"]).ok();
+    assert_eq!(server.rev("main"), bad);
+    assert!(server.note("main").is_some(), "seals travelled");
+
+    // an existing branch (the framework passes FROM/TO refs): refused, then fixed
+    let bad2 = commit_unsealed(&repo, "c.txt", "unsealed again");
+    let r = repo.git(&["push", "-q", "origin", "main"]).fails_with(1);
+    let out = r.stdout() + &r.stderr();
+    assert!(
+        out.contains(&format!("{} unsealed again: no seal", &bad2[..7])),
+        "{out}"
+    );
+    repo.seal(&["seal", "--missing"]).ok();
+    repo.git(&["push", "-q", "origin", "main"]).ok();
+    repo.seal(&["verify", "--json", "main"]).ok();
+}
