@@ -181,6 +181,60 @@ def bench_ledger(base, env, runs):
     r.run(BIN, "verify", "HEAD~1000..HEAD")
 
 
+def bench_prepush(base, env, runs):
+    """pre-push of 1,000 new commits (~5 files each), at two repository sizes, and
+    pre-push when nothing new is pushed. Times the gate (seal.push=off: pushing the
+    ledger is a transfer the user asked for, not a check)."""
+    for files in (10_000, 50_000):
+        r = init(base, f"prepush-{files}", env)
+        write_tree(r.path, files, 256)
+        r.git("add", "-A")
+        r.git("-c", "core.hooksPath=/dev/null", "commit", "-q", "-m", "init")
+        server = os.path.join(base, f"prepush-{files}.git")
+        subprocess.run(["git", "init", "-q", "--bare", server], env=env, check=True)
+        r.git("remote", "add", "origin", server)
+        r.run(BIN, "install")
+        r.git("config", "seal.push", "off")
+        r.run(BIN, "seal")
+        r.git("push", "-q", "origin", "main")
+        old = r.git("rev-parse", "HEAD").stdout.decode().strip()
+        stream = []
+        for i in range(1000):
+            stream.append(f"commit refs/heads/main\ncommitter B <b@x> {1_700_000_000 + i} +0000\n"
+                          f"data 1\nc\n{'from ' + old + chr(10) if i == 0 else ''}")
+            for k in range(5):
+                n = (i * 5 + k) * 7 % files
+                data = f"edit {i} {k}\n"
+                stream.append(f"M 644 inline d{n // 1000:03d}/s{(n // 100) % 10}/f{n:06d}.txt\n"
+                              f"data {len(data)}\n{data}")
+            stream.append("\n")
+        r.git("fast-import", "--quiet", stdin="".join(stream).encode())
+        r.git("reset", "-q", "--hard", "main")
+        r.run(BIN, "seal", "--missing")
+        new = r.git("rev-parse", "HEAD").stdout.decode().strip()
+        hook = os.path.join(r.path, ".git", "hooks", "pre-push")
+        line = f"refs/heads/main {new} refs/heads/main {old}\n".encode()
+        times = []
+        for _ in range(max(3, runs // 4)):
+            t = time.perf_counter()
+            p = subprocess.run([hook, "origin", server], cwd=r.path, env=env, input=line,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            times.append(time.perf_counter() - t)
+            assert p.returncode == 0, p.stderr.decode()
+        report(f"pre-push, 1,000 new commits, {files:,}-file repo (median)",
+               statistics.median(times), "s", target=2)
+        r.git("push", "-q", "origin", "main")
+        nothing = f"refs/heads/main {new} refs/heads/main {new}\n".encode()
+        times = []
+        for _ in range(runs):
+            t = time.perf_counter()
+            subprocess.run([hook, "origin", server], cwd=r.path, env=env, input=nothing, check=True,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            times.append(time.perf_counter() - t)
+        report(f"pre-push, nothing new, {files:,}-file repo (median)",
+               statistics.median(times) * 1000, "ms", target=20)
+
+
 def bench_memory(base, env, runs):
     """Peak memory sealing a commit that holds one 1 GB file."""
     r = init(base, "memory", env)
@@ -203,7 +257,7 @@ def bench_memory(base, env, runs):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("which", nargs="?", default="small",
-                    choices=["small", "large", "ledger", "memory", "all"])
+                    choices=["small", "large", "ledger", "memory", "prepush", "all"])
     ap.add_argument("--runs", type=int, default=21)
     ap.add_argument("--keep", help="build repositories here and keep them")
     args = ap.parse_args()
@@ -213,7 +267,7 @@ def main():
     os.makedirs(os.path.join(base, "home"), exist_ok=True)
     env = env_for(os.path.join(base, "home"))
     try:
-        todo = ["small", "large", "ledger", "memory"] if args.which == "all" else [args.which]
+        todo = ["small", "large", "ledger", "memory", "prepush"] if args.which == "all" else [args.which]
         for name in todo:
             globals()[f"bench_{name}"](base, env, args.runs)
     finally:

@@ -29,22 +29,31 @@ pub const KEEP_MANIFESTS: usize = 6;
 /// How many manifests one run keeps in memory as bases for the next commit.
 const KEEP_IN_MEMORY: usize = 4;
 
+/// How a run may use the on-disk cache.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CacheMode {
+    /// Read it, and record what this run computes.
+    ReadWrite,
+    /// Read it, write nothing (dry runs).
+    ReadOnly,
+    /// Neither: recompute everything from blob contents (`verify --no-cache`).
+    Off,
+}
+
 /// Computes manifests with the help of the cache.
 pub struct Manifests<'r> {
-    repo: &'r Repo,
     builder: Builder<'r>,
     dir: Utf8PathBuf,
-    use_cache: bool,
+    mode: CacheMode,
     recent: VecDeque<(Oid, Manifest)>,
 }
 
 impl<'r> Manifests<'r> {
-    pub fn new(repo: &'r Repo, use_cache: bool) -> Self {
+    pub fn new(repo: &'r Repo, mode: CacheMode) -> Self {
         Manifests {
-            repo,
             builder: Builder::new(repo),
             dir: repo.seal_dir().join("cache"),
-            use_cache,
+            mode,
             recent: VecDeque::new(),
         }
     }
@@ -53,7 +62,7 @@ impl<'r> Manifests<'r> {
     /// computed (and remembered) otherwise. `bases` are trees likely to be close
     /// (the commit's parents), used to derive the manifest incrementally.
     pub fn digest(&mut self, tree: &Tree<'_>, bases: &[Tree<'_>]) -> Result<String> {
-        if self.use_cache {
+        if self.mode != CacheMode::Off {
             if let Some(d) = self.known_digest(tree.id()) {
                 return Ok(d);
             }
@@ -86,7 +95,7 @@ impl<'r> Manifests<'r> {
         if let Some((_, m)) = self.recent.iter().find(|(t, _)| *t == tree) {
             return Some(m.clone());
         }
-        if !self.use_cache {
+        if self.mode == CacheMode::Off {
             return None;
         }
         let bytes = fs_err::read(self.manifest_path(tree)).ok()?;
@@ -106,7 +115,7 @@ impl<'r> Manifests<'r> {
     /// full disk costs speed later, never correctness now.
     fn remember(&mut self, tree: Oid, m: &Manifest) {
         self.keep_recent(tree, m.clone());
-        if !self.use_cache {
+        if self.mode != CacheMode::ReadWrite {
             return;
         }
         let _ = write_atomic(&self.digest_path(tree), m.digest().as_bytes());
@@ -148,9 +157,5 @@ impl<'r> Manifests<'r> {
     fn digest_path(&self, tree: Oid) -> Utf8PathBuf {
         let hex = tree.to_string();
         self.dir.join("digests").join(&hex[..2]).join(&hex[2..])
-    }
-
-    pub fn repo(&self) -> &'r Repo {
-        self.repo
     }
 }

@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use chrono::Utc;
 use git2::{Oid, Signature};
 
-use crate::cache::Manifests;
+use crate::cache::{CacheMode, Manifests};
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::git::{short, Repo};
@@ -51,7 +51,12 @@ pub fn seal_commits(
         Error::usage("no identity to seal with: user.name and user.email are not set")
             .hint("git config user.name 'Your Name' && git config user.email you@example.com")
     })?;
-    let mut manifests = Manifests::new(repo, true);
+    let mode = if run.dry_run {
+        CacheMode::ReadOnly
+    } else {
+        CacheMode::ReadWrite
+    };
+    let mut manifests = Manifests::new(repo, mode);
     let mut batch_digests: HashMap<Oid, String> = HashMap::new();
     let mut notes = Vec::new();
     let mut sealed = Sealed::default();

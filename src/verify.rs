@@ -8,7 +8,7 @@ use std::fmt;
 
 use git2::Oid;
 
-use crate::cache::Manifests;
+use crate::cache::{CacheMode, Manifests};
 use crate::engine::stated_digest;
 use crate::error::Result;
 use crate::git::{short, Repo};
@@ -99,13 +99,13 @@ pub struct Verifier<'r> {
 }
 
 impl<'r> Verifier<'r> {
-    /// `use_cache: false` recomputes every manifest from blob contents, trusting no
+    /// `CacheMode::Off` recomputes every manifest from blob contents, trusting no
     /// digest remembered on this machine.
-    pub fn new(repo: &'r Repo, view: View<'r>, use_cache: bool) -> Self {
+    pub fn new(repo: &'r Repo, view: View<'r>, mode: CacheMode) -> Self {
         Verifier {
             repo,
             view,
-            manifests: Manifests::new(repo, use_cache),
+            manifests: Manifests::new(repo, mode),
         }
     }
 

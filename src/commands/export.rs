@@ -3,7 +3,7 @@
 use camino::{Utf8Path, Utf8PathBuf};
 use serde_json::json;
 
-use crate::cache::Manifests;
+use crate::cache::{CacheMode, Manifests};
 use crate::commands::{outln, warn_log};
 use crate::config::Config;
 use crate::error::{Error, Result, ResultExt};
@@ -46,7 +46,15 @@ pub fn run(args: Args) -> Result<u8> {
         .map(|p| p.tree())
         .collect::<std::result::Result<_, _>>()?;
     let tree = commit.tree()?;
-    let manifest = Manifests::new(&repo, true).manifest(&tree, &parents)?;
+    let manifest = Manifests::new(
+        &repo,
+        if args.dry_run {
+            CacheMode::ReadOnly
+        } else {
+            CacheMode::ReadWrite
+        },
+    )
+    .manifest(&tree, &parents)?;
     let json_text = serde_json::to_string_pretty(&manifest.to_json(Some(id), tree.id()))
         .unwrap_or_default()
         + "\n";

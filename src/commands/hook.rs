@@ -9,6 +9,7 @@ use std::io::Read;
 use git2::Oid;
 use serde_json::json;
 
+use crate::cache::CacheMode;
 use crate::commands::{subject, warn_log};
 use crate::config::{Config, PushMode};
 use crate::engine::{seal_commits, SealRun, Sealed};
@@ -331,7 +332,7 @@ fn pre_push(args: &[String]) -> Result<(Option<Run>, GateOutcome)> {
     };
     let commits = gate::sent_commits(&repo, &gated, &hide)?;
     let view = Ledger::new(&repo, &cfg).view()?;
-    let problems = Verifier::new(&repo, view, true).check_all(&commits)?;
+    let problems = Verifier::new(&repo, view, CacheMode::ReadWrite).check_all(&commits)?;
     if !problems.is_empty() {
         print_refusal(&repo, &problems);
         let msg = format!(
@@ -461,7 +462,7 @@ fn pre_receive() -> Result<(Option<Run>, GateOutcome)> {
         .collect();
     let commits = gate::sent_commits(&repo, &gated, &hide)?;
     let view = View::at(&repo, ledger_tip)?;
-    let problems = Verifier::new(&repo, view, true).check_all(&commits)?;
+    let problems = Verifier::new(&repo, view, CacheMode::ReadWrite).check_all(&commits)?;
     if !problems.is_empty() {
         print_refusal(&repo, &problems);
         eprintln!(

@@ -1,6 +1,6 @@
 //! `git seal manifest`: print a commit's manifest.
 
-use crate::cache::Manifests;
+use crate::cache::{CacheMode, Manifests};
 use crate::commands::{out, outln};
 use crate::error::Result;
 use crate::git::Repo;
@@ -36,7 +36,7 @@ pub fn run(args: Args) -> Result<u8> {
         .parents()
         .map(|p| p.tree())
         .collect::<std::result::Result<_, _>>()?;
-    let manifest = Manifests::new(&repo, true).manifest(&tree, &parents)?;
+    let manifest = Manifests::new(&repo, CacheMode::ReadWrite).manifest(&tree, &parents)?;
     let format = if args.json { Format::Json } else { args.format };
     match format {
         Format::Json => outln(

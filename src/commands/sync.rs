@@ -15,6 +15,9 @@ use crate::sync;
 pub struct PushArgs {
     /// The remote (default: the current branch's, else origin)
     pub remote: Option<String>,
+    /// Print what would be pushed and change nothing
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 /// Fetch a remote's ledger and merge it into the local one
@@ -22,6 +25,9 @@ pub struct PushArgs {
 pub struct FetchArgs {
     /// The remote (default: the current branch's, else origin)
     pub remote: Option<String>,
+    /// Print what would be fetched and change nothing
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 /// The remote to use: the one named, else the current branch's upstream's, else origin.
@@ -49,6 +55,14 @@ pub fn run_push(args: PushArgs) -> Result<u8> {
     let repo = Repo::open(None)?;
     let cfg = Config::load(&repo)?;
     let remote = remote_of(&repo, args.remote)?;
+    if args.dry_run {
+        let tip = Ledger::new(&repo, &cfg).tip()?;
+        outln(match tip {
+            Some(t) => format!("would push {} at {} to {remote}", cfg.ledger_ref, short(t)),
+            None => format!("would push nothing: the ledger {} is empty", cfg.ledger_ref),
+        })?;
+        return Ok(0);
+    }
     let mut run = Run::start(&repo.seal_dir(), Source::Command("push"), None);
     run.inputs(json!({"remote": remote}));
     match sync::push(&repo, &cfg, &remote) {
@@ -86,6 +100,15 @@ pub fn run_fetch(args: FetchArgs) -> Result<u8> {
     let repo = Repo::open(None)?;
     let cfg = Config::load(&repo)?;
     let remote = remote_of(&repo, args.remote)?;
+    if args.dry_run {
+        outln(format!(
+            "would fetch {}'s {} into {} and merge it into the local ledger",
+            remote,
+            cfg.ledger_ref,
+            sync::tracking_ref(&cfg, &remote)
+        ))?;
+        return Ok(0);
+    }
     let mut run = Run::start(&repo.seal_dir(), Source::Command("fetch"), None);
     run.inputs(json!({"remote": remote}));
     match sync::fetch(&repo, &cfg, &remote) {

@@ -2,7 +2,7 @@
 
 use serde_json::json;
 
-use crate::cache::Manifests;
+use crate::cache::{CacheMode, Manifests};
 use crate::commands::{outln, subject};
 use crate::config::Config;
 use crate::error::{Error, Result};
@@ -42,7 +42,12 @@ pub fn run(args: Args) -> Result<u8> {
     };
     let commits = repo.expand_revs(&revs)?;
     let view = Ledger::new(&repo, &cfg).view()?;
-    let mut verifier = Verifier::new(&repo, view, !args.no_cache);
+    let cache_mode = if args.no_cache {
+        CacheMode::Off
+    } else {
+        CacheMode::ReadWrite
+    };
+    let mut verifier = Verifier::new(&repo, view, cache_mode);
     let problems = verifier.check_all(&commits)?;
     let mut lines: Vec<String> = problems
         .iter()
@@ -65,7 +70,7 @@ pub fn run(args: Args) -> Result<u8> {
             .parents()
             .map(|p| p.tree())
             .collect::<std::result::Result<_, _>>()?;
-        let manifest = Manifests::new(&repo, !args.no_cache).manifest(&head.tree()?, &parents)?;
+        let manifest = Manifests::new(&repo, cache_mode).manifest(&head.tree()?, &parents)?;
         for p in check_worktree(root.as_std_path(), &manifest) {
             lines.push(format!("worktree {p}"));
         }

@@ -3,6 +3,8 @@
 
 mod harness;
 
+mod failures;
+
 mod install;
 mod manifest;
 mod precommit;
