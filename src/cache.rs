@@ -14,6 +14,7 @@
 //! `verify --no-cache` bypasses both stores.
 
 use std::collections::VecDeque;
+use std::rc::Rc;
 
 use camino::Utf8PathBuf;
 use git2::{Oid, Tree};
@@ -45,7 +46,7 @@ pub struct Manifests<'r> {
     builder: Builder<'r>,
     dir: Utf8PathBuf,
     mode: CacheMode,
-    recent: VecDeque<(Oid, Manifest)>,
+    recent: VecDeque<(Oid, Rc<Manifest>)>,
 }
 
 impl<'r> Manifests<'r> {
@@ -71,7 +72,7 @@ impl<'r> Manifests<'r> {
     }
 
     /// The full manifest of `tree`.
-    pub fn manifest(&mut self, tree: &Tree<'_>, bases: &[Tree<'_>]) -> Result<Manifest> {
+    pub fn manifest(&mut self, tree: &Tree<'_>, bases: &[Tree<'_>]) -> Result<Rc<Manifest>> {
         if let Some(m) = self.lookup(tree.id()) {
             return Ok(m);
         }
@@ -82,29 +83,29 @@ impl<'r> Manifests<'r> {
                 break;
             }
         }
-        let manifest = match built {
+        let manifest = Rc::new(match built {
             Some(m) => m,
             None => self.builder.full(tree)?,
-        };
+        });
         self.remember(tree.id(), &manifest);
         Ok(manifest)
     }
 
     /// A manifest held in memory or in the on-disk cache.
-    fn lookup(&mut self, tree: Oid) -> Option<Manifest> {
+    fn lookup(&mut self, tree: Oid) -> Option<Rc<Manifest>> {
         if let Some((_, m)) = self.recent.iter().find(|(t, _)| *t == tree) {
-            return Some(m.clone());
+            return Some(Rc::clone(m));
         }
         if self.mode == CacheMode::Off {
             return None;
         }
         let bytes = fs_err::read(self.manifest_path(tree)).ok()?;
-        let m = Manifest::from_canonical(bytes).ok()?;
-        self.keep_recent(tree, m.clone());
+        let m = Rc::new(Manifest::from_canonical(bytes).ok()?);
+        self.keep_recent(tree, Rc::clone(&m));
         Some(m)
     }
 
-    fn keep_recent(&mut self, tree: Oid, m: Manifest) {
+    fn keep_recent(&mut self, tree: Oid, m: Rc<Manifest>) {
         if self.recent.len() == KEEP_IN_MEMORY {
             self.recent.pop_front();
         }
@@ -113,8 +114,8 @@ impl<'r> Manifests<'r> {
 
     /// Records a manifest computed here. Cache writes are best-effort: a read-only or
     /// full disk costs speed later, never correctness now.
-    fn remember(&mut self, tree: Oid, m: &Manifest) {
-        self.keep_recent(tree, m.clone());
+    fn remember(&mut self, tree: Oid, m: &Rc<Manifest>) {
+        self.keep_recent(tree, Rc::clone(m));
         if self.mode != CacheMode::ReadWrite {
             return;
         }

@@ -12,7 +12,7 @@
 
 use std::collections::HashMap;
 
-use git2::{Delta, DiffOptions, ObjectType, Oid, Repository, Tree};
+use git2::{ObjectType, Oid, Repository, Tree};
 use rayon::prelude::*;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
@@ -30,11 +30,12 @@ const PARALLEL_MIN: usize = 64;
 const MODE_GITLINK: u32 = 0o160000;
 const MODE_SYMLINK: u32 = 0o120000;
 
-/// A manifest: canonical bytes and the figures derived from them.
+/// A manifest: canonical bytes and the figures derived from them. The digest is
+/// computed when first asked for: a manifest used only as a base never needs it.
 #[derive(Clone)]
 pub struct Manifest {
     canonical: Vec<u8>,
-    digest: [u8; 32],
+    digest: std::cell::OnceCell<[u8; 32]>,
     files: u64,
     bytes: u64,
 }
@@ -70,28 +71,50 @@ fn push_entry(out: &mut Vec<u8>, mode: u32, hash: &str, size: u64, path: &[u8]) 
     out.push(0);
 }
 
-/// Splits one canonical entry (without its NUL) into its fields.
+/// Splits one canonical entry (without its NUL) into its fields, checking each. On
+/// the hot path of every hook (a base manifest of 100,000 entries is parsed once per
+/// commit), so it works on bytes at fixed offsets and allocates nothing.
 fn parse_entry(raw: &[u8]) -> Option<Entry<'_>> {
-    let mut parts = raw.splitn(4, |b| *b == b' ');
-    let mode = parts.next()?;
-    let hash = parts.next()?;
-    let size = parts.next()?;
-    let path = parts.next()?;
-    if mode.len() != 6 || !mode.iter().all(|b| (b'0'..=b'7').contains(b)) || path.is_empty() {
+    const MODE: usize = 6;
+    let mode_bytes = raw.get(..MODE)?;
+    if raw.get(MODE) != Some(&b' ') || !mode_bytes.iter().all(|b| (b'0'..=b'7').contains(b)) {
         return None;
     }
-    let mode = u32::from_str_radix(std::str::from_utf8(mode).ok()?, 8).ok()?;
-    let hash_ok = (hash.len() == 64 || (mode == MODE_GITLINK && hash.len() == 40))
-        && hash
-            .iter()
-            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(b));
-    if !hash_ok || size.is_empty() || !size.iter().all(u8::is_ascii_digit) {
+    let mode = mode_bytes
+        .iter()
+        .fold(0u32, |m, b| m * 8 + u32::from(b - b'0'));
+    let hash_len = if raw.get(MODE + 1 + 64) == Some(&b' ') {
+        64
+    } else if mode == MODE_GITLINK && raw.get(MODE + 1 + 40) == Some(&b' ') {
+        40
+    } else {
         return None;
+    };
+    let hash = &raw[MODE + 1..MODE + 1 + hash_len];
+    if !hash
+        .iter()
+        .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(b))
+    {
+        return None;
+    }
+    let rest = &raw[MODE + 2 + hash_len..];
+    let space = memchr::memchr(b' ', rest)?;
+    let (size, path) = (&rest[..space], &rest[space + 1..]);
+    if size.is_empty() || size.len() > 20 || path.is_empty() {
+        return None;
+    }
+    let mut n: u64 = 0;
+    for b in size {
+        if !b.is_ascii_digit() {
+            return None;
+        }
+        n = n.checked_mul(10)?.checked_add(u64::from(b - b'0'))?;
     }
     Some(Entry {
         mode,
+        // Checked above to be ASCII hex digits.
         hash: std::str::from_utf8(hash).ok()?,
-        size: std::str::from_utf8(size).ok()?.parse().ok()?,
+        size: n,
         path,
     })
 }
@@ -129,20 +152,13 @@ impl Manifest {
             files += 1;
             bytes += e.size;
         }
-        let digest = Sha256::digest(&canonical).into();
-        Ok(Manifest {
-            canonical,
-            digest,
-            files,
-            bytes,
-        })
+        Ok(Manifest::from_parts(canonical, files, bytes))
     }
 
     fn from_parts(canonical: Vec<u8>, files: u64, bytes: u64) -> Manifest {
-        let digest = Sha256::digest(&canonical).into();
         Manifest {
             canonical,
-            digest,
+            digest: std::cell::OnceCell::new(),
             files,
             bytes,
         }
@@ -153,7 +169,10 @@ impl Manifest {
     }
     /// `sha256:<hex>` of the canonical bytes.
     pub fn digest(&self) -> String {
-        format!("sha256:{}", hex::encode(self.digest))
+        let digest = self
+            .digest
+            .get_or_init(|| Sha256::digest(&self.canonical).into());
+        format!("sha256:{}", hex::encode(digest))
     }
     pub fn files(&self) -> u64 {
         self.files
@@ -281,33 +300,8 @@ impl<'r> Builder<'r> {
         base: &Manifest,
         tree: &Tree<'_>,
     ) -> Result<Manifest> {
-        let mut opts = DiffOptions::new();
-        opts.include_typechange(true);
-        let diff = self
-            .repo
-            .git
-            .diff_tree_to_tree(Some(base_tree), Some(tree), Some(&mut opts))?;
         let mut changes: Vec<(Vec<u8>, Option<Pending>)> = Vec::new();
-        for delta in diff.deltas() {
-            match delta.status() {
-                Delta::Deleted => {
-                    if let Some(p) = delta.old_file().path_bytes() {
-                        changes.push((p.to_vec(), None));
-                    }
-                }
-                Delta::Added | Delta::Modified | Delta::Typechange => {
-                    let f = delta.new_file();
-                    let path = f.path_bytes().unwrap_or_default().to_vec();
-                    let pending = Pending {
-                        path: path.clone(),
-                        mode: u32::from(f.mode()),
-                        oid: f.id(),
-                    };
-                    changes.push((path, Some(pending)));
-                }
-                _ => {}
-            }
-        }
+        self.diff(Some(base_tree), Some(tree), &mut Vec::new(), &mut changes)?;
         changes.sort_by(|a, b| a.0.cmp(&b.0));
         let to_hash: Vec<Pending> = changes
             .iter()
@@ -351,6 +345,72 @@ impl<'r> Builder<'r> {
             totals.0 += 1;
             totals.1 += size;
         }
+    }
+
+    /// The entries that differ between two trees, as (path, new entry or `None` for
+    /// a deletion). Subtrees with equal ids are skipped without being read, so the
+    /// cost is that of the change, not of the tree (libgit2's tree diff walks both
+    /// trees whole).
+    fn diff(
+        &self,
+        old: Option<&Tree<'_>>,
+        new: Option<&Tree<'_>>,
+        prefix: &mut Vec<u8>,
+        out: &mut Vec<(Vec<u8>, Option<Pending>)>,
+    ) -> Result<()> {
+        let git = &self.repo.git;
+        let index = |t: Option<&Tree<'_>>| -> HashMap<Vec<u8>, (Oid, i32, bool)> {
+            t.map(|t| {
+                t.iter()
+                    .map(|e| {
+                        let is_tree = e.kind() == Some(ObjectType::Tree);
+                        (e.name_bytes().to_vec(), (e.id(), e.filemode_raw(), is_tree))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+        };
+        let (before, after) = (index(old), index(new));
+        let mut names: Vec<&Vec<u8>> = before.keys().chain(after.keys()).collect();
+        names.sort();
+        names.dedup();
+        for name in names {
+            let (a, b) = (before.get(name), after.get(name));
+            if let (Some(a), Some(b)) = (a, b) {
+                if a.0 == b.0 && a.1 == b.1 {
+                    continue;
+                }
+            }
+            let len = prefix.len();
+            prefix.extend_from_slice(name);
+            let subtree = |e: Option<&(Oid, i32, bool)>| -> Result<Option<Tree<'_>>> {
+                match e {
+                    Some((id, _, true)) => Ok(Some(git.find_tree(*id)?)),
+                    _ => Ok(None),
+                }
+            };
+            let (old_sub, new_sub) = (subtree(a)?, subtree(b)?);
+            if old_sub.is_some() || new_sub.is_some() {
+                prefix.push(b'/');
+                self.diff(old_sub.as_ref(), new_sub.as_ref(), prefix, out)?;
+                prefix.pop();
+            }
+            let old_leaf = a.is_some_and(|e| !e.2);
+            match b {
+                Some(&(oid, mode, false)) => out.push((
+                    prefix.clone(),
+                    Some(Pending {
+                        path: prefix.clone(),
+                        mode: mode as u32,
+                        oid,
+                    }),
+                )),
+                _ if old_leaf => out.push((prefix.clone(), None)),
+                _ => {}
+            }
+            prefix.truncate(len);
+        }
+        Ok(())
     }
 
     fn entry_fields(&self, p: &Pending) -> (String, u64) {
