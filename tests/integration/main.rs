@@ -9,5 +9,7 @@ mod install;
 mod manifest;
 mod precommit;
 mod push;
+mod runlog;
 mod sealing;
+mod stress;
 mod verify;

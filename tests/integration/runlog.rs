@@ -1,0 +1,126 @@
+//! The run log: torn tails, rotation, old records, filters, concurrent appends.
+
+use crate::harness::{Sandbox, TestRepo};
+
+const ROOT: &str = env!("CARGO_MANIFEST_DIR");
+
+fn log_json(repo: &TestRepo<'_>, args: &[&str]) -> Vec<serde_json::Value> {
+    let mut all = vec!["log", "--json"];
+    all.extend_from_slice(args);
+    repo.seal(&all)
+        .ok()
+        .stdout()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+#[test]
+fn torn_tail_is_reported_skipped_and_never_corrupts_the_next_append() {
+    let sb = Sandbox::new();
+    let repo = sb.init("r", &[]);
+    repo.install();
+    repo.commit_file("a", "1", "first");
+    let log = repo.path.join(".git/seal/runs.jsonl");
+    // A writer killed mid-line leaves half a record and no newline.
+    let mut bytes = std::fs::read(&log).unwrap();
+    bytes.extend_from_slice(br#"{"schema":"git-seal/run/v1","run_id":"torn","hook":"post-co"#);
+    std::fs::write(&log, &bytes).unwrap();
+    let check = repo.seal(&["log", "--check"]).fails_with(1);
+    assert!(
+        check
+            .stdout()
+            .contains("runs.jsonl:3: not a valid run record"),
+        "{}",
+        check.stdout()
+    );
+    assert!(
+        check.stdout().contains("2 record(s), 1 bad line(s)"),
+        "{}",
+        check.stdout()
+    );
+    // The next append starts on a line of its own; readers skip the fragment.
+    repo.commit_file("a", "2", "second");
+    let records = log_json(&repo, &["--hook", "post-commit"]);
+    assert_eq!(records.len(), 2);
+    assert!(records.iter().all(|r| r["status"] == "SUCCESS"));
+    let check = repo.seal(&["log", "--check"]).fails_with(1);
+    assert!(
+        check.stdout().contains("3 record(s), 1 bad line(s)"),
+        "{}",
+        check.stdout()
+    );
+}
+
+#[test]
+fn v1_fixture_reads_and_filters_work() {
+    let sb = Sandbox::new();
+    let repo = sb.init("r", &[]);
+    std::fs::create_dir_all(repo.path.join(".git/seal")).unwrap();
+    std::fs::copy(
+        format!("{ROOT}/tests/fixtures/runs-v1.jsonl"),
+        repo.path.join(".git/seal/runs.jsonl"),
+    )
+    .unwrap();
+    assert_eq!(
+        log_json(&repo, &[]).len(),
+        3,
+        "every v1 record reads, added fields too"
+    );
+    assert_eq!(log_json(&repo, &["--status", "FAILED"]).len(), 1);
+    assert_eq!(log_json(&repo, &["--hook", "pre-push"]).len(), 1);
+    assert_eq!(log_json(&repo, &["--command", "seal"]).len(), 1);
+    assert_eq!(log_json(&repo, &["--since", "2026-11-02"]).len(), 2);
+    assert_eq!(log_json(&repo, &["--until", "2026-11-02"]).len(), 1);
+    assert_eq!(
+        log_json(&repo, &["--since", "2026-11-02", "--until", "2026-11-03"]).len(),
+        1
+    );
+    assert_eq!(log_json(&repo, &["--commit", "d68add7"]).len(), 2);
+    let table = repo.seal(&["log"]).ok().stdout();
+    let lines: Vec<&str> = table.lines().collect();
+    assert_eq!(lines.len(), 3);
+    assert!(
+        lines[1].contains("FAILED")
+            && lines[1].contains("pre-push")
+            && lines[1].contains("d68add7")
+    );
+    assert!(!table.contains('\x1b'), "no colours when not a terminal");
+    repo.seal(&["log", "--since", "last tuesday"]).fails_with(2);
+    repo.seal(&["log", "--check"]).ok();
+}
+
+#[test]
+fn rotation_keeps_every_record() {
+    let sb = Sandbox::new();
+    let repo = sb.init("r", &[]);
+    repo.install();
+    repo.commit_file("a", "0", "first");
+    // Grow the live log past the rotation size with copies of a valid record.
+    let log = repo.path.join(".git/seal/runs.jsonl");
+    let text = std::fs::read_to_string(&log).unwrap();
+    let line = format!("{}\n", text.lines().last().unwrap());
+    let copies = (16 << 20) / line.len() + 1;
+    std::fs::write(&log, line.repeat(copies)).unwrap();
+    repo.commit_file("a", "1", "second");
+    let rotated: Vec<_> = std::fs::read_dir(repo.path.join(".git/seal"))
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with("runs-"))
+        .collect();
+    assert_eq!(rotated.len(), 1, "the full log was rotated");
+    assert!(
+        std::fs::metadata(&log).unwrap().len() < 4096,
+        "a new live log began"
+    );
+    let out = repo.seal(&["log", "--check"]).ok().stdout();
+    assert!(
+        out.contains(&format!("{} record(s), 0 bad line(s)", copies + 1)),
+        "{out}"
+    );
+    let last = log_json(&repo, &["--since", "2000-01-01"]);
+    assert_eq!(
+        last.last().unwrap()["outputs"]["sealed"][0]["commit"],
+        repo.rev("HEAD")
+    );
+}
