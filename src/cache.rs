@@ -100,7 +100,7 @@ impl<'r> Manifests<'r> {
             return None;
         }
         let bytes = fs_err::read(self.manifest_path(tree)).ok()?;
-        let m = Rc::new(Manifest::from_canonical(bytes).ok()?);
+        let m = Rc::new(Manifest::from_cache_bytes(bytes)?);
         self.keep_recent(tree, Rc::clone(&m));
         Some(m)
     }
@@ -120,7 +120,7 @@ impl<'r> Manifests<'r> {
             return;
         }
         let _ = write_atomic(&self.digest_path(tree), m.digest().as_bytes());
-        if write_atomic(&self.manifest_path(tree), m.canonical()).is_ok() {
+        if write_atomic(&self.manifest_path(tree), &m.to_cache_bytes()).is_ok() {
             self.evict();
         }
     }

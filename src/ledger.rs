@@ -6,6 +6,11 @@
 //!   the tip it was built on, published by compare-and-swap; a lost race rebuilds on
 //!   the new tip after an exponential backoff, so concurrent writers never lose a
 //!   seal. A failed append leaves the ref exactly as it was.
+//! - git-seal's writers take an OS file lock (`<common dir>/seal/ledger.lock`,
+//!   `flock`) around each append, so they queue instead of racing, and a writer
+//!   killed at any instant releases it with its death. While it is held, a ref lock
+//!   file (`<ref>.lock`) older than [`STALE_REF_LOCK`] can only have been left by a
+//!   killed process (git's own writers hold it for milliseconds) and is removed.
 //! - Appends never touch the working tree, the index, HEAD or any other ref.
 //! - Each append writes one blob per note plus the trees on the path to it: notes are
 //!   fanned out into `ab/cdef…` subtrees once a level holds more than
@@ -23,6 +28,70 @@ use crate::git::Repo;
 
 /// Notes a tree level holds before it is split into 2-hex subtrees.
 pub const FANOUT_LIMIT: usize = 256;
+
+/// Age past which a ref lock file found while holding the writers' lock is stale.
+pub const STALE_REF_LOCK: Duration = Duration::from_secs(2);
+
+/// How long a writer waits for the writers' lock before giving up.
+const WRITER_WAIT: Duration = Duration::from_secs(30);
+
+/// The writers' lock: held for the duration of one append or merge.
+pub struct WriterLock {
+    _file: std::fs::File,
+}
+
+impl WriterLock {
+    /// Waits (with backoff) for the lock on `<seal dir>/ledger.lock`.
+    pub fn acquire(repo: &Repo) -> Result<WriterLock> {
+        let dir = repo.seal_dir();
+        fs_err::create_dir_all(&dir).map_err(|e| {
+            Error::usage(format!("cannot write to {dir}: {e}"))
+                .hint("check that the git directory is writable and has space")
+        })?;
+        let path = dir.join("ledger.lock");
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(|e| Error::usage(format!("cannot open {path}: {e}")))?;
+        let deadline = std::time::Instant::now() + WRITER_WAIT;
+        let mut pause = Duration::from_millis(1);
+        loop {
+            match file.try_lock() {
+                Ok(()) => return Ok(WriterLock { _file: file }),
+                Err(std::fs::TryLockError::WouldBlock) if std::time::Instant::now() < deadline => {
+                    sleep(pause);
+                    pause = (pause * 2).min(Duration::from_millis(50));
+                }
+                Err(std::fs::TryLockError::WouldBlock) => {
+                    return Err(Error::usage(format!(
+                        "another git-seal process has held {path} for {}s",
+                        WRITER_WAIT.as_secs()
+                    ))
+                    .hint("if it is stuck, stop it; then retry: git seal seal --missing"))
+                }
+                Err(std::fs::TryLockError::Error(e)) => {
+                    return Err(Error::usage(format!("cannot lock {path}: {e}")))
+                }
+            }
+        }
+    }
+}
+
+/// Removes `<ref>.lock` if it is older than [`STALE_REF_LOCK`]. Only called while
+/// holding the [`WriterLock`]. Returns whether one was removed.
+pub fn clear_stale_ref_lock(repo: &Repo, refname: &str) -> bool {
+    let lock = repo.common_dir.join(format!("{refname}.lock"));
+    let age = std::fs::metadata(&lock)
+        .and_then(|m| m.modified())
+        .ok()
+        .and_then(|t| t.elapsed().ok());
+    match age {
+        Some(age) if age >= STALE_REF_LOCK => std::fs::remove_file(&lock).is_ok(),
+        _ => false,
+    }
+}
 
 pub struct Ledger<'r> {
     repo: &'r Repo,
@@ -116,6 +185,7 @@ impl<'r> Ledger<'r> {
         message: &str,
     ) -> Result<Appended> {
         let git = &self.repo.git;
+        let _writer = WriterLock::acquire(self.repo)?;
         let mut attempt = 0;
         loop {
             attempt += 1;
@@ -154,8 +224,22 @@ impl<'r> Ledger<'r> {
                     out.tip = Some(new);
                     return Ok(out);
                 }
+                Err(e)
+                    if e.code() == ErrorCode::Locked
+                        && clear_stale_ref_lock(self.repo, &self.refname) =>
+                {
+                    // A killed writer's lock file: removed; try again at once.
+                }
                 Err(e) if is_contention(&e) && attempt <= self.max_retries => {
                     sleep(backoff(self.retry_base_ms, attempt));
+                }
+                Err(e) if e.code() == ErrorCode::Locked => {
+                    let lock = self.repo.common_dir.join(format!("{}.lock", self.refname));
+                    return Err(Error::usage(format!(
+                        "the ledger {} is locked by another git process ({attempt} attempts): {lock} exists",
+                        self.refname
+                    ))
+                    .hint(format!("if no git process is running, remove it: rm '{lock}'")));
                 }
                 Err(e) if is_contention(&e) => {
                     return Err(Error::usage(format!(

@@ -28,6 +28,7 @@ pub const STREAM_THRESHOLD: u64 = 32 << 20;
 const PARALLEL_MIN: usize = 64;
 
 const MODE_GITLINK: u32 = 0o160000;
+const CACHE_MAGIC: &str = "git-seal manifest cache v1";
 const MODE_SYMLINK: u32 = 0o120000;
 
 /// A manifest: canonical bytes and the figures derived from them. The digest is
@@ -119,6 +120,36 @@ fn parse_entry(raw: &[u8]) -> Option<Entry<'_>> {
     })
 }
 
+/// The entry starting at byte `at` and the offset just past its NUL.
+fn entry_at(canonical: &[u8], at: usize) -> Option<(usize, Entry<'_>)> {
+    let rest = canonical.get(at..)?;
+    let nul = memchr::memchr(0, rest)?;
+    Some((at + nul + 1, parse_entry(&rest[..nul])?))
+}
+
+/// The offset of the first entry at or after `from` whose path is not below `path`
+/// (`canonical.len()` if none). `from` must be an entry boundary.
+fn lower_bound(canonical: &[u8], from: usize, path: &[u8]) -> usize {
+    let (mut lo, mut hi) = (from, canonical.len());
+    while lo < hi {
+        let mid = lo + (hi - lo) / 2;
+        // The first entry boundary at or after mid; if none lies before hi, the
+        // entry at lo is the only one left in [lo, hi).
+        let mut start = match mid {
+            m if m == lo || canonical[m - 1] == 0 => m,
+            m => memchr::memchr(0, &canonical[m..]).map_or(canonical.len(), |n| m + n + 1),
+        };
+        if start >= hi {
+            start = lo;
+        }
+        match entry_at(canonical, start) {
+            Some((end, e)) if e.path < path => lo = end,
+            _ => hi = start,
+        }
+    }
+    lo
+}
+
 /// Iterates the raw entries of canonical bytes: (entry without NUL, parsed entry).
 fn raw_entries(canonical: &[u8]) -> impl Iterator<Item = Option<(&[u8], Entry<'_>)>> {
     let mut rest = canonical;
@@ -137,22 +168,33 @@ fn raw_entries(canonical: &[u8]) -> impl Iterator<Item = Option<(&[u8], Entry<'_
 }
 
 impl Manifest {
-    /// Takes canonical bytes from an untrusted source (a cache file), checking that
-    /// every entry parses and that paths ascend strictly.
-    pub fn from_canonical(canonical: Vec<u8>) -> Result<Manifest> {
-        let corrupt = || Error::usage("manifest bytes are not canonical");
-        let (mut files, mut bytes) = (0u64, 0u64);
-        let mut last: Option<&[u8]> = None;
-        for item in raw_entries(&canonical) {
-            let (_, e) = item.ok_or_else(corrupt)?;
-            if last.is_some_and(|l| l >= e.path) {
-                return Err(corrupt());
-            }
-            last = Some(e.path);
-            files += 1;
-            bytes += e.size;
-        }
-        Ok(Manifest::from_parts(canonical, files, bytes))
+    /// The form kept in the cache: a header line with the totals and a CRC-32 of the
+    /// canonical bytes, then the bytes. Loading checks the CRC instead of parsing
+    /// every entry, which is what keeps a hook's cost near that of a memcpy.
+    pub fn to_cache_bytes(&self) -> Vec<u8> {
+        let header = format!(
+            "{CACHE_MAGIC} files={} bytes={} crc32={:08x}\n",
+            self.files,
+            self.bytes,
+            crc32fast::hash(&self.canonical)
+        );
+        let mut out = Vec::with_capacity(header.len() + self.canonical.len());
+        out.extend_from_slice(header.as_bytes());
+        out.extend_from_slice(&self.canonical);
+        out
+    }
+
+    /// Reads the cache form back; `None` if the header or the checksum is off.
+    pub fn from_cache_bytes(mut bytes: Vec<u8>) -> Option<Manifest> {
+        let nl = memchr::memchr(b'\n', &bytes)?;
+        let header = std::str::from_utf8(&bytes[..nl]).ok()?;
+        let mut fields = header.strip_prefix(CACHE_MAGIC)?.split_whitespace();
+        let mut field = |name: &str| fields.next()?.strip_prefix(name).map(str::to_string);
+        let files = field("files=")?.parse().ok()?;
+        let total = field("bytes=")?.parse().ok()?;
+        let crc = u32::from_str_radix(&field("crc32=")?, 16).ok()?;
+        let canonical = bytes.split_off(nl + 1);
+        (crc32fast::hash(&canonical) == crc).then(|| Manifest::from_parts(canonical, files, total))
     }
 
     fn from_parts(canonical: Vec<u8>, files: u64, bytes: u64) -> Manifest {
@@ -314,26 +356,27 @@ impl<'r> Builder<'r> {
             .collect();
         self.hash_all(&to_hash)?;
 
-        let mut out = Vec::with_capacity(base.canonical.len() + changes.len() * 100);
-        let mut totals = (0u64, 0u64);
-        let mut next = changes.iter().peekable();
-        for (raw, e) in raw_entries(&base.canonical).flatten() {
-            while let Some((_, change)) = next.next_if(|(p, _)| p.as_slice() < e.path) {
-                self.emit(&mut out, change.as_ref(), &mut totals);
+        // Unchanged runs of entries are copied whole; each changed path is found by
+        // binary search, so the cost is a memcpy plus O(changes · log entries).
+        let canonical = &base.canonical;
+        let mut out = Vec::with_capacity(canonical.len() + changes.len() * 100);
+        let mut totals = (base.files, base.bytes);
+        let mut pos = 0;
+        for (path, change) in &changes {
+            let at = lower_bound(canonical, pos, path);
+            out.extend_from_slice(&canonical[pos..at]);
+            pos = at;
+            if let Some((end, entry)) = entry_at(canonical, at) {
+                if entry.path == path.as_slice() {
+                    // Replaced or deleted: the base entry goes.
+                    totals.0 -= 1;
+                    totals.1 -= entry.size;
+                    pos = end;
+                }
             }
-            // A change at this very path replaces (or deletes) the base entry.
-            if let Some((_, change)) = next.next_if(|(p, _)| p.as_slice() == e.path) {
-                self.emit(&mut out, change.as_ref(), &mut totals);
-                continue;
-            }
-            out.extend_from_slice(raw);
-            out.push(0);
-            totals.0 += 1;
-            totals.1 += e.size;
-        }
-        for (_, change) in next {
             self.emit(&mut out, change.as_ref(), &mut totals);
         }
+        out.extend_from_slice(&canonical[pos..]);
         Ok(Manifest::from_parts(out, totals.0, totals.1))
     }
 

@@ -20,7 +20,7 @@ use git2::{FileMode, ObjectType, Oid, Signature, Tree, TreeBuilder};
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::git::Repo;
-use crate::ledger::{backoff, Ledger, FANOUT_LIMIT};
+use crate::ledger::{backoff, clear_stale_ref_lock, Ledger, WriterLock, FANOUT_LIMIT};
 
 /// Where a remote's ledger is fetched to.
 pub fn tracking_ref(cfg: &Config, remote: &str) -> String {
@@ -172,6 +172,7 @@ fn write_notes(
 pub fn merge_into_local(repo: &Repo, cfg: &Config, theirs: Oid) -> Result<Option<Oid>> {
     let ledger = Ledger::new(repo, cfg);
     let git = &repo.git;
+    let _writer = WriterLock::acquire(repo)?;
     for attempt in 1..=cfg.max_retries + 1 {
         let ours = ledger.tip()?;
         let new = match ours {
@@ -187,6 +188,9 @@ pub fn merge_into_local(repo: &Repo, cfg: &Config, theirs: Oid) -> Result<Option
         };
         match swapped {
             Ok(_) => return Ok(Some(new)),
+            Err(e)
+                if e.code() == git2::ErrorCode::Locked
+                    && clear_stale_ref_lock(repo, &cfg.ledger_ref) => {}
             Err(_) if attempt <= cfg.max_retries => {
                 std::thread::sleep(backoff(cfg.retry_base_ms, attempt));
             }
