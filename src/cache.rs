@@ -1,34 +1,43 @@
 //! Local, disposable memory of manifests already computed on this machine, so that a
 //! hook costs what changed and not what the repository holds.
 //!
-//! Two stores under `<common dir>/seal/cache/`:
-//! - `manifests/<tree id>`: canonical manifest bytes of recently sealed trees, the
-//!   base from which the next commit's manifest is derived by a tree diff. At most
-//!   [`KEEP_MANIFESTS`] are kept, the least recently written evicted first.
+//! Three stores under `<common dir>/seal/cache/`:
+//! - `manifests/<tree id>`: a whole manifest (a header with its totals and a CRC-32,
+//!   then the canonical bytes). At most [`KEEP_FULL`] are kept.
+//! - `deltas/<tree id>`: a manifest as the changes from a whole one (`base=<tree>`),
+//!   so that a commit writes a few hundred bytes, not the repository's size. Once
+//!   the changes since the base pass [`DELTA_LIMIT`] the next manifest is stored
+//!   whole. At most [`KEEP_DELTAS`] are kept.
 //! - `digests/<2 hex>/<38 hex>`: the manifest digest of every tree whose manifest was
 //!   computed here, so that `verify` and `pre-push` need not recompute it.
 //!
 //! Invariants: entries are written atomically and only from manifests computed from
-//! the tree they are named after; a missing, unreadable or corrupt entry is a miss,
-//! never an error; deleting the whole directory loses nothing but time.
-//! `verify --no-cache` bypasses both stores.
+//! the tree they are named after; a missing, unreadable or corrupt entry (or a delta
+//! whose base is gone) is a miss, never an error; deleting the whole directory loses
+//! nothing but time. `verify --no-cache` bypasses every store.
 
 use std::collections::VecDeque;
+use std::io::{BufRead, BufReader, Read};
 use std::rc::Rc;
 
 use camino::Utf8PathBuf;
 use git2::{Oid, Tree};
 
 use crate::error::Result;
-use crate::fsutil::write_atomic;
+use crate::fsutil::{write_atomic, write_atomic_parts};
 use crate::git::Repo;
-use crate::manifest::{Builder, Manifest};
+use crate::manifest::{Builder, Changes, Manifest};
 
-/// How many full manifests the cache keeps on disk.
-pub const KEEP_MANIFESTS: usize = 6;
+/// How many whole manifests the cache keeps on disk.
+pub const KEEP_FULL: usize = 4;
+/// How many delta manifests the cache keeps on disk.
+pub const KEEP_DELTAS: usize = 512;
+/// Changes from its base past which a manifest is stored whole.
+pub const DELTA_LIMIT: usize = 4096;
 
 /// How many manifests one run keeps in memory as bases for the next commit.
 const KEEP_IN_MEMORY: usize = 4;
+const DELTA_MAGIC: &str = "git-seal manifest delta v1";
 
 /// How a run may use the on-disk cache.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,12 +50,19 @@ pub enum CacheMode {
     Off,
 }
 
+/// A manifest and, when it is known as changes from a whole one, those changes.
+#[derive(Clone)]
+struct Known {
+    manifest: Rc<Manifest>,
+    delta: Option<(Oid, Rc<Changes>)>,
+}
+
 /// Computes manifests with the help of the cache.
 pub struct Manifests<'r> {
     builder: Builder<'r>,
     dir: Utf8PathBuf,
     mode: CacheMode,
-    recent: VecDeque<(Oid, Rc<Manifest>)>,
+    recent: VecDeque<(Oid, Known)>,
 }
 
 impl<'r> Manifests<'r> {
@@ -73,72 +89,149 @@ impl<'r> Manifests<'r> {
 
     /// The full manifest of `tree`.
     pub fn manifest(&mut self, tree: &Tree<'_>, bases: &[Tree<'_>]) -> Result<Rc<Manifest>> {
-        if let Some(m) = self.lookup(tree.id()) {
-            return Ok(m);
+        if let Some(k) = self.lookup(tree.id()) {
+            return Ok(k.manifest);
         }
-        let mut built = None;
         for base in bases {
-            if let Some(base_manifest) = self.lookup(base.id()) {
-                built = Some(self.builder.from_base(base, &base_manifest, tree)?);
-                break;
-            }
+            let Some(b) = self.lookup(base.id()) else {
+                continue;
+            };
+            let changes = self.builder.changes(base, tree)?;
+            let manifest = Rc::new(b.manifest.apply(&changes));
+            // Keep the changes relative to the whole manifest `b` itself derives from.
+            let delta = match &b.delta {
+                Some((full, earlier)) => (*full, Rc::new(earlier.then(&changes))),
+                None => (base.id(), Rc::new(changes)),
+            };
+            self.remember(
+                tree.id(),
+                Known {
+                    manifest: Rc::clone(&manifest),
+                    delta: Some(delta),
+                },
+            );
+            return Ok(manifest);
         }
-        let manifest = Rc::new(match built {
-            Some(m) => m,
-            None => self.builder.full(tree)?,
-        });
-        self.remember(tree.id(), &manifest);
+        let manifest = Rc::new(self.builder.full(tree)?);
+        self.remember(
+            tree.id(),
+            Known {
+                manifest: Rc::clone(&manifest),
+                delta: None,
+            },
+        );
         Ok(manifest)
     }
 
     /// A manifest held in memory or in the on-disk cache.
-    fn lookup(&mut self, tree: Oid) -> Option<Rc<Manifest>> {
-        if let Some((_, m)) = self.recent.iter().find(|(t, _)| *t == tree) {
-            return Some(Rc::clone(m));
+    fn lookup(&mut self, tree: Oid) -> Option<Known> {
+        if let Some((_, k)) = self.recent.iter().find(|(t, _)| *t == tree) {
+            return Some(k.clone());
         }
         if self.mode == CacheMode::Off {
             return None;
         }
-        let bytes = fs_err::read(self.manifest_path(tree)).ok()?;
-        let m = Rc::new(Manifest::from_cache_bytes(bytes)?);
-        self.keep_recent(tree, Rc::clone(&m));
-        Some(m)
+        let known = match self.read_full(tree) {
+            Some(m) => Known {
+                manifest: Rc::new(m),
+                delta: None,
+            },
+            None => self.read_delta(tree)?,
+        };
+        self.keep_recent(tree, known.clone());
+        Some(known)
     }
 
-    fn keep_recent(&mut self, tree: Oid, m: Rc<Manifest>) {
+    fn read_full(&self, tree: Oid) -> Option<Manifest> {
+        let file = std::fs::File::open(self.full_path(tree)).ok()?;
+        let len = file.metadata().ok()?.len();
+        Manifest::read_cache(BufReader::new(file), len)
+    }
+
+    fn read_delta(&self, tree: Oid) -> Option<Known> {
+        let mut reader = BufReader::new(std::fs::File::open(self.delta_path(tree)).ok()?);
+        let mut header = String::new();
+        reader.read_line(&mut header).ok()?;
+        let mut fields = header
+            .trim_end()
+            .strip_prefix(DELTA_MAGIC)?
+            .split_whitespace();
+        let mut field = |name: &str| fields.next()?.strip_prefix(name).map(str::to_string);
+        let base = Oid::from_str(&field("base=")?).ok()?;
+        let files: u64 = field("files=")?.parse().ok()?;
+        let bytes: u64 = field("bytes=")?.parse().ok()?;
+        let crc = u32::from_str_radix(&field("crc32=")?, 16).ok()?;
+        let mut body = Vec::new();
+        reader.read_to_end(&mut body).ok()?;
+        if crc32fast::hash(&body) != crc {
+            return None;
+        }
+        let changes = Changes::from_bytes(&body)?;
+        let manifest = self.read_full(base)?.apply(&changes);
+        (manifest.files() == files && manifest.bytes() == bytes).then(|| Known {
+            manifest: Rc::new(manifest),
+            delta: Some((base, Rc::new(changes))),
+        })
+    }
+
+    fn keep_recent(&mut self, tree: Oid, known: Known) {
         if self.recent.len() == KEEP_IN_MEMORY {
             self.recent.pop_front();
         }
-        self.recent.push_back((tree, m));
+        self.recent.push_back((tree, known));
     }
 
-    /// Records a manifest computed here. Cache writes are best-effort: a read-only or
-    /// full disk costs speed later, never correctness now.
-    fn remember(&mut self, tree: Oid, m: &Rc<Manifest>) {
-        self.keep_recent(tree, Rc::clone(m));
-        if self.mode != CacheMode::ReadWrite {
-            return;
+    /// Records a manifest computed here: as a delta from its whole base while that is
+    /// small and the base is on disk, else whole. Cache writes are best-effort: a
+    /// read-only or full disk costs speed later, never correctness now.
+    fn remember(&mut self, tree: Oid, mut known: Known) {
+        if self.mode == CacheMode::ReadWrite {
+            let m = &known.manifest;
+            let _ = write_atomic(&self.digest_path(tree), m.digest().as_bytes());
+            let as_delta = known.delta.as_ref().filter(|(base, changes)| {
+                changes.len() <= DELTA_LIMIT && self.full_path(*base).exists()
+            });
+            match as_delta {
+                Some((base, changes)) => {
+                    let body = changes.to_bytes();
+                    let header = format!(
+                        "{DELTA_MAGIC} base={base} files={} bytes={} crc32={:08x}\n",
+                        m.files(),
+                        m.bytes(),
+                        crc32fast::hash(&body)
+                    );
+                    let parts = [header.as_bytes(), &body[..]];
+                    if write_atomic_parts(&self.delta_path(tree), &parts).is_ok() {
+                        self.evict("deltas", KEEP_DELTAS);
+                    }
+                }
+                None => {
+                    let header = m.cache_header();
+                    let parts = [header.as_bytes(), m.canonical()];
+                    if write_atomic_parts(&self.full_path(tree), &parts).is_ok() {
+                        known.delta = None;
+                        self.evict("manifests", KEEP_FULL);
+                    }
+                }
+            }
         }
-        let _ = write_atomic(&self.digest_path(tree), m.digest().as_bytes());
-        if write_atomic(&self.manifest_path(tree), &m.to_cache_bytes()).is_ok() {
-            self.evict();
-        }
+        self.keep_recent(tree, known);
     }
 
-    /// Keeps the [`KEEP_MANIFESTS`] most recently written manifests.
-    fn evict(&self) {
-        let Ok(dir) = fs_err::read_dir(self.dir.join("manifests")) else {
+    /// Keeps the `keep` most recently written entries of one store.
+    fn evict(&self, store: &str, keep: usize) {
+        let Ok(dir) = fs_err::read_dir(self.dir.join(store)) else {
             return;
         };
         let mut files: Vec<_> = dir
             .filter_map(|e| e.ok())
             .filter_map(|e| Some((e.metadata().ok()?.modified().ok()?, e.path())))
             .collect();
-        if files.len() <= KEEP_MANIFESTS {
+        if files.len() <= keep {
             return;
         }
         files.sort();
-        for (_, path) in &files[..files.len() - KEEP_MANIFESTS] {
+        for (_, path) in &files[..files.len() - keep] {
             let _ = std::fs::remove_file(path);
         }
     }
@@ -151,8 +244,12 @@ impl<'r> Manifests<'r> {
         ok.then_some(d)
     }
 
-    fn manifest_path(&self, tree: Oid) -> Utf8PathBuf {
+    fn full_path(&self, tree: Oid) -> Utf8PathBuf {
         self.dir.join("manifests").join(tree.to_string())
+    }
+
+    fn delta_path(&self, tree: Oid) -> Utf8PathBuf {
+        self.dir.join("deltas").join(tree.to_string())
     }
 
     fn digest_path(&self, tree: Oid) -> Utf8PathBuf {

@@ -7,8 +7,9 @@
 //!   digest, file count and byte total of exactly those bytes.
 //! - Blob contents are hashed as streams: a blob larger than [`STREAM_THRESHOLD`] is
 //!   inflated from its object file chunk by chunk (`objects`), so memory stays bounded.
-//! - [`Builder::from_base`] (parent manifest + tree diff) and [`Builder::full`]
-//!   (whole tree walk) produce identical bytes for the same tree; tests hold them to it.
+//! - A manifest derived from its parent's ([`Builder::changes`] then
+//!   [`Manifest::apply`]) and one built by a whole tree walk ([`Builder::full`]) are
+//!   identical bytes for the same tree; tests hold them to it.
 
 use std::collections::HashMap;
 
@@ -168,32 +169,32 @@ fn raw_entries(canonical: &[u8]) -> impl Iterator<Item = Option<(&[u8], Entry<'_
 }
 
 impl Manifest {
-    /// The form kept in the cache: a header line with the totals and a CRC-32 of the
-    /// canonical bytes, then the bytes. Loading checks the CRC instead of parsing
-    /// every entry, which is what keeps a hook's cost near that of a memcpy.
-    pub fn to_cache_bytes(&self) -> Vec<u8> {
-        let header = format!(
+    /// The header line of the cache form: the totals and a CRC-32 of the canonical
+    /// bytes, which follow it. Loading checks the CRC instead of parsing every entry,
+    /// which is what keeps a hook's cost near that of a memcpy.
+    pub fn cache_header(&self) -> String {
+        format!(
             "{CACHE_MAGIC} files={} bytes={} crc32={:08x}\n",
             self.files,
             self.bytes,
             crc32fast::hash(&self.canonical)
-        );
-        let mut out = Vec::with_capacity(header.len() + self.canonical.len());
-        out.extend_from_slice(header.as_bytes());
-        out.extend_from_slice(&self.canonical);
-        out
+        )
     }
 
-    /// Reads the cache form back; `None` if the header or the checksum is off.
-    pub fn from_cache_bytes(mut bytes: Vec<u8>) -> Option<Manifest> {
-        let nl = memchr::memchr(b'\n', &bytes)?;
-        let header = std::str::from_utf8(&bytes[..nl]).ok()?;
-        let mut fields = header.strip_prefix(CACHE_MAGIC)?.split_whitespace();
+    /// Reads the cache form (header, then canonical bytes) from `reader`, whose
+    /// total length is `len`; `None` if the header or the checksum is off.
+    pub fn read_cache(mut reader: impl std::io::BufRead, len: u64) -> Option<Manifest> {
+        let mut header = Vec::with_capacity(96);
+        reader.read_until(b'\n', &mut header).ok()?;
+        let text = std::str::from_utf8(header.strip_suffix(b"\n")?).ok()?;
+        let mut fields = text.strip_prefix(CACHE_MAGIC)?.split_whitespace();
         let mut field = |name: &str| fields.next()?.strip_prefix(name).map(str::to_string);
         let files = field("files=")?.parse().ok()?;
         let total = field("bytes=")?.parse().ok()?;
         let crc = u32::from_str_radix(&field("crc32=")?, 16).ok()?;
-        let canonical = bytes.split_off(nl + 1);
+        let body = usize::try_from(len.checked_sub(header.len() as u64)?).ok()?;
+        let mut canonical = Vec::with_capacity(body);
+        reader.read_to_end(&mut canonical).ok()?;
         (crc32fast::hash(&canonical) == crc).then(|| Manifest::from_parts(canonical, files, total))
     }
 
@@ -204,6 +205,39 @@ impl Manifest {
             files,
             bytes,
         }
+    }
+
+    /// This manifest with `changes` applied. Unchanged runs of entries are copied
+    /// whole; each changed path is found by binary search, so the cost is a memcpy
+    /// plus O(changes · log entries).
+    pub fn apply(&self, changes: &Changes) -> Manifest {
+        let canonical = &self.canonical;
+        let mut out = Vec::with_capacity(canonical.len() + changes.len() * 100);
+        let (mut files, mut bytes) = (self.files, self.bytes);
+        let mut pos = 0;
+        for (path, change) in &changes.0 {
+            let at = lower_bound(canonical, pos, path);
+            out.extend_from_slice(&canonical[pos..at]);
+            pos = at;
+            if let Some((end, entry)) = entry_at(canonical, at) {
+                if entry.path == path.as_slice() {
+                    // Replaced or deleted: the base entry goes.
+                    files -= 1;
+                    bytes -= entry.size;
+                    pos = end;
+                }
+            }
+            if let Some(line) = change {
+                // Built by push_entry or checked by from_bytes: it parses.
+                if let Some(e) = parse_entry(&line[..line.len() - 1]) {
+                    out.extend_from_slice(line);
+                    files += 1;
+                    bytes += e.size;
+                }
+            }
+        }
+        out.extend_from_slice(&canonical[pos..]);
+        Manifest::from_parts(out, files, bytes)
     }
 
     pub fn canonical(&self) -> &[u8] {
@@ -288,6 +322,70 @@ impl Manifest {
     }
 }
 
+/// Entries that differ from some base manifest: path → the new canonical entry
+/// (with its NUL), or `None` for a deletion. Ordered by path, as the manifest is.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Changes(pub std::collections::BTreeMap<Vec<u8>, Option<Vec<u8>>>);
+
+impl Changes {
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// These changes followed by `later` (which wins where both name a path).
+    pub fn then(&self, later: &Changes) -> Changes {
+        let mut out = self.clone();
+        out.0
+            .extend(later.0.iter().map(|(k, v)| (k.clone(), v.clone())));
+        out
+    }
+
+    /// Serialised: per change `+<entry>` (the entry ends with its NUL) or
+    /// `-<path>\0`.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        for (path, entry) in &self.0 {
+            match entry {
+                Some(e) => {
+                    out.push(b'+');
+                    out.extend_from_slice(e);
+                }
+                None => {
+                    out.push(b'-');
+                    out.extend_from_slice(path);
+                    out.push(0);
+                }
+            }
+        }
+        out
+    }
+
+    /// Reads [`Changes::to_bytes`] back, checking every entry.
+    pub fn from_bytes(mut bytes: &[u8]) -> Option<Changes> {
+        let mut out = Changes::default();
+        while let Some((&op, rest)) = bytes.split_first() {
+            let nul = memchr::memchr(0, rest)?;
+            let body = &rest[..nul];
+            match op {
+                b'+' => {
+                    let entry = parse_entry(body)?;
+                    out.0
+                        .insert(entry.path.to_vec(), Some(rest[..=nul].to_vec()));
+                }
+                b'-' if !body.is_empty() => {
+                    out.0.insert(body.to_vec(), None);
+                }
+                _ => return None,
+            }
+            bytes = &rest[nul + 1..];
+        }
+        Some(out)
+    }
+}
+
 /// SHA-256 and size of one blob.
 #[derive(Clone, Copy)]
 struct BlobHash {
@@ -334,18 +432,12 @@ impl<'r> Builder<'r> {
         Ok(Manifest::from_parts(canonical, files, bytes))
     }
 
-    /// The manifest of `tree`, derived from `base` (the manifest of `base_tree`) by
-    /// hashing only what the diff between the two trees changed.
-    pub fn from_base(
-        &mut self,
-        base_tree: &Tree<'_>,
-        base: &Manifest,
-        tree: &Tree<'_>,
-    ) -> Result<Manifest> {
-        let mut changes: Vec<(Vec<u8>, Option<Pending>)> = Vec::new();
-        self.diff(Some(base_tree), Some(tree), &mut Vec::new(), &mut changes)?;
-        changes.sort_by(|a, b| a.0.cmp(&b.0));
-        let to_hash: Vec<Pending> = changes
+    /// What changed between two trees, as manifest entries: only the blobs the diff
+    /// names are hashed.
+    pub fn changes(&mut self, base_tree: &Tree<'_>, tree: &Tree<'_>) -> Result<Changes> {
+        let mut diff: Vec<(Vec<u8>, Option<Pending>)> = Vec::new();
+        self.diff(Some(base_tree), Some(tree), &mut Vec::new(), &mut diff)?;
+        let to_hash: Vec<Pending> = diff
             .iter()
             .filter_map(|(_, p)| p.as_ref())
             .map(|p| Pending {
@@ -355,39 +447,17 @@ impl<'r> Builder<'r> {
             })
             .collect();
         self.hash_all(&to_hash)?;
-
-        // Unchanged runs of entries are copied whole; each changed path is found by
-        // binary search, so the cost is a memcpy plus O(changes · log entries).
-        let canonical = &base.canonical;
-        let mut out = Vec::with_capacity(canonical.len() + changes.len() * 100);
-        let mut totals = (base.files, base.bytes);
-        let mut pos = 0;
-        for (path, change) in &changes {
-            let at = lower_bound(canonical, pos, path);
-            out.extend_from_slice(&canonical[pos..at]);
-            pos = at;
-            if let Some((end, entry)) = entry_at(canonical, at) {
-                if entry.path == path.as_slice() {
-                    // Replaced or deleted: the base entry goes.
-                    totals.0 -= 1;
-                    totals.1 -= entry.size;
-                    pos = end;
-                }
-            }
-            self.emit(&mut out, change.as_ref(), &mut totals);
+        let mut changes = Changes::default();
+        for (path, pending) in diff {
+            let entry = pending.map(|p| {
+                let (hash, size) = self.entry_fields(&p);
+                let mut line = Vec::with_capacity(80 + p.path.len());
+                push_entry(&mut line, p.mode, &hash, size, &p.path);
+                line
+            });
+            changes.0.insert(path, entry);
         }
-        out.extend_from_slice(&canonical[pos..]);
-        Ok(Manifest::from_parts(out, totals.0, totals.1))
-    }
-
-    /// Appends the entry for `p` (nothing for a deletion) and counts it.
-    fn emit(&self, out: &mut Vec<u8>, p: Option<&Pending>, totals: &mut (u64, u64)) {
-        if let Some(p) = p {
-            let (hash, size) = self.entry_fields(p);
-            push_entry(out, p.mode, &hash, size, &p.path);
-            totals.0 += 1;
-            totals.1 += size;
-        }
+        Ok(changes)
     }
 
     /// The entries that differ between two trees, as (path, new entry or `None` for
@@ -504,16 +574,22 @@ impl<'r> Builder<'r> {
                 .map(|oid| Ok((*oid, hash_blob(&self.repo.git, &at, *oid)?)))
                 .collect::<Result<_>>()?
         } else {
+            // A few chunks per thread, each with its own repository handle: opening
+            // one loads the pack indexes, so it must not happen per blob or per split.
             let at = self.repo.locator();
-            todo.par_iter()
-                .map_init(
-                    || at.open(),
-                    |git, oid| match git {
-                        Ok(git) => Ok((*oid, hash_blob(git, &at, *oid)?)),
-                        Err(e) => Err(Error::usage(format!("cannot reopen repository: {e}"))),
-                    },
-                )
-                .collect::<Result<_>>()?
+            let chunk = todo.len().div_ceil(rayon::current_num_threads() * 4);
+            let chunks: Vec<Vec<(Oid, BlobHash)>> = todo
+                .par_chunks(chunk)
+                .map(|oids| {
+                    let git = at.open().map_err(|e| {
+                        Error::usage(format!("cannot reopen the repository: {}", e.message()))
+                    })?;
+                    oids.iter()
+                        .map(|oid| Ok((*oid, hash_blob(&git, &at, *oid)?)))
+                        .collect::<Result<Vec<_>>>()
+                })
+                .collect::<Result<_>>()?;
+            chunks.into_iter().flatten().collect()
         };
         self.blobs.extend(hashed);
         Ok(())
@@ -574,4 +650,88 @@ pub fn hash_path(path: &std::path::Path, symlink: bool) -> std::io::Result<(Stri
     let mut hasher = Sha256::new();
     let size = std::io::copy(&mut file, &mut hasher)?;
     Ok((hex::encode(hasher.finalize()), size))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn line(path: &str, size: u64) -> Vec<u8> {
+        let mut out = Vec::new();
+        push_entry(&mut out, 0o100644, &"ab".repeat(32), size, path.as_bytes());
+        out
+    }
+
+    fn manifest(paths: &[(&str, u64)]) -> Manifest {
+        let canonical: Vec<u8> = paths.iter().flat_map(|(p, s)| line(p, *s)).collect();
+        let (files, bytes) = (paths.len() as u64, paths.iter().map(|(_, s)| s).sum());
+        Manifest::from_parts(canonical, files, bytes)
+    }
+
+    #[test]
+    fn apply_inserts_replaces_and_deletes_anywhere() {
+        let base = manifest(&[("b", 1), ("d/e", 2), ("f", 3)]);
+        let mut changes = Changes::default();
+        changes.0.insert(b"a".to_vec(), Some(line("a", 10)));
+        changes.0.insert(b"c".to_vec(), Some(line("c", 20)));
+        changes.0.insert(b"d/e".to_vec(), None);
+        changes.0.insert(b"f".to_vec(), Some(line("f", 30)));
+        changes.0.insert(b"not-there".to_vec(), None);
+        changes.0.insert(b"z".to_vec(), Some(line("z", 40)));
+        let got = base.apply(&changes);
+        let want = manifest(&[("a", 10), ("b", 1), ("c", 20), ("f", 30), ("z", 40)]);
+        assert_eq!(got.canonical(), want.canonical());
+        assert_eq!((got.files(), got.bytes()), (5, 101));
+        assert_eq!(got.digest(), want.digest());
+    }
+
+    #[test]
+    fn apply_to_empty_and_to_everything() {
+        let empty = manifest(&[]);
+        let mut add = Changes::default();
+        add.0.insert(b"x".to_vec(), Some(line("x", 1)));
+        assert_eq!(
+            empty.apply(&add).canonical(),
+            manifest(&[("x", 1)]).canonical()
+        );
+        let full = manifest(&[("x", 1)]);
+        let mut del = Changes::default();
+        del.0.insert(b"x".to_vec(), None);
+        assert!(full.apply(&del).canonical().is_empty());
+    }
+
+    #[test]
+    fn lower_bound_finds_every_position() {
+        let m = manifest(&[("a", 1), ("b b", 2), ("c", 3)]);
+        let c = m.canonical();
+        assert_eq!(lower_bound(c, 0, b"0"), 0);
+        assert_eq!(lower_bound(c, 0, b"a"), 0);
+        let second = line("a", 1).len();
+        assert_eq!(lower_bound(c, 0, b"a0"), second);
+        assert_eq!(lower_bound(c, 0, b"b b"), second);
+        assert_eq!(lower_bound(c, 0, b"zz"), c.len());
+    }
+
+    #[test]
+    fn changes_round_trip_and_reject_garbage() {
+        let mut changes = Changes::default();
+        changes.0.insert(b"a".to_vec(), Some(line("a", 1)));
+        changes.0.insert(b"gone".to_vec(), None);
+        let bytes = changes.to_bytes();
+        assert_eq!(Changes::from_bytes(&bytes), Some(changes));
+        assert_eq!(Changes::from_bytes(b"+not an entry\0"), None);
+        assert_eq!(Changes::from_bytes(b"?x\0"), None);
+    }
+
+    #[test]
+    fn cache_form_round_trips_and_detects_damage() {
+        let m = manifest(&[("a", 1), ("b", 2)]);
+        let mut bytes = m.cache_header().into_bytes();
+        bytes.extend_from_slice(m.canonical());
+        let back = Manifest::read_cache(&bytes[..], bytes.len() as u64).unwrap();
+        assert_eq!(back.canonical(), m.canonical());
+        let last = bytes.len() - 2;
+        bytes[last] ^= 1;
+        assert!(Manifest::read_cache(&bytes[..], bytes.len() as u64).is_none());
+    }
 }
