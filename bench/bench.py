@@ -235,6 +235,20 @@ def bench_prepush(base, env, runs):
                statistics.median(times) * 1000, "ms", target=20)
 
 
+def bench_logread(base, env, runs):
+    """`git seal log` (table and --json) over 100,000 run records."""
+    r = init(base, "logread", env)
+    os.makedirs(os.path.join(r.path, ".git", "seal"), exist_ok=True)
+    with open(os.path.join(ROOT, "tests", "fixtures", "runs-v1.jsonl")) as f:
+        record = f.readline()
+    with open(os.path.join(r.path, ".git", "seal", "runs.jsonl"), "w") as f:
+        f.write(record * 100_000)
+    for args in (["log"], ["log", "--json"]):
+        times = [r.timed(BIN, *args) for _ in range(5)]
+        report(f"git seal {' '.join(args)} over 100,000 records (median)",
+               statistics.median(times), "s", target=1)
+
+
 def bench_memory(base, env, runs):
     """Peak memory sealing a commit that holds one 1 GB file."""
     r = init(base, "memory", env)
@@ -257,7 +271,7 @@ def bench_memory(base, env, runs):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("which", nargs="?", default="small",
-                    choices=["small", "large", "ledger", "memory", "prepush", "all"])
+                    choices=["small", "large", "ledger", "memory", "prepush", "logread", "all"])
     ap.add_argument("--runs", type=int, default=21)
     ap.add_argument("--keep", help="build repositories here and keep them")
     args = ap.parse_args()
@@ -267,7 +281,7 @@ def main():
     os.makedirs(os.path.join(base, "home"), exist_ok=True)
     env = env_for(os.path.join(base, "home"))
     try:
-        todo = ["small", "large", "ledger", "memory", "prepush"] if args.which == "all" else [args.which]
+        todo = ["small", "large", "ledger", "memory", "prepush", "logread"] if args.which == "all" else [args.which]
         for name in todo:
             globals()[f"bench_{name}"](base, env, args.runs)
     finally:

@@ -203,10 +203,57 @@ fn ends_with_newline(file: &mut File, len: u64) -> std::io::Result<bool> {
     Ok(last[0] == b'\n')
 }
 
+/// What a reader needs of a record to filter and list it, and the line as stored.
+/// Inputs and outputs must be present but are not decoded (they are the bulk of a
+/// record): the full [`Record`] is parsed from `line` only when asked for.
+#[derive(Debug, Clone)]
+pub struct Entry {
+    pub run_id: String,
+    pub hook: Option<String>,
+    pub command: Option<String>,
+    pub started_at: String,
+    pub status: Status,
+    pub head: Option<String>,
+    pub message: String,
+    pub line: String,
+}
+
+impl Entry {
+    /// The whole record.
+    pub fn record(&self) -> Option<Record> {
+        serde_json::from_str(&self.line).ok()
+    }
+}
+
+#[derive(Deserialize)]
+struct EntryFields<'a> {
+    #[serde(borrow)]
+    schema: std::borrow::Cow<'a, str>,
+    run_id: String,
+    #[serde(default)]
+    hook: Option<String>,
+    #[serde(default)]
+    command: Option<String>,
+    started_at: String,
+    #[allow(dead_code)]
+    finished_at: serde::de::IgnoredAny,
+    status: Status,
+    head: Option<String>,
+    #[allow(dead_code)]
+    inputs: serde::de::IgnoredAny,
+    #[allow(dead_code)]
+    outputs: serde::de::IgnoredAny,
+    #[allow(dead_code)]
+    attempts: serde::de::IgnoredAny,
+    message: String,
+    #[allow(dead_code)]
+    tool_version: serde::de::IgnoredAny,
+}
+
 /// Everything read from the log: the records and the lines that did not parse.
 #[derive(Debug, Default)]
 pub struct Contents {
-    pub records: Vec<Record>,
+    pub records: Vec<Entry>,
     /// (file, 1-based line number) of every line that is not a valid record.
     pub bad_lines: Vec<(Utf8PathBuf, usize)>,
 }
@@ -239,8 +286,17 @@ pub fn read(seal_dir: &Utf8Path) -> std::io::Result<Contents> {
             if line.is_empty() {
                 continue;
             }
-            match serde_json::from_slice::<Record>(line) {
-                Ok(r) if r.schema.starts_with("git-seal/run/v1") => contents.records.push(r),
+            match serde_json::from_slice::<EntryFields<'_>>(line) {
+                Ok(f) if f.schema.starts_with("git-seal/run/v1") => contents.records.push(Entry {
+                    run_id: f.run_id,
+                    hook: f.hook,
+                    command: f.command,
+                    started_at: f.started_at,
+                    status: f.status,
+                    head: f.head,
+                    message: f.message,
+                    line: String::from_utf8_lossy(line).into_owned(),
+                }),
                 _ => contents.bad_lines.push((path.clone(), i + 1)),
             }
         }

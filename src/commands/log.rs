@@ -5,7 +5,7 @@ use std::io::IsTerminal;
 use crate::commands::outln;
 use crate::error::{Error, Result};
 use crate::git::Repo;
-use crate::runlog::{self, parse_time, Record, Status};
+use crate::runlog::{self, parse_time, Entry, Status};
 
 /// Show the run records of hooks and commands
 ///
@@ -67,7 +67,7 @@ pub fn run(args: Args) -> Result<u8> {
         ))?;
         return Ok(if contents.bad_lines.is_empty() { 0 } else { 1 });
     }
-    let keep = |r: &Record| {
+    let keep = |r: &Entry| {
         let started = parse_time(&r.started_at);
         args.status.is_none_or(|s| r.status == s)
             && args
@@ -88,7 +88,8 @@ pub fn run(args: Args) -> Result<u8> {
     let mut out = String::new();
     for r in contents.records.iter().filter(|r| keep(r)) {
         if args.json {
-            out.push_str(&serde_json::to_string(r).unwrap_or_default());
+            // The record as stored: nothing a reader did not write is added.
+            out.push_str(&r.line);
         } else {
             out.push_str(&table_row(r, color));
         }
@@ -98,15 +99,19 @@ pub fn run(args: Args) -> Result<u8> {
     Ok(0)
 }
 
-/// Whether a record names `commit` (a full id or a prefix of at least 4 digits).
-fn names_commit(r: &Record, commit: &str) -> bool {
+/// Whether a record names `commit` (a full id or a prefix of at least 4 digits) as
+/// its head or as a value in its inputs or outputs.
+fn names_commit(r: &Entry, commit: &str) -> bool {
     if commit.len() < 4 {
         return false;
     }
-    let hit = |s: &str| s.starts_with(commit);
-    r.head.as_deref().is_some_and(hit)
-        || mentions(&r.inputs, commit)
-        || mentions(&r.outputs, commit)
+    if r.head.as_deref().is_some_and(|h| h.starts_with(commit)) {
+        return true;
+    }
+    // Decode the whole record only when its text can name the commit at all.
+    r.line.contains(commit)
+        && r.record()
+            .is_some_and(|full| mentions(&full.inputs, commit) || mentions(&full.outputs, commit))
 }
 
 fn mentions(v: &serde_json::Value, commit: &str) -> bool {
@@ -118,7 +123,7 @@ fn mentions(v: &serde_json::Value, commit: &str) -> bool {
     }
 }
 
-fn table_row(r: &Record, color: bool) -> String {
+fn table_row(r: &Entry, color: bool) -> String {
     let what = r.hook.as_deref().or(r.command.as_deref()).unwrap_or("?");
     let head = r.head.as_deref().map_or("-", |h| &h[..h.len().min(7)]);
     let status = format!("{:<8}", r.status.as_str());
