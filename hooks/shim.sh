@@ -6,6 +6,12 @@ hook='@HOOK@'
 seal_bin='@BIN@'
 chained="$0.seal-chained"
 
+# Hot path: git runs reference-transaction twice for every ref it updates (git 2.47
+# fetch: twice per fetched ref). Only a committed transaction can concern us.
+if [ "$hook" = reference-transaction ] && [ "$1" != committed ] && [ ! -e "$chained" ]; then
+    exit 0
+fi
+
 case "$hook" in
 pre-push | pre-receive | post-rewrite | reference-transaction) reads_stdin=1 ;;
 *) reads_stdin= ;;

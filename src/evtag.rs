@@ -14,6 +14,7 @@ use git2::{ObjectType, Oid, Repository};
 use sha2::{Digest, Sha512};
 
 use crate::error::{Error, Result};
+use crate::manifest::STREAM_THRESHOLD;
 
 pub const ALGORITHM: &str = "Git-EVTag-v0-SHA512";
 
@@ -52,11 +53,24 @@ fn walk_tree(repo: &Repository, hasher: &mut Sha512, tree: Oid, at: &str) -> Res
     Ok(())
 }
 
-/// Adds one object in its raw form, header included.
+/// Adds one object in its raw form, header included. Large blobs are streamed
+/// from their object files, as for manifests, so memory stays bounded.
 fn add_object(repo: &Repository, hasher: &mut Sha512, oid: Oid) -> Result<()> {
-    let obj = repo.odb()?.read(oid)?;
-    let kind = obj.kind().str();
-    hasher.update(format!("{kind} {}\0", obj.len()).as_bytes());
+    let odb = repo.odb()?;
+    let (size, kind) = odb.read_header(oid)?;
+    if kind == ObjectType::Blob && size as u64 > STREAM_THRESHOLD {
+        let dirs = crate::objects::object_dirs(repo.commondir());
+        if let Some((mut reader, len)) = crate::objects::open_blob(&dirs, oid)? {
+            hasher.update(format!("blob {len}\0").as_bytes());
+            let copied = std::io::copy(&mut reader, hasher)?;
+            if copied != len {
+                return Err(Error::usage(format!("blob {oid} is damaged")).hint("git fsck"));
+            }
+            return Ok(());
+        }
+    }
+    let obj = odb.read(oid)?;
+    hasher.update(format!("{} {}\0", obj.kind().str(), obj.len()).as_bytes());
     hasher.update(obj.data());
     Ok(())
 }

@@ -34,6 +34,7 @@ pub const CLIENT_HOOKS: &[&str] = &[
     "post-rewrite",
     "post-applypatch",
     "pre-push",
+    "reference-transaction",
 ];
 /// Hooks `install --server` adds.
 pub const SERVER_HOOKS: &[&str] = &["pre-receive"];

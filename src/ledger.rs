@@ -184,6 +184,20 @@ impl<'r> Ledger<'r> {
         who: &Signature<'_>,
         message: &str,
     ) -> Result<Appended> {
+        self.append_with_files(notes, &[], only_new, who, message)
+    }
+
+    /// Like [`Ledger::append`], also adding files at paths in the ledger tree that
+    /// are not notes (`tags/…`, `snapshots/…`, `rollbacks/…`). A path that already
+    /// holds a file is refused: the ledger keeps what it was given.
+    pub fn append_with_files(
+        &self,
+        notes: &[(Oid, Vec<u8>)],
+        files: &[(String, Vec<u8>)],
+        only_new: bool,
+        who: &Signature<'_>,
+        message: &str,
+    ) -> Result<Appended> {
         let git = &self.repo.git;
         let _writer = WriterLock::acquire(self.repo)?;
         let mut attempt = 0;
@@ -204,7 +218,16 @@ impl<'r> Ledger<'r> {
                 tree = Some(insert_note(self.repo, tree, &commit.to_string(), blob)?);
                 out.written.push(*commit);
             }
-            if out.written.is_empty() {
+            for (path, content) in files {
+                if view.file(path)?.is_some() {
+                    return Err(Error::usage(format!(
+                        "the ledger already holds {path}; it is never overwritten"
+                    )));
+                }
+                let blob = git.blob(content)?;
+                tree = Some(insert_path(self.repo, tree, path, blob)?);
+            }
+            if out.written.is_empty() && files.is_empty() {
                 return Ok(out);
             }
             let tree = git.find_tree(tree.unwrap_or_else(Oid::zero))?;
@@ -318,6 +341,28 @@ fn insert_note(repo: &Repo, tree: Option<Oid>, name: &str, blob: Oid) -> Result<
     Ok(id)
 }
 
+/// Returns the id of `tree` (or an empty tree) with a blob at `path` (`a/b/c`).
+fn insert_path(repo: &Repo, tree: Option<Oid>, path: &str, blob: Oid) -> Result<Oid> {
+    let git = &repo.git;
+    let current = tree.map(|t| git.find_tree(t)).transpose()?;
+    let mut builder = git.treebuilder(current.as_ref())?;
+    match path.split_once('/') {
+        None => {
+            builder.insert(path, blob, FileMode::Blob.into())?;
+        }
+        Some((dir, rest)) => {
+            let sub = current
+                .as_ref()
+                .and_then(|t| t.get_name(dir))
+                .filter(|e| e.kind() == Some(ObjectType::Tree))
+                .map(|e| e.id());
+            let new_sub = insert_path(repo, sub, rest, blob)?;
+            builder.insert(dir, new_sub, FileMode::Tree.into())?;
+        }
+    }
+    Ok(builder.write()?)
+}
+
 /// Splits the notes of one flat level (names of `name_len` hex digits) into 2-hex
 /// subtrees, keeping every other entry where it is.
 fn fan_out(repo: &Repo, tree: Oid, name_len: usize) -> Result<Oid> {
@@ -370,6 +415,39 @@ impl<'r> View<'r> {
             }
         }
         Ok(None)
+    }
+
+    /// The content of the file at `path` in the local ledger (not a note).
+    pub fn file(&self, path: &str) -> Result<Option<Vec<u8>>> {
+        let Some(tree) = &self.tree else {
+            return Ok(None);
+        };
+        match tree.get_path(std::path::Path::new(path)) {
+            Ok(e) if e.kind() == Some(ObjectType::Blob) => {
+                Ok(Some(self.repo.git.find_blob(e.id())?.content().to_vec()))
+            }
+            _ => Ok(None),
+        }
+    }
+
+    /// The files directly under `dir` in the local and fetched ledgers: (name, content).
+    pub fn files_in(&self, dir: &str) -> Result<Vec<(String, Vec<u8>)>> {
+        let mut out: Vec<(String, Vec<u8>)> = Vec::new();
+        for tree in self.tree.iter().chain(&self.fetched) {
+            let Ok(entry) = tree.get_path(std::path::Path::new(dir)) else {
+                continue;
+            };
+            let Ok(sub) = self.repo.git.find_tree(entry.id()) else {
+                continue;
+            };
+            for e in sub.iter() {
+                let name = String::from_utf8_lossy(e.name_bytes()).into_owned();
+                if e.kind() == Some(ObjectType::Blob) && !out.iter().any(|(n, _)| *n == name) {
+                    out.push((name, self.repo.git.find_blob(e.id())?.content().to_vec()));
+                }
+            }
+        }
+        Ok(out)
     }
 
     /// The seals kept for `commit` beside its note after a merge conflict

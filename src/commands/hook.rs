@@ -59,6 +59,11 @@ pub fn run(args: Args) -> Result<u8> {
                 rewritten(repo, &input)
             }))
         }
+        "reference-transaction" => {
+            let mut input = String::new();
+            std::io::stdin().read_to_string(&mut input)?;
+            Ok(tag_hook(args.args.first().map(String::as_str), &input))
+        }
         "pre-push" => gate_hook("pre-push", || pre_push(&args.args)),
         "pre-receive" => gate_hook("pre-receive", pre_receive),
         other => Err(Error::usage(format!("unknown hook '{other}'"))
@@ -491,4 +496,77 @@ fn pre_receive() -> Result<(Option<Run>, GateOutcome)> {
             message: format!("{} commit(s) checked", commits.len()),
         },
     ))
+}
+
+/// `reference-transaction`: seals every tag a committed transaction created or moved.
+/// The shim has already dropped every call that is not `committed` and every line
+/// that is not a tag, so this runs only when there is a tag to seal. Never fails.
+fn tag_hook(state: Option<&str>, input: &str) -> u8 {
+    if state != Some("committed") {
+        return 0;
+    }
+    let tags: Vec<String> = input
+        .lines()
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            let (new, refname) = (f.get(1)?, f.get(2)?);
+            let name = refname.strip_prefix("refs/tags/")?;
+            (!new.bytes().all(|b| b == b'0')).then(|| name.to_string())
+        })
+        .collect();
+    if tags.is_empty() {
+        return 0;
+    }
+    let repo = match Repo::open(None) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("warning: git-seal (reference-transaction): tags not sealed: {e}");
+            return 0;
+        }
+    };
+    let head = repo.git.head().ok().and_then(|h| h.target());
+    let mut run = Run::start(
+        &repo.seal_dir(),
+        Source::Hook("reference-transaction"),
+        head.map(|h| h.to_string()),
+    );
+    run.inputs(json!({ "tags": tags }));
+    let mut sealed = Vec::new();
+    let mut failed = Vec::new();
+    let cfg = match Config::load(&repo) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("warning: git-seal (reference-transaction): tags not sealed: {e}");
+            warn_log(run.finish(Status::Failed, json!({}), 1, e.message));
+            return 0;
+        }
+    };
+    for tag in &tags {
+        match crate::tags::seal_tag(&repo, &cfg, tag, None, false) {
+            Ok(t) => {
+                if cfg.verbose && t.written {
+                    eprintln!("git-seal: sealed tag {tag} {}", t.seal.digest);
+                }
+                sealed.push(json!({"tag": tag, "digest": t.seal.digest, "written": t.written}));
+            }
+            Err(e) => {
+                eprintln!("warning: git-seal: tag {tag} not sealed: {}", e.message);
+                eprintln!("hint: seal it later with: git seal seal {tag}");
+                failed.push(json!({"tag": tag, "error": e.message}));
+            }
+        }
+    }
+    let status = match (sealed.is_empty(), failed.is_empty()) {
+        (_, true) => Status::Success,
+        (false, false) => Status::Partial,
+        (true, false) => Status::Failed,
+    };
+    let message = format!("{} tag(s) sealed, {} failed", sealed.len(), failed.len());
+    warn_log(run.finish(
+        status,
+        json!({"sealed": sealed, "failed": failed}),
+        1,
+        message,
+    ));
+    0
 }

@@ -27,6 +27,10 @@ pub struct InstallArgs {
     /// Print what would be done and change nothing
     #[arg(long)]
     pub dry_run: bool,
+    /// Do not install the reference-transaction hook that seals tags (git runs it
+    /// twice per ref a fetch updates; tags are then sealed with git seal seal TAG)
+    #[arg(long)]
+    pub no_tag_hook: bool,
     /// Do not add the ledger's fetch refspec to existing remotes (by default a plain
     /// `git fetch` then brings seals too; what `git push` pushes never changes)
     #[arg(long)]
@@ -60,7 +64,10 @@ fn this_binary() -> Result<Utf8PathBuf> {
 pub fn run_install(args: InstallArgs) -> Result<u8> {
     let repo = Repo::open(args.repo.as_deref())?;
     let dir = hooks::hooks_dir(&repo)?;
-    let wanted = hooks::wanted_hooks(args.server);
+    let mut wanted = hooks::wanted_hooks(args.server);
+    if args.no_tag_hook {
+        wanted.retain(|h| *h != "reference-transaction");
+    }
     let steps = hooks::plan_install(&dir, &wanted)?;
     let cfg = Config::load(&repo)?;
     let refspecs = if args.no_fetch_refspec {

@@ -139,7 +139,7 @@ fn table_row(r: &Entry, color: bool) -> String {
         status
     };
     format!(
-        "{:<24}  {status}  {what:<16}  {head:<7}  {}",
+        "{:<24}  {status}  {what:<21}  {head:<7}  {}",
         r.started_at, r.message
     )
 }

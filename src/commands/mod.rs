@@ -8,6 +8,7 @@ use clap::Subcommand;
 
 use crate::error::{Error, Result};
 
+pub mod diff;
 pub mod export;
 pub mod hook;
 pub mod install;
@@ -15,6 +16,7 @@ pub mod log;
 pub mod manifest;
 pub mod seal;
 pub mod show;
+pub mod snapshot;
 pub mod status;
 pub mod sync;
 pub mod verify;
@@ -29,6 +31,9 @@ pub enum Command {
     Manifest(manifest::Args),
     Verify(verify::Args),
     Export(export::Args),
+    Snapshot(snapshot::SnapshotArgs),
+    Rollback(snapshot::RollbackArgs),
+    Diff(diff::Args),
     Log(log::Args),
     Push(sync::PushArgs),
     Fetch(sync::FetchArgs),
@@ -46,6 +51,9 @@ pub fn run(command: Command) -> Result<u8> {
         Command::Manifest(a) => manifest::run(a),
         Command::Verify(a) => verify::run(a),
         Command::Export(a) => export::run(a),
+        Command::Snapshot(a) => snapshot::run_snapshot(a),
+        Command::Rollback(a) => snapshot::run_rollback(a),
+        Command::Diff(a) => diff::run(a),
         Command::Log(a) => log::run(a),
         Command::Push(a) => sync::run_push(a),
         Command::Fetch(a) => sync::run_fetch(a),

@@ -35,12 +35,18 @@ pub fn run(args: Args) -> Result<u8> {
     let repo = Repo::open(None)?;
     let cfg = Config::load(&repo)?;
     let head = repo.head_commit()?.id();
+    // A tag named by itself gets a tag seal (its commit is sealed on the way).
+    let (tags, revs): (Vec<String>, Vec<String>) = args
+        .revs
+        .iter()
+        .cloned()
+        .partition(|r| !r.contains("..") && crate::tags::is_tag(&repo, r));
     let commits = if args.missing {
         unsealed(&repo, &cfg, head)?
-    } else if args.revs.is_empty() {
+    } else if revs.is_empty() && tags.is_empty() {
         vec![head]
     } else {
-        repo.expand_revs(&args.revs)?
+        repo.expand_revs(&revs)?
     };
     if !args.force {
         refuse_unreadable(&repo, &cfg, &commits)?;
@@ -84,6 +90,11 @@ pub fn run(args: Args) -> Result<u8> {
         sealed.written.len(),
         sealed.already.len()
     ))?;
+    for tag in &tags {
+        let t = crate::tags::seal_tag(&repo, &cfg, tag, None, args.dry_run)?;
+        let what = if t.written { verb } else { "already sealed" };
+        outln(format!("{what} tag {tag} {}", t.seal.digest))?;
+    }
     if !args.dry_run {
         let status = if sealed.written.is_empty() {
             Status::Skipped

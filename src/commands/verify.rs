@@ -34,12 +34,17 @@ pub struct Args {
 pub fn run(args: Args) -> Result<u8> {
     let repo = Repo::open(None)?;
     let cfg = Config::load(&repo)?;
-    let revs = if args.revs.is_empty() {
+    // A tag named by itself is checked as a tag: its seal, its evtag checksum, and
+    // its target's seal chain.
+    let (tags, mut revs): (Vec<String>, Vec<String>) = args
+        .revs
+        .iter()
+        .cloned()
+        .partition(|r| !r.contains("..") && crate::tags::is_tag(&repo, r));
+    if revs.is_empty() && tags.is_empty() {
         repo.head_commit()?;
-        vec!["HEAD".to_string()]
-    } else {
-        args.revs.clone()
-    };
+        revs.push("HEAD".to_string());
+    }
     let commits = repo.expand_revs(&revs)?;
     let view = Ledger::new(&repo, &cfg).view()?;
     let cache_mode = if args.no_cache {
@@ -49,6 +54,12 @@ pub fn run(args: Args) -> Result<u8> {
     };
     let mut verifier = Verifier::new(&repo, view, cache_mode);
     let problems = verifier.check_all(&commits)?;
+    let mut tag_lines = Vec::new();
+    for tag in &tags {
+        for p in crate::tags::verify_tag(&repo, &cfg, tag, cache_mode)? {
+            tag_lines.push(format!("tag {tag}: {p}"));
+        }
+    }
     let mut lines: Vec<String> = problems
         .iter()
         .map(|p| {
@@ -60,6 +71,7 @@ pub fn run(args: Args) -> Result<u8> {
             )
         })
         .collect();
+    lines.extend(tag_lines);
     if args.worktree {
         let root = repo.workdir.clone().ok_or_else(|| {
             Error::usage("--worktree needs a working tree; this repository is bare")
@@ -98,7 +110,12 @@ pub fn run(args: Args) -> Result<u8> {
             outln(line)?;
         }
         if lines.is_empty() {
-            outln(format!("ok: {} commit(s) verified", commits.len()))?;
+            let tags = if tags.is_empty() {
+                String::new()
+            } else {
+                format!(", {} tag(s)", tags.len())
+            };
+            outln(format!("ok: {} commit(s){tags} verified", commits.len()))?;
         }
     }
     if lines.is_empty() {

@@ -107,7 +107,7 @@ fn repo_path_with_spaces_and_quotes_and_bare_server_install() {
 
     let bare = sb.init("server.git", &["--bare"]);
     let r = bare.seal(&["install", "--server"]).ok();
-    assert!(r.stdout().contains("6 hooks installed"), "{}", r.stdout());
+    assert!(r.stdout().contains("7 hooks installed"), "{}", r.stdout());
     assert!(bare.path.join("hooks/pre-receive").exists());
     let status = bare.seal(&["status"]).ok().stdout();
     assert!(status.contains("hook pre-receive"), "{status}");

@@ -12,4 +12,5 @@ mod push;
 mod runlog;
 mod sealing;
 mod stress;
+mod tags;
 mod verify;

@@ -1,0 +1,339 @@
+//! Tag seals (`kind: tag`), the files a snapshot freezes beside them, and their
+//! verification.
+//!
+//! A tag seal lives in the ledger tree at `tags/<tag name>/<digest hex>.yaml`: a path,
+//! not a note, because a lightweight tag points at a commit whose note is already its
+//! commit seal, and so that a tag moved and resealed keeps every version. A snapshot
+//! also freezes `snapshots/<tag name>/MANIFEST.json` and `CHECKSUMS.sha256`.
+//!
+//! Invariants:
+//! - Sealing a tag never seals its target commit: `target_seal` names the commit's
+//!   seal, or is null if it had none, and verifying the tag then reports it.
+//! - The same digest rule as commit seals: `sha256:` + SHA-256 of the canonical JSON
+//!   of every other field.
+//! - Verifying a tag never trusts the seal's numbers: the manifest, the evtag
+//!   checksum and the target's seal are all recomputed.
+
+use chrono::{SecondsFormat, Utc};
+use git2::{ObjectType, Oid, Signature};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::cache::{CacheMode, Manifests};
+use crate::config::Config;
+use crate::engine::stated_digest;
+use crate::error::{Error, Result};
+use crate::evtag;
+use crate::git::{short, Repo};
+use crate::ledger::{Ledger, View};
+use crate::seal::{digest_of, git_time, Identity, ManifestSummary, Person, Tool, SCHEMA};
+use crate::verify::Verifier;
+
+/// The extended-verification checksum recorded in a tag seal.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Evtag {
+    pub algorithm: String,
+    pub digest: String,
+}
+
+/// Where a snapshot's frozen files are in the ledger, and the checksum file's hash.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Frozen {
+    pub manifest: String,
+    pub checksums: String,
+    pub checksums_sha256: String,
+}
+
+/// A tag seal, field by field (documented in the README).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TagSeal {
+    pub schema: String,
+    pub kind: String,
+    /// The tag's name, without `refs/tags/`.
+    pub tag: String,
+    /// The tag object, for an annotated tag; null for a lightweight one.
+    pub tag_object: Option<String>,
+    pub target: String,
+    /// The digest of the target commit's seal; null if it had none when the tag was
+    /// sealed (tagging does not seal the commit: that would vouch for its content).
+    pub target_seal: Option<String>,
+    /// The tagger, for an annotated tag.
+    pub tagger: Option<Person>,
+    pub tree: String,
+    pub manifest: ManifestSummary,
+    pub evtag: Evtag,
+    /// For a snapshot: the files frozen beside this seal.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub snapshot: Option<Frozen>,
+    pub sealed_at: String,
+    pub sealed_by: Identity,
+    pub tool: Tool,
+    pub digest: String,
+}
+
+/// A tag as it is now in the repository.
+pub struct TagState {
+    pub name: String,
+    pub tag_object: Option<Oid>,
+    pub target: Oid,
+    pub tagger: Option<Person>,
+}
+
+/// Reads `refs/tags/<name>`.
+pub fn tag_state(repo: &Repo, name: &str) -> Result<TagState> {
+    let refname = format!("refs/tags/{name}");
+    let reference = repo.git.find_reference(&refname).map_err(|_| {
+        Error::usage(format!("no tag named '{name}'")).hint("list tags: git tag --list")
+    })?;
+    let id = reference
+        .target()
+        .ok_or_else(|| Error::usage(format!("tag {name} is symbolic")))?;
+    let obj = repo.git.find_object(id, None)?;
+    let (tag_object, tagger) = match obj.kind() {
+        Some(ObjectType::Tag) => {
+            let tag = repo.git.find_tag(id)?;
+            let tagger = tag.tagger().map(|s| Person {
+                name: String::from_utf8_lossy(s.name_bytes()).into_owned(),
+                email: String::from_utf8_lossy(s.email_bytes()).into_owned(),
+                time: git_time(s.when()),
+            });
+            (Some(id), tagger)
+        }
+        _ => (None, None),
+    };
+    let target = obj.peel_to_commit().map_err(|_| {
+        Error::usage(format!("tag {name} does not point at a commit"))
+            .hint("git-seal seals tags of commits")
+    })?;
+    Ok(TagState {
+        name: name.to_string(),
+        tag_object,
+        target: target.id(),
+        tagger,
+    })
+}
+
+/// Whether `name` is a tag in this repository.
+pub fn is_tag(repo: &Repo, name: &str) -> bool {
+    repo.git
+        .find_reference(&format!("refs/tags/{name}"))
+        .is_ok()
+}
+
+/// The ledger path of a tag seal.
+pub fn seal_path(name: &str, digest: &str) -> String {
+    format!(
+        "tags/{name}/{}.yaml",
+        digest.strip_prefix("sha256:").unwrap_or(digest)
+    )
+}
+
+/// Every seal stored for tag `name`, parsed, with the digest each actually hashes to.
+pub fn stored_seals(view: &View<'_>, name: &str) -> Result<Vec<(TagSeal, String)>> {
+    let mut out = Vec::new();
+    for (_, content) in view.files_in(&format!("tags/{name}"))? {
+        let text = String::from_utf8_lossy(&content);
+        if let Ok(value) = serde_norway::from_str::<serde_json::Value>(&text) {
+            let computed = digest_of(value.clone());
+            if let Ok(seal) = serde_json::from_value::<TagSeal>(value) {
+                out.push((seal, computed));
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// What `seal_tag` wrote.
+pub struct TagSealed {
+    pub seal: TagSeal,
+    pub yaml: String,
+    /// False when an identical seal (same tag object and target) was already there.
+    pub written: bool,
+}
+
+/// Files a snapshot freezes beside its seal: (ledger path, content).
+pub struct SnapshotFiles {
+    pub manifest_json: Vec<u8>,
+    pub checksums: Vec<u8>,
+}
+
+/// Seals tag `name`. With `snapshot`,
+/// also freezes its manifest and checksum file in the same ledger append.
+pub fn seal_tag(
+    repo: &Repo,
+    cfg: &Config,
+    name: &str,
+    snapshot: Option<&SnapshotFiles>,
+    dry_run: bool,
+) -> Result<TagSealed> {
+    let state = tag_state(repo, name)?;
+    let ledger = Ledger::new(repo, cfg);
+    let view = ledger.view()?;
+    let tag_object = state.tag_object.map(|o| o.to_string());
+    if snapshot.is_none() {
+        let existing = stored_seals(&view, name)?
+            .into_iter()
+            .find(|(s, _)| s.target == state.target.to_string() && s.tag_object == tag_object);
+        if let Some((seal, _)) = existing {
+            let yaml = serde_norway::to_string(&seal).unwrap_or_default();
+            return Ok(TagSealed {
+                seal,
+                yaml,
+                written: false,
+            });
+        }
+    }
+    let target_seal = stated_digest(&view, state.target)?;
+    let commit = repo.git.find_commit(state.target)?;
+    let tree = commit.tree()?;
+    let parents: Vec<_> = commit
+        .parents()
+        .map(|p| p.tree())
+        .collect::<std::result::Result<_, _>>()?;
+    let mode = if dry_run {
+        CacheMode::ReadOnly
+    } else {
+        CacheMode::ReadWrite
+    };
+    let manifest = Manifests::new(repo, mode).manifest(&tree, &parents)?;
+    let (sealer_name, sealer_email) = repo.identity().ok_or_else(|| {
+        Error::usage("no identity to seal with: user.name and user.email are not set")
+            .hint("git config user.name 'Your Name' && git config user.email you@example.com")
+    })?;
+    let frozen = snapshot.map(|s| Frozen {
+        manifest: format!("snapshots/{name}/MANIFEST.json"),
+        checksums: format!("snapshots/{name}/CHECKSUMS.sha256"),
+        checksums_sha256: format!("sha256:{}", hex::encode(Sha256::digest(&s.checksums))),
+    });
+    let mut seal = TagSeal {
+        schema: SCHEMA.into(),
+        kind: "tag".into(),
+        tag: name.to_string(),
+        tag_object,
+        target: state.target.to_string(),
+        target_seal,
+        tagger: state.tagger,
+        tree: tree.id().to_string(),
+        manifest: ManifestSummary {
+            algorithm: "sha256".into(),
+            digest: manifest.digest(),
+            files: manifest.files(),
+            bytes: manifest.bytes(),
+        },
+        evtag: Evtag {
+            algorithm: evtag::ALGORITHM.into(),
+            digest: evtag::evtag(&repo.git, state.target)?,
+        },
+        snapshot: frozen.clone(),
+        sealed_at: Utc::now().to_rfc3339_opts(SecondsFormat::Secs, false),
+        sealed_by: Identity {
+            name: sealer_name.clone(),
+            email: sealer_email.clone(),
+        },
+        tool: Tool {
+            name: "git-seal".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+        },
+        digest: String::new(),
+    };
+    seal.digest = digest_of(serde_json::to_value(&seal).unwrap_or_default());
+    let yaml = serde_norway::to_string(&seal).unwrap_or_default();
+    if !dry_run {
+        let mut files = vec![(seal_path(name, &seal.digest), yaml.clone().into_bytes())];
+        if let (Some(f), Some(s)) = (&frozen, snapshot) {
+            files.push((f.manifest.clone(), s.manifest_json.clone()));
+            files.push((f.checksums.clone(), s.checksums.clone()));
+        }
+        let who = Signature::now(&sealer_name, &sealer_email)?;
+        ledger.append_with_files(&[], &files, false, &who, &format!("seal tag {name}"))?;
+    }
+    Ok(TagSealed {
+        seal,
+        yaml,
+        written: true,
+    })
+}
+
+/// Why a tag does not verify. Empty when it does.
+pub fn verify_tag(repo: &Repo, cfg: &Config, name: &str, mode: CacheMode) -> Result<Vec<String>> {
+    let state = tag_state(repo, name)?;
+    let view = Ledger::new(repo, cfg).view()?;
+    let seals = stored_seals(&view, name)?;
+    if seals.is_empty() {
+        return Ok(vec!["no tag seal".into()]);
+    }
+    let tag_object = state.tag_object.map(|o| o.to_string());
+    let current = seals
+        .iter()
+        .find(|(s, _)| s.target == state.target.to_string() && s.tag_object == tag_object);
+    let Some((seal, computed)) = current else {
+        let sealed: Vec<String> = seals
+            .iter()
+            .map(|(s, _)| s.target[..7.min(s.target.len())].to_string())
+            .collect();
+        return Ok(vec![format!(
+            "tag moved: sealed at {}, now at {}",
+            sealed.join(", "),
+            short(state.target)
+        )]);
+    };
+    let mut problems = Vec::new();
+    if *computed != seal.digest {
+        problems.push(format!(
+            "tag seal digest mismatch: seal states {}, its content hashes to {computed}",
+            seal.digest
+        ));
+    }
+    let commit = repo.git.find_commit(state.target)?;
+    if seal.tree != commit.tree_id().to_string() {
+        problems.push(format!(
+            "tag seal names tree {}, target has {}",
+            seal.tree,
+            commit.tree_id()
+        ));
+    }
+    let parents: Vec<_> = commit
+        .parents()
+        .map(|p| p.tree())
+        .collect::<std::result::Result<_, _>>()?;
+    let manifest = Manifests::new(repo, mode).manifest(&commit.tree()?, &parents)?;
+    if manifest.digest() != seal.manifest.digest {
+        problems.push(format!(
+            "manifest mismatch: tag seal states {}, tree hashes to {}",
+            seal.manifest.digest,
+            manifest.digest()
+        ));
+    }
+    let evtag = evtag::evtag(&repo.git, state.target)?;
+    if evtag != seal.evtag.digest {
+        problems.push(format!(
+            "{} mismatch: tag seal states {}, recomputed {evtag}",
+            evtag::ALGORITHM,
+            seal.evtag.digest
+        ));
+    }
+    if let (Some(named), Some(now)) = (&seal.target_seal, stated_digest(&view, state.target)?) {
+        if *named != now {
+            problems.push(format!(
+                "target seal changed: tag seal names {named}, target's seal is {now}"
+            ));
+        }
+    }
+    let mut verifier = Verifier::new(repo, view, mode);
+    for reason in verifier.check(state.target)? {
+        problems.push(format!("target {}: {reason}", short(state.target)));
+    }
+    if let Some(frozen) = &seal.snapshot {
+        let view = Ledger::new(repo, cfg).view()?;
+        match view.file(&frozen.checksums)? {
+            Some(bytes) => {
+                let actual = format!("sha256:{}", hex::encode(Sha256::digest(&bytes)));
+                if actual != frozen.checksums_sha256 || bytes != manifest.to_sha256sum() {
+                    problems.push("frozen checksum file does not match the snapshot".into());
+                }
+            }
+            None => problems.push("frozen checksum file is missing from the ledger".into()),
+        }
+    }
+    Ok(problems)
+}
