@@ -147,6 +147,12 @@ def bench_large(base, env, runs):
            baseline=c * 1000, ratio_target=0.15)
     r.run(BIN, "verify", f"HEAD~{runs}..HEAD")
 
+    # Snapshot (tag, seal with the evtag checksum over every object, frozen manifest
+    # JSON and checksum file), against the first full seal measured above.
+    snaps = [r.timed(BIN, "snapshot", f"bench{i}") for i in range(3)]
+    report("100k files: snapshot (median)", statistics.median(snaps), "s",
+           baseline=statistics.median(full))
+
 
 def bench_ledger(base, env, runs):
     """Bytes the ledger adds to .git after 1,000 sealed commits on a 10,000-file repo."""
@@ -249,6 +255,31 @@ def bench_logread(base, env, runs):
                statistics.median(times), "s", target=1)
 
 
+def bench_tags(base, env, runs):
+    """reference-transaction hook on a non-tag update: wall per call, called as git
+    calls it, and the whole cost it adds to `git update-ref` of a branch."""
+    r = init(base, "tags", env)
+    r.git("commit", "-q", "--allow-empty", "-m", "x")
+    r.run(BIN, "install")
+    hook = os.path.join(r.path, ".git", "hooks", "reference-transaction")
+    head = r.git("rev-parse", "HEAD").stdout.decode().strip()
+    line = f"{'0' * 40} {head} refs/heads/feature\n".encode()
+    for state in ("prepared", "committed"):
+        times = []
+        for _ in range(runs * 5):
+            t = time.perf_counter()
+            subprocess.run([hook, state], cwd=r.path, env=env, input=line, check=True)
+            times.append(time.perf_counter() - t)
+        report(f"reference-transaction hook, branch update, {state} (median)",
+               statistics.median(times) * 1000, "ms", target=5)
+    on, off = [], []
+    for i in range(runs * 3):
+        on.append(r.timed("git", "update-ref", f"refs/heads/on{i}", head))
+        off.append(r.timed("git", "-c", "core.hooksPath=/dev/null", "update-ref", f"refs/heads/off{i}", head))
+    report("git update-ref of a branch: cost the hooks add (median)",
+           (statistics.median(on) - statistics.median(off)) * 1000, "ms")
+
+
 def bench_memory(base, env, runs):
     """Peak memory sealing a commit that holds one 1 GB file."""
     r = init(base, "memory", env)
@@ -271,7 +302,7 @@ def bench_memory(base, env, runs):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("which", nargs="?", default="small",
-                    choices=["small", "large", "ledger", "memory", "prepush", "logread", "all"])
+                    choices=["small", "large", "ledger", "memory", "prepush", "logread", "tags", "all"])
     ap.add_argument("--runs", type=int, default=21)
     ap.add_argument("--keep", help="build repositories here and keep them")
     args = ap.parse_args()
@@ -281,7 +312,7 @@ def main():
     os.makedirs(os.path.join(base, "home"), exist_ok=True)
     env = env_for(os.path.join(base, "home"))
     try:
-        todo = ["small", "large", "ledger", "memory", "prepush", "logread"] if args.which == "all" else [args.which]
+        todo = ["small", "large", "ledger", "memory", "prepush", "logread", "tags"] if args.which == "all" else [args.which]
         for name in todo:
             globals()[f"bench_{name}"](base, env, args.runs)
     finally:
