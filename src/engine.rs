@@ -15,7 +15,7 @@ use git2::{Oid, Signature};
 use crate::cache::{CacheMode, Manifests};
 use crate::config::Config;
 use crate::error::{Error, Result};
-use crate::git::{short, Repo};
+use crate::git::{parent_trees, short, Repo};
 use crate::ledger::{Appended, Ledger, View};
 use crate::seal::{Identity, ManifestSummary, Seal, SealInputs};
 
@@ -114,10 +114,7 @@ fn build_seal(
 ) -> Result<Seal> {
     let commit = repo.git.find_commit(oid)?;
     let tree = commit.tree()?;
-    let parent_trees: Vec<_> = commit
-        .parents()
-        .map(|p| p.tree())
-        .collect::<std::result::Result<_, _>>()?;
+    let parent_trees = parent_trees(&commit)?;
     let manifest = manifests.manifest(&tree, &parent_trees)?;
     let parent_seals = commit
         .parent_ids()

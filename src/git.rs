@@ -270,6 +270,14 @@ fn trim_slash(p: Utf8PathBuf) -> Utf8PathBuf {
     }
 }
 
+/// The trees of a commit's parents, in order: the bases a manifest is derived from.
+pub fn parent_trees<'r>(commit: &Commit<'r>) -> Result<Vec<git2::Tree<'r>>> {
+    Ok(commit
+        .parents()
+        .map(|p| p.tree())
+        .collect::<std::result::Result<_, _>>()?)
+}
+
 /// Short form of an object id, as git prints it by default.
 pub fn short(oid: Oid) -> String {
     oid.to_string()[..7].to_string()

@@ -24,7 +24,7 @@ use crate::config::Config;
 use crate::engine::stated_digest;
 use crate::error::{Error, Result};
 use crate::evtag;
-use crate::git::{short, Repo};
+use crate::git::{parent_trees, short, Repo};
 use crate::ledger::{Ledger, View};
 use crate::seal::{digest_of, git_time, Identity, ManifestSummary, Person, Tool, SCHEMA};
 use crate::verify::Verifier;
@@ -186,10 +186,7 @@ pub fn seal_tag(
     let target_seal = stated_digest(&view, state.target)?;
     let commit = repo.git.find_commit(state.target)?;
     let tree = commit.tree()?;
-    let parents: Vec<_> = commit
-        .parents()
-        .map(|p| p.tree())
-        .collect::<std::result::Result<_, _>>()?;
+    let parents = parent_trees(&commit)?;
     let mode = if dry_run {
         CacheMode::ReadOnly
     } else {
@@ -292,10 +289,7 @@ pub fn verify_tag(repo: &Repo, cfg: &Config, name: &str, mode: CacheMode) -> Res
             commit.tree_id()
         ));
     }
-    let parents: Vec<_> = commit
-        .parents()
-        .map(|p| p.tree())
-        .collect::<std::result::Result<_, _>>()?;
+    let parents = parent_trees(&commit)?;
     let manifest = Manifests::new(repo, mode).manifest(&commit.tree()?, &parents)?;
     if manifest.digest() != seal.manifest.digest {
         problems.push(format!(

@@ -11,7 +11,7 @@ use git2::Oid;
 use crate::cache::{CacheMode, Manifests};
 use crate::engine::stated_digest;
 use crate::error::Result;
-use crate::git::{short, Repo};
+use crate::git::{parent_trees, short, Repo};
 use crate::ledger::View;
 use crate::manifest::{hash_path, Manifest};
 use crate::seal::Seal;
@@ -143,10 +143,7 @@ impl<'r> Verifier<'r> {
                 actual: parsed.computed_digest,
             });
         }
-        let parent_trees: Vec<_> = commit
-            .parents()
-            .map(|p| p.tree())
-            .collect::<std::result::Result<_, _>>()?;
+        let parent_trees = parent_trees(&commit)?;
         let actual = self.manifests.digest(&tree, &parent_trees)?;
         if actual != seal.manifest.digest {
             reasons.push(Reason::ManifestMismatch {

@@ -5,7 +5,7 @@ use serde_json::json;
 use crate::cache::{CacheMode, Manifests};
 use crate::commands::{out, outln};
 use crate::error::Result;
-use crate::git::Repo;
+use crate::git::{parent_trees, Repo};
 use crate::manifest::{Entry, Manifest};
 
 /// Show which files changed between two commits or tags, from their manifests
@@ -79,10 +79,7 @@ pub fn run(args: Args) -> Result<u8> {
     let mut manifests = Manifests::new(&repo, CacheMode::ReadWrite);
     let mut load = |rev: &str| -> Result<std::rc::Rc<Manifest>> {
         let commit = repo.commit(rev)?;
-        let parents: Vec<_> = commit
-            .parents()
-            .map(|p| p.tree())
-            .collect::<std::result::Result<_, _>>()?;
+        let parents = parent_trees(&commit)?;
         manifests.manifest(&commit.tree()?, &parents)
     };
     let (a, b) = (load(&args.a)?, load(&args.b)?);

@@ -8,7 +8,7 @@ use crate::commands::{outln, warn_log};
 use crate::config::Config;
 use crate::error::{Error, Result, ResultExt};
 use crate::fsutil::write_atomic;
-use crate::git::{short, Repo};
+use crate::git::{parent_trees, short, Repo};
 use crate::ledger::Ledger;
 use crate::runlog::{Run, Source, Status};
 
@@ -41,10 +41,7 @@ pub fn run(args: Args) -> Result<u8> {
                 .hint(format!("seal it first: git seal seal {}", args.rev)),
         );
     };
-    let parents: Vec<_> = commit
-        .parents()
-        .map(|p| p.tree())
-        .collect::<std::result::Result<_, _>>()?;
+    let parents = parent_trees(&commit)?;
     let tree = commit.tree()?;
     let manifest = Manifests::new(
         &repo,

@@ -124,21 +124,30 @@ fn unsealed_behind(repo: &Repo, cfg: &Config, head: Oid) -> Result<Vec<Oid>> {
     Ok(walk.collect::<std::result::Result<Vec<_>, _>>()?)
 }
 
-/// Runs a sealing hook: seals what `targets` names, records the run, never fails.
-fn sealing_hook(name: &str, targets: impl FnOnce(&Repo) -> Result<Vec<Oid>>) -> u8 {
+/// Opens the repository for a hook that must not fail, and starts its run record.
+/// `None` (after a warning) when there is no repository to work in.
+fn start_hook(name: &str) -> Option<(Repo, Run)> {
     let repo = match Repo::open(None) {
         Ok(r) => r,
         Err(e) => {
             eprintln!("warning: git-seal ({name}): nothing sealed: {e}");
-            return 0;
+            return None;
         }
     };
     let head = repo.git.head().ok().and_then(|h| h.target());
-    let mut run = Run::start(
+    let run = Run::start(
         &repo.seal_dir(),
         Source::Hook(name),
         head.map(|h| h.to_string()),
     );
+    Some((repo, run))
+}
+
+/// Runs a sealing hook: seals what `targets` names, records the run, never fails.
+fn sealing_hook(name: &str, targets: impl FnOnce(&Repo) -> Result<Vec<Oid>>) -> u8 {
+    let Some((repo, mut run)) = start_hook(name) else {
+        return 0;
+    };
     let result = Config::load(&repo).and_then(|cfg| {
         let commits = targets(&repo)?;
         let sealed = seal_commits(
@@ -517,19 +526,9 @@ fn tag_hook(state: Option<&str>, input: &str) -> u8 {
     if tags.is_empty() {
         return 0;
     }
-    let repo = match Repo::open(None) {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("warning: git-seal (reference-transaction): tags not sealed: {e}");
-            return 0;
-        }
+    let Some((repo, mut run)) = start_hook("reference-transaction") else {
+        return 0;
     };
-    let head = repo.git.head().ok().and_then(|h| h.target());
-    let mut run = Run::start(
-        &repo.seal_dir(),
-        Source::Hook("reference-transaction"),
-        head.map(|h| h.to_string()),
-    );
     run.inputs(json!({ "tags": tags }));
     let mut sealed = Vec::new();
     let mut failed = Vec::new();

@@ -3,7 +3,7 @@
 use crate::cache::{CacheMode, Manifests};
 use crate::commands::{out, outln};
 use crate::error::Result;
-use crate::git::Repo;
+use crate::git::{parent_trees, Repo};
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
 pub enum Format {
@@ -32,10 +32,7 @@ pub fn run(args: Args) -> Result<u8> {
     let repo = Repo::open(None)?;
     let commit = repo.commit(&args.rev)?;
     let tree = commit.tree()?;
-    let parents: Vec<_> = commit
-        .parents()
-        .map(|p| p.tree())
-        .collect::<std::result::Result<_, _>>()?;
+    let parents = parent_trees(&commit)?;
     let manifest = Manifests::new(&repo, CacheMode::ReadWrite).manifest(&tree, &parents)?;
     let format = if args.json { Format::Json } else { args.format };
     match format {

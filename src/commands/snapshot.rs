@@ -10,7 +10,7 @@ use crate::commands::export::write_all_or_none;
 use crate::commands::{outln, warn_log};
 use crate::config::Config;
 use crate::error::{Error, Result};
-use crate::git::{short, Repo};
+use crate::git::{parent_trees, short, Repo};
 use crate::ledger::Ledger;
 use crate::runlog::{Run, Source, Status};
 use crate::seal::Identity;
@@ -87,10 +87,7 @@ pub fn run_snapshot(args: SnapshotArgs) -> Result<u8> {
         ))
         .hint("seal it first: git seal seal"));
     }
-    let parents: Vec<_> = head
-        .parents()
-        .map(|p| p.tree())
-        .collect::<std::result::Result<_, _>>()?;
+    let parents = parent_trees(&head)?;
     let tree = head.tree()?;
     let manifest = Manifests::new(&repo, CacheMode::ReadOnly).manifest(&tree, &parents)?;
     let files = SnapshotFiles {
@@ -319,10 +316,7 @@ pub fn run_rollback(args: RollbackArgs) -> Result<u8> {
         )));
     }
     let commit = repo.git.find_commit(target)?;
-    let parents: Vec<_> = commit
-        .parents()
-        .map(|p| p.tree())
-        .collect::<std::result::Result<_, _>>()?;
+    let parents = parent_trees(&commit)?;
     let manifest =
         Manifests::new(&repo, CacheMode::ReadWrite).manifest(&commit.tree()?, &parents)?;
     let root = repo

@@ -6,7 +6,7 @@ use crate::cache::{CacheMode, Manifests};
 use crate::commands::{outln, subject};
 use crate::config::Config;
 use crate::error::{Error, Result};
-use crate::git::{short, Repo};
+use crate::git::{parent_trees, short, Repo};
 use crate::ledger::Ledger;
 use crate::verify::{check_worktree, Verifier};
 
@@ -78,10 +78,7 @@ pub fn run(args: Args) -> Result<u8> {
                 .hint("run git seal verify without --worktree")
         })?;
         let head = repo.head_commit()?;
-        let parents: Vec<_> = head
-            .parents()
-            .map(|p| p.tree())
-            .collect::<std::result::Result<_, _>>()?;
+        let parents = parent_trees(&head)?;
         let manifest = Manifests::new(&repo, cache_mode).manifest(&head.tree()?, &parents)?;
         for p in check_worktree(root.as_std_path(), &manifest) {
             lines.push(format!("worktree {p}"));

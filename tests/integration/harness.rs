@@ -185,6 +185,15 @@ impl TestRepo<'_> {
         self.rev("HEAD")
     }
 
+    /// Writes `msg` into a file and commits it with hooks off: a commit without a seal.
+    pub fn commit_unsealed(&self, rel: &str, msg: &str) -> String {
+        self.write(rel, msg);
+        self.git(&["add", "-A"]).ok();
+        self.git(&["-c", "core.hooksPath=/dev/null", "commit", "-q", "-m", msg])
+            .ok();
+        self.rev("HEAD")
+    }
+
     pub fn install(&self) {
         self.seal(&["install"]).ok();
     }

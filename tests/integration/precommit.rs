@@ -7,7 +7,7 @@
 
 use std::path::PathBuf;
 
-use crate::harness::{Sandbox, TestRepo};
+use crate::harness::Sandbox;
 
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 
@@ -38,14 +38,6 @@ fn local_config() -> String {
         .map(|l| format!("    {l}\n"))
         .collect();
     format!("repos:\n- repo: local\n  hooks:\n{hooks}")
-}
-
-fn commit_unsealed(repo: &TestRepo<'_>, file: &str, msg: &str) -> String {
-    repo.write(file, msg);
-    repo.git(&["add", "-A"]).ok();
-    repo.git(&["-c", "core.hooksPath=/dev/null", "commit", "-q", "-m", msg])
-        .ok();
-    repo.rev("HEAD")
 }
 
 #[test]
@@ -96,7 +88,7 @@ fn pre_commit_framework_seals_commits_and_gates_pushes() {
 
     // pre-push stage: a new root branch (the framework passes only branch names)
     // with an unsealed commit is refused
-    let bad = commit_unsealed(&repo, "b.txt", "unsealed");
+    let bad = repo.commit_unsealed("b.txt", "unsealed");
     let r = repo.git(&["push", "-q", "origin", "main"]).fails_with(1);
     let out = r.stdout() + &r.stderr();
     assert!(
@@ -112,7 +104,7 @@ fn pre_commit_framework_seals_commits_and_gates_pushes() {
     assert!(server.note("main").is_some(), "seals travelled");
 
     // an existing branch (the framework passes FROM/TO refs): refused, then fixed
-    let bad2 = commit_unsealed(&repo, "c.txt", "unsealed again");
+    let bad2 = repo.commit_unsealed("c.txt", "unsealed again");
     let r = repo.git(&["push", "-q", "origin", "main"]).fails_with(1);
     let out = r.stdout() + &r.stderr();
     assert!(

@@ -27,14 +27,6 @@ fn clone<'s>(sb: &'s Sandbox, server: &TestRepo<'_>, name: &str) -> TestRepo<'s>
     repo
 }
 
-fn unsealed_commit(repo: &TestRepo<'_>, file: &str, msg: &str) -> String {
-    repo.write(file, msg);
-    repo.git(&["add", "-A"]).ok();
-    repo.git(&["-c", "core.hooksPath=/dev/null", "commit", "-q", "-m", msg])
-        .ok();
-    repo.rev("HEAD")
-}
-
 fn push(repo: &TestRepo<'_>, args: &[&str]) -> Run {
     let mut all = vec!["push", "-q"];
     all.extend_from_slice(args);
@@ -66,7 +58,7 @@ fn unsealed_commit_is_refused_then_backfilled_and_pushed() {
     let sb = Sandbox::new();
     let (server, client) = server_and_client(&sb);
     client.commit_file("a", "1", "sealed one");
-    let bad = unsealed_commit(&client, "b", "made with hooks off");
+    let bad = client.commit_unsealed("b", "made with hooks off");
     let r = push(&client, &["origin", "main"]).fails_with(1);
     let err = r.stderr();
     assert!(
@@ -161,7 +153,7 @@ fn new_branches_force_pushes_deletions_tags_and_many_refs() {
 
     // several refs at once, one of them carrying an unsealed commit: all refused
     client.git(&["checkout", "-q", "-b", "other", "main"]).ok();
-    let bad = unsealed_commit(&client, "o", "unsealed on other");
+    let bad = client.commit_unsealed("o", "unsealed on other");
     client.git(&["checkout", "-q", "topic"]).ok();
     client.commit_file("t2", "2", "more topic");
     let r = push(&client, &["origin", "topic", "other"]).fails_with(1);
@@ -193,7 +185,7 @@ fn server_refuses_no_verify_pushes_of_unsealed_commits() {
     let (server, client) = server_and_client(&sb);
     client.commit_file("a", "1", "first");
     push(&client, &["origin", "main"]).ok();
-    let bad = unsealed_commit(&client, "b", "sneaky");
+    let bad = client.commit_unsealed("b", "sneaky");
     let r = push(&client, &["--no-verify", "origin", "main"]).fails_with(1);
     let err = r.stderr();
     assert!(
