@@ -65,6 +65,9 @@ if [ -z "$seal_bin" ]; then
 fi
 
 if [ "$hook" = reference-transaction ]; then
+    # git's pid, so that git-seal can tell a fetch (tags made elsewhere) from git tag.
+    SEAL_GIT_PID=$PPID
+    export SEAL_GIT_PID
     printf '%s' "$tags" | "$seal_bin" hook "$hook" "$@"
     exit $?
 fi

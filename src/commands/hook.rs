@@ -530,6 +530,13 @@ fn tag_hook(state: Option<&str>, input: &str) -> u8 {
         return 0;
     };
     run.inputs(json!({ "tags": tags }));
+    if let Some(command) = transfer_command() {
+        // Made elsewhere: their seals travel with the remote's ledger.
+        let message =
+            format!("tags from git {command} are not sealed here; seal one with git seal seal TAG");
+        warn_log(run.finish(Status::Skipped, json!({}), 0, message));
+        return 0;
+    }
     let mut sealed = Vec::new();
     let mut failed = Vec::new();
     let cfg = match Config::load(&repo) {
@@ -568,4 +575,29 @@ fn tag_hook(state: Option<&str>, input: &str) -> u8 {
         message,
     ));
     0
+}
+
+/// The git command that ran this hook, if it brings refs from elsewhere (fetch,
+/// pull, clone). Read from `/proc/<git's pid>/cmdline` (the shim passes git's pid);
+/// where that is not available, `None`, and tags are sealed.
+fn transfer_command() -> Option<String> {
+    let pid = std::env::var("SEAL_GIT_PID").ok()?;
+    let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+    let args: Vec<String> = cmdline
+        .split(|b| *b == 0)
+        .map(|a| String::from_utf8_lossy(a).into_owned())
+        .collect();
+    // Skip the program and git's own options (`-c k=v`, `-C dir`, `--flag`).
+    let mut rest = args.iter().skip(1);
+    let command = loop {
+        let arg = rest.next()?;
+        match arg.as_str() {
+            "-c" | "-C" | "--git-dir" | "--work-tree" | "--namespace" => {
+                rest.next();
+            }
+            a if a.starts_with('-') => {}
+            a => break a.to_string(),
+        }
+    };
+    matches!(command.as_str(), "fetch" | "pull" | "clone" | "fetch-pack").then_some(command)
 }

@@ -62,6 +62,15 @@ pub fn run(args: Args) -> Result<u8> {
     if installed.iter().any(|(_, ok)| !ok) {
         outln("hint: install the hooks with: git seal install")?;
     }
+    if let Some(version) = git_version(&repo) {
+        if version < (2, 28) {
+            outln(format!(
+                "git {}.{} has no reference-transaction hook: tags are not sealed automatically",
+                version.0, version.1
+            ))?;
+            outln("hint: seal a tag by hand with: git seal seal TAG")?;
+        }
+    }
     match tip {
         Some(t) => outln(format!("ledger {} at {}", cfg.ledger_ref, short(t)))?,
         None => outln(format!("ledger {} (empty)", cfg.ledger_ref))?,
@@ -73,4 +82,11 @@ pub fn run(args: Args) -> Result<u8> {
         outln("hint: seal them with: git seal seal --missing")?;
     }
     Ok(0)
+}
+
+/// git's (major, minor) version, from `git --version`.
+fn git_version(repo: &Repo) -> Option<(u32, u32)> {
+    let out = repo.run_git(&["--version"]).ok()?;
+    let mut parts = out.split_whitespace().nth(2)?.split('.');
+    Some((parts.next()?.parse().ok()?, parts.next()?.parse().ok()?))
 }

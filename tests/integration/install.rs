@@ -132,3 +132,43 @@ fn linked_worktree_shares_the_hooks_and_the_ledger() {
         "one log for all worktrees"
     );
 }
+
+#[test]
+fn status_says_when_git_is_too_old_for_the_tag_hook() {
+    let sb = Sandbox::new();
+    let repo = sb.init("r", &[]);
+    repo.install();
+    // A git that reports 2.20 (before reference-transaction existed), and otherwise
+    // is the real one.
+    let real = String::from_utf8(
+        repo.cmd("sh", &["-c", "command -v git"])
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap();
+    let bin = sb.path().join("oldgit");
+    std::fs::create_dir_all(&bin).unwrap();
+    let script = format!(
+        "#!/bin/sh\n[ \"$1\" = --version ] && {{ echo 'git version 2.20.1'; exit 0; }}\nexec {} \"$@\"\n",
+        real.trim()
+    );
+    std::fs::write(bin.join("git"), script).unwrap();
+    std::fs::set_permissions(bin.join("git"), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let mut cmd = repo.cmd(crate::harness::SEAL, &["status"]);
+    cmd.env(
+        "PATH",
+        format!("{}:{}", bin.display(), std::env::var("PATH").unwrap()),
+    );
+    let out = String::from_utf8(cmd.output().unwrap().stdout).unwrap();
+    assert!(
+        out.contains("git 2.20 has no reference-transaction hook"),
+        "{out}"
+    );
+    assert!(
+        out.contains("hint: seal a tag by hand with: git seal seal TAG"),
+        "{out}"
+    );
+    let now = repo.seal(&["status"]).ok().stdout();
+    assert!(!now.contains("no reference-transaction hook"), "{now}");
+}

@@ -435,3 +435,40 @@ fn diff_lists_changes_between_sealed_states() {
     .unwrap();
     assert_eq!(json["changes"].as_array().unwrap().len(), 4);
 }
+
+#[test]
+fn tags_that_arrive_by_fetch_are_not_sealed_by_the_receiver() {
+    let sb = Sandbox::new();
+    let src = sb.init("src", &[]);
+    src.install();
+    src.commit_file("a", "a", "base");
+    src.git(&["tag", "-a", "v1", "-m", "made upstream"]).ok();
+    let dst = sb.init("dst", &[]);
+    dst.install();
+    dst.git(&[
+        "fetch",
+        "-q",
+        src.path.to_str().unwrap(),
+        "refs/tags/*:refs/tags/*",
+    ])
+    .ok();
+    assert!(dst.git(&["rev-parse", "--verify", "-q", "v1"]).code() == 0);
+    let tags = dst.git(&["ls-tree", "-r", "--name-only", "refs/notes/seal", "tags/"]);
+    assert!(
+        tags.stdout().is_empty(),
+        "a fetched tag was sealed: {}",
+        tags.stdout()
+    );
+    let log = dst
+        .seal(&["log", "--hook", "reference-transaction", "--json"])
+        .ok()
+        .stdout();
+    assert!(
+        log.contains("\"status\":\"SKIPPED\"") && log.contains("tags from git fetch"),
+        "{log}"
+    );
+    // A tag made here is sealed.
+    dst.git(&["tag", "local", "v1^{commit}"]).ok();
+    let tags = dst.git_out(&["ls-tree", "-r", "--name-only", "refs/notes/seal", "tags/"]);
+    assert!(tags.starts_with("tags/local/"), "{tags}");
+}
