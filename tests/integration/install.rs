@@ -172,3 +172,71 @@ fn status_says_when_git_is_too_old_for_the_tag_hook() {
     let now = repo.seal(&["status"]).ok().stdout();
     assert!(!now.contains("no reference-transaction hook"), "{now}");
 }
+
+#[test]
+fn install_sh_builds_installs_and_wires_hooks_idempotently() {
+    let sb = Sandbox::new();
+    let repo = sb.init("r", &[]);
+    let prefix = sb.path().join("prefix dir");
+    let root = env!("CARGO_MANIFEST_DIR");
+    // cargo and rustup live under the real HOME, which the sandbox replaces.
+    let real_home = std::env::var("HOME").unwrap_or_default();
+    let cargo_home = std::env::var("CARGO_HOME").unwrap_or(format!("{real_home}/.cargo"));
+    let rustup_home = std::env::var("RUSTUP_HOME").unwrap_or(format!("{real_home}/.rustup"));
+    let run = |args: &[&str]| {
+        let mut cmd = repo.cmd("bash", &[]);
+        cmd.arg(format!("{root}/install.sh"))
+            .args(args)
+            .env("CARGO_HOME", &cargo_home)
+            .env("RUSTUP_HOME", &rustup_home)
+            .env("CARGO_TARGET_DIR", format!("{root}/target"));
+        cmd.output().unwrap()
+    };
+    let out = run(&[
+        "--prefix",
+        prefix.to_str().unwrap(),
+        repo.path.to_str().unwrap(),
+    ]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let bin = prefix.join("bin/git-seal");
+    assert!(bin.exists());
+    assert!(
+        stdout.contains(&format!("installed {}", bin.display())),
+        "{stdout}"
+    );
+    assert!(stdout.contains("is not on your PATH"), "{stdout}");
+    let shim = std::fs::read_to_string(repo.path.join(".git/hooks/post-commit")).unwrap();
+    assert!(
+        shim.contains(bin.to_str().unwrap()),
+        "hooks call the installed binary"
+    );
+    // Idempotent: again, same result, hooks still ours and not chained to themselves.
+    let again = run(&[
+        "--prefix",
+        prefix.to_str().unwrap(),
+        repo.path.to_str().unwrap(),
+    ]);
+    assert!(again.status.success());
+    assert!(!repo
+        .path
+        .join(".git/hooks/post-commit.seal-chained")
+        .exists());
+    repo.commit_file("a", "a", "sealed by the installed binary");
+    assert!(repo.note("HEAD").is_some());
+    // Clear errors.
+    let bad = run(&[
+        "--prefix",
+        prefix.to_str().unwrap(),
+        sb.path().join("nope").to_str().unwrap(),
+    ]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("is not a git repository"));
+    let bad = run(&["--frobnicate"]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("hint: ./install.sh --help"));
+}

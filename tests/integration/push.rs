@@ -369,3 +369,62 @@ fn conflicting_seals_merge_deterministically_and_keep_both() {
         server.git_out(&["ls-tree", "-r", "refs/notes/seal"])
     );
 }
+
+#[test]
+fn seal_push_modes_off_best_effort_and_strict() {
+    let sb = Sandbox::new();
+    let server = sb.init("server.git", &["--bare"]);
+    // A server that takes branches but refuses any ledger update.
+    let hook = server.path.join("hooks/pre-receive");
+    std::fs::write(
+        &hook,
+        "#!/bin/sh\nif grep -q ' refs/notes/'; then echo 'no notes here' >&2; exit 1; fi\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&hook, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let client = clone(&sb, &server, "client");
+
+    // off: the branch goes, the ledger is not even tried.
+    client.git(&["config", "seal.push", "off"]).ok();
+    client.commit_file("a", "1", "first");
+    let r = push(&client, &["origin", "main"]).ok();
+    assert!(!r.stderr().contains("ledger"), "{}", r.stderr());
+
+    // best-effort: the branch goes, a warning says the ledger did not, PARTIAL.
+    client.git(&["config", "seal.push", "best-effort"]).ok();
+    client.commit_file("a", "2", "second");
+    let r = push(&client, &["origin", "main"]).ok();
+    assert!(
+        r.stderr()
+            .contains("warning: git-seal: the ledger was not pushed"),
+        "{}",
+        r.stderr()
+    );
+    assert!(
+        r.stderr()
+            .contains("hint: push it later with: git seal push origin"),
+        "{}",
+        r.stderr()
+    );
+    assert_eq!(server.rev("main"), client.rev("main"));
+    let partial = client
+        .seal(&["log", "--status", "PARTIAL", "--hook", "pre-push"])
+        .ok();
+    assert_eq!(partial.stdout().lines().count(), 1, "{}", partial.stdout());
+
+    // strict: the push is refused when the ledger cannot go.
+    client.git(&["config", "seal.push", "strict"]).ok();
+    client.commit_file("a", "3", "third");
+    let r = push(&client, &["origin", "main"]).fails_with(1);
+    assert!(r.stderr().contains("seal.push is strict"), "{}", r.stderr());
+    assert_ne!(server.rev("main"), client.rev("main"));
+
+    // A bad value is a configuration error.
+    client.git(&["config", "seal.push", "sometimes"]).ok();
+    let r = client.seal(&["push"]).fails_with(2);
+    assert!(
+        r.stderr().contains("seal.push is 'sometimes'"),
+        "{}",
+        r.stderr()
+    );
+}
