@@ -267,11 +267,22 @@ fn pre_push_updates(repo: &Repo, input: &str) -> Result<(Vec<Update>, Option<Str
     Ok((gate::parse_pre_push(input)?, None))
 }
 
-fn problem_json(problems: &[Problem]) -> serde_json::Value {
-    json!(problems
+/// The outcome of a gate that found problems: the push is refused (exit 1).
+fn refusal(checked: usize, problems: &[Problem]) -> GateOutcome {
+    let listed: Vec<_> = problems
         .iter()
         .map(|p| json!({"commit": p.commit.to_string(), "reason": p.reason.to_string()}))
-        .collect::<Vec<_>>())
+        .collect();
+    GateOutcome {
+        code: 1,
+        status: Status::Failed,
+        outputs: json!({"checked": checked, "problems": listed}),
+        attempts: 1,
+        message: format!(
+            "refused: {} problem(s) in {checked} commit(s) checked",
+            problems.len()
+        ),
+    }
 }
 
 /// Prints the refusal: per bad commit its short id, subject and reason, then the fix.
@@ -349,21 +360,7 @@ fn pre_push(args: &[String]) -> Result<(Option<Run>, GateOutcome)> {
     let problems = Verifier::new(&repo, view, CacheMode::ReadWrite).check_all(&commits)?;
     if !problems.is_empty() {
         print_refusal(&repo, &problems);
-        let msg = format!(
-            "refused: {} problem(s) in {} commit(s) checked",
-            problems.len(),
-            commits.len()
-        );
-        return Ok((
-            Some(run),
-            GateOutcome {
-                code: 1,
-                status: Status::Failed,
-                outputs: json!({"checked": commits.len(), "problems": problem_json(&problems)}),
-                attempts: 1,
-                message: msg,
-            },
-        ));
+        return Ok((Some(run), refusal(commits.len(), &problems)));
     }
     let (attempts, pushed, warning) = push_ledger_along(&repo, &cfg, &remote, remote_is_named);
     if let Some(w) = &warning {
@@ -483,17 +480,7 @@ fn pre_receive() -> Result<(Option<Run>, GateOutcome)> {
             "hint: push the ledger with the commits: git push <remote> {0}:{0} (or set seal.push)",
             cfg.ledger_ref
         );
-        let msg = format!("refused: {} problem(s)", problems.len());
-        return Ok((
-            Some(run),
-            GateOutcome {
-                code: 1,
-                status: Status::Failed,
-                outputs: json!({"checked": commits.len(), "problems": problem_json(&problems)}),
-                attempts: 1,
-                message: msg,
-            },
-        ));
+        return Ok((Some(run), refusal(commits.len(), &problems)));
     }
     Ok((
         Some(run),

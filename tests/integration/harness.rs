@@ -194,6 +194,21 @@ impl TestRepo<'_> {
         self.rev("HEAD")
     }
 
+    /// Adds the sibling repository `../<name>` as a submodule at `path` (staged).
+    pub fn add_submodule(&self, name: &str, path: &str) {
+        let url = format!("../{name}");
+        self.git(&[
+            "-c",
+            "protocol.file.allow=always",
+            "submodule",
+            "add",
+            "-q",
+            &url,
+            path,
+        ])
+        .ok();
+    }
+
     pub fn install(&self) {
         self.seal(&["install"]).ok();
     }

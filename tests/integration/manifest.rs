@@ -41,16 +41,7 @@ fn odd_repo(sb: &Sandbox) -> TestRepo<'_> {
     .unwrap();
     std::os::unix::fs::symlink("with space.txt", repo.path.join("link")).unwrap();
     std::os::unix::fs::symlink("dangling/target", repo.path.join("dangling")).unwrap();
-    repo.git(&[
-        "-c",
-        "protocol.file.allow=always",
-        "submodule",
-        "add",
-        "-q",
-        "../sub",
-        "modules/sub",
-    ])
-    .ok();
+    repo.add_submodule("sub", "modules/sub");
     repo.git(&["add", "-A"]).ok();
     repo.git(&["commit", "-q", "-m", "odd names"]).ok();
     repo

@@ -72,16 +72,7 @@ fn tags_are_sealed_by_the_hook_and_carry_the_evtag_checksum() {
     repo.install();
     repo.commit_file("a.txt", "a\n", "first");
     repo.commit_file("dir/b.txt", "b\n", "second");
-    repo.git(&[
-        "-c",
-        "protocol.file.allow=always",
-        "submodule",
-        "add",
-        "-q",
-        "../sub",
-        "modules/sub",
-    ])
-    .ok();
+    repo.add_submodule("sub", "modules/sub");
     repo.git(&["commit", "-q", "-m", "with a submodule"]).ok();
     repo.git(&["tag", "v1"]).ok();
     repo.git(&["tag", "-a", "v2", "-m", "annotated"]).ok();
