@@ -37,6 +37,7 @@ pub fn run(args: Args) -> Result<u8> {
         }
     }
     let binary = recorded_binary(&repo);
+    let upstream = upstream_states(&repo, &cfg, tip)?;
     if args.json {
         let hooks: serde_json::Map<_, _> = installed
             .iter()
@@ -46,7 +47,11 @@ pub fn run(args: Args) -> Result<u8> {
             serde_json::to_string_pretty(&json!({
                 "hooks": hooks,
                 "binary": binary,
-                "ledger": {"ref": cfg.ledger_ref, "tip": tip.map(|t| t.to_string())},
+                "ledger": {
+                    "ref": cfg.ledger_ref,
+                    "tip": tip.map(|t| t.to_string()),
+                    "upstream": upstream.iter().map(|(r, s)| (r.clone(), json!(s))).collect::<serde_json::Map<_, _>>(),
+                },
                 "branch": {"sealed": sealed, "unsealed": unsealed},
             }))
             .unwrap_or_default(),
@@ -75,6 +80,9 @@ pub fn run(args: Args) -> Result<u8> {
         Some(t) => outln(format!("ledger {} at {}", cfg.ledger_ref, short(t)))?,
         None => outln(format!("ledger {} (empty)", cfg.ledger_ref))?,
     }
+    for (remote, state) in &upstream {
+        outln(format!("ledger upstream {remote}: {state}"))?;
+    }
     outln(format!(
         "branch: {sealed} sealed, {unsealed} unsealed commit(s)"
     ))?;
@@ -89,4 +97,33 @@ fn git_version(repo: &Repo) -> Option<(u32, u32)> {
     let out = repo.run_git(&["--version"]).ok()?;
     let mut parts = out.split_whitespace().nth(2)?.split('.');
     Some((parts.next()?.parse().ok()?, parts.next()?.parse().ok()?))
+}
+
+/// Per remote whose ledger was fetched or pushed: how the local ledger stands to it.
+fn upstream_states(
+    repo: &Repo,
+    cfg: &Config,
+    tip: Option<git2::Oid>,
+) -> Result<Vec<(String, String)>> {
+    let mut out = Vec::new();
+    for remote in repo.git.remotes()?.iter().flatten() {
+        let tracking = crate::sync::tracking_ref(cfg, remote);
+        let Ok(theirs) = repo.git.refname_to_id(&tracking) else {
+            out.push((remote.to_string(), "never fetched or pushed".to_string()));
+            continue;
+        };
+        let state = match tip {
+            None => "behind (the local ledger is empty): git seal fetch".to_string(),
+            Some(ours) if ours == theirs => "up to date".to_string(),
+            Some(ours) => match repo.git.graph_ahead_behind(ours, theirs)? {
+                (ahead, 0) => format!("{ahead} ahead: git seal push {remote}"),
+                (0, behind) => format!("{behind} behind: git seal fetch {remote}"),
+                (ahead, behind) => {
+                    format!("diverged ({ahead} ahead, {behind} behind): git seal fetch {remote}")
+                }
+            },
+        };
+        out.push((remote.to_string(), state));
+    }
+    Ok(out)
 }

@@ -51,6 +51,17 @@ fn sealed_history_pushes_and_the_ledger_goes_along() {
     );
     // Nothing new: no refusal, no ledger push.
     push(&client, &["origin", "main"]).ok();
+    let status = client.seal(&["status"]).ok().stdout();
+    assert!(
+        status.contains("ledger upstream origin: up to date"),
+        "{status}"
+    );
+    client.commit_file("a", "3", "third");
+    let status = client.seal(&["status"]).ok().stdout();
+    assert!(
+        status.contains("ledger upstream origin: 1 ahead: git seal push origin"),
+        "{status}"
+    );
 }
 
 #[test]
