@@ -50,11 +50,11 @@ pub enum CacheMode {
     Off,
 }
 
-/// A manifest and, when it is known as changes from a whole one, those changes.
+/// A manifest and, when it derives from a whole one, that one's tree.
 #[derive(Clone)]
 struct Known {
     manifest: Rc<Manifest>,
-    delta: Option<(Oid, Rc<Changes>)>,
+    root: Option<Oid>,
 }
 
 /// Computes manifests with the help of the cache.
@@ -97,17 +97,13 @@ impl<'r> Manifests<'r> {
                 continue;
             };
             let changes = self.builder.changes(base, tree)?;
-            let manifest = Rc::new(b.manifest.apply(&changes));
-            // Keep the changes relative to the whole manifest `b` itself derives from.
-            let delta = match &b.delta {
-                Some((full, earlier)) => (*full, Rc::new(earlier.then(&changes))),
-                None => (base.id(), Rc::new(changes)),
-            };
+            let manifest = Rc::new(Manifest::derive(&b.manifest, changes));
+            let root = Some(b.root.unwrap_or(base.id()));
             self.remember(
                 tree.id(),
                 Known {
                     manifest: Rc::clone(&manifest),
-                    delta: Some(delta),
+                    root,
                 },
             );
             return Ok(manifest);
@@ -117,7 +113,7 @@ impl<'r> Manifests<'r> {
             tree.id(),
             Known {
                 manifest: Rc::clone(&manifest),
-                delta: None,
+                root: None,
             },
         );
         Ok(manifest)
@@ -134,7 +130,7 @@ impl<'r> Manifests<'r> {
         let known = match self.read_full(tree) {
             Some(m) => Known {
                 manifest: Rc::new(m),
-                delta: None,
+                root: None,
             },
             None => self.read_delta(tree)?,
         };
@@ -167,10 +163,10 @@ impl<'r> Manifests<'r> {
             return None;
         }
         let changes = Changes::from_bytes(&body)?;
-        let manifest = self.read_full(base)?.apply(&changes);
+        let manifest = Manifest::derive(&Rc::new(self.read_full(base)?), changes);
         (manifest.files() == files && manifest.bytes() == bytes).then(|| Known {
             manifest: Rc::new(manifest),
-            delta: Some((base, Rc::new(changes))),
+            root: Some(base),
         })
     }
 
@@ -188,8 +184,8 @@ impl<'r> Manifests<'r> {
         if self.mode == CacheMode::ReadWrite {
             let m = &known.manifest;
             let _ = write_atomic(&self.digest_path(tree), m.digest().as_bytes());
-            let as_delta = known.delta.as_ref().filter(|(base, changes)| {
-                changes.len() <= DELTA_LIMIT && self.full_path(*base).exists()
+            let as_delta = known.root.zip(m.derivation()).filter(|(root, changes)| {
+                changes.len() <= DELTA_LIMIT && self.full_path(*root).exists()
             });
             match as_delta {
                 Some((base, changes)) => {
@@ -209,7 +205,11 @@ impl<'r> Manifests<'r> {
                     let header = m.cache_header();
                     let parts = [header.as_bytes(), m.canonical()];
                     if write_atomic_parts(&self.full_path(tree), &parts).is_ok() {
-                        known.delta = None;
+                        // Stored whole: later manifests derive from this one.
+                        known = Known {
+                            manifest: Rc::new(Manifest::whole(m)),
+                            root: None,
+                        };
                         self.evict("manifests", KEEP_FULL);
                     }
                 }

@@ -11,7 +11,9 @@
 //!   [`Manifest::apply`]) and one built by a whole tree walk ([`Builder::full`]) are
 //!   identical bytes for the same tree; tests hold them to it.
 
+use std::cell::OnceCell;
 use std::collections::HashMap;
+use std::rc::Rc;
 
 use git2::{ObjectType, Oid, Repository, Tree};
 use rayon::prelude::*;
@@ -32,12 +34,18 @@ const MODE_GITLINK: u32 = 0o160000;
 const CACHE_MAGIC: &str = "git-seal manifest cache v1";
 const MODE_SYMLINK: u32 = 0o120000;
 
-/// A manifest: canonical bytes and the figures derived from them. The digest is
-/// computed when first asked for: a manifest used only as a base never needs it.
+/// A manifest: canonical bytes and the figures derived from them.
+///
+/// A manifest derived from another (a commit's from its parent's) is kept as its
+/// whole root manifest plus the changes from it, so that a hook never copies the
+/// repository's worth of bytes: the digest streams SHA-256 over the merged segments,
+/// and the bytes are built only when something reads them. Derivations compose: the
+/// root is always a whole manifest.
 #[derive(Clone)]
 pub struct Manifest {
-    canonical: Vec<u8>,
-    digest: std::cell::OnceCell<[u8; 32]>,
+    canonical: OnceCell<Vec<u8>>,
+    derived: Option<(Rc<Manifest>, Rc<Changes>)>,
+    digest: OnceCell<[u8; 32]>,
     files: u64,
     bytes: u64,
 }
@@ -121,6 +129,38 @@ fn parse_entry(raw: &[u8]) -> Option<Entry<'_>> {
     })
 }
 
+/// Feeds `sink` the canonical bytes of `root` with `changes` applied, in order, and
+/// returns the resulting totals. Unchanged runs of entries go out as whole slices of
+/// `root`; each changed path is found by binary search.
+fn merge(root: &Manifest, changes: &Changes, mut sink: impl FnMut(&[u8])) -> (u64, u64) {
+    let canonical = root.canonical();
+    let (mut files, mut bytes) = (root.files, root.bytes);
+    let mut pos = 0;
+    for (path, change) in &changes.0 {
+        let at = lower_bound(canonical, pos, path);
+        sink(&canonical[pos..at]);
+        pos = at;
+        if let Some((end, entry)) = entry_at(canonical, at) {
+            if entry.path == path.as_slice() {
+                // Replaced or deleted: the base entry goes.
+                files -= 1;
+                bytes -= entry.size;
+                pos = end;
+            }
+        }
+        if let Some(line) = change {
+            // Built by push_entry or checked by Changes::from_bytes: it parses.
+            if let Some(e) = parse_entry(&line[..line.len() - 1]) {
+                sink(line);
+                files += 1;
+                bytes += e.size;
+            }
+        }
+    }
+    sink(&canonical[pos..]);
+    (files, bytes)
+}
+
 /// The entry starting at byte `at` and the offset just past its NUL.
 fn entry_at(canonical: &[u8], at: usize) -> Option<(usize, Entry<'_>)> {
     let rest = canonical.get(at..)?;
@@ -177,7 +217,7 @@ impl Manifest {
             "{CACHE_MAGIC} files={} bytes={} crc32={:08x}\n",
             self.files,
             self.bytes,
-            crc32fast::hash(&self.canonical)
+            crc32fast::hash(self.canonical())
         )
     }
 
@@ -200,54 +240,65 @@ impl Manifest {
 
     fn from_parts(canonical: Vec<u8>, files: u64, bytes: u64) -> Manifest {
         Manifest {
-            canonical,
-            digest: std::cell::OnceCell::new(),
+            canonical: OnceCell::from(canonical),
+            derived: None,
+            digest: OnceCell::new(),
             files,
             bytes,
         }
     }
 
-    /// This manifest with `changes` applied. Unchanged runs of entries are copied
-    /// whole; each changed path is found by binary search, so the cost is a memcpy
-    /// plus O(changes · log entries).
-    pub fn apply(&self, changes: &Changes) -> Manifest {
-        let canonical = &self.canonical;
-        let mut out = Vec::with_capacity(canonical.len() + changes.len() * 100);
-        let (mut files, mut bytes) = (self.files, self.bytes);
-        let mut pos = 0;
-        for (path, change) in &changes.0 {
-            let at = lower_bound(canonical, pos, path);
-            out.extend_from_slice(&canonical[pos..at]);
-            pos = at;
-            if let Some((end, entry)) = entry_at(canonical, at) {
-                if entry.path == path.as_slice() {
-                    // Replaced or deleted: the base entry goes.
-                    files -= 1;
-                    bytes -= entry.size;
-                    pos = end;
-                }
-            }
-            if let Some(line) = change {
-                // Built by push_entry or checked by from_bytes: it parses.
-                if let Some(e) = parse_entry(&line[..line.len() - 1]) {
-                    out.extend_from_slice(line);
-                    files += 1;
-                    bytes += e.size;
-                }
-            }
+    /// The same manifest as a whole one (its bytes built if it derives), to serve as
+    /// the root of later derivations.
+    pub fn whole(m: &Manifest) -> Manifest {
+        Manifest::from_parts(m.canonical().to_vec(), m.files, m.bytes)
+    }
+
+    /// `base` with `changes` applied, without copying it: O(changes · log entries).
+    pub fn derive(base: &Rc<Manifest>, changes: Changes) -> Manifest {
+        let (root, changes) = match &base.derived {
+            Some((root, earlier)) => (Rc::clone(root), earlier.then(&changes)),
+            None => (Rc::clone(base), changes),
+        };
+        let (files, bytes) = merge(&root, &changes, |_| {});
+        Manifest {
+            canonical: OnceCell::new(),
+            derived: Some((root, Rc::new(changes))),
+            digest: OnceCell::new(),
+            files,
+            bytes,
         }
-        out.extend_from_slice(&canonical[pos..]);
-        Manifest::from_parts(out, files, bytes)
+    }
+
+    /// The changes from the whole manifest this one derives from, if it derives.
+    pub fn derivation(&self) -> Option<&Rc<Changes>> {
+        self.derived.as_ref().map(|(_, c)| c)
     }
 
     pub fn canonical(&self) -> &[u8] {
-        &self.canonical
+        self.canonical.get_or_init(|| match &self.derived {
+            Some((root, changes)) => {
+                let mut out = Vec::with_capacity(root.canonical().len() + changes.len() * 100);
+                merge(root, changes, |part| out.extend_from_slice(part));
+                out
+            }
+            // A manifest that does not derive was made with its bytes.
+            None => Vec::new(),
+        })
     }
-    /// `sha256:<hex>` of the canonical bytes.
+
+    /// `sha256:<hex>` of the canonical bytes (streamed over the merge when derived).
     pub fn digest(&self) -> String {
         let digest = self
             .digest
-            .get_or_init(|| Sha256::digest(&self.canonical).into());
+            .get_or_init(|| match (self.canonical.get(), &self.derived) {
+                (None, Some((root, changes))) => {
+                    let mut hasher = Sha256::new();
+                    merge(root, changes, |part| hasher.update(part));
+                    hasher.finalize().into()
+                }
+                _ => Sha256::digest(self.canonical()).into(),
+            });
         format!("sha256:{}", hex::encode(digest))
     }
     pub fn files(&self) -> u64 {
@@ -259,7 +310,7 @@ impl Manifest {
 
     pub fn entries(&self) -> impl Iterator<Item = Entry<'_>> {
         // Every Manifest was checked or built canonical, so every entry parses.
-        raw_entries(&self.canonical).flatten().map(|(_, e)| e)
+        raw_entries(self.canonical()).flatten().map(|(_, e)| e)
     }
 
     /// The manifest as JSON (`git seal manifest --format json`).
@@ -295,7 +346,7 @@ impl Manifest {
     /// The checksum file (`git seal manifest --format sha256sum`): GNU `sha256sum`
     /// lines for regular and executable files, in manifest order.
     pub fn to_sha256sum(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(self.canonical.len());
+        let mut out = Vec::with_capacity(self.canonical().len());
         for e in self.entries().filter(Entry::is_file) {
             let escape = e.path.iter().any(|b| *b == b'\\' || *b == b'\n');
             if escape {
@@ -678,11 +729,20 @@ mod tests {
         changes.0.insert(b"f".to_vec(), Some(line("f", 30)));
         changes.0.insert(b"not-there".to_vec(), None);
         changes.0.insert(b"z".to_vec(), Some(line("z", 40)));
-        let got = base.apply(&changes);
+        let got = Manifest::derive(&Rc::new(base), changes);
+        let streamed = got.digest();
         let want = manifest(&[("a", 10), ("b", 1), ("c", 20), ("f", 30), ("z", 40)]);
+        assert_eq!(streamed, want.digest(), "streamed digest");
         assert_eq!(got.canonical(), want.canonical());
         assert_eq!((got.files(), got.bytes()), (5, 101));
         assert_eq!(got.digest(), want.digest());
+        // Derivations compose onto the same root.
+        let mut more = Changes::default();
+        more.0.insert(b"b".to_vec(), None);
+        let again = Manifest::derive(&Rc::new(got), more);
+        let want = manifest(&[("a", 10), ("c", 20), ("f", 30), ("z", 40)]);
+        assert_eq!(again.digest(), want.digest());
+        assert_eq!(again.canonical(), want.canonical());
     }
 
     #[test]
@@ -691,13 +751,13 @@ mod tests {
         let mut add = Changes::default();
         add.0.insert(b"x".to_vec(), Some(line("x", 1)));
         assert_eq!(
-            empty.apply(&add).canonical(),
+            Manifest::derive(&Rc::new(empty), add).canonical(),
             manifest(&[("x", 1)]).canonical()
         );
         let full = manifest(&[("x", 1)]);
         let mut del = Changes::default();
         del.0.insert(b"x".to_vec(), None);
-        assert!(full.apply(&del).canonical().is_empty());
+        assert!(Manifest::derive(&Rc::new(full), del).canonical().is_empty());
     }
 
     #[test]
