@@ -11,6 +11,8 @@
 //! - `digests/<2 hex>/<38 hex>`: the manifest digest of every tree whose manifest was
 //!   computed here, so that `verify` and `pre-push` need not recompute it.
 //!
+//! Manifests of fewer than [`CACHE_MIN_FILES`] entries are not cached at all.
+//!
 //! Invariants: entries are written atomically and only from manifests computed from
 //! the tree they are named after; a missing, unreadable or corrupt entry (or a delta
 //! whose base is gone) is a miss, never an error; deleting the whole directory loses
@@ -34,6 +36,11 @@ pub const KEEP_FULL: usize = 4;
 pub const KEEP_DELTAS: usize = 512;
 /// Changes from its base past which a manifest is stored whole.
 pub const DELTA_LIMIT: usize = 4096;
+
+/// Manifests with fewer entries are not written to the cache: recomputing them costs
+/// less than the files would (this keeps a small repository's hooks at their
+/// fixed cost).
+pub const CACHE_MIN_FILES: u64 = 2_000;
 
 /// How many manifests one run keeps in memory as bases for the next commit.
 const KEEP_IN_MEMORY: usize = 4;
@@ -181,7 +188,7 @@ impl<'r> Manifests<'r> {
     /// small and the base is on disk, else whole. Cache writes are best-effort: a
     /// read-only or full disk costs speed later, never correctness now.
     fn remember(&mut self, tree: Oid, mut known: Known) {
-        if self.mode == CacheMode::ReadWrite {
+        if self.mode == CacheMode::ReadWrite && known.manifest.files() >= CACHE_MIN_FILES {
             let m = &known.manifest;
             let _ = write_atomic(&self.digest_path(tree), m.digest().as_bytes());
             let as_delta = known.root.zip(m.derivation()).filter(|(root, changes)| {
