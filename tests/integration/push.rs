@@ -439,3 +439,48 @@ fn seal_push_modes_off_best_effort_and_strict() {
         r.stderr()
     );
 }
+
+#[test]
+fn a_chained_pre_push_sees_the_same_stdin_and_can_still_refuse() {
+    let sb = Sandbox::new();
+    let server = sb.init("server.git", &["--bare"]);
+    let client = clone(&sb, &server, "client");
+    client.seal(&["uninstall"]).ok();
+    let log = sb.path().join("foreign.log");
+    let hook = client.path.join(".git/hooks/pre-push");
+    let script = format!(
+        "#!/bin/sh\necho \"args: $*\" >> '{0}'\ncat >> '{0}'\n[ -e '{0}.refuse' ] && exit 3\nexit 0\n",
+        log.display()
+    );
+    std::fs::write(&hook, script).unwrap();
+    std::fs::set_permissions(&hook, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    client.install();
+    client.commit_file("a", "1", "first");
+    // Ours still gates after the chained hook consumed stdin: the unsealed commit is refused.
+    let bad = client.commit_unsealed("b", "unsealed");
+    let r = push(&client, &["origin", "main"]).fails_with(1);
+    assert!(
+        r.stderr()
+            .contains(&format!("{} unsealed: no seal", &bad[..7])),
+        "{}",
+        r.stderr()
+    );
+    let seen = std::fs::read_to_string(&log).unwrap();
+    let expected_line = format!("refs/heads/main {bad} refs/heads/main {}", "0".repeat(40));
+    assert!(
+        seen.contains(&format!("args: origin {}", server.path.display())),
+        "{seen}"
+    );
+    assert!(
+        seen.contains(&expected_line),
+        "the chained hook got git's stdin: {seen}"
+    );
+    // A chained hook that refuses keeps the push refused, with its own status.
+    client.seal(&["seal", "--missing"]).ok();
+    std::fs::write(format!("{}.refuse", log.display()), "").unwrap();
+    push(&client, &["origin", "main"]).fails_with(1);
+    assert!(server.git(&["rev-parse", "--verify", "-q", "main"]).code() != 0);
+    std::fs::remove_file(format!("{}.refuse", log.display())).unwrap();
+    push(&client, &["origin", "main"]).ok();
+    assert_eq!(server.rev("main"), client.rev("main"));
+}
