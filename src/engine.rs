@@ -15,7 +15,7 @@ use git2::{Oid, Signature};
 use crate::cache::{CacheMode, Manifests};
 use crate::config::Config;
 use crate::error::{Error, Result};
-use crate::git::{parent_trees, short, Repo};
+use crate::git::{parent_trees, recorded_parents, short, Repo};
 use crate::ledger::{Appended, Ledger, View};
 use crate::seal::{Identity, ManifestSummary, Seal, SealInputs};
 
@@ -116,8 +116,8 @@ fn build_seal(
     let tree = commit.tree()?;
     let parent_trees = parent_trees(&commit)?;
     let manifest = manifests.manifest(&tree, &parent_trees)?;
-    let parent_seals = commit
-        .parent_ids()
+    let parent_seals = recorded_parents(&commit)
+        .into_iter()
         .map(|p| match batch.get(&p) {
             Some(d) => Ok(Some(d.clone())),
             None => stated_digest(view, p),

@@ -270,7 +270,21 @@ fn trim_slash(p: Utf8PathBuf) -> Utf8PathBuf {
     }
 }
 
-/// The trees of a commit's parents, in order: the bases a manifest is derived from.
+/// A commit's parents as its object records them. In a shallow clone libgit2 shows
+/// the boundary commits as parentless; a seal must name the parents the commit
+/// really has, or a full clone would find it wrong.
+pub fn recorded_parents(commit: &Commit<'_>) -> Vec<Oid> {
+    let header = commit.raw_header_bytes();
+    header
+        .split(|b| *b == b'\n')
+        .filter_map(|line| line.strip_prefix(b"parent "))
+        .filter_map(|hex| std::str::from_utf8(hex).ok())
+        .filter_map(|hex| Oid::from_str(hex.trim()).ok())
+        .collect()
+}
+
+/// The trees of a commit's parents that are present (not cut off by a shallow
+/// clone): the bases a manifest is derived from.
 pub fn parent_trees<'r>(commit: &Commit<'r>) -> Result<Vec<git2::Tree<'r>>> {
     Ok(commit
         .parents()

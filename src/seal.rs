@@ -9,7 +9,7 @@
 //!   refuses any other major with [`ParseError::UnknownSchema`].
 
 use chrono::{DateTime, FixedOffset, SecondsFormat, TimeZone, Utc};
-use git2::Commit;
+use git2::{Commit, Oid};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -101,7 +101,10 @@ impl Seal {
             kind: "commit".into(),
             commit: commit.id().to_string(),
             tree: commit.tree_id().to_string(),
-            parents: commit.parent_ids().map(|p| p.to_string()).collect(),
+            parents: crate::git::recorded_parents(commit)
+                .iter()
+                .map(Oid::to_string)
+                .collect(),
             parent_seals: inputs.parent_seals,
             author: person(&commit.author()),
             committer: person(&commit.committer()),

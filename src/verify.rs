@@ -11,7 +11,7 @@ use git2::Oid;
 use crate::cache::{CacheMode, Manifests};
 use crate::engine::stated_digest;
 use crate::error::Result;
-use crate::git::{parent_trees, short, Repo};
+use crate::git::{parent_trees, recorded_parents, short, Repo};
 use crate::ledger::View;
 use crate::manifest::{hash_path, Manifest};
 use crate::seal::Seal;
@@ -133,7 +133,8 @@ impl<'r> Verifier<'r> {
                 actual: tree.id().to_string(),
             });
         }
-        let parents: Vec<String> = commit.parent_ids().map(|p| p.to_string()).collect();
+        let recorded = recorded_parents(&commit);
+        let parents: Vec<String> = recorded.iter().map(Oid::to_string).collect();
         if seal.parents != parents || seal.parent_seals.len() != parents.len() {
             reasons.push(Reason::WrongParents);
         }
@@ -151,7 +152,7 @@ impl<'r> Verifier<'r> {
                 actual,
             });
         }
-        for (parent, expected) in commit.parent_ids().zip(&seal.parent_seals) {
+        for (&parent, expected) in recorded.iter().zip(&seal.parent_seals) {
             let Some(expected) = expected else { continue };
             let actual = stated_digest(&self.view, parent)?;
             if actual.as_ref() != Some(expected) && !self.is_alternate(parent, expected)? {

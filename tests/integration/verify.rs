@@ -211,3 +211,58 @@ fn bad_input_is_one_clear_error_with_exit_2() {
         r.stderr()
     );
 }
+
+#[test]
+fn shallow_clones_seal_what_the_commit_records_and_sha256_repos_are_refused() {
+    let sb = Sandbox::new();
+    let src = sb.init("src", &[]);
+    for i in 0..4 {
+        src.commit_file("f", &i.to_string(), &format!("c{i}"));
+    }
+    let url = format!("file://{}", src.path.display());
+    let mut cmd = sb.command("git", sb.path());
+    cmd.args(["clone", "-q", "--depth", "2", &url, "shallow"]);
+    assert!(cmd.output().unwrap().status.success());
+    let shallow = sb.at(sb.path().join("shallow"));
+    shallow.git(&["config", "user.name", "Sam Sealer"]).ok();
+    shallow
+        .git(&["config", "user.email", "sam@example.com"])
+        .ok();
+    shallow.install();
+    shallow.commit_file("f", "4", "c4");
+    shallow.seal(&["seal", "--missing"]).ok();
+    shallow.seal(&["verify", "HEAD~2..HEAD"]).ok();
+    // The boundary commit's seal names the parent the commit records, although the
+    // shallow clone does not have it ...
+    let boundary: serde_json::Value =
+        serde_json::from_str(&shallow.seal(&["show", "HEAD~2", "--json"]).ok().stdout()).unwrap();
+    assert_eq!(boundary["parents"][0], src.rev("HEAD~2"));
+    assert_eq!(boundary["parent_seals"], serde_json::json!([null]));
+    // ... so a full clone, given those seals, finds them valid.
+    src.git(&[
+        "fetch",
+        "-q",
+        shallow.path.to_str().unwrap(),
+        "+refs/notes/seal:refs/notes/seal",
+    ])
+    .ok();
+    src.git(&[
+        "fetch",
+        "-q",
+        shallow.path.to_str().unwrap(),
+        "main:from-shallow",
+    ])
+    .ok();
+    src.seal(&["verify", "HEAD~1..from-shallow"]).ok();
+
+    let s256 = sb.init("s256", &["--object-format=sha256"]);
+    let r = s256.seal(&["status"]).fails_with(2);
+    assert!(
+        r.stderr()
+            .contains("is a SHA-256 repository, which git-seal does not support yet"),
+        "{}",
+        r.stderr()
+    );
+    assert!(r.stderr().contains("hint: "), "{}", r.stderr());
+    s256.seal(&["install"]).fails_with(2);
+}
