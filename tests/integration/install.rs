@@ -240,3 +240,18 @@ fn install_sh_builds_installs_and_wires_hooks_idempotently() {
     assert_eq!(bad.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("hint: ./install.sh --help"));
 }
+
+#[test]
+fn no_tag_hook_leaves_tags_to_be_sealed_by_hand() {
+    let sb = Sandbox::new();
+    let repo = sb.init("r", &[]);
+    let r = repo.seal(&["install", "--no-tag-hook"]).ok();
+    assert!(r.stdout().contains("6 hooks installed"), "{}", r.stdout());
+    assert!(!repo.path.join(".git/hooks/reference-transaction").exists());
+    assert!(repo.path.join(".git/hooks/post-commit").exists());
+    repo.commit_file("a", "a", "first");
+    repo.git(&["tag", "v1"]).ok();
+    repo.seal(&["verify", "v1"]).fails_with(1);
+    repo.seal(&["seal", "v1"]).ok();
+    repo.seal(&["verify", "v1"]).ok();
+}
