@@ -36,13 +36,13 @@ pub const STALE_REF_LOCK: Duration = Duration::from_secs(2);
 const WRITER_WAIT: Duration = Duration::from_secs(30);
 
 /// The writers' lock: held for the duration of one append or merge.
-pub struct WriterLock {
+struct WriterLock {
     _file: std::fs::File,
 }
 
 impl WriterLock {
     /// Waits (with backoff) for the lock on `<seal dir>/ledger.lock`.
-    pub fn acquire(repo: &Repo) -> Result<WriterLock> {
+    fn acquire(repo: &Repo) -> Result<WriterLock> {
         let dir = repo.seal_dir();
         fs_err::create_dir_all(&dir).map_err(|e| {
             Error::usage(format!("cannot write to {dir}: {e}"))
@@ -81,7 +81,7 @@ impl WriterLock {
 
 /// Removes `<ref>.lock` if it is older than [`STALE_REF_LOCK`]. Only called while
 /// holding the [`WriterLock`]. Returns whether one was removed.
-pub fn clear_stale_ref_lock(repo: &Repo, refname: &str) -> bool {
+fn clear_stale_ref_lock(repo: &Repo, refname: &str) -> bool {
     let lock = repo.common_dir.join(format!("{refname}.lock"));
     let age = std::fs::metadata(&lock)
         .and_then(|m| m.modified())
@@ -199,15 +199,9 @@ impl<'r> Ledger<'r> {
         message: &str,
     ) -> Result<Appended> {
         let git = &self.repo.git;
-        let _writer = WriterLock::acquire(self.repo)?;
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            let view = self.view()?;
-            let mut out = Appended {
-                attempts: attempt,
-                ..Appended::default()
-            };
+        let mut out = Appended::default();
+        let (tip, attempts) = self.update(message, |view| {
+            out = Appended::default();
             let mut tree = view.tree.as_ref().map(|t| t.id());
             for (commit, content) in notes {
                 if only_new && view.note_oid(*commit)?.is_some() {
@@ -227,26 +221,55 @@ impl<'r> Ledger<'r> {
                 let blob = git.blob(content)?;
                 tree = Some(insert_path(self.repo, tree, path, blob)?);
             }
-            if out.written.is_empty() && files.is_empty() {
-                return Ok(out);
-            }
-            let tree = git.find_tree(tree.unwrap_or_else(Oid::zero))?;
+            let Some(tree) = tree.filter(|_| !out.written.is_empty() || !files.is_empty()) else {
+                return Ok(None);
+            };
             let parents = match view.tip {
                 Some(t) => vec![git.find_commit(t)?],
                 None => vec![],
             };
             let parent_refs: Vec<_> = parents.iter().collect();
-            let new = git.commit(None, who, who, message, &tree, &parent_refs)?;
-            let reflog = format!("git-seal: {message}");
+            let tree = git.find_tree(tree)?;
+            Ok(Some(git.commit(
+                None,
+                who,
+                who,
+                message,
+                &tree,
+                &parent_refs,
+            )?))
+        })?;
+        out.tip = tip;
+        out.attempts = attempts;
+        Ok(out)
+    }
+
+    /// Moves the ledger ref to the commit `next` builds on the current view (`None`:
+    /// nothing to write), by compare-and-swap under the writers' lock. A lost race is
+    /// rebuilt on the new tip after an exponential backoff; a ref lock left by a
+    /// killed writer is cleared. Returns the new tip (if any) and the attempts used.
+    /// The one way the ledger ref moves: appends and merges both go through it.
+    pub fn update(
+        &self,
+        what: &str,
+        mut next: impl FnMut(&View<'r>) -> Result<Option<Oid>>,
+    ) -> Result<(Option<Oid>, u32)> {
+        let git = &self.repo.git;
+        let _writer = WriterLock::acquire(self.repo)?;
+        let reflog = format!("git-seal: {what}");
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let view = self.view()?;
+            let Some(new) = next(&view)? else {
+                return Ok((None, attempt));
+            };
             let swapped = match view.tip {
                 Some(old) => git.reference_matching(&self.refname, new, true, old, &reflog),
                 None => git.reference(&self.refname, new, false, &reflog),
             };
             match swapped {
-                Ok(_) => {
-                    out.tip = Some(new);
-                    return Ok(out);
-                }
+                Ok(_) => return Ok((Some(new), attempt)),
                 Err(e)
                     if e.code() == ErrorCode::Locked
                         && clear_stale_ref_lock(self.repo, &self.refname) =>

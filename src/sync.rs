@@ -20,7 +20,7 @@ use git2::{FileMode, ObjectType, Oid, Signature, Tree, TreeBuilder};
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::git::Repo;
-use crate::ledger::{backoff, clear_stale_ref_lock, Ledger, WriterLock, FANOUT_LIMIT};
+use crate::ledger::{backoff, Ledger, FANOUT_LIMIT};
 
 /// Where a remote's ledger is fetched to.
 pub fn tracking_ref(cfg: &Config, remote: &str) -> String {
@@ -170,34 +170,16 @@ fn write_notes(
 /// Merges `theirs` (an upstream ledger tip) into the local ledger. Returns the new
 /// local tip, or `None` when the local ledger already contains `theirs`.
 pub fn merge_into_local(repo: &Repo, cfg: &Config, theirs: Oid) -> Result<Option<Oid>> {
-    let ledger = Ledger::new(repo, cfg);
     let git = &repo.git;
-    let _writer = WriterLock::acquire(repo)?;
-    for attempt in 1..=cfg.max_retries + 1 {
-        let ours = ledger.tip()?;
-        let new = match ours {
-            None => theirs,
-            Some(o) if o == theirs || git.graph_descendant_of(o, theirs)? => return Ok(None),
-            Some(o) if git.graph_descendant_of(theirs, o)? => theirs,
-            Some(o) => merge_commit(repo, o, theirs)?,
-        };
-        let msg = "git-seal: merge upstream ledger";
-        let swapped = match ours {
-            Some(o) => git.reference_matching(&cfg.ledger_ref, new, true, o, msg),
-            None => git.reference(&cfg.ledger_ref, new, false, msg),
-        };
-        match swapped {
-            Ok(_) => return Ok(Some(new)),
-            Err(e)
-                if e.code() == git2::ErrorCode::Locked
-                    && clear_stale_ref_lock(repo, &cfg.ledger_ref) => {}
-            Err(_) if attempt <= cfg.max_retries => {
-                std::thread::sleep(backoff(cfg.retry_base_ms, attempt));
-            }
-            Err(e) => return Err(e.into()),
-        }
-    }
-    Err(Error::usage("the local ledger kept moving during a merge").hint("retry: git seal fetch"))
+    let (tip, _) = Ledger::new(repo, cfg).update("merge upstream ledger", |view| {
+        Ok(match view.tip {
+            None => Some(theirs),
+            Some(o) if o == theirs || git.graph_descendant_of(o, theirs)? => None,
+            Some(o) if git.graph_descendant_of(theirs, o)? => Some(theirs),
+            Some(o) => Some(merge_commit(repo, o, theirs)?),
+        })
+    })?;
+    Ok(tip)
 }
 
 fn merge_commit(repo: &Repo, ours: Oid, theirs: Oid) -> Result<Oid> {
