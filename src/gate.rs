@@ -12,8 +12,11 @@ use std::collections::HashSet;
 
 use git2::{ObjectType, Oid};
 
+use crate::cache::CacheMode;
 use crate::error::{Error, Result};
 use crate::git::Repo;
+use crate::ledger::View;
+use crate::verify::{Problem, Verifier};
 
 /// One ref update: for pre-push `<local ref> <new> <remote ref> <old>`, for
 /// pre-receive `<old> <new> <ref>`.
@@ -72,13 +75,13 @@ pub fn parse_pre_receive(input: &str) -> Result<Vec<Update>> {
 }
 
 /// Whether updates of `refname` must carry only sealed commits.
-pub fn is_gated(refname: &str, gate_tags: bool) -> bool {
+fn is_gated(refname: &str, gate_tags: bool) -> bool {
     refname.starts_with("refs/heads/") || (gate_tags && refname.starts_with("refs/tags/"))
 }
 
 /// The commits `updates` send, parents first, each once: reachable from a new value
 /// and not from its old value or any of `hide`.
-pub fn sent_commits(repo: &Repo, updates: &[&Update], hide: &[Oid]) -> Result<Vec<Oid>> {
+fn sent_commits(repo: &Repo, updates: &[&Update], hide: &[Oid]) -> Result<Vec<Oid>> {
     let mut seen = HashSet::new();
     let mut out = Vec::new();
     for u in updates.iter().filter(|u| !u.is_delete()) {
@@ -122,4 +125,31 @@ pub fn tips_under(repo: &Repo, prefix: &str) -> Result<Vec<Oid>> {
         }
     }
     Ok(out)
+}
+
+/// What a gate found: how many commits the updates send, and the problems with them.
+pub struct Checked {
+    pub commits: usize,
+    pub problems: Vec<Problem>,
+}
+
+/// Checks every commit the gated `updates` send (hiding what the other side has)
+/// against the ledger `view`.
+pub fn check(
+    repo: &Repo,
+    view: View<'_>,
+    updates: &[Update],
+    gate_tags: bool,
+    hide: &[Oid],
+) -> Result<Checked> {
+    let gated: Vec<&Update> = updates
+        .iter()
+        .filter(|u| is_gated(&u.refname, gate_tags))
+        .collect();
+    let commits = sent_commits(repo, &gated, hide)?;
+    let problems = Verifier::new(repo, view, CacheMode::ReadWrite).check_all(&commits)?;
+    Ok(Checked {
+        commits: commits.len(),
+        problems,
+    })
 }

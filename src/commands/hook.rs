@@ -9,7 +9,6 @@ use std::io::Read;
 use git2::Oid;
 use serde_json::json;
 
-use crate::cache::CacheMode;
 use crate::commands::{subject, warn_log};
 use crate::config::{Config, PushMode};
 use crate::engine::{seal_commits, SealRun, Sealed};
@@ -19,7 +18,7 @@ use crate::git::{short, Repo};
 use crate::ledger::{Ledger, View};
 use crate::runlog::{Run, Source, Status};
 use crate::sync;
-use crate::verify::{Problem, Reason, Verifier};
+use crate::verify::{Problem, Reason};
 
 /// Run a git hook (called by the shims git-seal installs)
 #[derive(Debug, clap::Args)]
@@ -47,8 +46,7 @@ pub fn run(args: Args) -> Result<u8> {
             })
         })),
         "post-rewrite" => {
-            let mut input = String::new();
-            std::io::stdin().read_to_string(&mut input)?;
+            let input = read_stdin()?;
             Ok(sealing_hook(&args.name, move |repo| {
                 if input.trim().is_empty() {
                     // Run by a hook manager that does not forward stdin (the
@@ -60,8 +58,7 @@ pub fn run(args: Args) -> Result<u8> {
             }))
         }
         "reference-transaction" => {
-            let mut input = String::new();
-            std::io::stdin().read_to_string(&mut input)?;
+            let input = read_stdin()?;
             Ok(tag_hook(args.args.first().map(String::as_str), &input))
         }
         "pre-push" => gate_hook("pre-push", || pre_push(&args.args)),
@@ -75,13 +72,14 @@ pub fn run(args: Args) -> Result<u8> {
 /// the order git wrote them, which is parents first.
 fn rewritten(repo: &Repo, input: &str) -> Result<Vec<Oid>> {
     let mut out = Vec::new();
+    let mut seen = std::collections::HashSet::new();
     for line in input.lines() {
         let Some(new) = line.split_whitespace().nth(1) else {
             continue;
         };
         let oid = Oid::from_str(new)
             .map_err(|_| Error::usage(format!("post-rewrite: bad object id '{new}'")))?;
-        if repo.git.find_commit(oid).is_ok() && !out.contains(&oid) {
+        if repo.git.find_commit(oid).is_ok() && seen.insert(oid) {
             out.push(oid);
         }
     }
@@ -215,12 +213,10 @@ struct GateOutcome {
 
 /// Runs a gate hook and records it. A gate that cannot do its job refuses: an
 /// error is printed and the push is refused (exit 1), never waved through.
-fn gate_hook(name: &str, gate: impl FnOnce() -> Result<(Option<Run>, GateOutcome)>) -> Result<u8> {
+fn gate_hook(name: &str, gate: impl FnOnce() -> Result<(Run, GateOutcome)>) -> Result<u8> {
     match gate() {
         Ok((run, o)) => {
-            if let Some(run) = run {
-                warn_log(run.finish(o.status, o.outputs, o.attempts, o.message));
-            }
+            warn_log(run.finish(o.status, o.outputs, o.attempts, o.message));
             Ok(o.code)
         }
         Err(e) => Err(
@@ -267,6 +263,13 @@ fn pre_push_updates(repo: &Repo, input: &str) -> Result<(Vec<Update>, Option<Str
     Ok((gate::parse_pre_push(input)?, None))
 }
 
+fn updates_json(updates: &[Update]) -> serde_json::Value {
+    json!(updates
+        .iter()
+        .map(|u| json!({"ref": u.refname, "old": u.old.to_string(), "new": u.new.to_string()}))
+        .collect::<Vec<_>>())
+}
+
 /// The outcome of a gate that found problems: the push is refused (exit 1).
 fn refusal(checked: usize, problems: &[Problem]) -> GateOutcome {
     let listed: Vec<_> = problems
@@ -287,8 +290,12 @@ fn refusal(checked: usize, problems: &[Problem]) -> GateOutcome {
 
 /// Prints the refusal: per bad commit its short id, subject and reason, then the fix.
 fn print_refusal(repo: &Repo, problems: &[Problem]) {
-    let mut commits: Vec<Oid> = problems.iter().map(|p| p.commit).collect();
-    commits.dedup();
+    let mut seen = std::collections::HashSet::new();
+    let commits: Vec<Oid> = problems
+        .iter()
+        .map(|p| p.commit)
+        .filter(|c| seen.insert(*c))
+        .collect();
     eprintln!(
         "error: push refused: {} commit(s) without a valid seal",
         commits.len()
@@ -314,7 +321,7 @@ fn print_refusal(repo: &Repo, problems: &[Problem]) {
     }
 }
 
-fn pre_push(args: &[String]) -> Result<(Option<Run>, GateOutcome)> {
+fn pre_push(args: &[String]) -> Result<(Run, GateOutcome)> {
     let repo = Repo::open(None)?;
     let cfg = Config::load(&repo)?;
     let input = read_stdin()?;
@@ -330,12 +337,12 @@ fn pre_push(args: &[String]) -> Result<(Option<Run>, GateOutcome)> {
     );
     run.inputs(json!({
         "remote": remote,
-        "updates": updates.iter().map(|u| json!({"ref": u.refname, "old": u.old.to_string(), "new": u.new.to_string()})).collect::<Vec<_>>(),
+        "updates": updates_json(&updates),
     }));
     if std::env::var("SEAL_SKIP").as_deref() == Ok("1") {
         eprintln!("warning: git-seal: SEAL_SKIP=1: push not checked (recorded as SKIPPED)");
         return Ok((
-            Some(run),
+            run,
             GateOutcome {
                 code: 0,
                 status: Status::Skipped,
@@ -345,22 +352,18 @@ fn pre_push(args: &[String]) -> Result<(Option<Run>, GateOutcome)> {
             },
         ));
     }
-    let gated: Vec<&Update> = updates
-        .iter()
-        .filter(|u| gate::is_gated(&u.refname, cfg.gate_tags))
-        .collect();
     let remote_is_named = repo.git.find_remote(&remote).is_ok();
     let hide = if remote_is_named {
         gate::tips_under(&repo, &format!("refs/remotes/{remote}/"))?
     } else {
         Vec::new()
     };
-    let commits = gate::sent_commits(&repo, &gated, &hide)?;
     let view = Ledger::new(&repo, &cfg).view()?;
-    let problems = Verifier::new(&repo, view, CacheMode::ReadWrite).check_all(&commits)?;
-    if !problems.is_empty() {
-        print_refusal(&repo, &problems);
-        return Ok((Some(run), refusal(commits.len(), &problems)));
+    let checked = gate::check(&repo, view, &updates, cfg.gate_tags, &hide)?;
+    let commits = checked.commits;
+    if !checked.problems.is_empty() {
+        print_refusal(&repo, &checked.problems);
+        return Ok((run, refusal(commits, &checked.problems)));
     }
     let (attempts, pushed, warning) = push_ledger_along(&repo, &cfg, &remote, remote_is_named);
     if let Some(w) = &warning {
@@ -372,11 +375,11 @@ fn pre_push(args: &[String]) -> Result<(Option<Run>, GateOutcome)> {
                 "hint: retry with git seal push {remote}, or git config seal.push best-effort"
             );
             return Ok((
-                Some(run),
+                run,
                 GateOutcome {
                     code: 1,
                     status: Status::Failed,
-                    outputs: json!({"checked": commits.len()}),
+                    outputs: json!({"checked": commits}),
                     attempts,
                     message: format!("ledger push failed: {w}"),
                 },
@@ -391,13 +394,13 @@ fn pre_push(args: &[String]) -> Result<(Option<Run>, GateOutcome)> {
         Status::Success
     };
     Ok((
-        Some(run),
+        run,
         GateOutcome {
             code: 0,
             status,
-            outputs: json!({"checked": commits.len(), "ledger_pushed": pushed}),
+            outputs: json!({"checked": commits, "ledger_pushed": pushed}),
             attempts,
-            message: format!("{} commit(s) checked", commits.len()),
+            message: format!("{} commit(s) checked", commits),
         },
     ))
 }
@@ -435,13 +438,13 @@ fn push_ledger_along(
     }
 }
 
-fn pre_receive() -> Result<(Option<Run>, GateOutcome)> {
+fn pre_receive() -> Result<(Run, GateOutcome)> {
     let repo = Repo::open(None)?;
     let cfg = Config::load(&repo)?;
     let updates = gate::parse_pre_receive(&read_stdin()?)?;
     let mut run = Run::start(&repo.seal_dir(), Source::Hook("pre-receive"), None);
     run.inputs(json!({
-        "updates": updates.iter().map(|u| json!({"ref": u.refname, "old": u.old.to_string(), "new": u.new.to_string()})).collect::<Vec<_>>(),
+        "updates": updates_json(&updates),
     }));
     let mut ledger_tip = Ledger::new(&repo, &cfg).tip()?;
     for u in updates.iter().filter(|u| u.refname == cfg.ledger_ref) {
@@ -452,7 +455,7 @@ fn pre_receive() -> Result<(Option<Run>, GateOutcome)> {
             );
             eprintln!("hint: fetch and merge the ledger instead of rewriting it: git seal fetch && git seal push");
             return Ok((
-                Some(run),
+                run,
                 GateOutcome {
                     code: 1,
                     status: Status::Failed,
@@ -467,29 +470,25 @@ fn pre_receive() -> Result<(Option<Run>, GateOutcome)> {
     // Commits already reachable from the server's refs were checked when they came.
     let mut hide = gate::tips_under(&repo, "refs/heads/")?;
     hide.extend(gate::tips_under(&repo, "refs/tags/")?);
-    let gated: Vec<&Update> = updates
-        .iter()
-        .filter(|u| gate::is_gated(&u.refname, cfg.gate_tags))
-        .collect();
-    let commits = gate::sent_commits(&repo, &gated, &hide)?;
     let view = View::at(&repo, ledger_tip)?;
-    let problems = Verifier::new(&repo, view, CacheMode::ReadWrite).check_all(&commits)?;
-    if !problems.is_empty() {
-        print_refusal(&repo, &problems);
+    let checked = gate::check(&repo, view, &updates, cfg.gate_tags, &hide)?;
+    let commits = checked.commits;
+    if !checked.problems.is_empty() {
+        print_refusal(&repo, &checked.problems);
         eprintln!(
             "hint: push the ledger with the commits: git push <remote> {0}:{0} (or set seal.push)",
             cfg.ledger_ref
         );
-        return Ok((Some(run), refusal(commits.len(), &problems)));
+        return Ok((run, refusal(commits, &checked.problems)));
     }
     Ok((
-        Some(run),
+        run,
         GateOutcome {
             code: 0,
             status: Status::Success,
-            outputs: json!({"checked": commits.len()}),
+            outputs: json!({"checked": commits}),
             attempts: 1,
-            message: format!("{} commit(s) checked", commits.len()),
+            message: format!("{} commit(s) checked", commits),
         },
     ))
 }
