@@ -57,6 +57,18 @@ pub enum CacheMode {
     Off,
 }
 
+impl CacheMode {
+    /// What a command that takes `--dry-run` may do with the cache: a dry run
+    /// changes nothing, not even the cache.
+    pub fn unless_dry_run(dry_run: bool) -> CacheMode {
+        if dry_run {
+            CacheMode::ReadOnly
+        } else {
+            CacheMode::ReadWrite
+        }
+    }
+}
+
 /// A manifest and, when it derives from a whole one, that one's tree.
 #[derive(Clone)]
 struct Known {

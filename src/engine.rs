@@ -14,7 +14,7 @@ use git2::{Oid, Signature};
 
 use crate::cache::{CacheMode, Manifests};
 use crate::config::Config;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::git::{parent_trees, recorded_parents, short, Repo};
 use crate::ledger::{Appended, Ledger, View};
 use crate::seal::{Identity, ManifestSummary, Seal, SealInputs};
@@ -47,16 +47,8 @@ pub fn seal_commits(
 ) -> Result<Sealed> {
     let ledger = Ledger::new(repo, cfg);
     let view = ledger.view()?;
-    let (name, email) = repo.identity().ok_or_else(|| {
-        Error::usage("no identity to seal with: user.name and user.email are not set")
-            .hint("git config user.name 'Your Name' && git config user.email you@example.com")
-    })?;
-    let mode = if run.dry_run {
-        CacheMode::ReadOnly
-    } else {
-        CacheMode::ReadWrite
-    };
-    let mut manifests = Manifests::new(repo, mode);
+    let (name, email) = repo.identity()?;
+    let mut manifests = Manifests::new(repo, CacheMode::unless_dry_run(run.dry_run));
     let mut batch_digests: HashMap<Oid, String> = HashMap::new();
     let mut notes = Vec::new();
     let mut sealed = Sealed::default();

@@ -222,18 +222,18 @@ impl Repo {
     }
 
     /// `user.name`/`user.email` from git config, falling back to git's committer
-    /// environment variables, as `git commit` itself would.
-    pub fn identity(&self) -> Option<(String, String)> {
-        let cfg = self.git.config().ok()?;
-        let name = cfg
-            .get_string("user.name")
-            .ok()
-            .or_else(|| std::env::var("GIT_COMMITTER_NAME").ok())?;
-        let email = cfg
-            .get_string("user.email")
-            .ok()
-            .or_else(|| std::env::var("GIT_COMMITTER_EMAIL").ok())?;
-        Some((name, email))
+    /// environment variables, as `git commit` itself would: who seals.
+    pub fn identity(&self) -> Result<(String, String)> {
+        let missing = || {
+            Error::usage("no identity to seal with: user.name and user.email are not set")
+                .hint("git config user.name 'Your Name' && git config user.email you@example.com")
+        };
+        let cfg = self.git.config()?;
+        let value =
+            |key: &str, env: &str| cfg.get_string(key).ok().or_else(|| std::env::var(env).ok());
+        let name = value("user.name", "GIT_COMMITTER_NAME").ok_or_else(missing)?;
+        let email = value("user.email", "GIT_COMMITTER_EMAIL").ok_or_else(missing)?;
+        Ok((name, email))
     }
 }
 

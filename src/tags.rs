@@ -187,16 +187,9 @@ pub fn seal_tag(
     let commit = repo.git.find_commit(state.target)?;
     let tree = commit.tree()?;
     let parents = parent_trees(&commit)?;
-    let mode = if dry_run {
-        CacheMode::ReadOnly
-    } else {
-        CacheMode::ReadWrite
-    };
-    let manifest = Manifests::new(repo, mode).manifest(&tree, &parents)?;
-    let (sealer_name, sealer_email) = repo.identity().ok_or_else(|| {
-        Error::usage("no identity to seal with: user.name and user.email are not set")
-            .hint("git config user.name 'Your Name' && git config user.email you@example.com")
-    })?;
+    let manifest =
+        Manifests::new(repo, CacheMode::unless_dry_run(dry_run)).manifest(&tree, &parents)?;
+    let (sealer_name, sealer_email) = repo.identity()?;
     let frozen = snapshot.map(|s| Frozen {
         manifest: format!("snapshots/{name}/MANIFEST.json"),
         checksums: format!("snapshots/{name}/CHECKSUMS.sha256"),

@@ -43,15 +43,8 @@ pub fn run(args: Args) -> Result<u8> {
     };
     let parents = parent_trees(&commit)?;
     let tree = commit.tree()?;
-    let manifest = Manifests::new(
-        &repo,
-        if args.dry_run {
-            CacheMode::ReadOnly
-        } else {
-            CacheMode::ReadWrite
-        },
-    )
-    .manifest(&tree, &parents)?;
+    let manifest =
+        Manifests::new(&repo, CacheMode::unless_dry_run(args.dry_run)).manifest(&tree, &parents)?;
     let json_text = serde_json::to_string_pretty(&manifest.to_json(Some(id), tree.id()))
         .unwrap_or_default()
         + "\n";

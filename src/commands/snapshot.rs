@@ -63,10 +63,7 @@ pub struct RollbackArgs {
 }
 
 fn identity(repo: &Repo) -> Result<Identity> {
-    let (name, email) = repo.identity().ok_or_else(|| {
-        Error::usage("no identity: user.name and user.email are not set")
-            .hint("git config user.name 'Your Name' && git config user.email you@example.com")
-    })?;
+    let (name, email) = repo.identity()?;
     Ok(Identity { name, email })
 }
 
