@@ -1,14 +1,15 @@
 //! Access to the repository: opening it the way git's own hooks see it, resolving
-//! revisions, and the few things only the `git` binary does well (streaming huge
-//! blobs, push, fetch, `rev-parse --git-path`).
+//! revisions, reading identity and parents, and the few things only the `git`
+//! binary does well (push, fetch, `rev-parse --git-path`, reset and stash).
 //!
-//! Invariant: nothing here writes to the repository; writers live in `ledger`,
-//! `hooks` and `cache`, each owning its own files or ref.
+//! Invariant: nothing here decides to write to the repository. Writers live in
+//! `ledger`, `hooks` and `cache`, each owning its own files or ref; the git commands
+//! `run_git` runs (rollback's reset and stash) are chosen by the command that asks.
 
 use std::process::{Command, Stdio};
 
 use camino::{Utf8Path, Utf8PathBuf};
-use git2::{Commit, ObjectType, Oid, Repository};
+use git2::{Commit, Oid, Repository};
 
 use crate::error::{Error, Result};
 
@@ -182,15 +183,6 @@ impl Repo {
         walk.set_sorting(git2::Sort::TOPOLOGICAL | git2::Sort::REVERSE)?;
         walk.push(tip)?;
         Ok(walk.collect::<std::result::Result<Vec<_>, _>>()?)
-    }
-
-    /// Size of an object, from its header only.
-    pub fn object_size(&self, oid: Oid) -> Result<u64> {
-        let (size, kind) = self.git.odb()?.read_header(oid)?;
-        if kind != ObjectType::Blob {
-            return Err(Error::usage(format!("object {oid} is not a blob")));
-        }
-        Ok(size as u64)
     }
 
     /// A `git` command run in this repository, with its environment as git gave it.

@@ -2,14 +2,15 @@
 //! its tree, as canonical bytes, plus the digest and renderings derived from them.
 //!
 //! Invariants:
-//! - A manifest is a pure function of a tree. [`Manifest`] always holds canonical
-//!   bytes that parse, with entries in strictly ascending raw-byte path order, and the
-//!   digest, file count and byte total of exactly those bytes.
+//! - A manifest is a pure function of a tree. [`Manifest`] always stands for
+//!   canonical bytes that parse (held, or derived on demand), with entries in
+//!   strictly ascending raw-byte path order, and the digest, file count and byte total
+//!   of exactly those bytes.
 //! - Blob contents are hashed as streams: a blob larger than [`STREAM_THRESHOLD`] is
 //!   inflated from its object file chunk by chunk (`objects`), so memory stays bounded.
 //! - A manifest derived from its parent's ([`Builder::changes`] then
-//!   [`Manifest::apply`]) and one built by a whole tree walk ([`Builder::full`]) are
-//!   identical bytes for the same tree; tests hold them to it.
+//!   [`Manifest::derive`]) and one built by a whole tree walk ([`Builder::full`]) are
+//!   identical bytes and digest for the same tree; tests hold them to it.
 
 use std::cell::OnceCell;
 use std::collections::HashMap;
@@ -365,12 +366,6 @@ impl Manifest {
         }
         out
     }
-
-    /// Entry lookup by exact path (binary search would need an index; manifests are
-    /// read front to back everywhere else, so a scan is enough here).
-    pub fn get(&self, path: &[u8]) -> Option<Entry<'_>> {
-        self.entries().find(|e| e.path == path)
-    }
 }
 
 /// Entries that differ from some base manifest: path → the new canonical entry
@@ -437,6 +432,9 @@ impl Changes {
     }
 }
 
+/// One path that differs between two trees: the new (mode, id), or `None` if gone.
+type TreeChange = (Vec<u8>, Option<(u32, Oid)>);
+
 /// SHA-256 and size of one blob.
 #[derive(Clone, Copy)]
 struct BlobHash {
@@ -471,11 +469,11 @@ impl<'r> Builder<'r> {
         let mut pending = Vec::new();
         self.walk(tree, &mut Vec::new(), &mut pending)?;
         pending.sort_by(|a, b| a.path.cmp(&b.path));
-        self.hash_all(&pending)?;
+        self.hash_all(pending.iter().map(|p| (p.mode, p.oid)))?;
         let mut canonical = Vec::with_capacity(pending.len() * 100);
         let (mut files, mut bytes) = (0, 0);
         for p in &pending {
-            let (hash, size) = self.entry_fields(p);
+            let (hash, size) = self.entry_fields(p.mode, p.oid)?;
             push_entry(&mut canonical, p.mode, &hash, size, &p.path);
             files += 1;
             bytes += size;
@@ -486,33 +484,27 @@ impl<'r> Builder<'r> {
     /// What changed between two trees, as manifest entries: only the blobs the diff
     /// names are hashed.
     pub fn changes(&mut self, base_tree: &Tree<'_>, tree: &Tree<'_>) -> Result<Changes> {
-        let mut diff: Vec<(Vec<u8>, Option<Pending>)> = Vec::new();
+        let mut diff = Vec::new();
         self.diff(Some(base_tree), Some(tree), &mut Vec::new(), &mut diff)?;
-        let to_hash: Vec<Pending> = diff
-            .iter()
-            .filter_map(|(_, p)| p.as_ref())
-            .map(|p| Pending {
-                path: Vec::new(),
-                mode: p.mode,
-                oid: p.oid,
-            })
-            .collect();
-        self.hash_all(&to_hash)?;
+        self.hash_all(diff.iter().filter_map(|(_, blob)| *blob))?;
         let mut changes = Changes::default();
-        for (path, pending) in diff {
-            let entry = pending.map(|p| {
-                let (hash, size) = self.entry_fields(&p);
-                let mut line = Vec::with_capacity(80 + p.path.len());
-                push_entry(&mut line, p.mode, &hash, size, &p.path);
-                line
-            });
+        for (path, blob) in diff {
+            let entry = match blob {
+                Some((mode, oid)) => {
+                    let (hash, size) = self.entry_fields(mode, oid)?;
+                    let mut line = Vec::with_capacity(80 + path.len());
+                    push_entry(&mut line, mode, &hash, size, &path);
+                    Some(line)
+                }
+                None => None,
+            };
             changes.0.insert(path, entry);
         }
         Ok(changes)
     }
 
-    /// The entries that differ between two trees, as (path, new entry or `None` for
-    /// a deletion). Subtrees with equal ids are skipped without being read, so the
+    /// The entries that differ between two trees, as (path, new (mode, id) or `None`
+    /// for a deletion). Subtrees with equal ids are skipped without being read, so the
     /// cost is that of the change, not of the tree (libgit2's tree diff walks both
     /// trees whole).
     fn diff(
@@ -520,7 +512,7 @@ impl<'r> Builder<'r> {
         old: Option<&Tree<'_>>,
         new: Option<&Tree<'_>>,
         prefix: &mut Vec<u8>,
-        out: &mut Vec<(Vec<u8>, Option<Pending>)>,
+        out: &mut Vec<TreeChange>,
     ) -> Result<()> {
         let git = &self.repo.git;
         let index = |t: Option<&Tree<'_>>| -> HashMap<Vec<u8>, (Oid, i32, bool)> {
@@ -561,14 +553,7 @@ impl<'r> Builder<'r> {
             }
             let old_leaf = a.is_some_and(|e| !e.2);
             match b {
-                Some(&(oid, mode, false)) => out.push((
-                    prefix.clone(),
-                    Some(Pending {
-                        path: prefix.clone(),
-                        mode: mode as u32,
-                        oid,
-                    }),
-                )),
+                Some(&(oid, mode, false)) => out.push((prefix.clone(), Some((mode as u32, oid)))),
                 _ if old_leaf => out.push((prefix.clone(), None)),
                 _ => {}
             }
@@ -577,16 +562,17 @@ impl<'r> Builder<'r> {
         Ok(())
     }
 
-    fn entry_fields(&self, p: &Pending) -> (String, u64) {
-        if p.mode == MODE_GITLINK {
-            return (p.oid.to_string(), 0);
+    /// The hash and size an entry records. Every blob was hashed by `hash_all`
+    /// first; one that was not is an error, never a made-up hash in a manifest.
+    fn entry_fields(&self, mode: u32, oid: Oid) -> Result<(String, u64)> {
+        if mode == MODE_GITLINK {
+            return Ok((oid.to_string(), 0));
         }
-        // hash_all ran over every pending blob before this is called.
-        let h = self.blobs.get(&p.oid).copied().unwrap_or(BlobHash {
-            sha256: [0; 32],
-            size: 0,
-        });
-        (hex::encode(h.sha256), h.size)
+        let h = self
+            .blobs
+            .get(&oid)
+            .ok_or_else(|| Error::usage(format!("internal error: blob {oid} was not hashed")))?;
+        Ok((hex::encode(h.sha256), h.size))
     }
 
     fn walk(&self, tree: &Tree<'_>, prefix: &mut Vec<u8>, out: &mut Vec<Pending>) -> Result<()> {
@@ -610,24 +596,23 @@ impl<'r> Builder<'r> {
         Ok(())
     }
 
-    /// Hashes every blob of `pending` not hashed yet, in parallel when there are many.
-    fn hash_all(&mut self, pending: &[Pending]) -> Result<()> {
-        let mut todo: Vec<Oid> = pending
-            .iter()
-            .filter(|p| p.mode != MODE_GITLINK && !self.blobs.contains_key(&p.oid))
-            .map(|p| p.oid)
+    /// Hashes every blob among `entries` (mode, id) not hashed yet, in parallel when
+    /// there are many.
+    fn hash_all(&mut self, entries: impl Iterator<Item = (u32, Oid)>) -> Result<()> {
+        let mut todo: Vec<Oid> = entries
+            .filter(|(mode, oid)| *mode != MODE_GITLINK && !self.blobs.contains_key(oid))
+            .map(|(_, oid)| oid)
             .collect();
         todo.sort_unstable();
         todo.dedup();
+        let at = self.repo.locator();
         let hashed: Vec<(Oid, BlobHash)> = if todo.len() < PARALLEL_MIN {
-            let at = self.repo.locator();
             todo.iter()
                 .map(|oid| Ok((*oid, hash_blob(&self.repo.git, &at, *oid)?)))
                 .collect::<Result<_>>()?
         } else {
             // A few chunks per thread, each with its own repository handle: opening
             // one loads the pack indexes, so it must not happen per blob or per split.
-            let at = self.repo.locator();
             let chunk = todo.len().div_ceil(rayon::current_num_threads() * 4);
             let chunks: Vec<Vec<(Oid, BlobHash)>> = todo
                 .par_chunks(chunk)
