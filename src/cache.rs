@@ -32,7 +32,8 @@ use crate::manifest::{Builder, Changes, Manifest};
 
 /// How many whole manifests the cache keeps on disk.
 pub const KEEP_FULL: usize = 4;
-/// How many delta manifests the cache keeps on disk.
+/// How many delta manifests the cache keeps on disk (trimmed back to this on about
+/// one delta write in 16).
 pub const KEEP_DELTAS: usize = 512;
 /// Changes from its base past which a manifest is stored whole.
 pub const DELTA_LIMIT: usize = 4096;
@@ -216,7 +217,11 @@ impl<'r> Manifests<'r> {
                         crc32fast::hash(&body)
                     );
                     let parts = [header.as_bytes(), &body[..]];
-                    if write_atomic_parts(&self.delta_path(tree), &parts).is_ok() {
+                    // Trimming scans the whole store, so it is not done on every
+                    // commit: on one delta write in 16 (by the tree id, which is
+                    // uniform), keeping the store near KEEP_DELTAS.
+                    let trim = tree.as_bytes()[0] % 16 == 0;
+                    if write_atomic_parts(&self.delta_path(tree), &parts).is_ok() && trim {
                         self.evict("deltas", KEEP_DELTAS);
                     }
                 }
