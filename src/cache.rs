@@ -220,7 +220,7 @@ impl<'r> Manifests<'r> {
                     // Trimming scans the whole store, so it is not done on every
                     // commit: on one delta write in 16 (by the tree id, which is
                     // uniform), keeping the store near KEEP_DELTAS.
-                    let trim = tree.as_bytes()[0] % 16 == 0;
+                    let trim = tree.as_bytes()[0].is_multiple_of(16);
                     if write_atomic_parts(&self.delta_path(tree), &parts).is_ok() && trim {
                         self.evict("deltas", KEEP_DELTAS);
                     }
