@@ -85,15 +85,21 @@ def bench_small(base, env, runs):
     """Whole cost the hooks add to `git commit` on a small repository: post-commit
     alone (`install --no-tag-hook`), and every hook git-seal installs (git also runs
     reference-transaction for the branch update: five times per commit)."""
-    for label, args in (("post-commit alone", ["--no-tag-hook"]), ("all hooks", [])):
-        r = init(base, f"small-{len(args)}", env)
+    variants = (("post-commit alone", ["--no-tag-hook"]), ("all hooks", []),
+                ("/bin/true as reference-transaction, nothing else", None))
+    for label, args in variants:
+        r = init(base, f"small-{variants.index((label, args))}", env)
         for i in range(5):
             with open(os.path.join(r.path, f"f{i}.txt"), "w") as f:
                 f.write(f"file {i}\n")
         r.git("add", "-A")
         r.git("commit", "-q", "-m", "init")
-        r.run(BIN, "install", *args)
-        r.run(BIN, "seal")
+        if args is None:
+            # The floor for any reference-transaction hook: a process that does nothing.
+            os.symlink("/bin/true", os.path.join(r.path, ".git", "hooks", "reference-transaction"))
+        else:
+            r.run(BIN, "install", *args)
+            r.run(BIN, "seal")
         with_hooks, without = [], []
         for i in range(runs):
             for hooks in ([True, False] if i % 2 else [False, True]):
@@ -140,6 +146,10 @@ def bench_large(base, env, runs):
         full.append(r.timed(BIN, "seal", "HEAD"))
     report("100k files: first full seal (cold cache, median)", statistics.median(full), "s",
            baseline=statistics.median(baseline), ratio_target=1.5)
+    inflate = [r.timed("sh", "-c", "git cat-file --batch-all-objects --batch > /dev/null")
+               for _ in range(3)]
+    report("   floor: git cat-file --batch-all-objects (inflating every object, 1 thread)",
+           statistics.median(inflate), "s")
 
     r.run(BIN, "install")
     r.run(BIN, "seal", "--missing")
@@ -288,6 +298,17 @@ def bench_tags(base, env, runs):
             times.append(time.perf_counter() - t)
         report(f"reference-transaction hook, branch update, {state} (median)",
                statistics.median(times) * 1000, "ms", target=5)
+    empty = os.path.join(base, "empty-hook.sh")
+    with open(empty, "w") as f:
+        f.write("#!/bin/sh\nexit 0\n")
+    os.chmod(empty, 0o755)
+    times = []
+    for _ in range(runs * 5):
+        t = time.perf_counter()
+        subprocess.run([empty, "committed"], cwd=r.path, env=env, input=line, check=True)
+        times.append(time.perf_counter() - t)
+    report("   floor: an empty sh script run the same way (median)",
+           statistics.median(times) * 1000, "ms")
     on, off = [], []
     for i in range(runs * 3):
         on.append(r.timed("git", "update-ref", f"refs/heads/on{i}", head))

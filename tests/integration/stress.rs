@@ -4,7 +4,7 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use crate::harness::{Sandbox, SEAL};
+use crate::harness::Sandbox;
 
 /// A small deterministic generator (the seed is printed, so a failure replays).
 struct Rng(u64);
@@ -101,11 +101,19 @@ fn sigkill_at_random_instants_loses_and_corrupts_nothing() {
     repo.seal(&["seal", "--missing"]).ok();
     repo.seal(&["verify", &format!("HEAD~{trials}..HEAD"), "--no-cache"])
         .ok();
-    let torn = repo.seal(&["log", "--check"]);
+    // A SIGKILL can tear at most the one line its run was writing: every other line
+    // of the log is a whole record, one per run that was not killed mid-write.
+    let check = repo.seal(&["log", "--check"]).stdout();
+    let summary = check.lines().last().unwrap_or_default();
+    let bad: u64 = summary
+        .split(", ")
+        .nth(1)
+        .and_then(|b| b.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no summary in: {check}"));
     assert!(
-        torn.code() == 0 || torn.stdout().contains("bad line"),
-        "{}",
-        torn.stdout()
+        bad <= killed,
+        "{bad} torn lines from {killed} kills:\n{check}"
     );
     eprintln!("kill test: corruptions found 0, seals lost 0");
 }
@@ -185,5 +193,4 @@ fn eight_worktrees_committing_at_once_seal_every_commit_exactly_once() {
     sealed.dedup();
     assert_eq!(n, sealed.len(), "a commit was sealed twice");
     assert_eq!(n, WORKTREES * COMMITS + 1);
-    let _ = SEAL;
 }
