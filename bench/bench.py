@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """git-seal benchmarks: each prints its figure, the baseline, and their ratio.
 
-    python3 bench/bench.py [small|large|ledger|memory|all] [--runs N] [--keep DIR]
+    python3 bench/bench.py [small|large|ledger|memory|prepush|logread|tags|all] [--runs N] [--keep DIR]
 
 Uses target/release/git-seal (built first if missing) and hermetic git config.
 Medians over several runs; the machines are noisy. `large` builds a 100,000-file
@@ -315,6 +315,30 @@ def bench_tags(base, env, runs):
         off.append(r.timed("git", "-c", "core.hooksPath=/dev/null", "update-ref", f"refs/heads/off{i}", head))
     report("git update-ref of a branch: cost the hooks add (median)",
            (statistics.median(on) - statistics.median(off)) * 1000, "ms")
+    bench_fetch(base, env, r, empty)
+
+
+def bench_fetch(base, env, src, empty_hook):
+    """`git fetch` of 500 new branches: without a hook, with an empty sh hook (what git
+    charges for any reference-transaction hook: 2.47 runs it twice per fetched ref),
+    and with git-seal's. Fresh repositories, interleaved."""
+    src.git("update-ref", "--stdin",
+            stdin="".join(f"create refs/heads/b{i} HEAD\n" for i in range(500)).encode())
+    times = {"none": [], "empty": [], "git-seal": []}
+    for i in range(5):
+        for j, variant in enumerate(times):
+            r = init(base, f"fetch-{i}-{j}", env)
+            if variant == "empty":
+                os.symlink(empty_hook, os.path.join(r.path, ".git", "hooks", "reference-transaction"))
+            elif variant == "git-seal":
+                r.run(BIN, "install")
+            times[variant].append(r.timed("git", "fetch", "-q", src.path, "refs/heads/*:refs/remotes/o/*"))
+    none, floor, seal = (statistics.median(times[v]) for v in times)
+    report("git fetch of 500 branches, no hook (median)", none * 1000, "ms")
+    report("git fetch of 500 branches, empty sh hook (median)", floor * 1000, "ms")
+    report("git fetch of 500 branches, git-seal's hook (median)", seal * 1000, "ms",
+           baseline=floor * 1000)
+    report("   git-seal's hook per fetched ref, over no hook", (seal - none) * 1000 / 500, "ms")
 
 
 def bench_memory(base, env, runs):
