@@ -27,6 +27,16 @@ pub struct Repo {
     from_env: bool,
 }
 
+/// Whether every object libgit2 reads is hashed again with SHA-1 and compared with its
+/// id. git itself does not (`cat-file`, checkout and diff trust the object store, and
+/// `git fsck` checks it), with collision detection it was a third of a full seal's
+/// time, and the manifest's SHA-256 is the content check that matters here: a blob
+/// rewritten under its old id is a manifest mismatch. Process-wide; commands turn it
+/// off.
+pub fn rehash_objects_on_read(on: bool) {
+    git2::opts::strict_hash_verification(on);
+}
+
 fn utf8(path: &std::path::Path) -> Result<Utf8PathBuf> {
     Utf8PathBuf::from_path_buf(path.to_path_buf()).map_err(|p| {
         Error::usage(format!(
@@ -238,6 +248,15 @@ pub struct Locator {
 }
 
 impl Locator {
+    /// Where `git` is, for a repository opened by path (a submodule's, say).
+    pub fn of(git: &Repository) -> Result<Locator> {
+        Ok(Locator {
+            git_dir: trim_slash(utf8(git.path())?),
+            common_dir: trim_slash(utf8(git.commondir())?),
+            from_env: false,
+        })
+    }
+
     /// A new handle on the repository, opened the way the original was.
     pub fn open(&self) -> std::result::Result<Repository, git2::Error> {
         if self.from_env {

@@ -212,7 +212,7 @@ pub fn seal_tag(
         },
         evtag: Evtag {
             algorithm: evtag::ALGORITHM.into(),
-            digest: evtag::evtag(&repo.git, state.target)?,
+            digest: evtag::evtag(repo, state.target)?,
         },
         snapshot: frozen.clone(),
         sealed_at: Utc::now().to_rfc3339_opts(SecondsFormat::Secs, false),
@@ -291,7 +291,7 @@ pub fn verify_tag(repo: &Repo, cfg: &Config, name: &str, mode: CacheMode) -> Res
             manifest.digest()
         ));
     }
-    let evtag = evtag::evtag(&repo.git, state.target)?;
+    let evtag = evtag::evtag(repo, state.target)?;
     if evtag != seal.evtag.digest {
         problems.push(format!(
             "{} mismatch: tag seal states {}, recomputed {evtag}",

@@ -42,6 +42,7 @@ pub enum Command {
 
 /// Runs a command; the result is the process exit code.
 pub fn run(command: Command) -> Result<u8> {
+    crate::git::rehash_objects_on_read(false);
     match command {
         Command::Install(a) => install::run_install(a),
         Command::Uninstall(a) => install::run_uninstall(a),

@@ -8,7 +8,7 @@ use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::git::{parent_trees, short, Repo};
 use crate::ledger::Ledger;
-use crate::verify::{check_worktree, Verifier};
+use crate::verify::{check_worktree, Problem, Reason, Verifier};
 
 /// Check the seals of commits (default HEAD)
 ///
@@ -71,7 +71,7 @@ pub fn run(args: Args) -> Result<u8> {
             )
         })
         .collect();
-    lines.extend(tag_lines);
+    lines.extend(tag_lines.iter().cloned());
     if args.worktree {
         let root = repo.workdir.clone().ok_or_else(|| {
             Error::usage("--worktree needs a working tree; this repository is bare")
@@ -119,7 +119,32 @@ pub fn run(args: Args) -> Result<u8> {
         return Ok(0);
     }
     if !args.json {
-        eprintln!("hint: seal what has no seal with: git seal seal --missing");
+        eprintln!("hint: {}", hint(&problems, &tag_lines));
     }
     Ok(1)
+}
+
+/// The one next step for the gravest kind of problem found: content or a seal that
+/// changed after sealing, then what was never sealed.
+fn hint(problems: &[Problem], tag_lines: &[String]) -> String {
+    let unsealed_commits = problems
+        .iter()
+        .filter(|p| matches!(p.reason, Reason::NoSeal))
+        .count();
+    let unsealed_tags: Vec<&str> = tag_lines
+        .iter()
+        .filter_map(|l| l.strip_prefix("tag ")?.strip_suffix(": no tag seal"))
+        .collect();
+    if unsealed_commits < problems.len() || unsealed_tags.len() < tag_lines.len() {
+        "a seal that does not match was changed after sealing, or the content was: \
+         read it with git seal show REV, and check the object store with git fsck"
+            .into()
+    } else if unsealed_commits > 0 {
+        "seal what has no seal with: git seal seal --missing".into()
+    } else {
+        format!(
+            "seal tags by hand with: git seal seal {}",
+            unsealed_tags.join(" ")
+        )
+    }
 }

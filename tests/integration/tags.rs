@@ -4,7 +4,7 @@
 
 use std::time::Instant;
 
-use crate::harness::{run_with_stdin, Sandbox, TestRepo};
+use crate::harness::{run_with_stdin, Sandbox, TestRepo, SEAL};
 
 /// Git-EVTag-v0-SHA512 of `commit`, derived step by step from git-evtag's published
 /// algorithm with `git cat-file`, `git ls-tree` and `sha512sum` only.
@@ -114,7 +114,13 @@ fn tags_are_sealed_by_the_hook_and_carry_the_evtag_checksum() {
     // By hand, for git without the hook.
     repo.git(&["-c", "core.hooksPath=/dev/null", "tag", "v3"])
         .ok();
-    repo.seal(&["verify", "v3"]).fails_with(1);
+    let r = repo.seal(&["verify", "v3"]).fails_with(1);
+    assert!(
+        r.stderr()
+            .contains("hint: seal tags by hand with: git seal seal v3"),
+        "{}",
+        r.stderr()
+    );
     let r = repo.seal(&["seal", "v3"]).ok();
     assert!(
         r.stdout().contains("sealed tag v3 sha256:"),
@@ -122,6 +128,40 @@ fn tags_are_sealed_by_the_hook_and_carry_the_evtag_checksum() {
         r.stdout()
     );
     repo.seal(&["verify", "v3"]).ok();
+}
+
+#[test]
+fn evtag_read_by_several_threads_equals_the_derivation() {
+    // Enough blobs for many read-ahead batches, in the repository and in a
+    // submodule between its files, duplicates, and a blob too big to read ahead.
+    let sb = Sandbox::new();
+    let sub = sb.init("sub", &[]);
+    for i in 0..90 {
+        sub.write(&format!("s/{i:03}.txt"), &format!("sub file {}\n", i % 60));
+    }
+    sub.git(&["add", "-A"]).ok();
+    sub.git(&["commit", "-q", "-m", "sub"]).ok();
+    let repo = sb.init("r", &[]);
+    repo.install();
+    for i in 0..200 {
+        let dir = if i < 100 { "a" } else { "z" };
+        repo.write(&format!("{dir}/{i:03}.txt"), &format!("file {}\n", i % 150));
+    }
+    repo.write("a/big.bin", &"0123456789abcdef".repeat(20_000));
+    repo.add_submodule("sub", "m/sub");
+    repo.git(&["add", "-A"]).ok();
+    repo.git(&["commit", "-q", "-m", "many files"]).ok();
+    let mut tag = repo.cmd("git", &["tag", "many"]);
+    tag.env("RAYON_NUM_THREADS", "3");
+    run_with_stdin(tag, b"").ok();
+    let seal = tag_seal(&repo, "many");
+    assert_eq!(
+        seal["evtag"]["digest"],
+        evtag_by_hand(&repo, &repo.rev("HEAD")).as_str()
+    );
+    let mut verify = repo.cmd(SEAL, &["verify", "many"]);
+    verify.env("RAYON_NUM_THREADS", "2");
+    run_with_stdin(verify, b"").ok();
 }
 
 /// A `reference-transaction` hook whose `git-seal` is a spy: it notes each call in

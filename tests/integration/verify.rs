@@ -266,3 +266,50 @@ fn shallow_clones_seal_what_the_commit_records_and_sha256_repos_are_refused() {
     assert!(r.stderr().contains("hint: "), "{}", r.stderr());
     s256.seal(&["install"]).fails_with(2);
 }
+
+#[test]
+fn blob_rewritten_under_its_old_id_is_a_manifest_mismatch() {
+    // git trusts its object store and reads the forged content without complaint;
+    // the seal's SHA-256 manifest, independent of SHA-1, does not.
+    use std::io::Write;
+    let sb = Sandbox::new();
+    let repo = sealed_repo(&sb);
+    let id = repo.rev("HEAD:b");
+    let object = repo.path.join(".git/objects").join(&id[..2]).join(&id[2..]);
+    let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
+    z.write_all(b"blob 2\x004\n").unwrap();
+    std::fs::remove_file(&object).unwrap();
+    std::fs::write(&object, z.finish().unwrap()).unwrap();
+    assert_eq!(repo.git_out(&["cat-file", "-p", &id]), "4");
+
+    let short = &repo.rev("HEAD")[..7];
+    for args in [&["verify", "HEAD"][..], &["verify", "--no-cache", "HEAD"]] {
+        let r = repo.seal(args).fails_with(1);
+        assert!(
+            r.stdout()
+                .contains(&format!("{short} third: manifest mismatch")),
+            "{}",
+            r.stdout()
+        );
+        assert!(r.stderr().contains("git fsck"), "{}", r.stderr());
+    }
+    let fsck = repo.git(&["fsck", "--no-dangling"]);
+    assert_ne!(fsck.code(), 0, "git fsck found nothing: {}", fsck.stderr());
+}
+
+#[test]
+fn the_hint_fits_the_gravest_problem() {
+    let sb = Sandbox::new();
+    let repo = sealed_repo(&sb);
+    repo.commit_unsealed("c", "unsealed");
+    let r = repo.seal(&["verify"]).fails_with(1);
+    assert!(
+        r.stderr()
+            .contains("hint: seal what has no seal with: git seal seal --missing"),
+        "{}",
+        r.stderr()
+    );
+    tamper(&repo, "HEAD~1", |s| s.replace("Ada Author", "Mallory"));
+    let r = repo.seal(&["verify", "HEAD~2..HEAD"]).fails_with(1);
+    assert!(r.stderr().contains("git seal show REV"), "{}", r.stderr());
+}
