@@ -7,8 +7,13 @@
 //! blob as met, and for a submodule (gitlink) the submodule's commit and its tree,
 //! recursively, read from the submodule's own repository.
 //!
-//! Invariant: a submodule whose repository is not present is an error naming it,
-//! never a silently different checksum.
+//! Inflating the blobs is most of the cost, so reader threads (as many as rayon
+//! would use, at most 4) fetch them in fixed batches while one thread hashes.
+//!
+//! Invariants: the checksum is the same whatever the number of threads: batches are
+//! cut from the walk's order and hashed in that order. Read-ahead memory is bounded
+//! (see `READ_AHEAD_MAX`). A submodule whose repository is not present is an error
+//! naming it, never a silently different checksum.
 
 use std::sync::mpsc::{sync_channel, Receiver};
 
