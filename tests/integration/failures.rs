@@ -99,7 +99,7 @@ fn export_that_fails_part_way_leaves_no_files() {
     let r = repo
         .seal(&["export", "HEAD", "--out", out.to_str().unwrap()])
         .fails_with(2);
-    assert!(r.stderr().contains("cannot write"), "{}", r.stderr());
+    r.stderr_has("cannot write");
     assert!(!out
         .join("seals")
         .join(format!("SEAL-{}.yaml", repo.rev("HEAD")))
@@ -215,12 +215,7 @@ fn read_only_git_dir_keeps_the_commit_and_backfill_seals_it_later() {
     let r = repo
         .git(&["commit", "-q", "-a", "-m", "on a read-only ledger"])
         .ok();
-    assert!(
-        r.stderr()
-            .contains("warning: git-seal (post-commit): nothing sealed"),
-        "{}",
-        r.stderr()
-    );
+    r.stderr_has("warning: git-seal (post-commit): nothing sealed");
     assert_eq!(
         repo.git_out(&["log", "-1", "--format=%s"]),
         "on a read-only ledger"
@@ -231,7 +226,7 @@ fn read_only_git_dir_keeps_the_commit_and_backfill_seals_it_later() {
     repo.git(&["remote", "add", "origin", server.path.to_str().unwrap()])
         .ok();
     let r = repo.git(&["push", "-q", "origin", "main"]).fails_with(1);
-    assert!(r.stderr().contains("no seal"), "{}", r.stderr());
+    r.stderr_has("no seal");
     drop(readonly);
     if mount.is_none() {
         for d in [&seal_dir, &notes] {
@@ -273,7 +268,7 @@ fn full_disk_never_fails_a_commit() {
         repo.git_out(&["log", "-1", "--format=%s"]),
         "on a full disk"
     );
-    assert!(r.stderr().contains("warning:"), "{}", r.stderr());
+    r.stderr_has("warning:");
     let _ = std::fs::remove_file(sb.path().join("store/fill"));
     let _ = std::fs::remove_file(sb.path().join("store/git/seal/runs.jsonl"));
     repo.seal(&["seal", "--missing"]).ok();

@@ -47,6 +47,18 @@ impl Run {
         );
         self
     }
+    /// Asserts that standard error contains `needle`, showing all of it if not.
+    #[track_caller]
+    pub fn stderr_has(&self, needle: impl AsRef<str>) -> &Self {
+        assert_contains("stderr", &self.stderr(), needle.as_ref());
+        self
+    }
+    /// Asserts that standard output contains `needle`, showing all of it if not.
+    #[track_caller]
+    pub fn stdout_has(&self, needle: impl AsRef<str>) -> &Self {
+        assert_contains("stdout", &self.stdout(), needle.as_ref());
+        self
+    }
     #[track_caller]
     pub fn fails_with(self, code: i32) -> Self {
         assert_eq!(
@@ -218,6 +230,11 @@ impl TestRepo<'_> {
         let r = self.git(&["notes", "--ref=seal", "show", rev]);
         (r.code() == 0).then(|| r.stdout())
     }
+}
+
+#[track_caller]
+fn assert_contains(stream: &str, text: &str, needle: &str) {
+    assert!(text.contains(needle), "{needle:?} not in {stream}:\n{text}");
 }
 
 pub fn run_with_stdin(mut cmd: Command, stdin: &[u8]) -> Run {

@@ -107,7 +107,7 @@ fn repo_path_with_spaces_and_quotes_and_bare_server_install() {
 
     let bare = sb.init("server.git", &["--bare"]);
     let r = bare.seal(&["install", "--server"]).ok();
-    assert!(r.stdout().contains("7 hooks installed"), "{}", r.stdout());
+    r.stdout_has("7 hooks installed");
     assert!(bare.path.join("hooks/pre-receive").exists());
     let status = bare.seal(&["status"]).ok().stdout();
     assert!(status.contains("hook pre-receive"), "{status}");
@@ -246,7 +246,7 @@ fn no_tag_hook_leaves_tags_to_be_sealed_by_hand() {
     let sb = Sandbox::new();
     let repo = sb.init("r", &[]);
     let r = repo.seal(&["install", "--no-tag-hook"]).ok();
-    assert!(r.stdout().contains("5 hooks installed"), "{}", r.stdout());
+    r.stdout_has("5 hooks installed");
     assert!(!repo.path.join(".git/hooks/reference-transaction").exists());
     assert!(repo.path.join(".git/hooks/post-commit").exists());
     repo.commit_file("a", "a", "first");

@@ -119,16 +119,8 @@ fn tampered_seal_is_refused_with_its_reason() {
         ])
         .ok();
     let r = push(&client, &["origin", "main"]).fails_with(1);
-    assert!(
-        r.stderr().contains("first: seal digest mismatch"),
-        "{}",
-        r.stderr()
-    );
-    assert!(
-        r.stderr().contains("git seal seal --force"),
-        "{}",
-        r.stderr()
-    );
+    r.stderr_has("first: seal digest mismatch");
+    r.stderr_has("git seal seal --force");
 }
 
 #[test]
@@ -168,7 +160,7 @@ fn new_branches_force_pushes_deletions_tags_and_many_refs() {
     client.git(&["checkout", "-q", "topic"]).ok();
     client.commit_file("t2", "2", "more topic");
     let r = push(&client, &["origin", "topic", "other"]).fails_with(1);
-    assert!(r.stderr().contains(&bad[..7]), "{}", r.stderr());
+    r.stderr_has(&bad[..7]);
     assert_ne!(
         server.rev("topic"),
         client.rev("topic"),
@@ -183,11 +175,7 @@ fn new_branches_force_pushes_deletions_tags_and_many_refs() {
         .git(&["tag", "-a", "v-bad2", "-m", "annotated", &bad])
         .ok();
     let r = push(&client, &["origin", "v-bad2"]).fails_with(1);
-    assert!(
-        r.stderr().contains("unsealed on other: no seal"),
-        "{}",
-        r.stderr()
-    );
+    r.stderr_has("unsealed on other: no seal");
 }
 
 #[test]
@@ -264,7 +252,7 @@ fn server_accepts_a_ledger_pushed_first_and_refuses_a_rewritten_one() {
         ],
     )
     .fails_with(1);
-    assert!(r.stderr().contains("not a fast-forward"), "{}", r.stderr());
+    r.stderr_has("not a fast-forward");
     // A fast-forward that changes an existing seal is refused.
     let seal = client.note("HEAD").unwrap();
     client
@@ -279,19 +267,14 @@ fn server_accepts_a_ledger_pushed_first_and_refuses_a_rewritten_one() {
         ])
         .ok();
     let r = push(&client, &["--no-verify", "origin", "refs/notes/seal"]).fails_with(1);
-    assert!(
-        r.stderr()
-            .contains(&format!("the update changes the seal of {}", &second[..7])),
-        "{}",
-        r.stderr()
-    );
+    r.stderr_has(format!("the update changes the seal of {}", &second[..7]));
     // Deleting the ledger is refused.
     let r = push(
         &client,
         &["--no-verify", "origin", "--delete", "refs/notes/seal"],
     )
     .fails_with(1);
-    assert!(r.stderr().contains("may not be deleted"), "{}", r.stderr());
+    r.stderr_has("may not be deleted");
     assert_eq!(server.rev("refs/notes/seal"), tip);
 }
 
@@ -324,11 +307,7 @@ fn concurrent_clones_merge_ledgers_and_a_fresh_clone_verifies_everything() {
         let r = fresh
             .seal(&["verify", &format!("origin/main..{branch}")])
             .ok();
-        assert!(
-            r.stdout().contains("ok: 5 commit(s) verified"),
-            "{}",
-            r.stdout()
-        );
+        r.stdout_has("ok: 5 commit(s) verified");
     }
     fresh.seal(&["verify", "origin/main"]).ok();
 }
@@ -405,18 +384,8 @@ fn seal_push_modes_off_best_effort_and_strict() {
     client.git(&["config", "seal.push", "best-effort"]).ok();
     client.commit_file("a", "2", "second");
     let r = push(&client, &["origin", "main"]).ok();
-    assert!(
-        r.stderr()
-            .contains("warning: git-seal: the ledger was not pushed"),
-        "{}",
-        r.stderr()
-    );
-    assert!(
-        r.stderr()
-            .contains("hint: push it later with: git seal push origin"),
-        "{}",
-        r.stderr()
-    );
+    r.stderr_has("warning: git-seal: the ledger was not pushed");
+    r.stderr_has("hint: push it later with: git seal push origin");
     assert_eq!(server.rev("main"), client.rev("main"));
     let partial = client
         .seal(&["log", "--status", "PARTIAL", "--hook", "pre-push"])
@@ -427,17 +396,13 @@ fn seal_push_modes_off_best_effort_and_strict() {
     client.git(&["config", "seal.push", "strict"]).ok();
     client.commit_file("a", "3", "third");
     let r = push(&client, &["origin", "main"]).fails_with(1);
-    assert!(r.stderr().contains("seal.push is strict"), "{}", r.stderr());
+    r.stderr_has("seal.push is strict");
     assert_ne!(server.rev("main"), client.rev("main"));
 
     // A bad value is a configuration error.
     client.git(&["config", "seal.push", "sometimes"]).ok();
     let r = client.seal(&["push"]).fails_with(2);
-    assert!(
-        r.stderr().contains("seal.push is 'sometimes'"),
-        "{}",
-        r.stderr()
-    );
+    r.stderr_has("seal.push is 'sometimes'");
 }
 
 #[test]
@@ -459,12 +424,7 @@ fn a_chained_pre_push_sees_the_same_stdin_and_can_still_refuse() {
     // Ours still gates after the chained hook consumed stdin: the unsealed commit is refused.
     let bad = client.commit_unsealed("b", "unsealed");
     let r = push(&client, &["origin", "main"]).fails_with(1);
-    assert!(
-        r.stderr()
-            .contains(&format!("{} unsealed: no seal", &bad[..7])),
-        "{}",
-        r.stderr()
-    );
+    r.stderr_has(format!("{} unsealed: no seal", &bad[..7]));
     let seen = std::fs::read_to_string(&log).unwrap();
     let expected_line = format!("refs/heads/main {bad} refs/heads/main {}", "0".repeat(40));
     assert!(

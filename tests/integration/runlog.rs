@@ -27,29 +27,15 @@ fn torn_tail_is_reported_skipped_and_never_corrupts_the_next_append() {
     bytes.extend_from_slice(br#"{"schema":"git-seal/run/v1","run_id":"torn","hook":"post-co"#);
     std::fs::write(&log, &bytes).unwrap();
     let check = repo.seal(&["log", "--check"]).fails_with(1);
-    assert!(
-        check
-            .stdout()
-            .contains("runs.jsonl:3: not a valid run record"),
-        "{}",
-        check.stdout()
-    );
-    assert!(
-        check.stdout().contains("2 record(s), 1 bad line(s)"),
-        "{}",
-        check.stdout()
-    );
+    check.stdout_has("runs.jsonl:3: not a valid run record");
+    check.stdout_has("2 record(s), 1 bad line(s)");
     // The next append starts on a line of its own; readers skip the fragment.
     repo.commit_file("a", "2", "second");
     let records = log_json(&repo, &["--hook", "post-commit"]);
     assert_eq!(records.len(), 2);
     assert!(records.iter().all(|r| r["status"] == "SUCCESS"));
     let check = repo.seal(&["log", "--check"]).fails_with(1);
-    assert!(
-        check.stdout().contains("3 record(s), 1 bad line(s)"),
-        "{}",
-        check.stdout()
-    );
+    check.stdout_has("3 record(s), 1 bad line(s)");
 }
 
 #[test]

@@ -8,7 +8,7 @@ fn assert_sealed_and_valid(repo: &crate::harness::TestRepo<'_>, range: &str) {
         assert!(repo.note(c).is_some(), "commit {c} has no seal");
     }
     let v = repo.seal(&["verify", range]).ok();
-    assert!(v.stdout().contains("ok:"), "{}", v.stdout());
+    v.stdout_has("ok:");
 }
 
 #[test]
@@ -201,13 +201,8 @@ fn post_commit_never_fails_the_commit() {
     repo.write("a", "a");
     repo.git(&["add", "a"]).ok();
     let r = repo.git(&["commit", "-q", "-m", "kept"]).ok();
-    assert!(
-        r.stderr()
-            .contains("warning: git-seal (post-commit): nothing sealed"),
-        "{}",
-        r.stderr()
-    );
-    assert!(r.stderr().contains("hint: "), "{}", r.stderr());
+    r.stderr_has("warning: git-seal (post-commit): nothing sealed");
+    r.stderr_has("hint: ");
     assert_eq!(repo.git_out(&["log", "--format=%s", "-1"]), "kept");
 
     // The binary gone: the shim warns, the commit is kept.

@@ -77,7 +77,7 @@ fn tags_are_sealed_by_the_hook_and_carry_the_evtag_checksum() {
     repo.git(&["tag", "v1"]).ok();
     repo.git(&["tag", "-a", "v2", "-m", "annotated"]).ok();
     let r = repo.seal(&["verify", "v1", "v2"]).ok();
-    assert!(r.stdout().contains("2 tag(s) verified"), "{}", r.stdout());
+    r.stdout_has("2 tag(s) verified");
 
     let head = repo.rev("HEAD");
     let expected = evtag_by_hand(&repo, &head);
@@ -101,12 +101,7 @@ fn tags_are_sealed_by_the_hook_and_carry_the_evtag_checksum() {
     repo.git(&["-c", "core.hooksPath=/dev/null", "tag", "-f", "v1"])
         .ok();
     let r = repo.seal(&["verify", "v1"]).fails_with(1);
-    assert!(
-        r.stdout()
-            .contains(&format!("tag v1: tag moved: sealed at {}", &head[..7])),
-        "{}",
-        r.stdout()
-    );
+    r.stdout_has(format!("tag v1: tag moved: sealed at {}", &head[..7]));
     // Moving it with the hook on seals the new target too.
     repo.git(&["tag", "-f", "v1", "HEAD~1"]).ok();
     repo.git(&["tag", "-f", "v1", "HEAD"]).ok();
@@ -115,18 +110,9 @@ fn tags_are_sealed_by_the_hook_and_carry_the_evtag_checksum() {
     repo.git(&["-c", "core.hooksPath=/dev/null", "tag", "v3"])
         .ok();
     let r = repo.seal(&["verify", "v3"]).fails_with(1);
-    assert!(
-        r.stderr()
-            .contains("hint: seal tags by hand with: git seal seal v3"),
-        "{}",
-        r.stderr()
-    );
+    r.stderr_has("hint: seal tags by hand with: git seal seal v3");
     let r = repo.seal(&["seal", "v3"]).ok();
-    assert!(
-        r.stdout().contains("sealed tag v3 sha256:"),
-        "{}",
-        r.stdout()
-    );
+    r.stdout_has("sealed tag v3 sha256:");
     repo.seal(&["verify", "v3"]).ok();
 }
 
@@ -323,11 +309,7 @@ fn snapshot_commit_more_then_roll_back_to_the_last_good_one() {
     // A dirty tree is refused, naming the files.
     repo.write("app.txt", "uncommitted\n");
     let r = repo.seal(&["rollback", "--reason", "oops"]).fails_with(1);
-    assert!(
-        r.stderr().contains("uncommitted changes: app.txt"),
-        "{}",
-        r.stderr()
-    );
+    r.stderr_has("uncommitted changes: app.txt");
     repo.git(&["checkout", "--", "app.txt"]).ok();
 
     // The newest snapshot no longer verifies (its frozen checksums were tampered
@@ -369,27 +351,14 @@ fn snapshot_commit_more_then_roll_back_to_the_last_good_one() {
     ]);
     repo.git(&["update-ref", "refs/notes/seal", &commit]).ok();
     let r = repo.seal(&["verify", &tag2]).fails_with(1);
-    assert!(
-        r.stdout().contains("frozen checksum file does not match"),
-        "{}",
-        r.stdout()
-    );
+    r.stdout_has("frozen checksum file does not match");
 
     let r = repo
         .seal(&["rollback", "--reason", "release two is broken"])
         .ok();
-    assert!(
-        r.stderr()
-            .contains(&format!("skipping {tag2}: frozen checksum file")),
-        "{}",
-        r.stderr()
-    );
-    assert!(
-        r.stdout().contains(&format!("rolled back to {tag1}")),
-        "{}",
-        r.stdout()
-    );
-    assert!(r.stdout().contains("worktree verified"), "{}", r.stdout());
+    r.stderr_has(format!("skipping {tag2}: frozen checksum file"));
+    r.stdout_has(format!("rolled back to {tag1}"));
+    r.stdout_has("worktree verified");
     assert_eq!(repo.rev("HEAD"), first);
     assert_eq!(repo.git_out(&["rev-parse", "--abbrev-ref", "HEAD"]), "main");
     let safety = repo.git_out(&[
@@ -417,12 +386,7 @@ fn snapshot_commit_more_then_roll_back_to_the_last_good_one() {
     let r = repo
         .seal(&["rollback", &tag1, "--reason", "again", "--force"])
         .ok();
-    assert!(
-        r.stdout()
-            .contains("uncommitted changes kept as refs/seal/safety/"),
-        "{}",
-        r.stdout()
-    );
+    r.stdout_has("uncommitted changes kept as refs/seal/safety/");
     let kept = repo.git_out(&["for-each-ref", "--format=%(refname)", "refs/seal/safety/"]);
     let stash = kept.lines().find(|l| l.ends_with("-worktree")).unwrap();
     assert_eq!(
@@ -443,7 +407,7 @@ fn snapshot_refuses_an_unsealed_head_and_exports_checkable_files() {
     let repo = sb.init("r", &[]);
     repo.commit_file("a b.txt", "a\n", "unsealed");
     let r = repo.seal(&["snapshot", "x"]).fails_with(1);
-    assert!(r.stderr().contains("has no valid seal"), "{}", r.stderr());
+    r.stderr_has("has no valid seal");
     repo.seal(&["snapshot", "bad@name"]).fails_with(2);
     repo.seal(&["seal"]).ok();
     let out = sb.path().join("export");
@@ -453,11 +417,7 @@ fn snapshot_refuses_an_unsealed_head_and_exports_checkable_files() {
     let tag = format!("snapshot/rel@{}", chrono_today(&repo));
     let safe = tag.replace('/', "_");
     let sums = out.join(format!("checksums/CHECKSUMS-{safe}.sha256"));
-    assert!(
-        r.stdout().contains(sums.to_str().unwrap()),
-        "{}",
-        r.stdout()
-    );
+    r.stdout_has(sums.to_str().unwrap());
     // sha256sum -c --strict at the root of a checkout of the snapshot
     let checkout = sb.path().join("checkout");
     repo.git(&[
@@ -502,7 +462,7 @@ print("ok")
         .unwrap();
     assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
     let r = repo.seal(&["verify", &tag]).ok();
-    assert!(r.stdout().contains("1 tag(s) verified"), "{}", r.stdout());
+    r.stdout_has("1 tag(s) verified");
 }
 
 #[test]

@@ -27,12 +27,7 @@ fn edited_seal_fails_with_digest_mismatch() {
     tamper(&repo, "HEAD", |s| s.replace("Ada Author", "Mallory"));
     let r = repo.seal(&["verify", "HEAD"]).fails_with(1);
     let short = &repo.rev("HEAD")[..7];
-    assert!(
-        r.stdout()
-            .contains(&format!("{short} third: seal digest mismatch")),
-        "{}",
-        r.stdout()
-    );
+    r.stdout_has(format!("{short} third: seal digest mismatch"));
 }
 
 #[test]
@@ -43,12 +38,7 @@ fn seal_pointing_at_another_tree_is_named() {
     let real = repo.rev("HEAD^{tree}");
     tamper(&repo, "HEAD", |s| s.replace(&real, &other));
     let r = repo.seal(&["verify", "HEAD"]).fails_with(1);
-    assert!(
-        r.stdout()
-            .contains(&format!("seal names tree {other}, commit has {real}")),
-        "{}",
-        r.stdout()
-    );
+    r.stdout_has(format!("seal names tree {other}, commit has {real}"));
 }
 
 #[test]
@@ -68,13 +58,9 @@ fn manifest_digest_that_does_not_match_the_tree_is_named() {
         let mut args = vec!["verify", "HEAD"];
         args.extend_from_slice(extra);
         let r = repo.seal(&args).fails_with(1);
-        assert!(
-            r.stdout().contains(&format!(
-                "manifest mismatch: seal states {d2}, tree hashes to {d1}"
-            )),
-            "{}",
-            r.stdout()
-        );
+        r.stdout_has(format!(
+            "manifest mismatch: seal states {d2}, tree hashes to {d1}"
+        ));
     }
 }
 
@@ -91,7 +77,7 @@ fn dropped_parent_seal_breaks_the_chain() {
         out.contains(&format!("broken parent chain: parent {parent} has no seal")),
         "{out}"
     );
-    assert!(r.stderr().contains("hint: "), "{}", r.stderr());
+    r.stderr_has("hint: ");
     // --json names the same problems
     let j = repo
         .seal(&["verify", "HEAD~2..HEAD", "--json"])
@@ -109,11 +95,7 @@ fn unknown_schema_major_is_refused_clearly() {
         s.replace("git-seal/seal/v1", "git-seal/seal/v9")
     });
     let r = repo.seal(&["verify"]).fails_with(1);
-    assert!(
-        r.stdout().contains("unknown schema 'git-seal/seal/v9'"),
-        "{}",
-        r.stdout()
-    );
+    r.stdout_has("unknown schema 'git-seal/seal/v9'");
 }
 
 #[test]
@@ -124,12 +106,8 @@ fn worktree_check_names_changed_files() {
     repo.write("a", "changed\n");
     std::fs::remove_file(repo.path.join("b")).unwrap();
     let r = repo.seal(&["verify", "--worktree"]).fails_with(1);
-    assert!(
-        r.stdout().contains("worktree a: modified"),
-        "{}",
-        r.stdout()
-    );
-    assert!(r.stdout().contains("worktree b: missing"), "{}", r.stdout());
+    r.stdout_has("worktree a: modified");
+    r.stdout_has("worktree b: missing");
 }
 
 #[test]
@@ -144,17 +122,12 @@ fn bad_input_is_one_clear_error_with_exit_2() {
         "{}",
         r.stderr()
     );
-    assert!(r.stderr().contains("\nhint: "), "{}", r.stderr());
+    r.stderr_has("\nhint: ");
 
     // unborn branch
     let repo = sb.init("r", &[]);
     let r = repo.seal(&["seal"]).fails_with(2);
-    assert!(
-        r.stderr()
-            .contains("nothing to seal: the current branch has no commits yet"),
-        "{}",
-        r.stderr()
-    );
+    r.stderr_has("nothing to seal: the current branch has no commits yet");
 
     // unknown revision
     repo.commit_file("a", "1", "first");
@@ -177,24 +150,10 @@ fn bad_input_is_one_clear_error_with_exit_2() {
     ])
     .ok();
     let r = repo.seal(&["show", "HEAD"]).fails_with(2);
-    assert!(
-        r.stderr()
-            .contains("cannot be read: seal is not valid YAML"),
-        "{}",
-        r.stderr()
-    );
-    assert!(
-        r.stderr()
-            .contains("hint: replace it with a fresh seal: git seal seal --force"),
-        "{}",
-        r.stderr()
-    );
+    r.stderr_has("cannot be read: seal is not valid YAML");
+    r.stderr_has("hint: replace it with a fresh seal: git seal seal --force");
     let r = repo.seal(&["seal", "HEAD"]).fails_with(2);
-    assert!(
-        r.stderr().contains("is not a readable seal"),
-        "{}",
-        r.stderr()
-    );
+    r.stderr_has("is not a readable seal");
     repo.seal(&["verify"]).fails_with(1);
     repo.seal(&["seal", "--force", "HEAD"]).ok();
     repo.seal(&["verify"]).ok();
@@ -204,12 +163,7 @@ fn bad_input_is_one_clear_error_with_exit_2() {
     // no seal at all is a failed check
     repo.commit_file("a", "2", "second (no hooks here, so unsealed)");
     let r = repo.seal(&["show", "HEAD"]).fails_with(1);
-    assert!(
-        r.stderr()
-            .contains("has no seal\nhint: seal it: git seal seal HEAD"),
-        "{}",
-        r.stderr()
-    );
+    r.stderr_has("has no seal\nhint: seal it: git seal seal HEAD");
 }
 
 #[test]
@@ -257,13 +211,8 @@ fn shallow_clones_seal_what_the_commit_records_and_sha256_repos_are_refused() {
 
     let s256 = sb.init("s256", &["--object-format=sha256"]);
     let r = s256.seal(&["status"]).fails_with(2);
-    assert!(
-        r.stderr()
-            .contains("is a SHA-256 repository, which git-seal does not support yet"),
-        "{}",
-        r.stderr()
-    );
-    assert!(r.stderr().contains("hint: "), "{}", r.stderr());
+    r.stderr_has("is a SHA-256 repository, which git-seal does not support yet");
+    r.stderr_has("hint: ");
     s256.seal(&["install"]).fails_with(2);
 }
 
@@ -285,13 +234,8 @@ fn blob_rewritten_under_its_old_id_is_a_manifest_mismatch() {
     let short = &repo.rev("HEAD")[..7];
     for args in [&["verify", "HEAD"][..], &["verify", "--no-cache", "HEAD"]] {
         let r = repo.seal(args).fails_with(1);
-        assert!(
-            r.stdout()
-                .contains(&format!("{short} third: manifest mismatch")),
-            "{}",
-            r.stdout()
-        );
-        assert!(r.stderr().contains("git fsck"), "{}", r.stderr());
+        r.stdout_has(format!("{short} third: manifest mismatch"));
+        r.stderr_has("git fsck");
     }
     let fsck = repo.git(&["fsck", "--no-dangling"]);
     assert_ne!(fsck.code(), 0, "git fsck found nothing: {}", fsck.stderr());
@@ -303,13 +247,8 @@ fn the_hint_fits_the_gravest_problem() {
     let repo = sealed_repo(&sb);
     repo.commit_unsealed("c", "unsealed");
     let r = repo.seal(&["verify"]).fails_with(1);
-    assert!(
-        r.stderr()
-            .contains("hint: seal what has no seal with: git seal seal --missing"),
-        "{}",
-        r.stderr()
-    );
+    r.stderr_has("hint: seal what has no seal with: git seal seal --missing");
     tamper(&repo, "HEAD~1", |s| s.replace("Ada Author", "Mallory"));
     let r = repo.seal(&["verify", "HEAD~2..HEAD"]).fails_with(1);
-    assert!(r.stderr().contains("git seal show REV"), "{}", r.stderr());
+    r.stderr_has("git seal show REV");
 }
