@@ -225,6 +225,15 @@ impl TestRepo<'_> {
         self.seal(&["install"]).ok();
     }
 
+    /// Replaces the seal of `rev` in the ledger with `edit(seal)`, using git notes.
+    pub fn tamper_seal(&self, rev: &str, edit: impl Fn(String) -> String) {
+        let seal = self.note(rev).unwrap();
+        let edited = edit(seal.clone());
+        assert_ne!(seal, edited, "tamper changed nothing");
+        self.git(&["notes", "--ref=seal", "add", "-f", "-m", &edited, rev])
+            .ok();
+    }
+
     /// The seal note of `rev`, via `git notes` (not via git-seal).
     pub fn note(&self, rev: &str) -> Option<String> {
         let r = self.git(&["notes", "--ref=seal", "show", rev]);

@@ -106,18 +106,7 @@ fn tampered_seal_is_refused_with_its_reason() {
     let sb = Sandbox::new();
     let (_server, client) = server_and_client(&sb);
     client.commit_file("a", "1", "first");
-    let seal = client.note("HEAD").unwrap();
-    client
-        .git(&[
-            "notes",
-            "--ref=seal",
-            "add",
-            "-f",
-            "-m",
-            &seal.replace("Ada Author", "Eve"),
-            "HEAD",
-        ])
-        .ok();
+    client.tamper_seal("HEAD", |s| s.replace("Ada Author", "Eve"));
     let r = push(&client, &["origin", "main"]).fails_with(1);
     r.stderr_has("first: seal digest mismatch");
     r.stderr_has("git seal seal --force");
@@ -254,18 +243,7 @@ fn server_accepts_a_ledger_pushed_first_and_refuses_a_rewritten_one() {
     .fails_with(1);
     r.stderr_has("not a fast-forward");
     // A fast-forward that changes an existing seal is refused.
-    let seal = client.note("HEAD").unwrap();
-    client
-        .git(&[
-            "notes",
-            "--ref=seal",
-            "add",
-            "-f",
-            "-m",
-            &seal.replace("Ada Author", "Eve"),
-            "HEAD",
-        ])
-        .ok();
+    client.tamper_seal("HEAD", |s| s.replace("Ada Author", "Eve"));
     let r = push(&client, &["--no-verify", "origin", "refs/notes/seal"]).fails_with(1);
     r.stderr_has(format!("the update changes the seal of {}", &second[..7]));
     // Deleting the ledger is refused.

@@ -11,20 +11,11 @@ fn sealed_repo(sb: &Sandbox) -> TestRepo<'_> {
     repo
 }
 
-/// Replaces the seal of `rev` in the ledger with `edit(seal)`, using git notes.
-fn tamper(repo: &TestRepo<'_>, rev: &str, edit: impl Fn(String) -> String) {
-    let seal = repo.note(rev).unwrap();
-    let edited = edit(seal.clone());
-    assert_ne!(seal, edited, "tamper changed nothing");
-    repo.git(&["notes", "--ref=seal", "add", "-f", "-m", &edited, rev])
-        .ok();
-}
-
 #[test]
 fn edited_seal_fails_with_digest_mismatch() {
     let sb = Sandbox::new();
     let repo = sealed_repo(&sb);
-    tamper(&repo, "HEAD", |s| s.replace("Ada Author", "Mallory"));
+    repo.tamper_seal("HEAD", |s| s.replace("Ada Author", "Mallory"));
     let r = repo.seal(&["verify", "HEAD"]).fails_with(1);
     let short = &repo.rev("HEAD")[..7];
     r.stdout_has(format!("{short} third: seal digest mismatch"));
@@ -36,7 +27,7 @@ fn seal_pointing_at_another_tree_is_named() {
     let repo = sealed_repo(&sb);
     let other = repo.rev("HEAD~1^{tree}");
     let real = repo.rev("HEAD^{tree}");
-    tamper(&repo, "HEAD", |s| s.replace(&real, &other));
+    repo.tamper_seal("HEAD", |s| s.replace(&real, &other));
     let r = repo.seal(&["verify", "HEAD"]).fails_with(1);
     r.stdout_has(format!("seal names tree {other}, commit has {real}"));
 }
@@ -53,7 +44,7 @@ fn manifest_digest_that_does_not_match_the_tree_is_named() {
         mine["manifest"]["digest"].as_str().unwrap(),
         theirs["manifest"]["digest"].as_str().unwrap(),
     );
-    tamper(&repo, "HEAD", |s| s.replace(d1, d2));
+    repo.tamper_seal("HEAD", |s| s.replace(d1, d2));
     for extra in [&[][..], &["--no-cache"][..]] {
         let mut args = vec!["verify", "HEAD"];
         args.extend_from_slice(extra);
@@ -91,7 +82,7 @@ fn dropped_parent_seal_breaks_the_chain() {
 fn unknown_schema_major_is_refused_clearly() {
     let sb = Sandbox::new();
     let repo = sealed_repo(&sb);
-    tamper(&repo, "HEAD", |s| {
+    repo.tamper_seal("HEAD", |s| {
         s.replace("git-seal/seal/v1", "git-seal/seal/v9")
     });
     let r = repo.seal(&["verify"]).fails_with(1);
@@ -248,7 +239,7 @@ fn the_hint_fits_the_gravest_problem() {
     repo.commit_unsealed("c", "unsealed");
     let r = repo.seal(&["verify"]).fails_with(1);
     r.stderr_has("hint: seal what has no seal with: git seal seal --missing");
-    tamper(&repo, "HEAD~1", |s| s.replace("Ada Author", "Mallory"));
+    repo.tamper_seal("HEAD~1", |s| s.replace("Ada Author", "Mallory"));
     let r = repo.seal(&["verify", "HEAD~2..HEAD"]).fails_with(1);
     r.stderr_has("git seal show REV");
 }
