@@ -106,37 +106,37 @@ fn write_tree(repo: &Repo, c: &Contents) -> Result<Oid> {
     let notes: Vec<(&str, Oid)> = c.notes.iter().map(|(k, v)| (k.as_str(), *v)).collect();
     let mut root = repo.git.treebuilder(None)?;
     write_notes(repo, &mut root, &notes, 0)?;
-    // Other entries, grouped by their top-level directory.
-    let mut dirs: BTreeMap<&str, Vec<(&str, Oid, i32)>> = BTreeMap::new();
-    for (path, (id, mode)) in &c.other {
-        match path.split_once('/') {
-            Some((dir, rest)) => dirs.entry(dir).or_default().push((rest, *id, *mode)),
-            None => {
-                root.insert(path, *id, *mode)?;
-            }
-        }
-    }
-    for (dir, entries) in dirs {
-        root.insert(dir, write_paths(repo, &entries)?, FileMode::Tree.into())?;
-    }
+    let other: Vec<(&str, Oid, i32)> = c
+        .other
+        .iter()
+        .map(|(path, (id, mode))| (path.as_str(), *id, *mode))
+        .collect();
+    insert_paths(repo, &mut root, &other)?;
     Ok(root.write()?)
 }
 
-fn write_paths(repo: &Repo, entries: &[(&str, Oid, i32)]) -> Result<Oid> {
-    let mut b = repo.git.treebuilder(None)?;
+/// Inserts `entries` (paths relative to `builder`'s tree) into it, writing a subtree
+/// for each directory.
+fn insert_paths(
+    repo: &Repo,
+    builder: &mut git2::TreeBuilder<'_>,
+    entries: &[(&str, Oid, i32)],
+) -> Result<()> {
     let mut dirs: BTreeMap<&str, Vec<(&str, Oid, i32)>> = BTreeMap::new();
     for (path, id, mode) in entries {
         match path.split_once('/') {
             Some((dir, rest)) => dirs.entry(dir).or_default().push((rest, *id, *mode)),
             None => {
-                b.insert(path, *id, *mode)?;
+                builder.insert(path, *id, *mode)?;
             }
         }
     }
     for (dir, sub) in dirs {
-        b.insert(dir, write_paths(repo, &sub)?, FileMode::Tree.into())?;
+        let mut b = repo.git.treebuilder(None)?;
+        insert_paths(repo, &mut b, &sub)?;
+        builder.insert(dir, b.write()?, FileMode::Tree.into())?;
     }
-    Ok(b.write()?)
+    Ok(())
 }
 
 fn write_notes(
