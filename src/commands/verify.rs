@@ -127,15 +127,20 @@ pub fn run(args: Args) -> Result<u8> {
 /// The one next step for the gravest kind of problem found: content or a seal that
 /// changed after sealing, then what was never sealed.
 fn hint(problems: &[Problem], tag_lines: &[String]) -> String {
+    // A tag's own problems come as text; "target X: no seal" is an unsealed commit.
     let unsealed_commits = problems
         .iter()
         .filter(|p| matches!(p.reason, Reason::NoSeal))
-        .count();
+        .count()
+        + tag_lines
+            .iter()
+            .filter(|l| l.ends_with(": no seal"))
+            .count();
     let unsealed_tags: Vec<&str> = tag_lines
         .iter()
         .filter_map(|l| l.strip_prefix("tag ")?.strip_suffix(": no tag seal"))
         .collect();
-    if unsealed_commits < problems.len() || unsealed_tags.len() < tag_lines.len() {
+    if unsealed_commits + unsealed_tags.len() < problems.len() + tag_lines.len() {
         "a seal that does not match was changed after sealing, or the content was: \
          read it with git seal show REV, and check the object store with git fsck"
             .into()

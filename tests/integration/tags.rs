@@ -114,6 +114,16 @@ fn tags_are_sealed_by_the_hook_and_carry_the_evtag_checksum() {
     let r = repo.seal(&["seal", "v3"]).ok();
     r.stdout_has("sealed tag v3 sha256:");
     repo.seal(&["verify", "v3"]).ok();
+
+    // A tag on an unsealed commit is sealed, its target is not.
+    let bare = repo.commit_unsealed("u", "unsealed");
+    repo.git(&["tag", "v4"]).ok();
+    assert_eq!(tag_seal(&repo, "v4")["target_seal"], "null");
+    let r = repo.seal(&["verify", "v4"]).fails_with(1);
+    r.stdout_has(format!("tag v4: target {}: no seal", &bare[..7]));
+    r.stderr_has("hint: seal what has no seal with: git seal seal --missing");
+    repo.seal(&["seal", "--missing"]).ok();
+    repo.seal(&["verify", "v4"]).ok();
 }
 
 #[test]
