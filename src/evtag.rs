@@ -72,7 +72,7 @@ struct Plan<'r> {
 /// A blob as a reader thread hands it over.
 enum Fetched {
     Raw(Vec<u8>),
-    /// Too large to read ahead: the hasher reads it.
+    /// Not read ahead (too large, or no reader threads): the hasher reads it.
     Large,
 }
 
@@ -140,13 +140,7 @@ impl Plan<'_> {
             .collect();
         let readers = rayon::current_num_threads().clamp(1, 4);
         if blobs.len() < 2 * BATCH || readers == 1 {
-            for piece in &self.pieces {
-                match piece {
-                    Piece::Raw(bytes) => hasher.update(bytes),
-                    Piece::Blob { repo, oid } => add_blob(self.repo(*repo), hasher, *oid)?,
-                }
-            }
-            return Ok(());
+            return self.feed(hasher, || Ok(Fetched::Large));
         }
         std::thread::scope(|scope| {
             // Reader r reads batches r, r + readers, r + 2 * readers, … into a channel
@@ -176,32 +170,38 @@ impl Plan<'_> {
                 .collect();
             let mut batch = Vec::new().into_iter();
             let mut taken = 0;
-            for piece in &self.pieces {
-                match piece {
-                    Piece::Raw(bytes) => hasher.update(bytes),
-                    Piece::Blob { repo, oid } => {
-                        if taken % BATCH == 0 {
-                            let inbox = &inboxes[(taken / BATCH) % readers];
-                            batch = inbox
-                                .recv()
-                                .map_err(|_| {
-                                    Error::usage(format!(
-                                        "cannot read blob {oid}: a reader thread died"
-                                    ))
-                                })??
-                                .into_iter();
-                        }
-                        taken += 1;
-                        match batch.next() {
-                            Some(Fetched::Raw(bytes)) => hasher.update(&bytes),
-                            Some(Fetched::Large) => add_blob(self.repo(*repo), hasher, *oid)?,
-                            None => unreachable!("a batch holds BATCH blobs, the last the rest"),
-                        }
-                    }
+            self.feed(hasher, || {
+                if taken % BATCH == 0 {
+                    batch = inboxes[(taken / BATCH) % readers]
+                        .recv()
+                        .map_err(|_| Error::usage("cannot read blobs: a reader thread died"))??
+                        .into_iter();
                 }
-            }
-            Ok(())
+                taken += 1;
+                Ok(batch
+                    .next()
+                    .expect("a batch holds BATCH blobs, the last one the rest"))
+            })
         })
+    }
+
+    /// Hashes every piece in order, taking each blob from `next_blob` (which hands
+    /// them over in walk order).
+    fn feed(
+        &self,
+        hasher: &mut Sha512,
+        mut next_blob: impl FnMut() -> Result<Fetched>,
+    ) -> Result<()> {
+        for piece in &self.pieces {
+            match piece {
+                Piece::Raw(bytes) => hasher.update(bytes),
+                Piece::Blob { repo, oid } => match next_blob()? {
+                    Fetched::Raw(bytes) => hasher.update(&bytes),
+                    Fetched::Large => add_blob(self.repo(*repo), hasher, *oid)?,
+                },
+            }
+        }
+        Ok(())
     }
 }
 
