@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
-use crate::harness::{Sandbox, TestRepo};
+use crate::harness::{assert_has, Sandbox, TestRepo};
 
 /// Every file under `root` (the .git dir included): path → (mode, bytes).
 fn snapshot(root: &Path) -> BTreeMap<String, (u32, Vec<u8>)> {
@@ -112,7 +112,7 @@ fn export_that_fails_part_way_leaves_no_files() {
         .seal(&["log", "--command", "export", "--json"])
         .ok()
         .stdout();
-    assert!(log.contains("\"status\":\"FAILED\""), "{log}");
+    assert_has(&log, "\"status\":\"FAILED\"");
     // And succeeds once the way is clear, with files that outside tools accept.
     std::fs::remove_file(out.join("checksums")).unwrap();
     repo.seal(&["export", "HEAD", "--out", out.to_str().unwrap()])

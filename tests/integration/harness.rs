@@ -246,6 +246,12 @@ fn assert_contains(stream: &str, text: &str, needle: &str) {
     assert!(text.contains(needle), "{needle:?} not in {stream}:\n{text}");
 }
 
+/// Asserts that `text` contains `needle`, showing all of `text` if not.
+#[track_caller]
+pub fn assert_has(text: &str, needle: impl AsRef<str>) {
+    assert_contains("the text", text, needle.as_ref());
+}
+
 pub fn run_with_stdin(mut cmd: Command, stdin: &[u8]) -> Run {
     use std::io::Write;
     cmd.stdin(Stdio::piped())

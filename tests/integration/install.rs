@@ -3,7 +3,7 @@
 
 use std::os::unix::fs::PermissionsExt;
 
-use crate::harness::Sandbox;
+use crate::harness::{assert_has, Sandbox};
 
 const FOREIGN: &str = "#!/bin/sh\n# someone else's hook\necho \"foreign $*\" >> \"$(git rev-parse --git-common-dir)/foreign.log\"\ncat >> \"$(git rev-parse --git-common-dir)/foreign.log\"\n";
 
@@ -19,7 +19,7 @@ fn existing_hook_is_chained_then_restored_byte_for_byte() {
         .count();
 
     let out = repo.seal(&["install"]).ok().stdout();
-    assert!(out.contains("kept: keep existing hook"), "{out}");
+    assert_has(&out, "kept: keep existing hook");
     repo.install(); // idempotent: nothing chained twice
     assert!(!repo
         .path
@@ -72,7 +72,7 @@ fn core_hooks_path_is_respected_and_dir_removed_on_uninstall() {
     let repo = sb.init("r", &[]);
     repo.git(&["config", "core.hooksPath", "my hooks"]).ok();
     let dry = repo.seal(&["install", "--dry-run"]).ok().stdout();
-    assert!(dry.contains("would create directory"), "{dry}");
+    assert_has(&dry, "would create directory");
     assert!(
         !repo.path.join("my hooks").exists(),
         "dry run changed nothing"
@@ -89,7 +89,7 @@ fn core_hooks_path_is_respected_and_dir_removed_on_uninstall() {
             .eq(["hook", "post-commit", "installed"])),
         "{status}"
     );
-    assert!(status.contains("branch: 1 sealed, 0 unsealed"), "{status}");
+    assert_has(&status, "branch: 1 sealed, 0 unsealed");
     repo.seal(&["uninstall"]).ok();
     assert!(!repo.path.join("my hooks").exists());
 }
@@ -110,7 +110,7 @@ fn repo_path_with_spaces_and_quotes_and_bare_server_install() {
     r.stdout_has("7 hooks installed");
     assert!(bare.path.join("hooks/pre-receive").exists());
     let status = bare.seal(&["status"]).ok().stdout();
-    assert!(status.contains("hook pre-receive"), "{status}");
+    assert_has(&status, "hook pre-receive");
 }
 
 #[test]
@@ -161,14 +161,8 @@ fn status_says_when_git_is_too_old_for_the_tag_hook() {
         format!("{}:{}", bin.display(), std::env::var("PATH").unwrap()),
     );
     let out = String::from_utf8(cmd.output().unwrap().stdout).unwrap();
-    assert!(
-        out.contains("git 2.20 has no reference-transaction hook"),
-        "{out}"
-    );
-    assert!(
-        out.contains("hint: seal a tag by hand with: git seal seal TAG"),
-        "{out}"
-    );
+    assert_has(&out, "git 2.20 has no reference-transaction hook");
+    assert_has(&out, "hint: seal a tag by hand with: git seal seal TAG");
     let now = repo.seal(&["status"]).ok().stdout();
     assert!(!now.contains("no reference-transaction hook"), "{now}");
 }
@@ -205,11 +199,8 @@ fn install_sh_builds_installs_and_wires_hooks_idempotently() {
     );
     let bin = prefix.join("bin/git-seal");
     assert!(bin.exists());
-    assert!(
-        stdout.contains(&format!("installed {}", bin.display())),
-        "{stdout}"
-    );
-    assert!(stdout.contains("is not on your PATH"), "{stdout}");
+    assert_has(&stdout, format!("installed {}", bin.display()));
+    assert_has(&stdout, "is not on your PATH");
     let shim = std::fs::read_to_string(repo.path.join(".git/hooks/post-commit")).unwrap();
     assert!(
         shim.contains(bin.to_str().unwrap()),

@@ -5,7 +5,7 @@ use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::PermissionsExt;
 
-use crate::harness::{Sandbox, TestRepo};
+use crate::harness::{assert_has, Sandbox, TestRepo};
 
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 
@@ -72,10 +72,8 @@ fn checksum_file_passes_sha256sum_strict_with_odd_names() {
         !text.contains("link") && !text.contains("modules/sub"),
         "{text}"
     );
-    assert!(
-        text.contains("  back\\\\slash\n") && text.contains("  new\\nline\n"),
-        "{text}"
-    );
+    assert_has(&text, "  back\\\\slash\n");
+    assert_has(&text, "  new\\nline\n");
     // The lines are what sha256sum itself prints for the same files, in C-locale
     // order. (coreutils 9 also escapes CR, which the brief's format leaves raw and
     // `sha256sum -c` reads as itself, as checked above; that one name is left out.)

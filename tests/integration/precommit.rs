@@ -7,7 +7,7 @@
 
 use std::path::PathBuf;
 
-use crate::harness::Sandbox;
+use crate::harness::{assert_has, Sandbox};
 
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 
@@ -91,10 +91,7 @@ fn pre_commit_framework_seals_commits_and_gates_pushes() {
     let bad = repo.commit_unsealed("b.txt", "unsealed");
     let r = repo.git(&["push", "-q", "origin", "main"]).fails_with(1);
     let out = r.stdout() + &r.stderr();
-    assert!(
-        out.contains(&format!("{} unsealed: no seal", &bad[..7])),
-        "{out}"
-    );
+    assert_has(&out, format!("{} unsealed: no seal", &bad[..7]));
     assert!(server.git(&["rev-parse", "--verify", "-q", "main"]).code() != 0);
 
     // sealed: the push goes through, and the ledger goes along
@@ -107,10 +104,7 @@ fn pre_commit_framework_seals_commits_and_gates_pushes() {
     let bad2 = repo.commit_unsealed("c.txt", "unsealed again");
     let r = repo.git(&["push", "-q", "origin", "main"]).fails_with(1);
     let out = r.stdout() + &r.stderr();
-    assert!(
-        out.contains(&format!("{} unsealed again: no seal", &bad2[..7])),
-        "{out}"
-    );
+    assert_has(&out, format!("{} unsealed again: no seal", &bad2[..7]));
     repo.seal(&["seal", "--missing"]).ok();
     repo.git(&["push", "-q", "origin", "main"]).ok();
     repo.seal(&["verify", "--json", "main"]).ok();

@@ -1,7 +1,7 @@
 //! The push gate on both sides, and seals travelling with push and fetch: real bare
 //! remotes, real clones.
 
-use crate::harness::{Run, Sandbox, TestRepo};
+use crate::harness::{assert_has, Run, Sandbox, TestRepo};
 
 /// A bare server with the pre-receive gate, and one sealed client clone of it.
 fn server_and_client(sb: &Sandbox) -> (TestRepo<'_>, TestRepo<'_>) {
@@ -45,22 +45,17 @@ fn sealed_history_pushes_and_the_ledger_goes_along() {
         assert!(server.note(rev).is_some(), "server lacks the seal of {rev}");
     }
     let log = client.seal(&["log", "--json"]).ok().stdout();
-    assert!(
-        log.contains("\"hook\":\"pre-push\"") && log.contains("\"ledger_pushed\":true"),
-        "{log}"
-    );
+    assert_has(&log, "\"hook\":\"pre-push\"");
+    assert_has(&log, "\"ledger_pushed\":true");
     // Nothing new: no refusal, no ledger push.
     push(&client, &["origin", "main"]).ok();
     let status = client.seal(&["status"]).ok().stdout();
-    assert!(
-        status.contains("ledger upstream origin: up to date"),
-        "{status}"
-    );
+    assert_has(&status, "ledger upstream origin: up to date");
     client.commit_file("a", "3", "third");
     let status = client.seal(&["status"]).ok().stdout();
-    assert!(
-        status.contains("ledger upstream origin: 1 ahead: git seal push origin"),
-        "{status}"
+    assert_has(
+        &status,
+        "ledger upstream origin: 1 ahead: git seal push origin",
     );
 }
 
@@ -72,17 +67,17 @@ fn unsealed_commit_is_refused_then_backfilled_and_pushed() {
     let bad = client.commit_unsealed("b", "made with hooks off");
     let r = push(&client, &["origin", "main"]).fails_with(1);
     let err = r.stderr();
-    assert!(
-        err.contains("error: push refused: 1 commit(s) without a valid seal"),
-        "{err}"
+    assert_has(
+        &err,
+        "error: push refused: 1 commit(s) without a valid seal",
     );
-    assert!(
-        err.contains(&format!("  {} made with hooks off: no seal", &bad[..7])),
-        "{err}"
+    assert_has(
+        &err,
+        format!("  {} made with hooks off: no seal", &bad[..7]),
     );
-    assert!(
-        err.contains("hint: seal them, then push again: git seal seal --missing"),
-        "{err}"
+    assert_has(
+        &err,
+        "hint: seal them, then push again: git seal seal --missing",
     );
     assert!(
         server.git(&["rev-parse", "--verify", "-q", "main"]).code() != 0,
@@ -176,14 +171,11 @@ fn server_refuses_no_verify_pushes_of_unsealed_commits() {
     let bad = client.commit_unsealed("b", "sneaky");
     let r = push(&client, &["--no-verify", "origin", "main"]).fails_with(1);
     let err = r.stderr();
-    assert!(
-        err.contains("remote: error: push refused: 1 commit(s) without a valid seal"),
-        "{err}"
+    assert_has(
+        &err,
+        "remote: error: push refused: 1 commit(s) without a valid seal",
     );
-    assert!(
-        err.contains(&format!("remote:   {} sneaky: no seal", &bad[..7])),
-        "{err}"
-    );
+    assert_has(&err, format!("remote:   {} sneaky: no seal", &bad[..7]));
     assert_ne!(server.rev("main"), bad);
     // SEAL_SKIP bypasses the client gate only, and is recorded as SKIPPED.
     let mut cmd = client.cmd("git", &["push", "-q", "origin", "main"]);
@@ -194,7 +186,7 @@ fn server_refuses_no_verify_pushes_of_unsealed_commits() {
         .seal(&["log", "--status", "SKIPPED", "--json"])
         .ok()
         .stdout();
-    assert!(skipped.contains("SEAL_SKIP"), "{skipped}");
+    assert_has(&skipped, "SEAL_SKIP");
 
     // Sealed now, ledger and branch in the same push: accepted.
     client.seal(&["seal", "--missing"]).ok();
@@ -210,7 +202,7 @@ fn server_refuses_no_verify_pushes_of_unsealed_commits() {
     .ok();
     assert_eq!(server.rev("main"), bad);
     let log = server.seal(&["log", "--json"]).ok().stdout();
-    assert!(log.contains("\"hook\":\"pre-receive\""), "{log}");
+    assert_has(&log, "\"hook\":\"pre-receive\"");
 }
 
 #[test]
@@ -405,10 +397,7 @@ fn a_chained_pre_push_sees_the_same_stdin_and_can_still_refuse() {
     r.stderr_has(format!("{} unsealed: no seal", &bad[..7]));
     let seen = std::fs::read_to_string(&log).unwrap();
     let expected_line = format!("refs/heads/main {bad} refs/heads/main {}", "0".repeat(40));
-    assert!(
-        seen.contains(&format!("args: origin {}", server.path.display())),
-        "{seen}"
-    );
+    assert_has(&seen, format!("args: origin {}", server.path.display()));
     assert!(
         seen.contains(&expected_line),
         "the chained hook got git's stdin: {seen}"

@@ -1,6 +1,6 @@
 //! The run log: torn tails, rotation, old records, filters, concurrent appends.
 
-use crate::harness::{Sandbox, TestRepo};
+use crate::harness::{assert_has, Sandbox, TestRepo};
 
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 
@@ -100,10 +100,7 @@ fn rotation_keeps_every_record() {
         "a new live log began"
     );
     let out = repo.seal(&["log", "--check"]).ok().stdout();
-    assert!(
-        out.contains(&format!("{} record(s), 0 bad line(s)", copies + 1)),
-        "{out}"
-    );
+    assert_has(&out, format!("{} record(s), 0 bad line(s)", copies + 1));
     let last = log_json(&repo, &["--since", "2000-01-01"]);
     assert_eq!(
         last.last().unwrap()["outputs"]["sealed"][0]["commit"],

@@ -1,6 +1,6 @@
 //! Every way git makes a commit ends with a valid seal, with no user action after install.
 
-use crate::harness::{Sandbox, SEAL};
+use crate::harness::{assert_has, Sandbox, SEAL};
 
 fn assert_sealed_and_valid(repo: &crate::harness::TestRepo<'_>, range: &str) {
     let commits = repo.git_out(&["rev-list", range]);
@@ -108,7 +108,7 @@ fn seal_chain_links_parents_and_backfill_fills_gaps() {
     // No hooks yet: nothing sealed.
     assert!(repo.note("HEAD").is_none());
     let out = repo.seal(&["seal", "--missing"]).ok().stdout();
-    assert!(out.contains("sealed 2 commit(s)"), "{out}");
+    assert_has(&out, "sealed 2 commit(s)");
     let head: serde_json::Value =
         serde_json::from_str(&repo.seal(&["show", "HEAD", "--json"]).ok().stdout()).unwrap();
     let parent: serde_json::Value =
@@ -128,7 +128,7 @@ fn seal_chain_links_parents_and_backfill_fills_gaps() {
         "{again}"
     );
     let again = repo.seal(&["seal", "HEAD~1..HEAD"]).ok().stdout();
-    assert!(again.contains("1 already sealed"), "{again}");
+    assert_has(&again, "1 already sealed");
 }
 
 #[test]
@@ -216,7 +216,7 @@ fn post_commit_never_fails_the_commit() {
     let out = cmd.output().unwrap();
     assert!(out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("its binary is gone"), "{err}");
+    assert_has(&err, "its binary is gone");
     // And it is backfilled later.
     repo.seal(&["seal", "--missing"]).ok();
     repo.seal(&["verify", "HEAD~1..HEAD"]).ok();

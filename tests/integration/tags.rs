@@ -4,7 +4,7 @@
 
 use std::time::Instant;
 
-use crate::harness::{run_with_stdin, Sandbox, TestRepo, SEAL};
+use crate::harness::{assert_has, run_with_stdin, Sandbox, TestRepo, SEAL};
 
 /// Git-EVTag-v0-SHA512 of `commit`, derived step by step from git-evtag's published
 /// algorithm with `git cat-file`, `git ls-tree` and `sha512sum` only.
@@ -302,10 +302,7 @@ fn snapshot_commit_more_then_roll_back_to_the_last_good_one() {
     let out = repo.seal(&["snapshot", "rel", "-m", "first"]).ok().stdout();
     let today = chrono_today(&repo);
     let tag1 = format!("snapshot/rel@{today}");
-    assert!(
-        out.contains(&format!("snapshot {tag1} at {}", &first[..7])),
-        "{out}"
-    );
+    assert_has(&out, format!("snapshot {tag1} at {}", &first[..7]));
     repo.commit_file("app.txt", "v2\n", "release two");
     let out = repo.seal(&["snapshot", "rel"]).ok().stdout();
     let tag2 = format!("{tag1}.2");
@@ -381,15 +378,13 @@ fn snapshot_commit_more_then_roll_back_to_the_last_good_one() {
         "the safety ref keeps where we were: {safety}"
     );
     let list = repo.seal(&["rollback", "--list"]).ok().stdout();
-    assert!(
-        list.contains("reason: release two is broken") && list.contains(&tag1),
-        "{list}"
-    );
+    assert_has(&list, "reason: release two is broken");
+    assert_has(&list, &tag1);
     let log = repo
         .seal(&["log", "--command", "rollback", "--json"])
         .ok()
         .stdout();
-    assert!(log.contains("release two is broken"), "{log}");
+    assert_has(&log, "release two is broken");
 
     // With --force, uncommitted changes are kept, not lost.
     repo.write("app.txt", "precious\n");
@@ -545,10 +540,8 @@ fn tags_that_arrive_by_fetch_are_not_sealed_by_the_receiver() {
         .seal(&["log", "--hook", "reference-transaction", "--json"])
         .ok()
         .stdout();
-    assert!(
-        log.contains("\"status\":\"SKIPPED\"") && log.contains("tags from git fetch"),
-        "{log}"
-    );
+    assert_has(&log, "\"status\":\"SKIPPED\"");
+    assert_has(&log, "tags from git fetch");
     // A tag made here is sealed.
     dst.git(&["tag", "local", "v1^{commit}"]).ok();
     let tags = dst.git_out(&["ls-tree", "-r", "--name-only", "refs/notes/seal", "tags/"]);

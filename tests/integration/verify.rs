@@ -1,6 +1,6 @@
 //! Tampering is caught and named; bad input gets one clear error and exit 2.
 
-use crate::harness::{Sandbox, TestRepo};
+use crate::harness::{assert_has, Sandbox, TestRepo};
 
 fn sealed_repo(sb: &Sandbox) -> TestRepo<'_> {
     let repo = sb.init("r", &[]);
@@ -63,10 +63,10 @@ fn dropped_parent_seal_breaks_the_chain() {
     let r = repo.seal(&["verify", "HEAD~2..HEAD"]).fails_with(1);
     let parent = &repo.rev("HEAD~1")[..7];
     let out = r.stdout();
-    assert!(out.contains(&format!("{parent} second: no seal")), "{out}");
-    assert!(
-        out.contains(&format!("broken parent chain: parent {parent} has no seal")),
-        "{out}"
+    assert_has(&out, format!("{parent} second: no seal"));
+    assert_has(
+        &out,
+        format!("broken parent chain: parent {parent} has no seal"),
     );
     r.stderr_has("hint: ");
     // --json names the same problems
