@@ -2,8 +2,6 @@
 //! independent derivation, snapshots frozen and exported, rollback to the last
 //! known-good snapshot.
 
-use std::time::Instant;
-
 use crate::harness::{assert_has, run_with_stdin, Sandbox, TestRepo, SEAL};
 
 /// Git-EVTag-v0-SHA512 of `commit`, derived step by step from git-evtag's published
@@ -206,28 +204,22 @@ fn fetching_500_branches_starts_no_git_seal_process() {
     run_with_stdin(
         src.cmd("git", &["update-ref", "--stdin"]),
         updates.as_bytes(),
-    );
-    let empty_hook = sb.path().join("empty-hook.sh");
-    std::fs::write(&empty_hook, "#!/bin/sh\nexit 0\n").unwrap();
-    make_executable(&empty_hook);
+    )
+    .ok();
 
     // Exactly: not one git-seal process for 500 branch updates, while a tag still
     // reaches git-seal through the same spied hook.
     let spied = sb.init("spied", &[]);
     spied.install();
     let calls = spy_on_tag_hook(&spied);
-    let fetch = |repo: &TestRepo<'_>| {
-        let t = Instant::now();
-        repo.git(&[
+    spied
+        .git(&[
             "fetch",
             "-q",
             src.path.to_str().unwrap(),
             "refs/heads/*:refs/remotes/o/*",
         ])
         .ok();
-        t.elapsed().as_secs_f64()
-    };
-    fetch(&spied);
     assert!(
         !calls.exists(),
         "git-seal ran for branch updates: {}",
@@ -247,49 +239,8 @@ fn fetching_500_branches_starts_no_git_seal_process() {
         "the spy saw nothing: the test could not fail"
     );
     spied.seal(&["verify", "spy-check"]).ok();
-
-    // Timed, in this run: no hook, an empty sh hook (what git itself charges for any
-    // reference-transaction hook: git 2.47 runs it twice per fetched ref, git 2.51
-    // batches a fetch into one transaction), and git-seal's. Interleaved, medians of 5.
-    let (mut none, mut floor, mut seal) = (Vec::new(), Vec::new(), Vec::new());
-    for round in 0..5 {
-        for variant in 0..3 {
-            let variant = (variant + round) % 3;
-            let repo = sb.init(&format!("fetch-{round}-{variant}"), &[]);
-            match variant {
-                0 => none.push(fetch(&repo)),
-                1 => {
-                    let hook = repo.path.join(".git/hooks/reference-transaction");
-                    std::os::unix::fs::symlink(&empty_hook, hook).unwrap();
-                    floor.push(fetch(&repo));
-                }
-                _ => {
-                    repo.install();
-                    seal.push(fetch(&repo));
-                }
-            }
-        }
-    }
-    let median = |v: &mut Vec<f64>| {
-        v.sort_by(f64::total_cmp);
-        v[v.len() / 2]
-    };
-    let (none, floor, seal) = (median(&mut none), median(&mut floor), median(&mut seal));
-    eprintln!(
-        "fetch of 500 branches (median of 5): {:.0} ms without a hook, {:.0} ms with an \
-         empty sh hook, {:.0} ms with git-seal's; git-seal over the empty hook: {:.2}x",
-        none * 1000.0,
-        floor * 1000.0,
-        seal * 1000.0,
-        seal / floor
-    );
-    // Were git-seal started per ref, that alone would add >= 1 s to the floor here.
-    assert!(
-        seal <= floor * 1.3 + 0.05,
-        "git-seal's hook {:.0} ms, an empty hook {:.0} ms",
-        seal * 1000.0,
-        floor * 1000.0
-    );
+    // What the hook costs such a fetch is measured in the `timing` test binary, which
+    // runs alone.
 }
 
 #[test]
