@@ -5,7 +5,7 @@
 use crate::harness::{run_with_stdin, Sandbox, TestRepo};
 
 const BRANCHES: usize = 500;
-const ROUNDS: usize = 7;
+const ROUNDS: usize = 9;
 
 /// Wall and CPU seconds of one command, as bash's `time` measures them.
 struct Timing {
@@ -92,42 +92,38 @@ fn fetching_500_branches_costs_what_an_empty_hook_costs() {
             assert_eq!(fetched.lines().count(), BRANCHES + 1);
         }
     }
-    // Noise (other load, a VM's stolen time) only ever adds time, so the fastest run of
-    // each is the closest to what it costs: the assertion compares those. Medians are
-    // printed beside them.
-    let [none, floor, seal] = timings.map(|runs| Summary {
-        fastest_cpu: runs.iter().map(|t| t.cpu).fold(f64::INFINITY, f64::min),
-        median_cpu: median(runs.iter().map(|t| t.cpu).collect()),
-        median_wall: median(runs.iter().map(|t| t.wall).collect()),
-    });
-    for (name, s) in variants.iter().zip([&none, &floor, &seal]) {
+    // A VM's stolen time and the file system's journal make single runs vary by a
+    // third or more, in CPU as in wall time. Runs next to each other share the same
+    // conditions, so each round's ratio (git-seal's hook to the empty hook) is the
+    // stable measure, and the assertion takes their median.
+    let ratios: Vec<f64> = timings[2]
+        .iter()
+        .zip(&timings[1])
+        .map(|(seal, floor)| seal.cpu / floor.cpu)
+        .collect();
+    for (name, runs) in variants.iter().zip(&timings) {
         eprintln!(
-            "fetch of {BRANCHES} branches with {name}: {:.0} ms CPU at fastest, \
-             {:.0} ms CPU and {:.0} ms wall median of {ROUNDS}",
-            s.fastest_cpu * 1000.0,
-            s.median_cpu * 1000.0,
-            s.median_wall * 1000.0
+            "fetch of {BRANCHES} branches with {name}, median of {ROUNDS}: \
+             {:.0} ms CPU, {:.0} ms wall",
+            median(runs.iter().map(|t| t.cpu * 1000.0).collect()),
+            median(runs.iter().map(|t| t.wall * 1000.0).collect()),
         );
     }
+    let ratio = median(ratios.clone());
     eprintln!(
-        "git-seal's hook over the empty hook: {:.2}x CPU at fastest, {:.2}x median, \
-         {:.2}x wall median",
-        seal.fastest_cpu / floor.fastest_cpu,
-        seal.median_cpu / floor.median_cpu,
-        seal.median_wall / floor.median_wall
+        "git-seal's hook to the empty hook, CPU, median of the rounds: {ratio:.2}x \
+         (rounds: {})",
+        ratios
+            .iter()
+            .map(|r| format!("{r:.2}"))
+            .collect::<Vec<_>>()
+            .join(" ")
     );
-    // Were git-seal started for each ref, that alone would add about 1 s of CPU here;
-    // the shim's own work (reading one line per committed transaction) is about 5%.
+    // The shim's own work (reading one line of each committed transaction) is about 5%.
+    // Were git-seal started for each committed transaction, the ratio would be about 2
+    // (measured by breaking the shim on purpose: 2.02x, every round above 1.5).
     assert!(
-        seal.fastest_cpu <= floor.fastest_cpu * 1.25 + 0.05,
-        "git-seal's hook {:.0} ms CPU, an empty hook {:.0} ms CPU",
-        seal.fastest_cpu * 1000.0,
-        floor.fastest_cpu * 1000.0
+        ratio <= 1.3,
+        "git-seal's hook costs a fetch {ratio:.2}x what an empty hook costs"
     );
-}
-
-struct Summary {
-    fastest_cpu: f64,
-    median_cpu: f64,
-    median_wall: f64,
 }
