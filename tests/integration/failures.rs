@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
-use crate::harness::{assert_has, Sandbox, TestRepo};
+use crate::harness::{assert_has, write_script, Sandbox, TestRepo};
 
 /// Every file under `root` (the .git dir included): path → (mode, bytes).
 fn snapshot(root: &Path) -> BTreeMap<String, (u32, Vec<u8>)> {
@@ -251,8 +251,7 @@ fn full_disk_never_fails_a_commit() {
             "#!/bin/sh\ndd if=/dev/zero of='{}' bs=4k 2>/dev/null\nexit 0\n",
             fill.display()
         );
-        std::fs::write(&hook, script).unwrap();
-        std::fs::set_permissions(&hook, std::fs::Permissions::from_mode(0o755)).unwrap();
+        write_script(&hook, &script);
         repo.install();
     } else {
         // Without root: the log cannot be written (ENOSPC from /dev/full).

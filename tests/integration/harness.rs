@@ -221,6 +221,18 @@ impl TestRepo<'_> {
         .ok();
     }
 
+    /// Creates the branches `b0` .. `b{count-1}` at HEAD, in one transaction.
+    pub fn create_branches(&self, count: usize) {
+        let updates: String = (0..count)
+            .map(|i| format!("create refs/heads/b{i} HEAD\n"))
+            .collect();
+        run_with_stdin(
+            self.cmd("git", &["update-ref", "--stdin"]),
+            updates.as_bytes(),
+        )
+        .ok();
+    }
+
     pub fn install(&self) {
         self.seal(&["install"]).ok();
     }
@@ -250,6 +262,14 @@ fn assert_contains(stream: &str, text: &str, needle: &str) {
 #[track_caller]
 pub fn assert_has(text: &str, needle: impl AsRef<str>) {
     assert_contains("the text", text, needle.as_ref());
+}
+
+/// Writes an executable script (a hook, a stand-in program) at `path`.
+pub fn write_script(path: impl AsRef<Path>, body: &str) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::write(path.as_ref(), body).expect("write script");
+    std::fs::set_permissions(path.as_ref(), std::fs::Permissions::from_mode(0o755))
+        .expect("chmod script");
 }
 
 pub fn run_with_stdin(mut cmd: Command, stdin: &[u8]) -> Run {

@@ -3,7 +3,7 @@
 
 use std::os::unix::fs::PermissionsExt;
 
-use crate::harness::{assert_has, Sandbox};
+use crate::harness::{assert_has, write_script, Sandbox};
 
 const FOREIGN: &str = "#!/bin/sh\n# someone else's hook\necho \"foreign $*\" >> \"$(git rev-parse --git-common-dir)/foreign.log\"\ncat >> \"$(git rev-parse --git-common-dir)/foreign.log\"\n";
 
@@ -51,12 +51,7 @@ fn existing_hook_is_chained_then_restored_byte_for_byte() {
 fn chained_hook_gets_same_stdin_and_args() {
     let sb = Sandbox::new();
     let repo = sb.init("r", &[]);
-    std::fs::write(repo.path.join(".git/hooks/post-rewrite"), FOREIGN).unwrap();
-    std::fs::set_permissions(
-        repo.path.join(".git/hooks/post-rewrite"),
-        std::fs::Permissions::from_mode(0o755),
-    )
-    .unwrap();
+    write_script(repo.path.join(".git/hooks/post-rewrite"), FOREIGN);
     repo.install();
     let old = repo.commit_file("a", "a", "first");
     repo.git(&["commit", "-q", "--amend", "-m", "amended"]).ok();
@@ -153,8 +148,7 @@ fn status_says_when_git_is_too_old_for_the_tag_hook() {
         "#!/bin/sh\n[ \"$1\" = --version ] && {{ echo 'git version 2.20.1'; exit 0; }}\nexec {} \"$@\"\n",
         real.trim()
     );
-    std::fs::write(bin.join("git"), script).unwrap();
-    std::fs::set_permissions(bin.join("git"), std::fs::Permissions::from_mode(0o755)).unwrap();
+    write_script(bin.join("git"), &script);
     let mut cmd = repo.cmd(crate::harness::SEAL, &["status"]);
     cmd.env(
         "PATH",

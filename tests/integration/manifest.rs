@@ -5,7 +5,7 @@ use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::PermissionsExt;
 
-use crate::harness::{assert_has, Sandbox, TestRepo};
+use crate::harness::{assert_has, write_script, Sandbox, TestRepo};
 
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 
@@ -33,12 +33,7 @@ fn odd_repo(sb: &Sandbox) -> TestRepo<'_> {
         b"not utf-8 name\n",
     )
     .unwrap();
-    std::fs::write(repo.path.join("run.sh"), "#!/bin/sh\n").unwrap();
-    std::fs::set_permissions(
-        repo.path.join("run.sh"),
-        std::fs::Permissions::from_mode(0o755),
-    )
-    .unwrap();
+    write_script(repo.path.join("run.sh"), "#!/bin/sh\n");
     std::os::unix::fs::symlink("with space.txt", repo.path.join("link")).unwrap();
     std::os::unix::fs::symlink("dangling/target", repo.path.join("dangling")).unwrap();
     repo.add_submodule("sub", "modules/sub");

@@ -1,7 +1,7 @@
 //! The push gate on both sides, and seals travelling with push and fetch: real bare
 //! remotes, real clones.
 
-use crate::harness::{assert_has, Run, Sandbox, TestRepo};
+use crate::harness::{assert_has, write_script, Run, Sandbox, TestRepo};
 
 /// A bare server with the pre-receive gate, and one sealed client clone of it.
 fn server_and_client(sb: &Sandbox) -> (TestRepo<'_>, TestRepo<'_>) {
@@ -336,12 +336,10 @@ fn seal_push_modes_off_best_effort_and_strict() {
     let server = sb.init("server.git", &["--bare"]);
     // A server that takes branches but refuses any ledger update.
     let hook = server.path.join("hooks/pre-receive");
-    std::fs::write(
+    write_script(
         &hook,
         "#!/bin/sh\nif grep -q ' refs/notes/'; then echo 'no notes here' >&2; exit 1; fi\n",
-    )
-    .unwrap();
-    std::fs::set_permissions(&hook, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    );
     let client = clone(&sb, &server, "client");
 
     // off: the branch goes, the ledger is not even tried.
@@ -387,8 +385,7 @@ fn a_chained_pre_push_sees_the_same_stdin_and_can_still_refuse() {
         "#!/bin/sh\necho \"args: $*\" >> '{0}'\ncat >> '{0}'\n[ -e '{0}.refuse' ] && exit 3\nexit 0\n",
         log.display()
     );
-    std::fs::write(&hook, script).unwrap();
-    std::fs::set_permissions(&hook, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    write_script(&hook, &script);
     client.install();
     client.commit_file("a", "1", "first");
     // Ours still gates after the chained hook consumed stdin: the unsealed commit is refused.

@@ -2,7 +2,7 @@
 //! independent derivation, snapshots frozen and exported, rollback to the last
 //! known-good snapshot.
 
-use crate::harness::{assert_has, run_with_stdin, Sandbox, TestRepo, SEAL};
+use crate::harness::{assert_has, run_with_stdin, write_script, Sandbox, TestRepo, SEAL};
 
 /// Git-EVTag-v0-SHA512 of `commit`, derived step by step from git-evtag's published
 /// algorithm with `git cat-file`, `git ls-tree` and `sha512sum` only.
@@ -170,15 +170,13 @@ fn spy_on_tag_hook(repo: &TestRepo<'_>) -> std::path::PathBuf {
         .to_string();
     let calls = repo.path.join("calls");
     let spy = repo.path.join("spy.sh");
-    std::fs::write(
+    write_script(
         &spy,
-        format!(
+        &format!(
             "#!/bin/sh\necho \"$*\" >>'{}'\nexec '{real}' \"$@\"\n",
             calls.display()
         ),
-    )
-    .unwrap();
-    make_executable(&spy);
+    );
     let spied = shim.replace(
         &format!("seal_bin='{real}'"),
         &format!("seal_bin='{}'", spy.display()),
@@ -188,24 +186,12 @@ fn spy_on_tag_hook(repo: &TestRepo<'_>) -> std::path::PathBuf {
     calls
 }
 
-fn make_executable(path: &std::path::Path) {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
-}
-
 #[test]
 fn fetching_500_branches_starts_no_git_seal_process() {
     let sb = Sandbox::new();
     let src = sb.init("src", &[]);
     src.commit_file("a", "a", "base");
-    let updates: String = (0..500)
-        .map(|i| format!("create refs/heads/b{i} HEAD\n"))
-        .collect();
-    run_with_stdin(
-        src.cmd("git", &["update-ref", "--stdin"]),
-        updates.as_bytes(),
-    )
-    .ok();
+    src.create_branches(500);
 
     // Exactly: not one git-seal process for 500 branch updates, while a tag still
     // reaches git-seal through the same spied hook.

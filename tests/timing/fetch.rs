@@ -2,7 +2,7 @@
 //! (That the hook starts no git-seal process on such a fetch is checked exactly in the
 //! integration suite, `tags::fetching_500_branches_starts_no_git_seal_process`.)
 
-use crate::harness::{run_with_stdin, Sandbox, TestRepo};
+use crate::harness::{write_script, Sandbox, TestRepo};
 
 const BRANCHES: usize = 500;
 const ROUNDS: usize = 9;
@@ -46,20 +46,9 @@ fn fetching_500_branches_costs_what_an_empty_hook_costs() {
     let sb = Sandbox::new();
     let src = sb.init("src", &[]);
     src.commit_file("a", "a", "base");
-    let updates: String = (0..BRANCHES)
-        .map(|i| format!("create refs/heads/b{i} HEAD\n"))
-        .collect();
-    run_with_stdin(
-        src.cmd("git", &["update-ref", "--stdin"]),
-        updates.as_bytes(),
-    )
-    .ok();
+    src.create_branches(BRANCHES);
     let empty_hook = sb.path().join("empty-hook.sh");
-    std::fs::write(&empty_hook, "#!/bin/sh\nexit 0\n").unwrap();
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&empty_hook, std::fs::Permissions::from_mode(0o755)).unwrap();
-    }
+    write_script(&empty_hook, "#!/bin/sh\nexit 0\n");
     let source = src.path.to_str().unwrap();
 
     // No hook, an empty sh hook (what git itself charges for any reference-transaction
