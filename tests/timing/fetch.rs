@@ -108,11 +108,22 @@ fn fetching_500_branches_costs_what_an_empty_hook_costs() {
             .collect::<Vec<_>>()
             .join(" ")
     );
+    let extra = median(
+        timings[2]
+            .iter()
+            .zip(&timings[1])
+            .map(|(seal, floor)| seal.cpu - floor.cpu)
+            .collect(),
+    );
     // The shim's own work (reading one line of each committed transaction) is about 5%.
     // Were git-seal started for each committed transaction, the ratio would be about 2
-    // (measured by breaking the shim on purpose: 2.02x, every round above 1.5).
+    // (measured by breaking the shim on purpose: 2.02x, every round above 1.5). From
+    // git 2.51 a fetch is one transaction and the floor a few ms, so a ratio of small
+    // numbers may swing: there, a median extra of 50 ms CPU for 500 lines passes too.
     assert!(
-        ratio <= 1.3,
-        "git-seal's hook costs a fetch {ratio:.2}x what an empty hook costs"
+        ratio <= 1.3 || extra <= 0.05,
+        "git-seal's hook costs a fetch {ratio:.2}x what an empty hook costs \
+         ({:.0} ms more CPU)",
+        extra * 1000.0
     );
 }
