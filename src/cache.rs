@@ -23,11 +23,11 @@ use std::io::{BufRead, BufReader, Read};
 use std::rc::Rc;
 
 use camino::Utf8PathBuf;
-use git2::{Oid, Tree};
+use git2::{Commit, Oid, Tree};
 
 use crate::error::Result;
 use crate::fsutil::{write_atomic, write_atomic_parts};
-use crate::git::Repo;
+use crate::git::{parent_trees, Repo};
 use crate::manifest::{Builder, Changes, Manifest};
 
 /// How many whole manifests the cache keeps on disk.
@@ -95,47 +95,46 @@ impl<'r> Manifests<'r> {
         }
     }
 
-    /// The manifest digest of `tree`: remembered if this machine computed it before,
-    /// computed (and remembered) otherwise. `bases` are trees likely to be close
-    /// (the commit's parents), used to derive the manifest incrementally.
-    pub fn digest(&mut self, tree: &Tree<'_>, bases: &[Tree<'_>]) -> Result<String> {
+    /// The manifest digest of `commit`'s tree: remembered if this machine computed it
+    /// before, computed (and remembered) otherwise.
+    pub fn digest_of(&mut self, commit: &Commit<'_>) -> Result<String> {
         if self.mode != CacheMode::Off {
-            if let Some(d) = self.known_digest(tree.id()) {
+            if let Some(d) = self.known_digest(commit.tree_id()) {
                 return Ok(d);
             }
         }
-        Ok(self.manifest(tree, bases)?.digest())
+        Ok(self.manifest_of(commit)?.digest())
     }
 
-    /// The full manifest of `tree`.
-    pub fn manifest(&mut self, tree: &Tree<'_>, bases: &[Tree<'_>]) -> Result<Rc<Manifest>> {
+    /// The full manifest of `commit`'s tree, derived from a parent's where one is
+    /// known (the trees likely to be closest), computed whole otherwise.
+    pub fn manifest_of(&mut self, commit: &Commit<'_>) -> Result<Rc<Manifest>> {
+        self.manifest(&commit.tree()?, &parent_trees(commit)?)
+    }
+
+    /// The full manifest of `tree`, derived from the first of `bases` that is known.
+    fn manifest(&mut self, tree: &Tree<'_>, bases: &[Tree<'_>]) -> Result<Rc<Manifest>> {
         if let Some(k) = self.lookup(tree.id()) {
             return Ok(k.manifest);
         }
-        for base in bases {
-            let Some(b) = self.lookup(base.id()) else {
-                continue;
-            };
-            let changes = self.builder.changes(base, tree)?;
-            let manifest = Rc::new(Manifest::derive(&b.manifest, changes));
-            let root = Some(b.root.unwrap_or(base.id()));
-            self.remember(
-                tree.id(),
-                Known {
-                    manifest: Rc::clone(&manifest),
-                    root,
-                },
-            );
-            return Ok(manifest);
-        }
-        let manifest = Rc::new(self.builder.full(tree)?);
-        self.remember(
-            tree.id(),
-            Known {
-                manifest: Rc::clone(&manifest),
+        let known_base = bases
+            .iter()
+            .find_map(|base| Some((base, self.lookup(base.id())?)));
+        let known = match known_base {
+            Some((base, b)) => Known {
+                manifest: Rc::new(Manifest::derive(
+                    &b.manifest,
+                    self.builder.changes(base, tree)?,
+                )),
+                root: Some(b.root.unwrap_or(base.id())),
+            },
+            None => Known {
+                manifest: Rc::new(self.builder.full(tree)?),
                 root: None,
             },
-        );
+        };
+        let manifest = Rc::clone(&known.manifest);
+        self.remember(tree.id(), known);
         Ok(manifest)
     }
 

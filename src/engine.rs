@@ -15,7 +15,7 @@ use git2::{Oid, Signature};
 use crate::cache::{CacheMode, Manifests};
 use crate::config::Config;
 use crate::error::Result;
-use crate::git::{parent_trees, recorded_parents, short, Repo};
+use crate::git::{recorded_parents, short, Repo};
 use crate::ledger::{Appended, Ledger, View};
 use crate::seal::{Identity, ManifestSummary, Seal, SealInputs};
 
@@ -105,9 +105,7 @@ fn build_seal(
     email: &str,
 ) -> Result<Seal> {
     let commit = repo.git.find_commit(oid)?;
-    let tree = commit.tree()?;
-    let parent_trees = parent_trees(&commit)?;
-    let manifest = manifests.manifest(&tree, &parent_trees)?;
+    let manifest = manifests.manifest_of(&commit)?;
     let parent_seals = recorded_parents(&commit)
         .into_iter()
         .map(|p| match batch.get(&p) {

@@ -240,13 +240,9 @@ fn add_blob(repo: &Repository, hasher: &mut Sha512, oid: Oid) -> Result<()> {
     let (size, kind) = odb.read_header(oid)?;
     if kind == ObjectType::Blob && size as u64 > STREAM_THRESHOLD {
         let dirs = crate::objects::object_dirs(repo.commondir());
-        if let Some((mut reader, len)) = crate::objects::open_blob(&dirs, oid)? {
-            hasher.update(format!("blob {len}\0").as_bytes());
-            let copied = std::io::copy(&mut reader, hasher)?;
-            if copied != len {
-                return Err(Error::usage(format!("blob {oid} is damaged")).hint("git fsck"));
-            }
-            return Ok(());
+        if let Some(stream) = crate::objects::open_blob(&dirs, oid)? {
+            hasher.update(format!("blob {}\0", stream.size).as_bytes());
+            return stream.copy_into(oid, hasher);
         }
     }
     hasher.update(raw(&odb.read(oid)?));

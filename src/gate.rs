@@ -38,40 +38,37 @@ fn oid(s: &str, what: &str) -> Result<Oid> {
     Oid::from_str(s).map_err(|_| Error::usage(format!("{what}: bad object id '{s}'")))
 }
 
-/// Parses git's pre-push stdin.
-pub fn parse_pre_push(input: &str) -> Result<Vec<Update>> {
+/// Parses a hook's stdin: one update per non-blank line of whitespace-separated
+/// fields, at the given positions of the old value, the new value and the ref.
+fn parse_updates(
+    input: &str,
+    hook: &str,
+    fields: usize,
+    [old, new, refname]: [usize; 3],
+) -> Result<Vec<Update>> {
     let mut out = Vec::new();
     for line in input.lines().filter(|l| !l.trim().is_empty()) {
         let f: Vec<&str> = line.split_whitespace().collect();
-        if f.len() != 4 {
-            return Err(Error::usage(format!("pre-push: malformed line '{line}'")));
+        if f.len() != fields {
+            return Err(Error::usage(format!("{hook}: malformed line '{line}'")));
         }
         out.push(Update {
-            refname: f[2].to_string(),
-            new: oid(f[1], "pre-push")?,
-            old: oid(f[3], "pre-push")?,
+            refname: f[refname].to_string(),
+            old: oid(f[old], hook)?,
+            new: oid(f[new], hook)?,
         });
     }
     Ok(out)
 }
 
-/// Parses git's pre-receive stdin.
+/// Parses git's pre-push stdin: `<local ref> <local oid> <remote ref> <remote oid>`.
+pub fn parse_pre_push(input: &str) -> Result<Vec<Update>> {
+    parse_updates(input, "pre-push", 4, [3, 1, 2])
+}
+
+/// Parses git's pre-receive stdin: `<old> <new> <ref>`.
 pub fn parse_pre_receive(input: &str) -> Result<Vec<Update>> {
-    let mut out = Vec::new();
-    for line in input.lines().filter(|l| !l.trim().is_empty()) {
-        let f: Vec<&str> = line.split_whitespace().collect();
-        if f.len() != 3 {
-            return Err(Error::usage(format!(
-                "pre-receive: malformed line '{line}'"
-            )));
-        }
-        out.push(Update {
-            refname: f[2].to_string(),
-            old: oid(f[0], "pre-receive")?,
-            new: oid(f[1], "pre-receive")?,
-        });
-    }
-    Ok(out)
+    parse_updates(input, "pre-receive", 3, [0, 1, 2])
 }
 
 /// Whether updates of `refname` must carry only sealed commits.

@@ -93,6 +93,17 @@ fn clear_stale_ref_lock(repo: &Repo, refname: &str) -> bool {
     }
 }
 
+/// Where `remote`'s copy of the ledger `refname` is fetched to:
+/// `refs/seal/remotes/<remote>/<name>`, the name without `refs/notes/`.
+pub fn tracking_ref(refname: &str, remote: &str) -> String {
+    format!("refs/seal/remotes/{remote}/{}", short_name(refname))
+}
+
+fn short_name(refname: &str) -> &str {
+    refname.strip_prefix("refs/notes/").unwrap_or(refname)
+}
+
+/// The ledger ref of one repository: where seals are read, and the one way it moves.
 pub struct Ledger<'r> {
     repo: &'r Repo,
     pub refname: String,
@@ -158,13 +169,10 @@ impl<'r> Ledger<'r> {
     pub fn view(&self) -> Result<View<'r>> {
         let tip = self.tip()?;
         let mut view = View::at(self.repo, tip)?;
-        let name = self
-            .refname
-            .strip_prefix("refs/notes/")
-            .unwrap_or(&self.refname);
+        let suffix = format!("/{}", short_name(&self.refname));
         for r in self.repo.git.references_glob("refs/seal/remotes/*")? {
             let r = r?;
-            if !r.name().is_some_and(|n| n.ends_with(&format!("/{name}"))) {
+            if !r.name().is_some_and(|n| n.ends_with(&suffix)) {
                 continue;
             }
             if let Ok(tree) = r.peel_to_tree() {
@@ -476,20 +484,11 @@ impl<'r> View<'r> {
     /// The seals kept for `commit` beside its note after a merge conflict
     /// (`alternates/<commit>/<blob id>`), as text.
     pub fn alternates(&self, commit: Oid) -> Result<Vec<String>> {
-        let mut out = Vec::new();
-        for tree in self.tree.iter().chain(&self.fetched) {
-            let path = format!("alternates/{commit}");
-            let Ok(entry) = tree.get_path(std::path::Path::new(&path)) else {
-                continue;
-            };
-            let sub = self.repo.git.find_tree(entry.id())?;
-            for e in sub.iter() {
-                if let Ok(blob) = self.repo.git.find_blob(e.id()) {
-                    out.push(String::from_utf8_lossy(blob.content()).into_owned());
-                }
-            }
-        }
-        Ok(out)
+        Ok(self
+            .files_in(&format!("alternates/{commit}"))?
+            .into_iter()
+            .map(|(_, content)| String::from_utf8_lossy(&content).into_owned())
+            .collect())
     }
 
     fn note_in(&self, root: &Tree<'r>, commit: Oid) -> Result<Option<Oid>> {

@@ -652,22 +652,16 @@ fn hash_blob(git: &Repository, at: &Locator, oid: Oid) -> Result<BlobHash> {
 fn stream_blob(git: &Repository, at: &Locator, oid: Oid) -> Result<BlobHash> {
     let opened = crate::objects::open_blob(&at.object_dirs(), oid)
         .map_err(|e| Error::usage(format!("cannot read blob {oid}: {e}")))?;
-    let Some((mut reader, size)) = opened else {
+    let Some(stream) = opened else {
         let blob = git.find_blob(oid)?;
         return Ok(BlobHash {
             sha256: Sha256::digest(blob.content()).into(),
             size: blob.size() as u64,
         });
     };
+    let size = stream.size;
     let mut hasher = Sha256::new();
-    let copied = std::io::copy(&mut reader, &mut hasher)
-        .map_err(|e| Error::usage(format!("cannot read blob {oid}: {e}")))?;
-    if copied != size {
-        return Err(Error::usage(format!(
-            "blob {oid} is damaged: {copied} bytes where its header states {size}"
-        ))
-        .hint("check the repository: git fsck"));
-    }
+    stream.copy_into(oid, &mut hasher)?;
     Ok(BlobHash {
         sha256: hasher.finalize().into(),
         size,

@@ -11,11 +11,13 @@
 //! header states; a short or long stream is an error, never a wrong hash.
 
 use std::fs::File;
-use std::io::{BufReader, Read, Seek, SeekFrom};
+use std::io::{BufReader, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 use flate2::read::ZlibDecoder;
 use git2::Oid;
+
+use crate::error::{Error, Result};
 
 /// The object directories to search: the repository's, and those git's environment
 /// adds (a `pre-receive` quarantine, alternates).
@@ -40,7 +42,7 @@ pub fn object_dirs(common_dir: &Path) -> Vec<PathBuf> {
 
 /// A streaming reader over a blob's content, if the blob is stored in a form that
 /// streams (loose, or undeltified in a pack).
-pub fn open_blob(dirs: &[PathBuf], oid: Oid) -> std::io::Result<Option<(Box<dyn Read>, u64)>> {
+pub fn open_blob(dirs: &[PathBuf], oid: Oid) -> std::io::Result<Option<BlobStream>> {
     let hex = oid.to_string();
     for dir in dirs {
         let loose = dir.join(&hex[..2]).join(&hex[2..]);
@@ -64,7 +66,30 @@ pub fn open_blob(dirs: &[PathBuf], oid: Oid) -> std::io::Result<Option<(Box<dyn 
     Ok(None)
 }
 
-fn open_loose(file: File) -> std::io::Result<(Box<dyn Read>, u64)> {
+/// A blob's content as a stream, and the size its object header states.
+pub struct BlobStream {
+    reader: Box<dyn Read>,
+    pub size: u64,
+}
+
+impl BlobStream {
+    /// Copies the content of blob `oid` into `sink`, checking that it holds exactly
+    /// the size its header states.
+    pub fn copy_into(mut self, oid: Oid, sink: &mut impl Write) -> Result<()> {
+        let copied = std::io::copy(&mut self.reader, sink)
+            .map_err(|e| Error::usage(format!("cannot read blob {oid}: {e}")))?;
+        if copied != self.size {
+            return Err(Error::usage(format!(
+                "blob {oid} is damaged: {copied} bytes where its header states {}",
+                self.size
+            ))
+            .hint("check the repository: git fsck"));
+        }
+        Ok(())
+    }
+}
+
+fn open_loose(file: File) -> std::io::Result<BlobStream> {
     let mut z = ZlibDecoder::new(BufReader::new(file));
     // Header: "blob <size>\0".
     let mut header = Vec::new();
@@ -84,7 +109,10 @@ fn open_loose(file: File) -> std::io::Result<(Box<dyn Read>, u64)> {
         .strip_prefix("blob ")
         .and_then(|s| s.parse::<u64>().ok())
         .ok_or_else(|| std::io::Error::other(format!("not a blob: '{header}'")))?;
-    Ok((Box::new(z), size))
+    Ok(BlobStream {
+        reader: Box::new(z),
+        size,
+    })
 }
 
 fn be32(b: &[u8]) -> u32 {
@@ -136,7 +164,7 @@ fn find_in_index(idx: &Path, oid: Oid) -> std::io::Result<Option<u64>> {
 }
 
 /// A stream over an undeltified blob entry of a pack, or `None` for any other kind.
-fn open_packed(pack: &Path, offset: u64) -> std::io::Result<Option<(Box<dyn Read>, u64)>> {
+fn open_packed(pack: &Path, offset: u64) -> std::io::Result<Option<BlobStream>> {
     let mut f = BufReader::new(File::open(pack)?);
     f.seek(SeekFrom::Start(offset))?;
     let mut byte = [0u8; 1];
@@ -153,5 +181,8 @@ fn open_packed(pack: &Path, offset: u64) -> std::io::Result<Option<(Box<dyn Read
     if kind != BLOB {
         return Ok(None);
     }
-    Ok(Some((Box::new(ZlibDecoder::new(f)), size)))
+    Ok(Some(BlobStream {
+        reader: Box::new(ZlibDecoder::new(f)),
+        size,
+    }))
 }

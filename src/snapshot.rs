@@ -16,7 +16,7 @@ use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::git::Repo;
 use crate::ledger::Ledger;
-use crate::tags::verify_tag;
+use crate::tags::{verify_tag, TagProblem};
 
 pub const PREFIX: &str = "snapshot/";
 pub const ROLLBACK_SCHEMA: &str = "git-seal/rollback/v1";
@@ -63,7 +63,7 @@ pub fn snapshot_tags(repo: &Repo) -> Result<Vec<String>> {
 }
 
 /// Snapshots passed over, each with why it does not verify.
-pub type Skipped = Vec<(String, Vec<String>)>;
+pub type Skipped = Vec<(String, Vec<TagProblem>)>;
 
 /// The newest snapshot that still verifies, and why each newer one was passed over.
 pub fn last_known_good(repo: &Repo, cfg: &Config) -> Result<(Option<String>, Skipped)> {

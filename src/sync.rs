@@ -24,11 +24,7 @@ use crate::ledger::{backoff, Ledger, FANOUT_LIMIT};
 
 /// Where a remote's ledger is fetched to.
 pub fn tracking_ref(cfg: &Config, remote: &str) -> String {
-    let name = cfg
-        .ledger_ref
-        .strip_prefix("refs/notes/")
-        .unwrap_or(&cfg.ledger_ref);
-    format!("refs/seal/remotes/{remote}/{name}")
+    crate::ledger::tracking_ref(&cfg.ledger_ref, remote)
 }
 
 /// The fetch refspec that brings a remote's ledger with a plain `git fetch`.
@@ -246,8 +242,7 @@ pub fn append_only_violation(repo: &Repo, old: Oid, new: Oid) -> Result<Option<S
 
 /// `git fetch` of the remote's ledger into its tracking ref, then a merge.
 pub fn fetch(repo: &Repo, cfg: &Config, remote: &str) -> Result<Option<Oid>> {
-    let tracking = tracking_ref(cfg, remote);
-    let refspec = format!("+{}:{tracking}", cfg.ledger_ref);
+    let refspec = fetch_refspec(cfg, remote);
     let out = repo
         .git_command()
         .args([
@@ -273,7 +268,7 @@ pub fn fetch(repo: &Repo, cfg: &Config, remote: &str) -> Result<Option<Oid>> {
             "check the remote, then retry: git seal fetch {remote}"
         )));
     }
-    let theirs = repo.git.refname_to_id(&tracking)?;
+    let theirs = repo.git.refname_to_id(&tracking_ref(cfg, remote))?;
     merge_into_local(repo, cfg, theirs)
 }
 

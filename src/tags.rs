@@ -24,10 +24,10 @@ use crate::config::Config;
 use crate::engine::stated_digest;
 use crate::error::{Error, Result};
 use crate::evtag;
-use crate::git::{parent_trees, short, Repo};
+use crate::git::{short, Repo};
 use crate::ledger::{Ledger, View};
 use crate::seal::{digest_of, git_time, Identity, ManifestSummary, Person, Tool, SCHEMA};
-use crate::verify::Verifier;
+use crate::verify::{Reason, Verifier};
 
 /// The extended-verification checksum recorded in a tag seal.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -120,6 +120,14 @@ pub fn is_tag(repo: &Repo, name: &str) -> bool {
         .is_ok()
 }
 
+/// Splits revisions given on the command line into tags named by themselves (sealed
+/// and verified as tags) and the rest (commits and ranges).
+pub fn split_tags(repo: &Repo, revs: &[String]) -> (Vec<String>, Vec<String>) {
+    revs.iter()
+        .cloned()
+        .partition(|r| !r.contains("..") && is_tag(repo, r))
+}
+
 /// The ledger path of a tag seal.
 pub fn seal_path(name: &str, digest: &str) -> String {
     format!(
@@ -185,10 +193,7 @@ pub fn seal_tag(
     }
     let target_seal = stated_digest(&view, state.target)?;
     let commit = repo.git.find_commit(state.target)?;
-    let tree = commit.tree()?;
-    let parents = parent_trees(&commit)?;
-    let manifest =
-        Manifests::new(repo, CacheMode::unless_dry_run(dry_run)).manifest(&tree, &parents)?;
+    let manifest = Manifests::new(repo, CacheMode::unless_dry_run(dry_run)).manifest_of(&commit)?;
     let (sealer_name, sealer_email) = repo.identity()?;
     let frozen = snapshot.map(|s| Frozen {
         manifest: format!("snapshots/{name}/MANIFEST.json"),
@@ -203,7 +208,7 @@ pub fn seal_tag(
         target: state.target.to_string(),
         target_seal,
         tagger: state.tagger,
-        tree: tree.id().to_string(),
+        tree: commit.tree_id().to_string(),
         manifest: ManifestSummary {
             algorithm: "sha256".into(),
             digest: manifest.digest(),
@@ -244,71 +249,165 @@ pub fn seal_tag(
     })
 }
 
+/// Why a tag does not verify.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TagProblem {
+    NoSeal,
+    /// Sealed at other targets (short ids) than the one it names now.
+    Moved {
+        sealed: Vec<String>,
+        now: Oid,
+    },
+    DigestMismatch {
+        stated: String,
+        computed: String,
+    },
+    WrongTree {
+        stated: String,
+        actual: Oid,
+    },
+    ManifestMismatch {
+        stated: String,
+        actual: String,
+    },
+    EvtagMismatch {
+        stated: String,
+        actual: String,
+    },
+    TargetSealChanged {
+        named: String,
+        now: String,
+    },
+    /// The target commit's own seal does not verify.
+    Target {
+        commit: Oid,
+        reason: Reason,
+    },
+    FrozenMismatch,
+    FrozenMissing,
+}
+
+impl std::fmt::Display for TagProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            TagProblem::NoSeal => f.write_str("no tag seal"),
+            TagProblem::Moved { sealed, now } => write!(
+                f,
+                "tag moved: sealed at {}, now at {}",
+                sealed.join(", "),
+                short(*now)
+            ),
+            TagProblem::DigestMismatch { stated, computed } => write!(
+                f,
+                "tag seal digest mismatch: seal states {stated}, its content hashes to {computed}"
+            ),
+            TagProblem::WrongTree { stated, actual } => {
+                write!(f, "tag seal names tree {stated}, target has {actual}")
+            }
+            TagProblem::ManifestMismatch { stated, actual } => write!(
+                f,
+                "manifest mismatch: tag seal states {stated}, tree hashes to {actual}"
+            ),
+            TagProblem::EvtagMismatch { stated, actual } => write!(
+                f,
+                "{} mismatch: tag seal states {stated}, recomputed {actual}",
+                evtag::ALGORITHM
+            ),
+            TagProblem::TargetSealChanged { named, now } => write!(
+                f,
+                "target seal changed: tag seal names {named}, target's seal is {now}"
+            ),
+            TagProblem::Target { commit, reason } => {
+                write!(f, "target {}: {reason}", short(*commit))
+            }
+            TagProblem::FrozenMismatch => {
+                f.write_str("frozen checksum file does not match the snapshot")
+            }
+            TagProblem::FrozenMissing => {
+                f.write_str("frozen checksum file is missing from the ledger")
+            }
+        }
+    }
+}
+
+/// `problems` on one line, separated by semicolons.
+pub fn describe(problems: &[TagProblem]) -> String {
+    problems
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
 /// Why a tag does not verify. Empty when it does.
-pub fn verify_tag(repo: &Repo, cfg: &Config, name: &str, mode: CacheMode) -> Result<Vec<String>> {
+pub fn verify_tag(
+    repo: &Repo,
+    cfg: &Config,
+    name: &str,
+    mode: CacheMode,
+) -> Result<Vec<TagProblem>> {
     let state = tag_state(repo, name)?;
     let view = Ledger::new(repo, cfg).view()?;
     let seals = stored_seals(&view, name)?;
     if seals.is_empty() {
-        return Ok(vec!["no tag seal".into()]);
+        return Ok(vec![TagProblem::NoSeal]);
     }
     let tag_object = state.tag_object.map(|o| o.to_string());
     let current = seals
         .iter()
         .find(|(s, _)| s.target == state.target.to_string() && s.tag_object == tag_object);
     let Some((seal, computed)) = current else {
-        let sealed: Vec<String> = seals
+        let sealed = seals
             .iter()
             .map(|(s, _)| s.target[..7.min(s.target.len())].to_string())
             .collect();
-        return Ok(vec![format!(
-            "tag moved: sealed at {}, now at {}",
-            sealed.join(", "),
-            short(state.target)
-        )]);
+        return Ok(vec![TagProblem::Moved {
+            sealed,
+            now: state.target,
+        }]);
     };
     let mut problems = Vec::new();
     if *computed != seal.digest {
-        problems.push(format!(
-            "tag seal digest mismatch: seal states {}, its content hashes to {computed}",
-            seal.digest
-        ));
+        problems.push(TagProblem::DigestMismatch {
+            stated: seal.digest.clone(),
+            computed: computed.clone(),
+        });
     }
     let commit = repo.git.find_commit(state.target)?;
     if seal.tree != commit.tree_id().to_string() {
-        problems.push(format!(
-            "tag seal names tree {}, target has {}",
-            seal.tree,
-            commit.tree_id()
-        ));
+        problems.push(TagProblem::WrongTree {
+            stated: seal.tree.clone(),
+            actual: commit.tree_id(),
+        });
     }
-    let parents = parent_trees(&commit)?;
-    let manifest = Manifests::new(repo, mode).manifest(&commit.tree()?, &parents)?;
+    let manifest = Manifests::new(repo, mode).manifest_of(&commit)?;
     if manifest.digest() != seal.manifest.digest {
-        problems.push(format!(
-            "manifest mismatch: tag seal states {}, tree hashes to {}",
-            seal.manifest.digest,
-            manifest.digest()
-        ));
+        problems.push(TagProblem::ManifestMismatch {
+            stated: seal.manifest.digest.clone(),
+            actual: manifest.digest(),
+        });
     }
     let evtag = evtag::evtag(repo, state.target)?;
     if evtag != seal.evtag.digest {
-        problems.push(format!(
-            "{} mismatch: tag seal states {}, recomputed {evtag}",
-            evtag::ALGORITHM,
-            seal.evtag.digest
-        ));
+        problems.push(TagProblem::EvtagMismatch {
+            stated: seal.evtag.digest.clone(),
+            actual: evtag,
+        });
     }
     if let (Some(named), Some(now)) = (&seal.target_seal, stated_digest(&view, state.target)?) {
         if *named != now {
-            problems.push(format!(
-                "target seal changed: tag seal names {named}, target's seal is {now}"
-            ));
+            problems.push(TagProblem::TargetSealChanged {
+                named: named.clone(),
+                now,
+            });
         }
     }
     let mut verifier = Verifier::new(repo, view, mode);
     for reason in verifier.check(state.target)? {
-        problems.push(format!("target {}: {reason}", short(state.target)));
+        problems.push(TagProblem::Target {
+            commit: state.target,
+            reason,
+        });
     }
     if let Some(frozen) = &seal.snapshot {
         let view = Ledger::new(repo, cfg).view()?;
@@ -316,10 +415,10 @@ pub fn verify_tag(repo: &Repo, cfg: &Config, name: &str, mode: CacheMode) -> Res
             Some(bytes) => {
                 let actual = format!("sha256:{}", hex::encode(Sha256::digest(&bytes)));
                 if actual != frozen.checksums_sha256 || bytes != manifest.to_sha256sum() {
-                    problems.push("frozen checksum file does not match the snapshot".into());
+                    problems.push(TagProblem::FrozenMismatch);
                 }
             }
-            None => problems.push("frozen checksum file is missing from the ledger".into()),
+            None => problems.push(TagProblem::FrozenMissing),
         }
     }
     Ok(problems)

@@ -11,7 +11,7 @@ use git2::Oid;
 use crate::cache::{CacheMode, Manifests};
 use crate::engine::stated_digest;
 use crate::error::Result;
-use crate::git::{parent_trees, recorded_parents, short, Repo};
+use crate::git::{recorded_parents, short, Repo};
 use crate::ledger::View;
 use crate::manifest::{hash_path, Manifest};
 use crate::seal::Seal;
@@ -144,8 +144,7 @@ impl<'r> Verifier<'r> {
                 actual: parsed.computed_digest,
             });
         }
-        let parent_trees = parent_trees(&commit)?;
-        let actual = self.manifests.digest(&tree, &parent_trees)?;
+        let actual = self.manifests.digest_of(&commit)?;
         if actual != seal.manifest.digest {
             reasons.push(Reason::ManifestMismatch {
                 stated: seal.manifest.digest.clone(),

@@ -5,7 +5,7 @@ use serde_json::json;
 use crate::cache::{CacheMode, Manifests};
 use crate::commands::{out, outln};
 use crate::error::Result;
-use crate::git::{parent_trees, Repo};
+use crate::git::Repo;
 use crate::manifest::{Entry, Manifest};
 
 /// Show which files changed between two commits or tags, from their manifests
@@ -77,11 +77,8 @@ pub fn changes<'a>(a: &'a Manifest, b: &'a Manifest) -> Vec<Change<'a>> {
 pub fn run(args: Args) -> Result<u8> {
     let repo = Repo::open(None)?;
     let mut manifests = Manifests::new(&repo, CacheMode::ReadWrite);
-    let mut load = |rev: &str| -> Result<std::rc::Rc<Manifest>> {
-        let commit = repo.commit(rev)?;
-        let parents = parent_trees(&commit)?;
-        manifests.manifest(&commit.tree()?, &parents)
-    };
+    let mut load =
+        |rev: &str| -> Result<std::rc::Rc<Manifest>> { manifests.manifest_of(&repo.commit(rev)?) };
     let (a, b) = (load(&args.a)?, load(&args.b)?);
     if args.checksums {
         let (x, y) = (a.to_sha256sum(), b.to_sha256sum());

@@ -8,7 +8,7 @@ use crate::commands::{outln, warn_log};
 use crate::config::Config;
 use crate::error::{Error, Result, ResultExt};
 use crate::fsutil::write_atomic;
-use crate::git::{parent_trees, short, Repo};
+use crate::git::{short, Repo};
 use crate::ledger::Ledger;
 use crate::runlog::{Run, Source, Status};
 
@@ -41,11 +41,9 @@ pub fn run(args: Args) -> Result<u8> {
                 .hint(format!("seal it first: git seal seal {}", args.rev)),
         );
     };
-    let parents = parent_trees(&commit)?;
-    let tree = commit.tree()?;
     let manifest =
-        Manifests::new(&repo, CacheMode::unless_dry_run(args.dry_run)).manifest(&tree, &parents)?;
-    let json_text = serde_json::to_string_pretty(&manifest.to_json(Some(id), tree.id()))
+        Manifests::new(&repo, CacheMode::unless_dry_run(args.dry_run)).manifest_of(&commit)?;
+    let json_text = serde_json::to_string_pretty(&manifest.to_json(Some(id), commit.tree_id()))
         .unwrap_or_default()
         + "\n";
     let files: Vec<(Utf8PathBuf, Vec<u8>)> = vec![

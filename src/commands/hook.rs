@@ -132,13 +132,18 @@ fn start_hook(name: &str) -> Option<(Repo, Run)> {
             return None;
         }
     };
+    let run = start_run(&repo, name);
+    Some((repo, run))
+}
+
+/// The run record of hook `name`, started now, naming HEAD.
+fn start_run(repo: &Repo, name: &str) -> Run {
     let head = repo.git.head().ok().and_then(|h| h.target());
-    let run = Run::start(
+    Run::start(
         &repo.seal_dir(),
         Source::Hook(name),
         head.map(|h| h.to_string()),
-    );
-    Some((repo, run))
+    )
 }
 
 /// Runs a sealing hook: seals what `targets` names, records the run, never fails.
@@ -211,6 +216,30 @@ struct GateOutcome {
     message: String,
 }
 
+impl GateOutcome {
+    /// The push goes through (exit 0), recorded with `status`.
+    fn passed(status: Status, outputs: serde_json::Value, attempts: u32, message: String) -> Self {
+        GateOutcome {
+            code: 0,
+            status,
+            outputs,
+            attempts,
+            message,
+        }
+    }
+
+    /// The push is refused (exit 1), recorded as FAILED.
+    fn refused(outputs: serde_json::Value, attempts: u32, message: String) -> Self {
+        GateOutcome {
+            code: 1,
+            status: Status::Failed,
+            outputs,
+            attempts,
+            message,
+        }
+    }
+}
+
 /// Runs a gate hook and records it. A gate that cannot do its job refuses: an
 /// error is printed and the push is refused (exit 1), never waved through.
 fn gate_hook(name: &str, gate: impl FnOnce() -> Result<(Run, GateOutcome)>) -> Result<u8> {
@@ -276,16 +305,14 @@ fn refusal(checked: usize, problems: &[Problem]) -> GateOutcome {
         .iter()
         .map(|p| json!({"commit": p.commit.to_string(), "reason": p.reason.to_string()}))
         .collect();
-    GateOutcome {
-        code: 1,
-        status: Status::Failed,
-        outputs: json!({"checked": checked, "problems": listed}),
-        attempts: 1,
-        message: format!(
+    GateOutcome::refused(
+        json!({"checked": checked, "problems": listed}),
+        1,
+        format!(
             "refused: {} problem(s) in {checked} commit(s) checked",
             problems.len()
         ),
-    }
+    )
 }
 
 /// Prints the refusal: per bad commit its short id, subject and reason, then the fix.
@@ -329,12 +356,7 @@ fn pre_push(args: &[String]) -> Result<(Run, GateOutcome)> {
     let remote = env_remote
         .or_else(|| args.first().cloned())
         .unwrap_or_else(|| "origin".into());
-    let head = repo.git.head().ok().and_then(|h| h.target());
-    let mut run = Run::start(
-        &repo.seal_dir(),
-        Source::Hook("pre-push"),
-        head.map(|h| h.to_string()),
-    );
+    let mut run = start_run(&repo, "pre-push");
     run.inputs(json!({
         "remote": remote,
         "updates": updates_json(&updates),
@@ -343,13 +365,12 @@ fn pre_push(args: &[String]) -> Result<(Run, GateOutcome)> {
         eprintln!("warning: git-seal: SEAL_SKIP=1: push not checked (recorded as SKIPPED)");
         return Ok((
             run,
-            GateOutcome {
-                code: 0,
-                status: Status::Skipped,
-                outputs: json!({}),
-                attempts: 0,
-                message: "bypassed with SEAL_SKIP=1".into(),
-            },
+            GateOutcome::passed(
+                Status::Skipped,
+                json!({}),
+                0,
+                "bypassed with SEAL_SKIP=1".into(),
+            ),
         ));
     }
     let remote_is_named = repo.git.find_remote(&remote).is_ok();
@@ -376,13 +397,11 @@ fn pre_push(args: &[String]) -> Result<(Run, GateOutcome)> {
             );
             return Ok((
                 run,
-                GateOutcome {
-                    code: 1,
-                    status: Status::Failed,
-                    outputs: json!({"checked": commits}),
+                GateOutcome::refused(
+                    json!({"checked": commits}),
                     attempts,
-                    message: format!("ledger push failed: {w}"),
-                },
+                    format!("ledger push failed: {w}"),
+                ),
             ));
         }
         eprintln!("warning: git-seal: the ledger was not pushed: {w}");
@@ -395,13 +414,12 @@ fn pre_push(args: &[String]) -> Result<(Run, GateOutcome)> {
     };
     Ok((
         run,
-        GateOutcome {
-            code: 0,
+        GateOutcome::passed(
             status,
-            outputs: json!({"checked": commits, "ledger_pushed": pushed}),
+            json!({"checked": commits, "ledger_pushed": pushed}),
             attempts,
-            message: format!("{} commit(s) checked", commits),
-        },
+            format!("{commits} commit(s) checked"),
+        ),
     ))
 }
 
@@ -454,16 +472,7 @@ fn pre_receive() -> Result<(Run, GateOutcome)> {
                 cfg.ledger_ref
             );
             eprintln!("hint: fetch and merge the ledger instead of rewriting it: git seal fetch && git seal push");
-            return Ok((
-                run,
-                GateOutcome {
-                    code: 1,
-                    status: Status::Failed,
-                    outputs: json!({}),
-                    attempts: 1,
-                    message: why,
-                },
-            ));
+            return Ok((run, GateOutcome::refused(json!({}), 1, why)));
         }
         ledger_tip = Some(u.new);
     }
@@ -483,13 +492,12 @@ fn pre_receive() -> Result<(Run, GateOutcome)> {
     }
     Ok((
         run,
-        GateOutcome {
-            code: 0,
-            status: Status::Success,
-            outputs: json!({"checked": commits}),
-            attempts: 1,
-            message: format!("{} commit(s) checked", commits),
-        },
+        GateOutcome::passed(
+            Status::Success,
+            json!({"checked": commits}),
+            1,
+            format!("{commits} commit(s) checked"),
+        ),
     ))
 }
 

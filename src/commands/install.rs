@@ -73,7 +73,7 @@ pub fn run_install(args: InstallArgs) -> Result<u8> {
     let refspecs = if args.no_fetch_refspec {
         Vec::new()
     } else {
-        missing_refspecs(&repo, &cfg)?
+        ledger_refspecs(&repo, &cfg, false)?
     };
     if args.dry_run {
         for (remote, spec) in &refspecs {
@@ -123,7 +123,7 @@ pub fn run_uninstall(args: UninstallArgs) -> Result<u8> {
     let repo = Repo::open(args.repo.as_deref())?;
     let steps = hooks::plan_uninstall(&repo)?;
     let cfg = Config::load(&repo)?;
-    let refspecs = present_refspecs(&repo, &cfg)?;
+    let refspecs = ledger_refspecs(&repo, &cfg, true)?;
     if args.dry_run {
         for (remote, spec) in &refspecs {
             outln(format!(
@@ -156,31 +156,17 @@ pub fn run_uninstall(args: UninstallArgs) -> Result<u8> {
     Ok(0)
 }
 
-/// (remote, refspec) for each remote that lacks the ledger's fetch refspec.
-fn missing_refspecs(repo: &Repo, cfg: &Config) -> Result<Vec<(String, String)>> {
-    Ok(refspec_state(repo, cfg)?
-        .into_iter()
-        .filter(|(_, _, has)| !has)
-        .map(|(r, s, _)| (r, s))
-        .collect())
-}
-
-/// (remote, refspec) for each remote that has it.
-fn present_refspecs(repo: &Repo, cfg: &Config) -> Result<Vec<(String, String)>> {
-    Ok(refspec_state(repo, cfg)?
-        .into_iter()
-        .filter(|(_, _, has)| *has)
-        .map(|(r, s, _)| (r, s))
-        .collect())
-}
-
-fn refspec_state(repo: &Repo, cfg: &Config) -> Result<Vec<(String, String, bool)>> {
+/// (remote, the ledger's fetch refspec) for each remote that has it (`present`) or
+/// lacks it.
+fn ledger_refspecs(repo: &Repo, cfg: &Config, present: bool) -> Result<Vec<(String, String)>> {
     let mut out = Vec::new();
     for name in repo.git.remotes()?.iter().flatten() {
         let spec = sync::fetch_refspec(cfg, name);
         let remote = repo.git.find_remote(name)?;
         let has = remote.fetch_refspecs()?.iter().flatten().any(|s| s == spec);
-        out.push((name.to_string(), spec, has));
+        if has == present {
+            out.push((name.to_string(), spec));
+        }
     }
     Ok(out)
 }

@@ -3,7 +3,7 @@
 use crate::cache::{CacheMode, Manifests};
 use crate::commands::{out, outln};
 use crate::error::Result;
-use crate::git::{parent_trees, Repo};
+use crate::git::Repo;
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
 pub enum Format {
@@ -31,13 +31,11 @@ pub struct Args {
 pub fn run(args: Args) -> Result<u8> {
     let repo = Repo::open(None)?;
     let commit = repo.commit(&args.rev)?;
-    let tree = commit.tree()?;
-    let parents = parent_trees(&commit)?;
-    let manifest = Manifests::new(&repo, CacheMode::ReadWrite).manifest(&tree, &parents)?;
+    let manifest = Manifests::new(&repo, CacheMode::ReadWrite).manifest_of(&commit)?;
     let format = if args.json { Format::Json } else { args.format };
     match format {
         Format::Json => outln(
-            serde_json::to_string_pretty(&manifest.to_json(Some(commit.id()), tree.id()))
+            serde_json::to_string_pretty(&manifest.to_json(Some(commit.id()), commit.tree_id()))
                 .unwrap_or_default(),
         )?,
         Format::Sha256sum => out(&manifest.to_sha256sum())?,

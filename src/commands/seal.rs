@@ -35,12 +35,8 @@ pub fn run(args: Args) -> Result<u8> {
     let repo = Repo::open(None)?;
     let cfg = Config::load(&repo)?;
     let head = repo.head_commit()?.id();
-    // A tag named by itself gets a tag seal (its commit is sealed on the way).
-    let (tags, revs): (Vec<String>, Vec<String>) = args
-        .revs
-        .iter()
-        .cloned()
-        .partition(|r| !r.contains("..") && crate::tags::is_tag(&repo, r));
+    // A tag named by itself gets a tag seal; that does not seal its commit.
+    let (tags, revs) = crate::tags::split_tags(&repo, &args.revs);
     let commits = if args.missing {
         unsealed(&repo, &cfg, head)?
     } else if revs.is_empty() && tags.is_empty() {

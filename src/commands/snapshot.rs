@@ -10,7 +10,7 @@ use crate::commands::export::write_all_or_none;
 use crate::commands::{outln, warn_log};
 use crate::config::Config;
 use crate::error::{Error, Result};
-use crate::git::{parent_trees, short, Repo};
+use crate::git::{short, Repo};
 use crate::ledger::Ledger;
 use crate::runlog::{Run, Source, Status};
 use crate::seal::Identity;
@@ -84,12 +84,10 @@ pub fn run_snapshot(args: SnapshotArgs) -> Result<u8> {
         ))
         .hint("seal it first: git seal seal"));
     }
-    let parents = parent_trees(&head)?;
-    let tree = head.tree()?;
-    let manifest = Manifests::new(&repo, CacheMode::ReadOnly).manifest(&tree, &parents)?;
+    let manifest = Manifests::new(&repo, CacheMode::ReadOnly).manifest_of(&head)?;
     let files = SnapshotFiles {
         manifest_json: (serde_json::to_string_pretty(
-            &manifest.to_json(Some(head.id()), tree.id()),
+            &manifest.to_json(Some(head.id()), head.tree_id()),
         )
         .unwrap_or_default()
             + "\n")
@@ -205,7 +203,7 @@ pub fn run_rollback(args: RollbackArgs) -> Result<u8> {
             if !problems.is_empty() {
                 return Err(Error::check(format!(
                     "{tag} does not verify, so it is no known-good state: {}",
-                    problems.join("; ")
+                    tags::describe(&problems)
                 ))
                 .hint("roll back to the newest snapshot that verifies: git seal rollback --reason '…'"));
             }
@@ -214,7 +212,7 @@ pub fn run_rollback(args: RollbackArgs) -> Result<u8> {
         None => {
             let (good, skipped) = snapshot::last_known_good(&repo, &cfg)?;
             for (tag, problems) in &skipped {
-                eprintln!("skipping {tag}: {}", problems.join("; "));
+                eprintln!("skipping {tag}: {}", tags::describe(problems));
             }
             good.ok_or_else(|| {
                 Error::check("no snapshot verifies: there is no known-good state to return to")
@@ -313,9 +311,7 @@ pub fn run_rollback(args: RollbackArgs) -> Result<u8> {
         )));
     }
     let commit = repo.git.find_commit(target)?;
-    let parents = parent_trees(&commit)?;
-    let manifest =
-        Manifests::new(&repo, CacheMode::ReadWrite).manifest(&commit.tree()?, &parents)?;
+    let manifest = Manifests::new(&repo, CacheMode::ReadWrite).manifest_of(&commit)?;
     let root = repo
         .workdir
         .clone()

@@ -6,8 +6,9 @@ use crate::cache::{CacheMode, Manifests};
 use crate::commands::{outln, subject};
 use crate::config::Config;
 use crate::error::{Error, Result};
-use crate::git::{parent_trees, short, Repo};
+use crate::git::{short, Repo};
 use crate::ledger::Ledger;
+use crate::tags::TagProblem;
 use crate::verify::{check_worktree, Problem, Reason, Verifier};
 
 /// Check the seals of commits (default HEAD)
@@ -36,11 +37,7 @@ pub fn run(args: Args) -> Result<u8> {
     let cfg = Config::load(&repo)?;
     // A tag named by itself is checked as a tag: its seal, its evtag checksum, and
     // its target's seal chain.
-    let (tags, mut revs): (Vec<String>, Vec<String>) = args
-        .revs
-        .iter()
-        .cloned()
-        .partition(|r| !r.contains("..") && crate::tags::is_tag(&repo, r));
+    let (tags, mut revs) = crate::tags::split_tags(&repo, &args.revs);
     if revs.is_empty() && tags.is_empty() {
         repo.head_commit()?;
         revs.push("HEAD".to_string());
@@ -54,10 +51,10 @@ pub fn run(args: Args) -> Result<u8> {
     };
     let mut verifier = Verifier::new(&repo, view, cache_mode);
     let problems = verifier.check_all(&commits)?;
-    let mut tag_lines = Vec::new();
+    let mut tag_problems = Vec::new();
     for tag in &tags {
         for p in crate::tags::verify_tag(&repo, &cfg, tag, cache_mode)? {
-            tag_lines.push(format!("tag {tag}: {p}"));
+            tag_problems.push((tag.as_str(), p));
         }
     }
     let mut lines: Vec<String> = problems
@@ -71,15 +68,18 @@ pub fn run(args: Args) -> Result<u8> {
             )
         })
         .collect();
-    lines.extend(tag_lines.iter().cloned());
+    lines.extend(
+        tag_problems
+            .iter()
+            .map(|(tag, p)| format!("tag {tag}: {p}")),
+    );
     if args.worktree {
         let root = repo.workdir.clone().ok_or_else(|| {
             Error::usage("--worktree needs a working tree; this repository is bare")
                 .hint("run git seal verify without --worktree")
         })?;
         let head = repo.head_commit()?;
-        let parents = parent_trees(&head)?;
-        let manifest = Manifests::new(&repo, cache_mode).manifest(&head.tree()?, &parents)?;
+        let manifest = Manifests::new(&repo, cache_mode).manifest_of(&head)?;
         for p in check_worktree(root.as_std_path(), &manifest) {
             lines.push(format!("worktree {p}"));
         }
@@ -119,28 +119,36 @@ pub fn run(args: Args) -> Result<u8> {
         return Ok(0);
     }
     if !args.json {
-        eprintln!("hint: {}", hint(&problems, &tag_lines));
+        eprintln!("hint: {}", hint(&problems, &tag_problems));
     }
     Ok(1)
 }
 
 /// The one next step for the gravest kind of problem found: content or a seal that
 /// changed after sealing, then what was never sealed.
-fn hint(problems: &[Problem], tag_lines: &[String]) -> String {
-    // A tag's own problems come as text; "target X: no seal" is an unsealed commit.
+fn hint(problems: &[Problem], tag_problems: &[(&str, TagProblem)]) -> String {
     let unsealed_commits = problems
         .iter()
-        .filter(|p| matches!(p.reason, Reason::NoSeal))
+        .filter(|p| p.reason == Reason::NoSeal)
         .count()
-        + tag_lines
+        + tag_problems
             .iter()
-            .filter(|l| l.ends_with(": no seal"))
+            .filter(|(_, p)| {
+                matches!(
+                    p,
+                    TagProblem::Target {
+                        reason: Reason::NoSeal,
+                        ..
+                    }
+                )
+            })
             .count();
-    let unsealed_tags: Vec<&str> = tag_lines
+    let unsealed_tags: Vec<&str> = tag_problems
         .iter()
-        .filter_map(|l| l.strip_prefix("tag ")?.strip_suffix(": no tag seal"))
+        .filter(|(_, p)| *p == TagProblem::NoSeal)
+        .map(|(tag, _)| *tag)
         .collect();
-    if unsealed_commits + unsealed_tags.len() < problems.len() + tag_lines.len() {
+    if unsealed_commits + unsealed_tags.len() < problems.len() + tag_problems.len() {
         "a seal that does not match was changed after sealing, or the content was: \
          read it with git seal show REV, and check the object store with git fsck"
             .into()
