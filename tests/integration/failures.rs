@@ -89,8 +89,7 @@ fn every_dry_run_changes_nothing() {
 #[test]
 fn export_that_fails_part_way_leaves_no_files() {
     let sb = Sandbox::new();
-    let repo = sb.init("r", &[]);
-    repo.install();
+    let repo = sb.installed("r");
     repo.commit_file("a", "1", "first");
     let out = sb.path().join("out");
     // The third file's directory is taken by a plain file: its write fails.
@@ -162,8 +161,7 @@ impl Drop for Mount {
 
 /// A repository whose git dir lives on a small tmpfs (when root may mount one).
 fn repo_on_tmpfs<'s>(sb: &'s Sandbox, size: &str) -> (TestRepo<'s>, Option<Mount>) {
-    let repo = sb.init("r", &[]);
-    repo.install();
+    let repo = sb.installed("r");
     repo.commit_file("a", "1", "first");
     // Move .git onto the tmpfs: the repository keeps working through a gitfile.
     let store = sb.path().join("store");

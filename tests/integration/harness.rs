@@ -146,6 +146,13 @@ impl Sandbox {
         repo
     }
 
+    /// A new repository (`git init`) with git-seal installed.
+    pub fn installed(&self, name: &str) -> TestRepo<'_> {
+        let repo = self.init(name, &[]);
+        repo.install();
+        repo
+    }
+
     /// A repository handle for an existing path (a clone, a linked worktree).
     pub fn at(&self, path: impl Into<PathBuf>) -> TestRepo<'_> {
         TestRepo {

@@ -131,8 +131,7 @@ fn linked_worktree_shares_the_hooks_and_the_ledger() {
 #[test]
 fn status_says_when_git_is_too_old_for_the_tag_hook() {
     let sb = Sandbox::new();
-    let repo = sb.init("r", &[]);
-    repo.install();
+    let repo = sb.installed("r");
     // A git that reports 2.20 (before reference-transaction existed), and otherwise
     // is the real one.
     let real = String::from_utf8(

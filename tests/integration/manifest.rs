@@ -14,8 +14,7 @@ const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 fn odd_repo(sb: &Sandbox) -> TestRepo<'_> {
     let sub = sb.init("sub", &[]);
     sub.commit_file("s.txt", "sub\n", "sub");
-    let repo = sb.init("r", &[]);
-    repo.install();
+    let repo = sb.installed("r");
     for name in [
         "with space.txt",
         "unicodé ünï.txt",

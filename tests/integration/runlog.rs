@@ -18,8 +18,7 @@ fn log_json(repo: &TestRepo<'_>, args: &[&str]) -> Vec<serde_json::Value> {
 #[test]
 fn torn_tail_is_reported_skipped_and_never_corrupts_the_next_append() {
     let sb = Sandbox::new();
-    let repo = sb.init("r", &[]);
-    repo.install();
+    let repo = sb.installed("r");
     repo.commit_file("a", "1", "first");
     let log = repo.path.join(".git/seal/runs.jsonl");
     // A writer killed mid-line leaves half a record and no newline.
@@ -79,8 +78,7 @@ fn v1_fixture_reads_and_filters_work() {
 #[test]
 fn rotation_keeps_every_record() {
     let sb = Sandbox::new();
-    let repo = sb.init("r", &[]);
-    repo.install();
+    let repo = sb.installed("r");
     repo.commit_file("a", "0", "first");
     // Grow the live log past the rotation size with copies of a valid record.
     let log = repo.path.join(".git/seal/runs.jsonl");

@@ -14,8 +14,7 @@ fn assert_sealed_and_valid(repo: &crate::harness::TestRepo<'_>, range: &str) {
 #[test]
 fn plain_root_merge_amend_rebase_cherry_pick_and_worktree_commits_are_sealed() {
     let sb = Sandbox::new();
-    let repo = sb.init("r", &[]);
-    repo.install();
+    let repo = sb.installed("r");
     let root = repo.commit_file("a.txt", "a\n", "root");
     repo.commit_file("b.txt", "b\n", "plain");
 
@@ -178,8 +177,7 @@ fn many_seals_fan_out_the_ledger_and_git_notes_reads_every_one() {
 #[test]
 fn post_commit_is_silent_and_verbose_prints_one_line() {
     let sb = Sandbox::new();
-    let repo = sb.init("r", &[]);
-    repo.install();
+    let repo = sb.installed("r");
     repo.write("a", "a");
     repo.git(&["add", "a"]).ok();
     let quiet = repo.git(&["commit", "-q", "-m", "a"]).ok();
@@ -194,8 +192,7 @@ fn post_commit_is_silent_and_verbose_prints_one_line() {
 #[test]
 fn post_commit_never_fails_the_commit() {
     let sb = Sandbox::new();
-    let repo = sb.init("r", &[]);
-    repo.install();
+    let repo = sb.installed("r");
     // A bad setting makes sealing fail: the commit must still go through.
     repo.git(&["config", "seal.ref", "not-a-notes-ref"]).ok();
     repo.write("a", "a");

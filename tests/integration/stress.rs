@@ -40,8 +40,7 @@ fn sigkill_at_random_instants_loses_and_corrupts_nothing() {
     eprintln!("kill test: {trials} trials, seed {seed}");
     let mut rng = Rng(seed);
     let sb = Sandbox::new();
-    let repo = sb.init("r", &[]);
-    repo.install();
+    let repo = sb.installed("r");
     repo.commit_file("base", "0", "base");
     let mut sealed_before = noted_commits(&repo);
     let (mut killed, mut finished) = (0, 0);
@@ -123,8 +122,7 @@ fn eight_worktrees_committing_at_once_seal_every_commit_exactly_once() {
     const WORKTREES: usize = 8;
     const COMMITS: usize = 50;
     let sb = Sandbox::new();
-    let repo = sb.init("r", &[]);
-    repo.install();
+    let repo = sb.installed("r");
     repo.commit_file("base", "0", "base");
     let mut paths = Vec::new();
     for w in 0..WORKTREES {

@@ -66,8 +66,7 @@ fn tags_are_sealed_by_the_hook_and_carry_the_evtag_checksum() {
     let sb = Sandbox::new();
     let sub = sb.init("sub", &[]);
     sub.commit_file("s.txt", "in the submodule\n", "sub");
-    let repo = sb.init("r", &[]);
-    repo.install();
+    let repo = sb.installed("r");
     repo.commit_file("a.txt", "a\n", "first");
     repo.commit_file("dir/b.txt", "b\n", "second");
     repo.add_submodule("sub", "modules/sub");
@@ -135,8 +134,7 @@ fn evtag_read_by_several_threads_equals_the_derivation() {
     }
     sub.git(&["add", "-A"]).ok();
     sub.git(&["commit", "-q", "-m", "sub"]).ok();
-    let repo = sb.init("r", &[]);
-    repo.install();
+    let repo = sb.installed("r");
     for i in 0..200 {
         let dir = if i < 100 { "a" } else { "z" };
         repo.write(&format!("{dir}/{i:03}.txt"), &format!("file {}\n", i % 150));
@@ -195,8 +193,7 @@ fn fetching_500_branches_starts_no_git_seal_process() {
 
     // Exactly: not one git-seal process for 500 branch updates, while a tag still
     // reaches git-seal through the same spied hook.
-    let spied = sb.init("spied", &[]);
-    spied.install();
+    let spied = sb.installed("spied");
     let calls = spy_on_tag_hook(&spied);
     spied
         .git(&[
@@ -232,8 +229,7 @@ fn fetching_500_branches_starts_no_git_seal_process() {
 #[test]
 fn snapshot_commit_more_then_roll_back_to_the_last_good_one() {
     let sb = Sandbox::new();
-    let repo = sb.init("r", &[]);
-    repo.install();
+    let repo = sb.installed("r");
     repo.commit_file("app.txt", "v1\n", "release one");
     let first = repo.rev("HEAD");
     let out = repo.seal(&["snapshot", "rel", "-m", "first"]).ok().stdout();
@@ -410,8 +406,7 @@ print("ok")
 #[test]
 fn diff_lists_changes_between_sealed_states() {
     let sb = Sandbox::new();
-    let repo = sb.init("r", &[]);
-    repo.install();
+    let repo = sb.installed("r");
     repo.commit_file("keep", "1\n", "a");
     repo.commit_file("gone", "1\n", "b");
     repo.commit_file("tool.sh", "#!/bin/sh\n", "c");
@@ -453,12 +448,10 @@ fn diff_lists_changes_between_sealed_states() {
 #[test]
 fn tags_that_arrive_by_fetch_are_not_sealed_by_the_receiver() {
     let sb = Sandbox::new();
-    let src = sb.init("src", &[]);
-    src.install();
+    let src = sb.installed("src");
     src.commit_file("a", "a", "base");
     src.git(&["tag", "-a", "v1", "-m", "made upstream"]).ok();
-    let dst = sb.init("dst", &[]);
-    dst.install();
+    let dst = sb.installed("dst");
     dst.git(&[
         "fetch",
         "-q",

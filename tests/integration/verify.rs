@@ -3,8 +3,7 @@
 use crate::harness::{assert_has, Sandbox, TestRepo};
 
 fn sealed_repo(sb: &Sandbox) -> TestRepo<'_> {
-    let repo = sb.init("r", &[]);
-    repo.install();
+    let repo = sb.installed("r");
     repo.commit_file("a", "1\n", "first");
     repo.commit_file("a", "2\n", "second");
     repo.commit_file("b", "3\n", "third");
