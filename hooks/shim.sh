@@ -5,6 +5,10 @@
 hook='@HOOK@'
 seal_bin='@BIN@'
 chained="$0.seal-chained"
+# git's pid, so that git-seal can read git's command line (a fetch's tags, a push's
+# --dry-run).
+SEAL_GIT_PID=$PPID
+export SEAL_GIT_PID
 
 # Hot path: git runs reference-transaction twice for every ref it updates (git 2.47
 # fetch: twice per fetched ref). Only a committed transaction can concern us.
@@ -65,9 +69,6 @@ if [ -z "$seal_bin" ]; then
 fi
 
 if [ "$hook" = reference-transaction ]; then
-    # git's pid, so that git-seal can tell a fetch (tags made elsewhere) from git tag.
-    SEAL_GIT_PID=$PPID
-    export SEAL_GIT_PID
     printf '%s' "$tags" | "$seal_bin" hook "$hook" "$@"
     exit $?
 fi

@@ -150,3 +150,73 @@ pub fn check(
         problems,
     })
 }
+
+/// git's subcommand in a git command line and the arguments after it, skipping the
+/// program and git's own options (`-c k=v`, `-C dir`, `--git-dir=…`).
+pub fn git_subcommand(argv: &[String]) -> Option<(&str, &[String])> {
+    let mut i = 1;
+    while let Some(arg) = argv.get(i) {
+        match arg.as_str() {
+            "-c" | "-C" | "--git-dir" | "--work-tree" | "--namespace" | "--config-env" => i += 2,
+            a if a.starts_with('-') => i += 1,
+            a => return Some((a, &argv[i + 1..])),
+        }
+    }
+    None
+}
+
+/// Whether a git command line is a `git push` with `--dry-run` (or `-n`, alone or
+/// among other short flags). Options that take a separate value are skipped with it.
+pub fn is_dry_run_push(argv: &[String]) -> bool {
+    let Some(("push", args)) = git_subcommand(argv) else {
+        return false;
+    };
+    let mut args = args.iter();
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--" => return false,
+            "--dry-run" => return true,
+            "--push-option" | "--repo" | "--receive-pack" | "--exec" => {
+                args.next();
+            }
+            a if a.starts_with("--") => {}
+            a if a.starts_with('-') => {
+                // A cluster of short flags; `-o` takes the rest (or the next word).
+                for flag in a[1..].chars() {
+                    match flag {
+                        'n' => return true,
+                        'o' => {
+                            if a.ends_with('o') {
+                                args.next();
+                            }
+                            break;
+                        }
+                        _ => {}
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn argv(line: &str) -> Vec<String> {
+        line.split(' ').map(str::to_string).collect()
+    }
+
+    #[test]
+    fn dry_run_pushes_are_recognised() {
+        assert!(is_dry_run_push(&argv("git push --dry-run origin main")));
+        assert!(is_dry_run_push(&argv("git -c a=b push -vn origin")));
+        assert!(is_dry_run_push(&argv("/usr/bin/git -C x push origin -n")));
+        assert!(!is_dry_run_push(&argv("git push origin main")));
+        assert!(!is_dry_run_push(&argv("git push -o -n origin")));
+        assert!(!is_dry_run_push(&argv("git push -- -n")));
+        assert!(!is_dry_run_push(&argv("git fetch --dry-run")));
+    }
+}

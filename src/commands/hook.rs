@@ -386,6 +386,18 @@ fn pre_push(args: &[String]) -> Result<(Run, GateOutcome)> {
         print_refusal(&repo, &checked.problems);
         return Ok((run, refusal(commits, &checked.problems)));
     }
+    if git_argv().is_some_and(|argv| crate::gate::is_dry_run_push(&argv)) {
+        // `git push --dry-run` runs pre-push too; it must not push the ledger for real.
+        return Ok((
+            run,
+            GateOutcome::passed(
+                Status::Success,
+                json!({"checked": commits, "ledger_pushed": false, "dry_run": true}),
+                1,
+                format!("{commits} commit(s) checked (dry run: ledger not pushed)"),
+            ),
+        ));
+    }
     let (attempts, pushed, warning) = push_ledger_along(&repo, &cfg, &remote, remote_is_named);
     if let Some(w) = &warning {
         if cfg.push == PushMode::Strict {
@@ -572,26 +584,22 @@ fn tag_hook(state: Option<&str>, input: &str) -> u8 {
 }
 
 /// The git command that ran this hook, if it brings refs from elsewhere (fetch,
-/// pull, clone). Read from `/proc/<git's pid>/cmdline` (the shim passes git's pid);
-/// where that is not available, `None`, and tags are sealed.
+/// pull, clone). Where git's command line cannot be read, `None`, and tags are sealed.
 fn transfer_command() -> Option<String> {
+    let argv = git_argv()?;
+    let (command, _) = crate::gate::git_subcommand(&argv)?;
+    matches!(command, "fetch" | "pull" | "clone" | "fetch-pack").then(|| command.to_string())
+}
+
+/// The command line of the git process that runs this hook, from
+/// `/proc/<git's pid>/cmdline` (the shim passes git's pid as `SEAL_GIT_PID`).
+fn git_argv() -> Option<Vec<String>> {
     let pid = std::env::var("SEAL_GIT_PID").ok()?;
     let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
-    let args: Vec<String> = cmdline
-        .split(|b| *b == 0)
-        .map(|a| String::from_utf8_lossy(a).into_owned())
-        .collect();
-    // Skip the program and git's own options (`-c k=v`, `-C dir`, `--flag`).
-    let mut rest = args.iter().skip(1);
-    let command = loop {
-        let arg = rest.next()?;
-        match arg.as_str() {
-            "-c" | "-C" | "--git-dir" | "--work-tree" | "--namespace" => {
-                rest.next();
-            }
-            a if a.starts_with('-') => {}
-            a => break a.to_string(),
-        }
-    };
-    matches!(command.as_str(), "fetch" | "pull" | "clone" | "fetch-pack").then_some(command)
+    Some(
+        cmdline
+            .split(|b| *b == 0)
+            .map(|a| String::from_utf8_lossy(a).into_owned())
+            .collect(),
+    )
 }
