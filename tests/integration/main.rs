@@ -3,6 +3,7 @@
 
 mod harness;
 
+mod do_no_harm;
 mod failures;
 
 mod install;
