@@ -3,6 +3,7 @@
 
 mod harness;
 
+mod adversary_gate;
 mod do_no_harm;
 mod failures;
 

@@ -188,11 +188,12 @@ fn server_refuses_no_verify_pushes_of_unsealed_commits() {
         .stdout();
     assert_has(&skipped, "SEAL_SKIP");
 
-    // Sealed now, ledger and branch in the same push: accepted.
+    // Sealed now, ledger and branch in one atomic push: accepted.
     client.seal(&["seal", "--missing"]).ok();
     push(
         &client,
         &[
+            "--atomic",
             "--no-verify",
             "origin",
             "main",
