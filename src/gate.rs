@@ -37,6 +37,8 @@ pub struct Update {
     pub refname: String,
     pub old: Oid,
     pub new: Oid,
+    /// What the pusher named as the source (pre-push only: `refs/heads/topic`).
+    pub local: Option<String>,
 }
 
 impl Update {
@@ -67,6 +69,7 @@ fn parse_updates(
             refname: f[refname].to_string(),
             old: oid(f[old], hook)?,
             new: oid(f[new], hook)?,
+            local: (fields == 4).then(|| f[0].to_string()),
         });
     }
     Ok(out)
@@ -171,6 +174,27 @@ impl Report {
     pub fn passed(&self) -> bool {
         self.refused.is_none() && self.problems.is_empty()
     }
+}
+
+/// What to name, in a hint, for the commits gated `updates` send: the pusher's
+/// source refs where known, else the receiving refs, short (`topic`), each once.
+pub fn sent_from(updates: &[Update], gate_tags: bool) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for u in updates
+        .iter()
+        .filter(|u| !u.is_delete() && is_gated(&u.refname, gate_tags))
+    {
+        let name = u.local.as_deref().unwrap_or(&u.refname);
+        let short = name
+            .strip_prefix("refs/heads/")
+            .or_else(|| name.strip_prefix("refs/tags/"))
+            .unwrap_or(name)
+            .to_string();
+        if !out.contains(&short) {
+            out.push(short);
+        }
+    }
+    out
 }
 
 /// Checks every commit the gated `updates` send that is not `vetted`, against the
@@ -311,6 +335,7 @@ pub fn parse_transaction(input: &str) -> Vec<Update> {
                 refname: refname.to_string(),
                 old: Oid::from_str(old).ok()?,
                 new: Oid::from_str(new).ok()?,
+                local: None,
             })
         })
         .collect()

@@ -287,7 +287,12 @@ fn pre_push_updates(repo: &Repo, input: &str) -> Result<(Vec<Update>, Option<Str
             let refname =
                 from_env("PRE_COMMIT_REMOTE_BRANCH").unwrap_or_else(|| "refs/heads/HEAD".into());
             return Ok((
-                vec![Update { refname, old, new }],
+                vec![Update {
+                    refname,
+                    old,
+                    new,
+                    local: Some(to),
+                }],
                 from_env("PRE_COMMIT_REMOTE_NAME"),
             ));
         }
@@ -319,7 +324,7 @@ fn refusal(checked: usize, problems: &[Problem]) -> GateOutcome {
 }
 
 /// Prints the refusal: per bad commit its short id, subject and reason, then the fix.
-fn print_refusal(repo: &Repo, problems: &[Problem]) {
+fn print_refusal(repo: &Repo, problems: &[Problem], sent_from: &[String]) {
     let mut seen = std::collections::HashSet::new();
     let commits: Vec<Oid> = problems
         .iter()
@@ -340,7 +345,13 @@ fn print_refusal(repo: &Repo, problems: &[Problem]) {
     }
     let only_missing = problems.iter().all(|p| p.reason == Reason::NoSeal);
     if only_missing {
-        eprintln!("hint: seal them, then push again: git seal seal --missing");
+        // Name what was pushed: HEAD may be another branch, where --missing alone
+        // would seal nothing that this push sends. Names come from the pusher.
+        let tips: Vec<String> = sent_from.iter().map(|t| crate::quote::shell(t)).collect();
+        eprintln!(
+            "hint: seal them, then push again: git seal seal --missing {}",
+            tips.join(" ")
+        );
     } else {
         let ids: Vec<String> = commits.iter().map(|c| short(*c)).collect();
         eprintln!(
@@ -382,7 +393,11 @@ fn pre_push(args: &[String]) -> Result<(Run, GateOutcome)> {
     let checked = gate::check(&repo, view, &updates, cfg.gate_tags, &vetted)?;
     let commits = checked.commits;
     if !checked.problems.is_empty() {
-        print_refusal(&repo, &checked.problems);
+        print_refusal(
+            &repo,
+            &checked.problems,
+            &gate::sent_from(&updates, cfg.gate_tags),
+        );
         return Ok((run, refusal(commits, &checked.problems)));
     }
     if git_argv().is_some_and(|argv| crate::gate::is_dry_run_push(&argv)) {
@@ -485,7 +500,11 @@ fn pre_receive() -> Result<(Run, GateOutcome)> {
         return Ok((run, GateOutcome::refused(json!({}), 1, why.clone())));
     }
     if !report.problems.is_empty() {
-        print_refusal(&repo, &report.problems);
+        print_refusal(
+            &repo,
+            &report.problems,
+            &gate::sent_from(&updates, cfg.gate_tags),
+        );
         eprintln!(
             "hint: push the ledger with the commits: git push --atomic <remote> {0}:{0} <branch> (or set seal.push)",
             cfg.ledger_ref

@@ -4,6 +4,7 @@
 mod harness;
 
 mod adversary_gate;
+mod adversary_output;
 mod do_no_harm;
 mod failures;
 
