@@ -3,20 +3,26 @@
 
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::{CommandFactory, FromArgMatches, Parser};
 
 use crate::commands::{self, Command};
 
 /// Automatic, independently verifiable provenance for any git repository
 #[derive(Debug, Parser)]
-#[command(name = "git-seal", bin_name = "git seal", version)]
+#[command(name = "git-seal", version)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
 }
 
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
+    // Usage lines say `git seal …`, as people type it; completions and man pages
+    // name the program `git-seal` (commands/docs).
+    let matches = Cli::command().bin_name("git seal").get_matches();
+    let cli = match Cli::from_arg_matches(&matches) {
+        Ok(cli) => cli,
+        Err(e) => e.exit(),
+    };
     match commands::run(cli.command) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {

@@ -9,6 +9,7 @@ use clap::Subcommand;
 use crate::error::{Error, Result};
 
 pub mod diff;
+pub mod docs;
 pub mod export;
 pub mod hook;
 pub mod install;
@@ -38,6 +39,8 @@ pub enum Command {
     Push(sync::PushArgs),
     Fetch(sync::FetchArgs),
     Hook(hook::Args),
+    Completions(docs::CompletionsArgs),
+    Man(docs::ManArgs),
 }
 
 /// Runs a command; the result is the process exit code.
@@ -59,6 +62,8 @@ pub fn run(command: Command) -> Result<u8> {
         Command::Push(a) => sync::run_push(a),
         Command::Fetch(a) => sync::run_fetch(a),
         Command::Hook(a) => hook::run(a),
+        Command::Completions(a) => docs::run_completions(a),
+        Command::Man(a) => docs::run_man(a),
     }
 }
 

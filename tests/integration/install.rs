@@ -163,7 +163,7 @@ fn status_says_when_git_is_too_old_for_the_tag_hook() {
 }
 
 #[test]
-fn install_sh_builds_installs_and_wires_hooks_idempotently() {
+fn install_sh_builds_installs_man_pages_and_completions_and_wires_only_the_repo_named() {
     let sb = Sandbox::new();
     let repo = sb.init("r", &[]);
     let prefix = sb.path().join("prefix dir");
@@ -214,6 +214,85 @@ fn install_sh_builds_installs_and_wires_hooks_idempotently() {
         .exists());
     repo.commit_file("a", "a", "sealed by the installed binary");
     assert!(repo.note("HEAD").is_some());
+    // Man pages where man finds them: beside the bin directory on PATH.
+    let path = format!(
+        "{}:/usr/local/bin:/usr/bin:/bin",
+        prefix.join("bin").display()
+    );
+    let man = repo
+        .cmd("man", &["-w", "git-seal-verify"])
+        .env("PATH", &path)
+        .output()
+        .unwrap();
+    assert!(
+        man.status.success(),
+        "{}",
+        String::from_utf8_lossy(&man.stderr)
+    );
+    assert_has(
+        &String::from_utf8_lossy(&man.stdout),
+        prefix
+            .join("share/man/man1/git-seal-verify.1")
+            .to_str()
+            .unwrap(),
+    );
+    // `git help seal` opens git-seal(1) (as `git seal --help` does): shown as text.
+    let help = repo
+        .cmd("git", &["help", "seal"])
+        .env("PATH", &path)
+        .env("MANPAGER", "cat")
+        .env("GIT_PAGER", "cat")
+        .output()
+        .unwrap();
+    assert!(
+        help.status.success(),
+        "{}",
+        String::from_utf8_lossy(&help.stderr)
+    );
+    assert_has(&String::from_utf8_lossy(&help.stdout), "git-seal");
+    // Completions, loaded by a real bash: `git seal ver<TAB>` through git's own
+    // completion, and options of a subcommand.
+    let git_completion = "/usr/share/bash-completion/completions/git";
+    if std::path::Path::new(git_completion).exists() {
+        let script = format!(
+            r#"source {git_completion}
+source '{}'
+COMP_WORDS=(git seal ver); COMP_CWORD=2; COMP_LINE="git seal ver"; COMP_POINT=${{#COMP_LINE}}
+__git_wrap__git_main git ver seal; echo "1:${{COMPREPLY[*]}}"
+COMP_WORDS=(git seal verify --wo); COMP_CWORD=3; COMP_LINE="git seal verify --wo"; COMP_POINT=${{#COMP_LINE}}
+__git_wrap__git_main git --wo verify; echo "2:${{COMPREPLY[*]}}""#,
+            prefix
+                .join("share/bash-completion/completions/git-seal")
+                .display()
+        );
+        let out = repo.cmd("bash", &["-c", &script]).output().unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert_has(&text, "1:verify");
+        assert_has(&text, "2:--worktree");
+    } else {
+        eprintln!("skipped the git completion check: {git_completion} is absent");
+    }
+    for f in [
+        "share/zsh/site-functions/_git-seal",
+        "share/fish/vendor_completions.d/git-seal.fish",
+    ] {
+        assert!(prefix.join(f).exists(), "{f}");
+    }
+    // Run inside a repository without naming it: that repository is left alone.
+    let other = sb.init("other", &[]);
+    let mut cmd = other.cmd("bash", &[]);
+    cmd.arg(format!("{root}/install.sh"))
+        .args(["--prefix", prefix.to_str().unwrap()])
+        .env("CARGO_HOME", &cargo_home)
+        .env("RUSTUP_HOME", &rustup_home)
+        .env("CARGO_TARGET_DIR", format!("{root}/target"));
+    let out = cmd.output().unwrap();
+    assert!(out.status.success());
+    assert_has(
+        &String::from_utf8_lossy(&out.stdout),
+        "to seal a repository: cd into it and run: git seal install",
+    );
+    assert!(!other.path.join(".git/hooks/post-commit").exists());
     // Clear errors.
     let bad = run(&[
         "--prefix",
