@@ -23,6 +23,7 @@ pub mod objects;
 pub mod runlog;
 pub mod seal;
 pub mod snapshot;
+pub mod submodules;
 pub mod sync;
 pub mod tags;
 pub mod verify;
