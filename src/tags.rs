@@ -101,6 +101,26 @@ pub struct TagSeal {
     pub digest: String,
 }
 
+impl TagSeal {
+    /// One line for whoever just made this seal, when its evtag leaves submodules
+    /// out: which, and where the fix is.
+    pub fn leaves_out_note(&self) -> Option<String> {
+        let first = self.evtag.not_covered.first()?;
+        let more = match self.evtag.not_covered.len() {
+            1 => String::new(),
+            n => format!(" and {} more", n - 1),
+        };
+        Some(format!(
+            "tag {} sealed; its {} leaves out submodule {} (commit {}){more}, not checked out here: git seal verify {} says how to cover it",
+            self.tag,
+            evtag::ALGORITHM,
+            shell_quote(&first.path),
+            first.commit,
+            shell_quote(&self.tag)
+        ))
+    }
+}
+
 /// A tag as it is now in the repository.
 pub struct TagState {
     pub name: String,

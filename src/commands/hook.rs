@@ -547,9 +547,8 @@ fn tag_hook(state: Option<&str>, input: &str) -> u8 {
                 if cfg.verbose && t.written {
                     eprintln!("git-seal: sealed tag {tag} {}", t.seal.digest);
                 }
-                if let (true, Some(n)) = (t.written, t.seal.evtag.not_covered.first()) {
-                    let q = crate::submodules::shell_quote;
-                    eprintln!("git-seal: sealed tag {tag}; its evtag leaves out submodule {} (commit {}), not checked out here: git seal verify {} says how to cover it", q(&n.path), n.commit, q(tag));
+                if let Some(note) = t.seal.leaves_out_note().filter(|_| t.written) {
+                    eprintln!("git-seal: {note}");
                 }
                 sealed.push(json!({"tag": tag, "digest": t.seal.digest, "written": t.written}));
             }

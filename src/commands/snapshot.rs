@@ -168,13 +168,8 @@ pub fn run_snapshot(args: SnapshotArgs) -> Result<u8> {
         short(head.id()),
         sealed.seal.digest
     ))?;
-    for n in &sealed.seal.evtag.not_covered {
-        eprintln!(
-            "note: its {} leaves out submodule {} (commit {}): not checked out here",
-            crate::evtag::ALGORITHM,
-            crate::submodules::shell_quote(&n.path),
-            n.commit
-        );
+    if let Some(note) = sealed.seal.leaves_out_note() {
+        eprintln!("note: {note}");
     }
     for p in export_paths.iter().flatten() {
         outln(p.as_str())?;

@@ -176,10 +176,17 @@ fn tags_made_without_the_submodule_are_sealed_and_name_what_their_evtag_leaves_o
     let r = clone.git(&["tag", "v1"]).ok();
     assert!(!r.stderr().contains("not sealed"), "{}", r.stderr());
     r.stderr_has(format!(
-        "git-seal: sealed tag v1; its evtag leaves out submodule modules/sub (commit {gitlink}), not checked out here"
+        "git-seal: tag v1 sealed; its Git-EVTag-v0-SHA512 leaves out submodule modules/sub (commit {gitlink}), not checked out here: git seal verify v1 says how to cover it\n"
     ));
     clone.git(&["tag", "-a", "v2", "-m", "annotated"]).ok();
-    for tag in ["v1", "v2"] {
+    // By hand too, for git without the hook.
+    clone
+        .git(&["-c", "core.hooksPath=/dev/null", "tag", "v3"])
+        .ok();
+    let r = clone.seal(&["seal", "v3"]).ok();
+    r.stdout_has("sealed tag v3 sha256:");
+    r.stderr_has("note: tag v3 sealed; its Git-EVTag-v0-SHA512 leaves out submodule modules/sub");
+    for tag in ["v1", "v2", "v3"] {
         let seals = tag_seals(&clone, tag);
         assert_eq!(seals.len(), 1, "{seals:?}");
         let evtag = &seals[0]["evtag"];
@@ -252,7 +259,9 @@ fn tags_made_without_the_submodule_are_sealed_and_name_what_their_evtag_leaves_o
 fn a_tag_sealed_upstream_verifies_where_the_submodule_is_not_checked_out() {
     let sb = Sandbox::new();
     let (_sub, up) = upstream(&sb, "modules/sub");
-    up.git(&["tag", "-a", "v1", "-m", "release"]).ok();
+    // Where the submodule is checked out, tagging says nothing.
+    let r = up.git(&["tag", "-a", "v1", "-m", "release"]).ok();
+    assert_eq!(r.stderr(), "");
     up.git(&["tag", "v1-light"]).ok();
     up.seal(&["verify", "v1", "v1-light"]).ok();
     let gitlink = up.git_out(&["rev-parse", "HEAD:modules/sub"]);
@@ -442,7 +451,7 @@ fn snapshot_and_rollback_work_where_the_submodule_is_not_checked_out() {
     let r = clone.seal(&["snapshot", "here"]).ok();
     r.stdout_has("snapshot snapshot/here@");
     r.stderr_has(format!(
-        "note: its Git-EVTag-v0-SHA512 leaves out submodule modules/sub (commit {gitlink}): not checked out here"
+        "leaves out submodule modules/sub (commit {gitlink}), not checked out here"
     ));
     clone.commit_file("a.txt", "broken\n", "a bad change");
 
