@@ -13,6 +13,11 @@
 //!   of every other field.
 //! - Verifying a tag never trusts the seal's numbers: the manifest, the evtag
 //!   checksum and the target's seal are all recomputed.
+//! - A submodule whose objects are absent never stops a tag seal nor fails a check:
+//!   sealing leaves it out of the evtag and names it (`evtag.not_covered`); verifying
+//!   reports it as [`Unchecked`], with the command that makes it checkable. What a
+//!   seal says it left out must be a gitlink of the target, at that path and commit,
+//!   and a seal that leaves anything out is never reported as a whole one.
 
 use chrono::{SecondsFormat, Utc};
 use git2::{ObjectType, Oid, Signature};
