@@ -147,7 +147,8 @@ pub fn shell_quote(s: &str) -> String {
 /// The submodule is named by `target`'s own `.gitmodules` (the one that put it at
 /// `path`); if that name is a submodule today, at whatever path, git's own
 /// `git submodule update --init` fetches it (or a fetch in it, when it is there but
-/// lacks the commit). Otherwise (removed or renamed since) its URL is cloned bare
+/// lacks the commit, or a diff that makes git fetch the blobs a partial clone of it
+/// lacks). Otherwise (removed or renamed since) its URL is cloned bare
 /// into `seal/submodules/<commit>`, git-seal's own directory, which no git command
 /// mistakes for a submodule.
 pub fn fetch_command(repo: &Repo, target: Oid, path: &str, commit: Oid) -> String {
@@ -178,10 +179,15 @@ pub fn fetch_command(repo: &Repo, target: Oid, path: &str, commit: Oid) -> Strin
         .filter(|s| s.index_id().is_some() || s.head_id().is_some());
     if let Some(sub) = today {
         let now = sub.path().to_string_lossy().into_owned();
-        let opened = sub.open().ok();
-        return match opened {
-            Some(_) => format!("git -C {} fetch --quiet origin", shell_quote(&now)),
-            None => format!("git submodule update --init -- {}", shell_quote(&now)),
+        let at = shell_quote(&now);
+        return match sub.open().ok() {
+            // A partial clone with the commit but not all its blobs: a diff from the
+            // empty tree makes git fetch them, in one batch.
+            Some(r) if has(&r, commit) => format!(
+                "git -C {at} diff --stat \"$(git -C {at} hash-object -t tree /dev/null)\" {commit} >/dev/null"
+            ),
+            Some(_) => format!("git -C {at} fetch --quiet origin"),
+            None => format!("git submodule update --init -- {at}"),
         };
     }
     let url = resolve_url(repo, &entry.url);

@@ -638,3 +638,70 @@ fn a_submodule_of_a_submodule_not_checked_out_is_named_by_its_full_path() {
     let r = clone.seal(&["verify", "v1"]).ok();
     assert_eq!(r.stdout(), "ok: 0 commit(s), 1 tag(s) verified\n");
 }
+
+#[test]
+fn a_blobless_submodule_without_an_old_commits_blobs_is_left_out_whole() {
+    let sb = Sandbox::new();
+    let (sub, up) = upstream(&sb, "m/sub");
+    let first = up.git_out(&["rev-parse", "HEAD:m/sub"]);
+    up.git(&["tag", "v1"]).ok();
+    sub.commit_file("s.txt", "second\n", "sub two");
+    let inside = up.sandbox.at(up.path.join("m/sub"));
+    inside
+        .git(&["-c", "protocol.file.allow=always", "pull", "-q"])
+        .ok();
+    up.git(&["commit", "-q", "-am", "sub two"]).ok();
+    // The server must allow filters for a blobless clone.
+    sub.git(&["config", "uploadpack.allowFilter", "true"]).ok();
+    let clone = plain_clone(&sb, &up, "clone");
+    // A file:// URL: git ignores --filter for a clone from a plain path.
+    clone.git(&["submodule", "init", "-q", "--", "m/sub"]).ok();
+    let url = format!("file://{}", sub.path.display());
+    clone.git(&["config", "submodule.m/sub.url", &url]).ok();
+    paste(
+        &clone,
+        "git submodule update --init --filter=blob:none -- m/sub",
+    )
+    .ok();
+    // v1's submodule commit is here, its blob is not.
+    let old_blob = sub.git_out(&["rev-parse", "HEAD~1:s.txt"]);
+    let modules = sb.at(clone.path.join(".git/modules/m/sub"));
+    let probe = modules.git(&["cat-file", "-e", &first]);
+    assert_eq!(probe.code(), 0);
+    let mut missing = modules.cmd("git", &["cat-file", "-e", &old_blob]);
+    missing.env("GIT_NO_LAZY_FETCH", "1");
+    assert_ne!(
+        run_with_stdin(missing, b"").code(),
+        0,
+        "the old blob is here"
+    );
+    let r = clone.seal(&["verify", "v1"]).ok();
+    r.stdout_has(format!(
+        "tag v1: Git-EVTag-v0-SHA512 not checked: it covers submodule m/sub (commit {first})"
+    ));
+    // A tag made here leaves it out whole, and verifies as such.
+    clone.git(&["tag", "here", "v1"]).ok();
+    let seal = tag_seals(&clone, "here").remove(0);
+    assert_eq!(
+        seal["evtag"]["not_covered"],
+        serde_json::json!([{"path": "m/sub", "commit": first}])
+    );
+    let r = clone.seal(&["verify", "v1", "here"]).ok();
+    r.stdout_has("tag here: checked except submodule m/sub");
+    // The hint fetches the missing blobs, as git fetches a partial clone's.
+    let fix = hinted(&r.stderr(), "make it checkable");
+    assert_eq!(
+        fix,
+        format!("git -C m/sub diff --stat \"$(git -C m/sub hash-object -t tree /dev/null)\" {first} >/dev/null")
+    );
+    paste(&clone, &fix).ok();
+    let r = clone.seal(&["verify", "v1"]).ok();
+    assert_eq!(r.stdout(), "ok: 0 commit(s), 1 tag(s) verified\n");
+    let reseal = hinted(
+        &clone.seal(&["verify", "here"]).ok().stderr(),
+        "seal it again, covering the submodule",
+    );
+    paste(&clone, &reseal).ok();
+    let r = clone.seal(&["verify", "here"]).ok();
+    assert_eq!(r.stdout(), "ok: 0 commit(s), 1 tag(s) verified\n");
+}
