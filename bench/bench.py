@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """git-seal benchmarks: each prints its figure, the baseline, and their ratio.
 
-    python3 bench/bench.py [small|large|ledger|memory|prepush|logread|tags|all] [--runs N] [--keep DIR]
+    python3 bench/bench.py [small|large|ledger|memory|prepush|logread|tags|nofetch|all] [--runs N] [--keep DIR]
 
 Uses target/release/git-seal (built first if missing) and hermetic git config.
 Medians over several runs; the machines are noisy. `large` builds a 100,000-file
@@ -369,10 +369,51 @@ def bench_memory(base, env, runs):
     report("1 GB file: seal wall time", float(took), "s")
 
 
+def bench_nofetch(base, env, runs):
+    """Issue 9: `git fetch` from a remote that has no ledger, in a clone with git-seal
+    installed and in one without: the same exit code, and the time git-seal adds.
+    Each round pushes one new commit upstream, then fetches it into both clones
+    (alternating which goes first); the rounds' ratios are compared one by one."""
+    up = init(base, "nofetch-up", env)
+    for i in range(50):
+        up.git("commit", "-q", "--allow-empty", "-m", f"c{i}")
+    clones = {}
+    for name in ("plain", "git-seal"):
+        path = os.path.join(base, f"nofetch-{name}")
+        subprocess.run(["git", "clone", "-q", up.path, path], env=env, check=True)
+        clones[name] = Repo(path, env)
+    clones["git-seal"].run(BIN, "install")
+    wall = {"plain": [], "git-seal": []}
+    cpu = {"plain": [], "git-seal": []}
+    codes = set()
+    for i in range(max(runs, 9)):
+        up.git("commit", "-q", "--allow-empty", "-m", f"round {i}")
+        order = list(clones) if i % 2 == 0 else list(reversed(clones))
+        for name in order:
+            before = os.times()
+            t = time.perf_counter()
+            p = clones[name].run("git", "fetch", "-q", check=False)
+            wall[name].append(time.perf_counter() - t)
+            after = os.times()
+            cpu[name].append(after.children_user + after.children_system
+                             - before.children_user - before.children_system)
+            codes.add((name, p.returncode))
+    print(f"exit codes: {sorted(codes)}")
+    for what, times in (("wall", wall), ("CPU (user+sys, git and its children)", cpu)):
+        plain, seal = (statistics.median(times[v]) for v in ("plain", "git-seal"))
+        report(f"git fetch, remote without a ledger, plain clone, {what} (median)",
+               plain * 1000, "ms")
+        report(f"git fetch, remote without a ledger, git-seal installed, {what} (median)",
+               seal * 1000, "ms", baseline=plain * 1000, ratio_target=1.05)
+        ratios = [s / p for s, p in zip(times["git-seal"], times["plain"]) if p > 0]
+        print(f"   median of the rounds' ratios: {statistics.median(ratios):.3f}", flush=True)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("which", nargs="?", default="small",
-                    choices=["small", "large", "ledger", "memory", "prepush", "logread", "tags", "all"])
+                    choices=["small", "large", "ledger", "memory", "prepush", "logread", "tags",
+                             "nofetch", "all"])
     ap.add_argument("--runs", type=int, default=21)
     ap.add_argument("--keep", help="build repositories here and keep them")
     args = ap.parse_args()
@@ -382,7 +423,7 @@ def main():
     os.makedirs(os.path.join(base, "home"), exist_ok=True)
     env = env_for(os.path.join(base, "home"))
     try:
-        todo = ["small", "large", "ledger", "memory", "prepush", "logread", "tags"] if args.which == "all" else [args.which]
+        todo = ["small", "large", "ledger", "memory", "prepush", "logread", "tags", "nofetch"] if args.which == "all" else [args.which]
         for name in todo:
             globals()[f"bench_{name}"](base, env, args.runs)
     finally:

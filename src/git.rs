@@ -189,9 +189,16 @@ impl Repo {
 
     /// Every commit reachable from `tip`, parents before children.
     pub fn history(&self, tip: Oid) -> Result<Vec<Oid>> {
+        self.history_of(&[tip])
+    }
+
+    /// Every commit reachable from any of `tips`, parents before children, each once.
+    pub fn history_of(&self, tips: &[Oid]) -> Result<Vec<Oid>> {
         let mut walk = self.git.revwalk()?;
         walk.set_sorting(git2::Sort::TOPOLOGICAL | git2::Sort::REVERSE)?;
-        walk.push(tip)?;
+        for tip in tips {
+            walk.push(*tip)?;
+        }
         Ok(walk.collect::<std::result::Result<Vec<_>, _>>()?)
     }
 

@@ -20,6 +20,7 @@ pub mod hooks;
 pub mod ledger;
 pub mod manifest;
 pub mod objects;
+pub mod quote;
 pub mod runlog;
 pub mod seal;
 pub mod snapshot;

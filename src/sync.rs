@@ -27,9 +27,36 @@ pub fn tracking_ref(cfg: &Config, remote: &str) -> String {
     crate::ledger::tracking_ref(&cfg.ledger_ref, remote)
 }
 
-/// The fetch refspec that brings a remote's ledger with a plain `git fetch`.
+/// The fetch refspec that brings a remote's ledger with a plain `git fetch`:
+/// `+refs/notes/seal*:refs/seal/remotes/<remote>/seal*`.
+///
+/// It is a pattern on purpose. git treats an exact refspec as a demand (a remote
+/// without that ref fails the whole fetch: "couldn't find remote ref") and a pattern
+/// as an offer (zero matches is fine, on every git since patterns exist), so `git
+/// fetch`, `git pull`, `git fetch --all` and `git remote update` behave against a
+/// remote without a ledger exactly as without git-seal, and the first fetch after the
+/// remote gains one brings it. The `*` also matches ledgers whose names extend ours
+/// (`refs/notes/seal-x`); they land beside ours under `refs/seal/remotes/` and are
+/// never read, since readers look up the exact tracking ref.
 pub fn fetch_refspec(cfg: &Config, remote: &str) -> String {
+    format!("+{}*:{}*", cfg.ledger_ref, tracking_ref(cfg, remote))
+}
+
+/// The exact refspec earlier versions added, which breaks fetches from remotes
+/// without a ledger: install replaces it and uninstall removes it.
+pub fn legacy_fetch_refspec(cfg: &Config, remote: &str) -> String {
     format!("+{}:{}", cfg.ledger_ref, tracking_ref(cfg, remote))
+}
+
+/// What a fetch of a remote's ledger found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fetched {
+    /// The remote has no ledger.
+    NoLedger,
+    /// The remote's ledger is already in the local one.
+    UpToDate,
+    /// The remote's ledger was merged; the local ledger is now at this tip.
+    Merged(Oid),
 }
 
 /// The notes of a ledger tree (commit hex → blob), at any fanout, and the entries
@@ -240,9 +267,12 @@ pub fn append_only_violation(repo: &Repo, old: Oid, new: Oid) -> Result<Option<S
     Ok(None)
 }
 
-/// `git fetch` of the remote's ledger into its tracking ref, then a merge.
-pub fn fetch(repo: &Repo, cfg: &Config, remote: &str) -> Result<Option<Oid>> {
+/// `git fetch` of the remote's ledger into its tracking ref, then a merge. A remote
+/// without a ledger is not an error: the refspec is a pattern that may match nothing
+/// (see [`fetch_refspec`]), so no decision rests on git's (translated) messages.
+pub fn fetch(repo: &Repo, cfg: &Config, remote: &str) -> Result<Fetched> {
     let refspec = fetch_refspec(cfg, remote);
+    let tracking = tracking_ref(cfg, remote);
     let out = repo
         .git_command()
         .args([
@@ -250,26 +280,28 @@ pub fn fetch(repo: &Repo, cfg: &Config, remote: &str) -> Result<Option<Oid>> {
             "--quiet",
             "--no-tags",
             "--no-write-fetch-head",
+            "--prune",
             remote,
             &refspec,
         ])
         .stdin(Stdio::null())
         .output()?;
     if !out.status.success() {
-        let err = String::from_utf8_lossy(&out.stderr);
-        if err.contains("couldn't find remote ref") {
-            return Ok(None); // the remote has no ledger yet
-        }
         return Err(Error::usage(format!(
             "cannot fetch the ledger from {remote}: {}",
-            err.trim()
+            String::from_utf8_lossy(&out.stderr).trim()
         ))
         .hint(format!(
-            "check the remote, then retry: git seal fetch {remote}"
+            "check the remote (git remote -v), then retry: git seal fetch {remote}"
         )));
     }
-    let theirs = repo.git.refname_to_id(&tracking_ref(cfg, remote))?;
-    merge_into_local(repo, cfg, theirs)
+    let Ok(theirs) = repo.git.refname_to_id(&tracking) else {
+        return Ok(Fetched::NoLedger);
+    };
+    Ok(match merge_into_local(repo, cfg, theirs)? {
+        Some(tip) => Fetched::Merged(tip),
+        None => Fetched::UpToDate,
+    })
 }
 
 /// Pushes the local ledger to `remote`, fetching and merging when the remote's ledger
@@ -293,16 +325,86 @@ pub fn push(repo: &Repo, cfg: &Config, remote: &str) -> Result<u32> {
             return Ok(attempt);
         }
         let err = String::from_utf8_lossy(&out.stderr).trim().to_string();
-        let moved = err.contains("fetch first")
-            || err.contains("non-fast-forward")
-            || err.contains("rejected");
-        if !moved || attempt > cfg.max_retries {
+        // Whether the remote's ledger moved on is decided from the refs a fetch
+        // brings, not from git's (translated) message: if the fetch merged something
+        // new, the push can be retried; otherwise it failed for another reason.
+        let moved = attempt <= cfg.max_retries
+            && matches!(fetch(repo, cfg, remote), Ok(Fetched::Merged(_)));
+        if !moved {
             return Err(Error::usage(format!(
                 "cannot push the ledger to {remote} ({attempt} attempts): {err}"
             ))
             .hint(format!("retry by hand: git seal push {remote}")));
         }
-        fetch(repo, cfg, remote)?;
         std::thread::sleep(backoff(cfg.retry_base_ms, attempt));
     }
+}
+
+/// How the local ledger stands to one remote's, from local refs only (no network).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case", tag = "state")]
+pub enum RemoteLedger {
+    /// The remote lacks the ledger's fetch refspec (added after install): fetches
+    /// do not bring its seals.
+    NoRefspec,
+    /// The refspec is there, but the remote has not been fetched since.
+    NotFetched,
+    /// The last fetch from the remote found no ledger there.
+    NoLedger,
+    /// The remote's ledger as last fetched or pushed, against the local one.
+    Tracked {
+        /// Ledger commits here that the remote lacks.
+        ahead: usize,
+        /// Ledger commits there that are not merged here.
+        behind: usize,
+    },
+}
+
+/// The state of `remote`'s ledger as this repository last saw it.
+pub fn remote_ledger(
+    repo: &Repo,
+    cfg: &Config,
+    remote: &str,
+    local_tip: Option<Oid>,
+) -> Result<RemoteLedger> {
+    if let Ok(theirs) = repo.git.refname_to_id(&tracking_ref(cfg, remote)) {
+        let (ahead, behind) = match local_tip {
+            None => (0, 1),
+            Some(ours) if ours == theirs => (0, 0),
+            Some(ours) => repo.git.graph_ahead_behind(ours, theirs)?,
+        };
+        return Ok(RemoteLedger::Tracked { ahead, behind });
+    }
+    let r = repo.git.find_remote(remote)?;
+    let spec = fetch_refspec(cfg, remote);
+    if !r.fetch_refspecs()?.iter().flatten().any(|s| s == spec) {
+        return Ok(RemoteLedger::NoRefspec);
+    }
+    let fetched = r
+        .url()
+        .is_some_and(|url| fetch_head_names(repo, url).unwrap_or(false));
+    Ok(if fetched {
+        RemoteLedger::NoLedger
+    } else {
+        RemoteLedger::NotFetched
+    })
+}
+
+/// Whether the last fetch (FETCH_HEAD) was from `url`. git writes each fetched
+/// ref there as `… of <url>`, the URL without a trailing `/` or `.git`.
+fn fetch_head_names(repo: &Repo, url: &str) -> Option<bool> {
+    use std::io::Read;
+    let trim = |u: &str| {
+        let u = u.trim_end_matches('/');
+        u.strip_suffix(".git").unwrap_or(u).to_string()
+    };
+    let want = format!(" of {}", trim(url));
+    let mut text = String::new();
+    // FETCH_HEAD lists every fetched ref; the first 64 KiB say which remote it was.
+    std::fs::File::open(repo.git_dir.join("FETCH_HEAD"))
+        .ok()?
+        .take(64 * 1024)
+        .read_to_string(&mut text)
+        .ok()?;
+    Some(text.lines().any(|l| l.ends_with(&want)))
 }

@@ -9,6 +9,7 @@ use crate::error::Result;
 use crate::git::{short, Repo};
 use crate::hooks;
 use crate::ledger::Ledger;
+use crate::sync::{self, RemoteLedger};
 
 /// Show whether hooks are installed, the ledger's state, and seal coverage
 #[derive(Debug, clap::Args)]
@@ -81,13 +82,37 @@ pub fn run(args: Args) -> Result<u8> {
         None => outln(format!("ledger {} (empty)", cfg.ledger_ref))?,
     }
     for (remote, state) in &upstream {
-        outln(format!("ledger upstream {remote}: {state}"))?;
+        outln(format!(
+            "ledger upstream {remote}: {}",
+            describe(remote, *state)
+        ))?;
     }
     outln(format!(
         "branch: {sealed} sealed, {unsealed} unsealed commit(s)"
     ))?;
     if unsealed > 0 {
-        outln("hint: seal them with: git seal seal --missing")?;
+        // Others' commits have seals in their ledger: sealing them here would put
+        // this user's name on them for good, so fetch first.
+        let unfetched: Vec<&str> = upstream
+            .iter()
+            .filter(|(_, s)| {
+                matches!(
+                    s,
+                    RemoteLedger::NoRefspec
+                        | RemoteLedger::NotFetched
+                        | RemoteLedger::Tracked { behind: 1.., .. }
+                )
+            })
+            .map(|(r, _)| r.as_str())
+            .collect();
+        if let Some(remote) = unfetched.first() {
+            outln(format!(
+                "hint: fetch the seals others made first: git seal fetch {}",
+                crate::quote::shell(remote)
+            ))?;
+        } else {
+            outln("hint: seal them with: git seal seal --missing")?;
+        }
     }
     Ok(0)
 }
@@ -99,31 +124,43 @@ fn git_version(repo: &Repo) -> Option<(u32, u32)> {
     Some((parts.next()?.parse().ok()?, parts.next()?.parse().ok()?))
 }
 
-/// Per remote whose ledger was fetched or pushed: how the local ledger stands to it.
+/// Per remote: how its ledger stands to the local one.
 fn upstream_states(
     repo: &Repo,
     cfg: &Config,
     tip: Option<git2::Oid>,
-) -> Result<Vec<(String, String)>> {
+) -> Result<Vec<(String, RemoteLedger)>> {
     let mut out = Vec::new();
     for remote in repo.git.remotes()?.iter().flatten() {
-        let tracking = crate::sync::tracking_ref(cfg, remote);
-        let Ok(theirs) = repo.git.refname_to_id(&tracking) else {
-            out.push((remote.to_string(), "never fetched or pushed".to_string()));
-            continue;
-        };
-        let state = match tip {
-            None => "behind (the local ledger is empty): git seal fetch".to_string(),
-            Some(ours) if ours == theirs => "up to date".to_string(),
-            Some(ours) => match repo.git.graph_ahead_behind(ours, theirs)? {
-                (ahead, 0) => format!("{ahead} ahead: git seal push {remote}"),
-                (0, behind) => format!("{behind} behind: git seal fetch {remote}"),
-                (ahead, behind) => {
-                    format!("diverged ({ahead} ahead, {behind} behind): git seal fetch {remote}")
-                }
-            },
-        };
-        out.push((remote.to_string(), state));
+        out.push((
+            remote.to_string(),
+            sync::remote_ledger(repo, cfg, remote, tip)?,
+        ));
     }
     Ok(out)
+}
+
+/// One line for a remote's ledger state, with the command that moves it on.
+fn describe(remote: &str, state: RemoteLedger) -> String {
+    let r = crate::quote::shell(remote);
+    match state {
+        RemoteLedger::NoRefspec => {
+            "no fetch refspec for seals (remote added after install): git seal install".into()
+        }
+        RemoteLedger::NotFetched => format!("not fetched yet: git fetch {r}"),
+        RemoteLedger::NoLedger => "has no ledger (as of the last fetch)".to_string(),
+        RemoteLedger::Tracked {
+            ahead: 0,
+            behind: 0,
+        } => "up to date".to_string(),
+        RemoteLedger::Tracked { ahead, behind: 0 } => {
+            format!("{ahead} ahead: git seal push {r}")
+        }
+        RemoteLedger::Tracked { ahead: 0, behind } => {
+            format!("{behind} behind: git seal fetch {r}")
+        }
+        RemoteLedger::Tracked { ahead, behind } => {
+            format!("diverged ({ahead} ahead, {behind} behind): git seal fetch {r}")
+        }
+    }
 }

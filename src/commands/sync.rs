@@ -112,17 +112,25 @@ pub fn run_fetch(args: FetchArgs) -> Result<u8> {
     let mut run = Run::start(&repo.seal_dir(), Source::Command("fetch"), None);
     run.inputs(json!({"remote": remote}));
     match sync::fetch(&repo, &cfg, &remote) {
-        Ok(merged) => {
-            let msg = match merged {
-                Some(t) => format!("ledger {} now at {}", cfg.ledger_ref, short(t)),
-                None => format!("ledger {} already up to date with {remote}", cfg.ledger_ref),
+        Ok(fetched) => {
+            let (msg, tip) = match fetched {
+                sync::Fetched::Merged(t) => (
+                    format!("ledger {} now at {}", cfg.ledger_ref, short(t)),
+                    Some(t.to_string()),
+                ),
+                sync::Fetched::UpToDate => (
+                    format!("ledger {} already up to date with {remote}", cfg.ledger_ref),
+                    None,
+                ),
+                sync::Fetched::NoLedger => (
+                    format!(
+                        "{remote} has no ledger ({}); nothing to merge",
+                        cfg.ledger_ref
+                    ),
+                    None,
+                ),
             };
-            warn_log(run.finish(
-                Status::Success,
-                json!({"tip": merged.map(|t| t.to_string())}),
-                1,
-                &msg,
-            ));
+            warn_log(run.finish(Status::Success, json!({ "tip": tip }), 1, &msg));
             outln(msg)?;
             Ok(0)
         }

@@ -95,6 +95,12 @@ impl Sandbox {
         self.dir.path()
     }
 
+    /// Advances the clock as one command would: a twin sandbox that runs one command
+    /// fewer (no `git seal install`, say) stays in step with the other.
+    pub fn tick(&self) {
+        self.clock.set(self.clock.get() + 1);
+    }
+
     /// A hermetic command: only PATH survives from the outside environment.
     pub fn command(&self, program: impl AsRef<OsStr>, cwd: &Path) -> Command {
         let mut cmd = Command::new(program);
@@ -153,6 +159,11 @@ impl Sandbox {
         repo
     }
 
+    /// A bare repository at `name`, as a server or hub.
+    pub fn bare(&self, name: &str) -> TestRepo<'_> {
+        self.init(name, &["--bare"])
+    }
+
     /// A repository handle for an existing path (a clone, a linked worktree).
     pub fn at(&self, path: impl Into<PathBuf>) -> TestRepo<'_> {
         TestRepo {
@@ -184,6 +195,16 @@ impl TestRepo<'_> {
     /// Trimmed stdout of a successful git command.
     pub fn git_out(&self, args: &[&str]) -> String {
         self.git(args).ok().stdout().trim_end().to_string()
+    }
+
+    /// Every ref with its value, one `<name> <id>` a line, but git-seal's own (the
+    /// ledger under refs/notes/seal*, and refs/seal/*): what a user's git sees.
+    pub fn user_refs(&self) -> String {
+        self.git_out(&["for-each-ref", "--format=%(refname) %(objectname)"])
+            .lines()
+            .filter(|l| !l.starts_with("refs/notes/seal") && !l.starts_with("refs/seal/"))
+            .map(|l| format!("{l}\n"))
+            .collect()
     }
 
     pub fn rev(&self, rev: &str) -> String {

@@ -3,6 +3,9 @@
 
 mod harness;
 
+mod adversary_gate;
+mod adversary_output;
+mod do_no_harm;
 mod failures;
 
 mod install;

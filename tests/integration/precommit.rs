@@ -11,19 +11,15 @@ use crate::harness::{assert_has, Sandbox};
 
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 
-/// The pre-commit executable: `.ci/venv` (what `.ci/run` installs), else PATH.
+/// The pre-commit executable, from PATH (`scripts/test` puts its virtualenv there).
 fn pre_commit() -> PathBuf {
-    let venv = PathBuf::from(ROOT).join(".ci/venv/bin/pre-commit");
-    if venv.exists() {
-        return venv;
-    }
     let found = std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
         .map(|d| d.join("pre-commit"))
         .find(|p| p.exists());
     found.unwrap_or_else(|| {
         panic!(
-            "the pre-commit framework is needed for this test: \
-             python3 -m venv .ci/venv && .ci/venv/bin/pip install -r tests/requirements.txt"
+            "the pre-commit framework is needed for this test and is not on PATH: \
+             run the suite with scripts/test, which sets it up"
         )
     })
 }
