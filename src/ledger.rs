@@ -448,17 +448,17 @@ impl<'r> View<'r> {
         Ok(None)
     }
 
-    /// The content of the file at `path` in the local ledger (not a note).
+    /// The content of the file at `path` (not a note): the local ledger's, else a
+    /// fetched one's (a snapshot made upstream freezes its files there).
     pub fn file(&self, path: &str) -> Result<Option<Vec<u8>>> {
-        let Some(tree) = &self.tree else {
-            return Ok(None);
-        };
-        match tree.get_path(std::path::Path::new(path)) {
-            Ok(e) if e.kind() == Some(ObjectType::Blob) => {
-                Ok(Some(self.repo.git.find_blob(e.id())?.content().to_vec()))
+        for tree in self.tree.iter().chain(&self.fetched) {
+            if let Ok(e) = tree.get_path(std::path::Path::new(path)) {
+                if e.kind() == Some(ObjectType::Blob) {
+                    return Ok(Some(self.repo.git.find_blob(e.id())?.content().to_vec()));
+                }
             }
-            _ => Ok(None),
         }
+        Ok(None)
     }
 
     /// The files directly under `dir` in the local and fetched ledgers: (name, content).

@@ -24,6 +24,7 @@ pub mod quote;
 pub mod runlog;
 pub mod seal;
 pub mod snapshot;
+pub mod submodules;
 pub mod sync;
 pub mod tags;
 pub mod verify;

@@ -16,7 +16,7 @@ use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::git::Repo;
 use crate::ledger::Ledger;
-use crate::tags::{verify_tag, TagProblem};
+use crate::tags::{check_tag, TagCheck, TagProblem};
 
 pub const PREFIX: &str = "snapshot/";
 pub const ROLLBACK_SCHEMA: &str = "git-seal/rollback/v1";
@@ -65,15 +65,16 @@ pub fn snapshot_tags(repo: &Repo) -> Result<Vec<String>> {
 /// Snapshots passed over, each with why it does not verify.
 pub type Skipped = Vec<(String, Vec<TagProblem>)>;
 
-/// The newest snapshot that still verifies, and why each newer one was passed over.
-pub fn last_known_good(repo: &Repo, cfg: &Config) -> Result<(Option<String>, Skipped)> {
+/// The newest snapshot that still verifies (with what of it could not be checked
+/// here, which does not pass it over), and why each newer one was passed over.
+pub fn last_known_good(repo: &Repo, cfg: &Config) -> Result<(Option<(String, TagCheck)>, Skipped)> {
     let mut skipped = Vec::new();
     for tag in snapshot_tags(repo)? {
-        let problems = verify_tag(repo, cfg, &tag, CacheMode::ReadWrite)?;
-        if problems.is_empty() {
-            return Ok((Some(tag), skipped));
+        let check = check_tag(repo, cfg, &tag, CacheMode::ReadWrite)?;
+        if check.problems.is_empty() {
+            return Ok((Some((tag, check)), skipped));
         }
-        skipped.push((tag, problems));
+        skipped.push((tag, check.problems));
     }
     Ok((None, skipped))
 }

@@ -13,6 +13,11 @@
 //!   of every other field.
 //! - Verifying a tag never trusts the seal's numbers: the manifest, the evtag
 //!   checksum and the target's seal are all recomputed.
+//! - A submodule whose objects are absent never stops a tag seal nor fails a check:
+//!   sealing leaves it out of the evtag and names it (`evtag.not_covered`); verifying
+//!   reports it as [`Unchecked`], with the command that makes it checkable. What a
+//!   seal says it left out must be a gitlink of the target, at that path and commit,
+//!   and a seal that leaves anything out is never reported as a whole one.
 
 use chrono::{SecondsFormat, Utc};
 use git2::{ObjectType, Oid, Signature};
@@ -23,10 +28,11 @@ use crate::cache::{CacheMode, Manifests};
 use crate::config::Config;
 use crate::engine::stated_digest;
 use crate::error::{Error, Result};
-use crate::evtag;
+use crate::evtag::{self, Gitlink};
 use crate::git::{short, Repo};
 use crate::ledger::{Ledger, View};
 use crate::seal::{digest_of, git_time, Identity, ManifestSummary, Person, Tool, SCHEMA};
+use crate::submodules::{fetch_command, shell_quote};
 use crate::verify::{Reason, Verifier};
 
 /// The extended-verification checksum recorded in a tag seal.
@@ -34,6 +40,35 @@ use crate::verify::{Reason, Verifier};
 pub struct Evtag {
     pub algorithm: String,
     pub digest: String,
+    /// Submodules whose objects were not where the tag was sealed: `digest` leaves
+    /// out each one's commit and everything under it (the gitlink entry, so its
+    /// commit id, is still hashed). Absent, as in every seal before it existed, when
+    /// the checksum covers everything.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub not_covered: Vec<NotCovered>,
+}
+
+/// A submodule an evtag checksum leaves out: its full path in the target's tree and
+/// the commit its gitlink records.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NotCovered {
+    pub path: String,
+    pub commit: String,
+}
+
+impl Evtag {
+    /// The left-out submodules as gitlinks; None if one names no commit id.
+    fn left_out(&self) -> Option<Vec<Gitlink>> {
+        self.not_covered
+            .iter()
+            .map(|n| {
+                Some(Gitlink {
+                    path: n.path.clone(),
+                    commit: Oid::from_str(&n.commit).ok()?,
+                })
+            })
+            .collect()
+    }
 }
 
 /// Where a snapshot's frozen files are in the ledger, and the checksum file's hash.
@@ -69,6 +104,26 @@ pub struct TagSeal {
     pub sealed_by: Identity,
     pub tool: Tool,
     pub digest: String,
+}
+
+impl TagSeal {
+    /// One line for whoever just made this seal, when its evtag leaves submodules
+    /// out: which, and where the fix is.
+    pub fn leaves_out_note(&self) -> Option<String> {
+        let first = self.evtag.not_covered.first()?;
+        let more = match self.evtag.not_covered.len() {
+            1 => String::new(),
+            n => format!(" and {} more", n - 1),
+        };
+        Some(format!(
+            "tag {} sealed; its {} leaves out submodule {} (commit {}){more}, not checked out here: git seal verify {} says how to cover it",
+            self.tag,
+            evtag::ALGORITHM,
+            shell_quote(&first.path),
+            first.commit,
+            shell_quote(&self.tag)
+        ))
+    }
 }
 
 /// A tag as it is now in the repository.
@@ -151,6 +206,22 @@ pub fn stored_seals(view: &View<'_>, name: &str) -> Result<Vec<(TagSeal, String)
     Ok(out)
 }
 
+/// Of several seals of one tag at one target, the one whose evtag leaves out the
+/// fewest submodules (the first of those, in ledger order): a seal that leaves more
+/// out, added beside it, never hides it.
+fn most_complete(seals: Vec<(TagSeal, String)>) -> Option<(TagSeal, String)> {
+    let mut best: Option<(TagSeal, String)> = None;
+    for candidate in seals {
+        let better = best
+            .as_ref()
+            .is_none_or(|(b, _)| candidate.0.evtag.not_covered.len() < b.evtag.not_covered.len());
+        if better {
+            best = Some(candidate);
+        }
+    }
+    best
+}
+
 /// What `seal_tag` wrote.
 pub struct TagSealed {
     pub seal: TagSeal,
@@ -178,28 +249,50 @@ pub fn seal_tag(
     let ledger = Ledger::new(repo, cfg);
     let view = ledger.view()?;
     let tag_object = state.tag_object.map(|o| o.to_string());
-    if snapshot.is_none() {
-        let existing = stored_seals(&view, name)?
-            .into_iter()
-            .find(|(s, _)| s.target == state.target.to_string() && s.tag_object == tag_object);
-        if let Some((seal, _)) = existing {
-            let yaml = serde_norway::to_string(&seal).unwrap_or_default();
-            return Ok(TagSealed {
-                seal,
-                yaml,
-                written: false,
-            });
+    let existing = if snapshot.is_none() {
+        most_complete(
+            stored_seals(&view, name)?
+                .into_iter()
+                .filter(|(s, _)| s.target == state.target.to_string() && s.tag_object == tag_object)
+                .collect(),
+        )
+    } else {
+        None
+    };
+    let unchanged = |seal: TagSeal| {
+        let yaml = serde_norway::to_string(&seal).unwrap_or_default();
+        Ok(TagSealed {
+            seal,
+            yaml,
+            written: false,
+        })
+    };
+    // A seal whose evtag covers everything is final; one that left submodules out
+    // is replaced (kept beside, never overwritten) by one that leaves out fewer.
+    let existing = match existing {
+        Some((seal, _)) if seal.evtag.not_covered.is_empty() => return unchanged(seal),
+        other => other.map(|(seal, _)| seal),
+    };
+    let checksum = evtag::evtag(repo, state.target, &[])?;
+    // A snapshot sealed again keeps pointing at the files frozen with it.
+    let mut carried = None;
+    if let Some(seal) = existing {
+        if checksum.absent.len() >= seal.evtag.not_covered.len() {
+            return unchanged(seal);
         }
+        carried = seal.snapshot;
     }
     let target_seal = stated_digest(&view, state.target)?;
     let commit = repo.git.find_commit(state.target)?;
     let manifest = Manifests::new(repo, CacheMode::unless_dry_run(dry_run)).manifest_of(&commit)?;
     let (sealer_name, sealer_email) = repo.identity()?;
-    let frozen = snapshot.map(|s| Frozen {
-        manifest: format!("snapshots/{name}/MANIFEST.json"),
-        checksums: format!("snapshots/{name}/CHECKSUMS.sha256"),
-        checksums_sha256: format!("sha256:{}", hex::encode(Sha256::digest(&s.checksums))),
-    });
+    let frozen = snapshot
+        .map(|s| Frozen {
+            manifest: format!("snapshots/{name}/MANIFEST.json"),
+            checksums: format!("snapshots/{name}/CHECKSUMS.sha256"),
+            checksums_sha256: format!("sha256:{}", hex::encode(Sha256::digest(&s.checksums))),
+        })
+        .or(carried);
     let mut seal = TagSeal {
         schema: SCHEMA.into(),
         kind: "tag".into(),
@@ -217,7 +310,15 @@ pub fn seal_tag(
         },
         evtag: Evtag {
             algorithm: evtag::ALGORITHM.into(),
-            digest: evtag::evtag(repo, state.target)?,
+            digest: checksum.digest,
+            not_covered: checksum
+                .absent
+                .iter()
+                .map(|g| NotCovered {
+                    path: g.path.clone(),
+                    commit: g.commit.to_string(),
+                })
+                .collect(),
         },
         snapshot: frozen.clone(),
         sealed_at: Utc::now().to_rfc3339_opts(SecondsFormat::Secs, false),
@@ -274,6 +375,12 @@ pub enum TagProblem {
         stated: String,
         actual: String,
     },
+    /// The seal says its evtag leaves out a submodule the target does not have
+    /// (at that path, at that commit): a checksum that claims less than it may.
+    EvtagLeavesOutUnknown {
+        path: String,
+        commit: String,
+    },
     TargetSealChanged {
         named: String,
         now: String,
@@ -313,6 +420,12 @@ impl std::fmt::Display for TagProblem {
                 "{} mismatch: tag seal states {stated}, recomputed {actual}",
                 evtag::ALGORITHM
             ),
+            TagProblem::EvtagLeavesOutUnknown { path, commit } => write!(
+                f,
+                "tag seal's {} leaves out submodule {} at {commit}, which the target does not have",
+                evtag::ALGORITHM,
+                shell_quote(path)
+            ),
             TagProblem::TargetSealChanged { named, now } => write!(
                 f,
                 "target seal changed: tag seal names {named}, target's seal is {now}"
@@ -339,6 +452,50 @@ pub fn describe(problems: &[TagProblem]) -> String {
         .join("; ")
 }
 
+/// A submodule a tag's evtag check did not cover, and how to cover it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unchecked {
+    pub tag: String,
+    pub submodule: Gitlink,
+    /// True when the seal's evtag leaves it out (it was absent where the tag was
+    /// sealed); false when the seal covers it and its objects are not here, so the
+    /// evtag could not be recomputed at all.
+    pub left_out_by_seal: bool,
+    /// The command that covers it (run from the working tree's top).
+    pub fix: String,
+}
+
+impl std::fmt::Display for Unchecked {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let sub = format!(
+            "submodule {} (commit {})",
+            shell_quote(&self.submodule.path),
+            self.submodule.commit
+        );
+        if self.left_out_by_seal {
+            write!(
+                f,
+                "checked except {sub}: the tag seal's {} leaves it out (it was not checked out where the tag was sealed)",
+                evtag::ALGORITHM
+            )
+        } else {
+            write!(
+                f,
+                "{} not checked: it covers {sub}, whose objects are not in this repository",
+                evtag::ALGORITHM
+            )
+        }
+    }
+}
+
+/// What checking a tag found: problems (the tag does not verify when there is
+/// one), and what could not be checked, which is no problem.
+#[derive(Debug, Clone, Default)]
+pub struct TagCheck {
+    pub problems: Vec<TagProblem>,
+    pub unchecked: Vec<Unchecked>,
+}
+
 /// Why a tag does not verify. Empty when it does.
 pub fn verify_tag(
     repo: &Repo,
@@ -346,27 +503,44 @@ pub fn verify_tag(
     name: &str,
     mode: CacheMode,
 ) -> Result<Vec<TagProblem>> {
+    Ok(check_tag(repo, cfg, name, mode)?.problems)
+}
+
+/// Checks tag `name`: its seal, manifest, evtag (all of it that can be checked
+/// here) and target seal.
+pub fn check_tag(repo: &Repo, cfg: &Config, name: &str, mode: CacheMode) -> Result<TagCheck> {
     let state = tag_state(repo, name)?;
     let view = Ledger::new(repo, cfg).view()?;
     let seals = stored_seals(&view, name)?;
+    let problems = |problems| {
+        Ok(TagCheck {
+            problems,
+            unchecked: Vec::new(),
+        })
+    };
     if seals.is_empty() {
-        return Ok(vec![TagProblem::NoSeal]);
+        return problems(vec![TagProblem::NoSeal]);
     }
     let tag_object = state.tag_object.map(|o| o.to_string());
-    let current = seals
-        .iter()
-        .find(|(s, _)| s.target == state.target.to_string() && s.tag_object == tag_object);
-    let Some((seal, computed)) = current else {
+    let current = most_complete(
+        seals
+            .iter()
+            .filter(|(s, _)| s.target == state.target.to_string() && s.tag_object == tag_object)
+            .cloned()
+            .collect(),
+    );
+    let Some((seal, computed)) = &current else {
         let sealed = seals
             .iter()
             .map(|(s, _)| s.target[..7.min(s.target.len())].to_string())
             .collect();
-        return Ok(vec![TagProblem::Moved {
+        return problems(vec![TagProblem::Moved {
             sealed,
             now: state.target,
         }]);
     };
     let mut problems = Vec::new();
+    let mut unchecked = Vec::new();
     if *computed != seal.digest {
         problems.push(TagProblem::DigestMismatch {
             stated: seal.digest.clone(),
@@ -387,13 +561,7 @@ pub fn verify_tag(
             actual: manifest.digest(),
         });
     }
-    let evtag = evtag::evtag(repo, state.target)?;
-    if evtag != seal.evtag.digest {
-        problems.push(TagProblem::EvtagMismatch {
-            stated: seal.evtag.digest.clone(),
-            actual: evtag,
-        });
-    }
+    check_evtag(repo, seal, state.target, &mut problems, &mut unchecked)?;
     if let (Some(named), Some(now)) = (&seal.target_seal, stated_digest(&view, state.target)?) {
         if *named != now {
             problems.push(TagProblem::TargetSealChanged {
@@ -421,5 +589,81 @@ pub fn verify_tag(
             None => problems.push(TagProblem::FrozenMissing),
         }
     }
-    Ok(problems)
+    Ok(TagCheck {
+        problems,
+        unchecked,
+    })
+}
+
+/// Recomputes the evtag as the seal made it (leaving out what it says it left out)
+/// and compares, unless a submodule it covers is not here: then nothing of the
+/// checksum can be compared, and each such submodule is reported unchecked, never
+/// as a mismatch. Every left-out submodule is reported too, so a seal that leaves
+/// something out never reads as a full check.
+fn check_evtag(
+    repo: &Repo,
+    seal: &TagSeal,
+    target: Oid,
+    problems: &mut Vec<TagProblem>,
+    unchecked: &mut Vec<Unchecked>,
+) -> Result<()> {
+    let Some(leave_out) = seal.evtag.left_out() else {
+        for n in &seal.evtag.not_covered {
+            if Oid::from_str(&n.commit).is_err() {
+                problems.push(TagProblem::EvtagLeavesOutUnknown {
+                    path: n.path.clone(),
+                    commit: n.commit.clone(),
+                });
+            }
+        }
+        return Ok(());
+    };
+    let checksum = evtag::evtag(repo, target, &leave_out)?;
+    for claimed in leave_out.iter().filter(|g| !checksum.left_out.contains(g)) {
+        problems.push(TagProblem::EvtagLeavesOutUnknown {
+            path: claimed.path.clone(),
+            commit: claimed.commit.to_string(),
+        });
+    }
+    let mut finder = crate::submodules::Finder::new(repo.common_dir.as_std_path());
+    let reseal = format!("git seal seal {}", shell_quote(&seal.tag));
+    for link in &checksum.left_out {
+        let here = has_gitlink(repo, &mut finder, link);
+        let fix = if here {
+            reseal.clone()
+        } else {
+            format!(
+                "{} && {reseal}",
+                fetch_command(repo, target, &link.path, link.commit)
+            )
+        };
+        unchecked.push(Unchecked {
+            tag: seal.tag.clone(),
+            submodule: link.clone(),
+            left_out_by_seal: true,
+            fix,
+        });
+    }
+    for link in &checksum.absent {
+        unchecked.push(Unchecked {
+            tag: seal.tag.clone(),
+            submodule: link.clone(),
+            left_out_by_seal: false,
+            fix: fetch_command(repo, target, &link.path, link.commit),
+        });
+    }
+    if checksum.absent.is_empty() && checksum.digest != seal.evtag.digest {
+        problems.push(TagProblem::EvtagMismatch {
+            stated: seal.evtag.digest.clone(),
+            actual: checksum.digest,
+        });
+    }
+    Ok(())
+}
+
+/// Whether the objects of a left-out submodule are here now (a reseal would cover
+/// it): its commit is in some repository here. Top-level gitlinks only are looked
+/// up exactly; a nested one counts as here when its commit is anywhere.
+fn has_gitlink(repo: &Repo, finder: &mut crate::submodules::Finder, link: &Gitlink) -> bool {
+    finder.find(&repo.git, &link.path, link.commit).is_some()
 }

@@ -603,6 +603,9 @@ fn tag_hook(state: Option<&str>, input: &str) -> u8 {
                 if cfg.verbose && t.written {
                     eprintln!("git-seal: sealed tag {tag} {}", t.seal.digest);
                 }
+                if let Some(note) = t.seal.leaves_out_note().filter(|_| t.written) {
+                    eprintln!("git-seal: {note}");
+                }
                 sealed.push(json!({"tag": tag, "digest": t.seal.digest, "written": t.written}));
             }
             Err(e) => {

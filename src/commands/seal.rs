@@ -109,6 +109,9 @@ pub fn run(args: Args) -> Result<u8> {
         let t = crate::tags::seal_tag(&repo, &cfg, tag, None, args.dry_run)?;
         let what = if t.written { verb } else { "already sealed" };
         outln(format!("{what} tag {tag} {}", t.seal.digest))?;
+        if let Some(note) = t.seal.leaves_out_note() {
+            eprintln!("note: {note}");
+        }
     }
     if !args.dry_run {
         let status = if sealed.written.is_empty() {

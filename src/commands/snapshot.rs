@@ -162,7 +162,8 @@ pub fn run_snapshot(args: SnapshotArgs) -> Result<u8> {
     }
     warn_log(run.finish(
         Status::Success,
-        json!({"tag": tag, "digest": sealed.seal.digest, "target": head.id().to_string()}),
+        json!({"tag": tag, "digest": sealed.seal.digest, "target": head.id().to_string(),
+               "evtag_not_covered": sealed.seal.evtag.not_covered}),
         1,
         format!("snapshot {tag}"),
     ));
@@ -171,6 +172,9 @@ pub fn run_snapshot(args: SnapshotArgs) -> Result<u8> {
         short(head.id()),
         sealed.seal.digest
     ))?;
+    if let Some(note) = sealed.seal.leaves_out_note() {
+        eprintln!("note: {note}");
+    }
     if let Some((dir, paths)) = &export_paths {
         for p in paths {
             outln(dir.join(p).as_str())?;
@@ -203,17 +207,17 @@ pub fn run_rollback(args: RollbackArgs) -> Result<u8> {
         return Ok(0);
     }
     let reason = args.reason.clone().unwrap_or_default();
-    let tag = match &args.tag {
+    let (tag, check) = match &args.tag {
         Some(tag) => {
-            let problems = tags::verify_tag(&repo, &cfg, tag, CacheMode::ReadWrite)?;
-            if !problems.is_empty() {
+            let check = tags::check_tag(&repo, &cfg, tag, CacheMode::ReadWrite)?;
+            if !check.problems.is_empty() {
                 return Err(Error::check(format!(
                     "{tag} does not verify, so it is no known-good state: {}",
-                    tags::describe(&problems)
+                    tags::describe(&check.problems)
                 ))
                 .hint("roll back to the newest snapshot that verifies: git seal rollback --reason '…'"));
             }
-            tag.clone()
+            (tag.clone(), check)
         }
         None => {
             let (good, skipped) = snapshot::last_known_good(&repo, &cfg)?;
@@ -226,6 +230,12 @@ pub fn run_rollback(args: RollbackArgs) -> Result<u8> {
             })?
         }
     };
+    // Not checked is not failed: a clone without a submodule's objects still rolls
+    // back, and says what it could not check.
+    for u in &check.unchecked {
+        eprintln!("note: {tag}: {u}");
+        eprintln!("hint: to check it too: {}", u.fix);
+    }
     let target = tags::tag_state(&repo, &tag)?.target;
     let head = repo.head_commit()?.id();
     let dirty = repo.run_git(&["status", "--porcelain", "--untracked-files=no"])?;

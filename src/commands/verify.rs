@@ -52,10 +52,13 @@ pub fn run(args: Args) -> Result<u8> {
     let mut verifier = Verifier::new(&repo, view, cache_mode);
     let problems = verifier.check_all(&commits)?;
     let mut tag_problems = Vec::new();
+    let mut unchecked = Vec::new();
     for tag in &tags {
-        for p in crate::tags::verify_tag(&repo, &cfg, tag, cache_mode)? {
+        let check = crate::tags::check_tag(&repo, &cfg, tag, cache_mode)?;
+        for p in check.problems {
             tag_problems.push((tag.as_str(), p));
         }
+        unchecked.extend(check.unchecked);
     }
     let mut lines: Vec<String> = problems
         .iter()
@@ -93,12 +96,25 @@ pub fn run(args: Args) -> Result<u8> {
             .iter()
             .filter_map(|l| l.strip_prefix("worktree "))
             .collect();
+        let not_checked: Vec<_> = unchecked
+            .iter()
+            .map(|u| {
+                json!({
+                    "tag": u.tag,
+                    "submodule": {"path": u.submodule.path, "commit": u.submodule.commit.to_string()},
+                    "left_out_by_seal": u.left_out_by_seal,
+                    "reason": u.to_string(),
+                    "fix": u.fix,
+                })
+            })
+            .collect();
         outln(
             serde_json::to_string_pretty(&json!({
                 "ok": lines.is_empty(),
                 "commits": commits.len(),
                 "problems": items,
                 "worktree": worktree,
+                "not_checked": not_checked,
             }))
             .unwrap_or_default(),
         )?;
@@ -106,13 +122,37 @@ pub fn run(args: Args) -> Result<u8> {
         for line in &lines {
             outln(line)?;
         }
+        // What could not be checked is said as exactly that, never as a problem:
+        // it does not change the exit code.
+        for u in &unchecked {
+            outln(format!("tag {}: {u}", u.tag))?;
+        }
         if lines.is_empty() {
             let tags = if tags.is_empty() {
                 String::new()
             } else {
                 format!(", {} tag(s)", tags.len())
             };
-            outln(format!("ok: {} commit(s){tags} verified", commits.len()))?;
+            let except = if unchecked.is_empty() {
+                ""
+            } else {
+                ", except what is listed as not checked"
+            };
+            outln(format!(
+                "ok: {} commit(s){tags} verified{except}",
+                commits.len()
+            ))?;
+        }
+        let mut hinted = std::collections::BTreeSet::new();
+        for u in &unchecked {
+            if hinted.insert(&u.fix) {
+                let what = if u.left_out_by_seal {
+                    "seal it again, covering the submodule"
+                } else {
+                    "make it checkable"
+                };
+                eprintln!("hint: {what}: {}", u.fix);
+            }
         }
     }
     if lines.is_empty() {

@@ -15,5 +15,6 @@ mod push;
 mod runlog;
 mod sealing;
 mod stress;
+mod submodules;
 mod tags;
 mod verify;
