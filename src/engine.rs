@@ -135,7 +135,7 @@ fn build_seal(
 /// The digest a commit's seal states, if it has a seal that parses.
 pub fn stated_digest(view: &View<'_>, commit: Oid) -> Result<Option<String>> {
     Ok(view
-        .note(commit)?
-        .and_then(|text| Seal::parse(&text).ok())
+        .note_bounded(commit)?
+        .and_then(|text| Seal::parse(&text.ok()?).ok())
         .map(|p| p.seal.digest))
 }

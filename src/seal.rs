@@ -123,8 +123,7 @@ impl Seal {
     }
 
     pub fn to_yaml(&self) -> String {
-        // Serializing plain strings, numbers and lists cannot fail.
-        serde_norway::to_string(self).unwrap_or_default()
+        crate::yaml::to_string(self)
     }
 
     pub fn to_json(&self) -> Value {
@@ -133,8 +132,7 @@ impl Seal {
 
     /// Reads a seal from YAML, checking its schema major.
     pub fn parse(text: &str) -> Result<Parsed, ParseError> {
-        let value: Value =
-            serde_norway::from_str(text).map_err(|e| ParseError::Yaml(e.to_string()))?;
+        let value: Value = crate::yaml::from_str(text).map_err(ParseError::Yaml)?;
         let schema = value
             .get("schema")
             .and_then(Value::as_str)

@@ -26,6 +26,7 @@ use crate::error::{Error, Result};
 use crate::evtag;
 use crate::git::{short, Repo};
 use crate::ledger::{Ledger, View};
+use crate::limits::TooLarge;
 use crate::seal::{digest_of, git_time, Identity, ManifestSummary, Person, Tool, SCHEMA};
 use crate::verify::{Reason, Verifier};
 
@@ -136,19 +137,38 @@ pub fn seal_path(name: &str, digest: &str) -> String {
     )
 }
 
+/// A stored tag seal and the digest its content hashes to.
+pub type StoredSeal = (TagSeal, String);
+
 /// Every seal stored for tag `name`, parsed, with the digest each actually hashes to.
-pub fn stored_seals(view: &View<'_>, name: &str) -> Result<Vec<(TagSeal, String)>> {
+pub fn stored_seals(view: &View<'_>, name: &str) -> Result<Vec<StoredSeal>> {
+    Ok(stored_seals_bounded(view, name)?.0)
+}
+
+/// As [`stored_seals`], and the stored seals left unread for their size.
+pub fn stored_seals_bounded(
+    view: &View<'_>,
+    name: &str,
+) -> Result<(Vec<StoredSeal>, Vec<TooLarge>)> {
     let mut out = Vec::new();
-    for (_, content) in view.files_in(&format!("tags/{name}"))? {
+    let mut too_large = Vec::new();
+    for (_, content) in view.files_in_bounded(&format!("tags/{name}"))? {
+        let content = match content {
+            Ok(c) => c,
+            Err(e) => {
+                too_large.push(e);
+                continue;
+            }
+        };
         let text = String::from_utf8_lossy(&content);
-        if let Ok(value) = serde_norway::from_str::<serde_json::Value>(&text) {
+        if let Ok(value) = crate::yaml::from_str::<serde_json::Value>(&text) {
             let computed = digest_of(value.clone());
             if let Ok(seal) = serde_json::from_value::<TagSeal>(value) {
                 out.push((seal, computed));
             }
         }
     }
-    Ok(out)
+    Ok((out, too_large))
 }
 
 /// What `seal_tag` wrote.
@@ -183,7 +203,7 @@ pub fn seal_tag(
             .into_iter()
             .find(|(s, _)| s.target == state.target.to_string() && s.tag_object == tag_object);
         if let Some((seal, _)) = existing {
-            let yaml = serde_norway::to_string(&seal).unwrap_or_default();
+            let yaml = crate::yaml::to_string(&seal);
             return Ok(TagSealed {
                 seal,
                 yaml,
@@ -232,7 +252,7 @@ pub fn seal_tag(
         digest: String::new(),
     };
     seal.digest = digest_of(serde_json::to_value(&seal).unwrap_or_default());
-    let yaml = serde_norway::to_string(&seal).unwrap_or_default();
+    let yaml = crate::yaml::to_string(&seal);
     if !dry_run {
         let mut files = vec![(seal_path(name, &seal.digest), yaml.clone().into_bytes())];
         if let (Some(f), Some(s)) = (&frozen, snapshot) {
@@ -285,6 +305,8 @@ pub enum TagProblem {
     },
     FrozenMismatch,
     FrozenMissing,
+    /// A stored tag seal over the size cap, left unread.
+    TooLarge(TooLarge),
 }
 
 impl std::fmt::Display for TagProblem {
@@ -326,6 +348,7 @@ impl std::fmt::Display for TagProblem {
             TagProblem::FrozenMissing => {
                 f.write_str("frozen checksum file is missing from the ledger")
             }
+            TagProblem::TooLarge(e) => write!(f, "unreadable tag seal: {e}"),
         }
     }
 }
@@ -348,8 +371,11 @@ pub fn verify_tag(
 ) -> Result<Vec<TagProblem>> {
     let state = tag_state(repo, name)?;
     let view = Ledger::new(repo, cfg).view()?;
-    let seals = stored_seals(&view, name)?;
+    let (seals, too_large) = stored_seals_bounded(&view, name)?;
     if seals.is_empty() {
+        if !too_large.is_empty() {
+            return Ok(too_large.into_iter().map(TagProblem::TooLarge).collect());
+        }
         return Ok(vec![TagProblem::NoSeal]);
     }
     let tag_object = state.tag_object.map(|o| o.to_string());

@@ -330,7 +330,7 @@ pub fn run_rollback(args: RollbackArgs) -> Result<u8> {
         stash_ref: stash_ref.clone(),
         worktree_verified: problems.is_empty(),
     };
-    let yaml = serde_norway::to_string(&record).unwrap_or_default();
+    let yaml = crate::yaml::to_string(&record);
     let who = Signature::now(&me.name, &me.email)?;
     let path = format!("rollbacks/{}.yaml", record.run_id);
     let recorded = Ledger::new(&repo, &cfg).append_with_files(
