@@ -226,6 +226,7 @@ fn git(dir: &Path, args: &[&str], stdin: Option<&[u8]>) -> String {
         .env("GIT_COMMITTER_EMAIL", "bench@example.com")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
+        .stderr(Stdio::null())
         .spawn()
         .expect("git");
     if let Some(bytes) = stdin {

@@ -117,3 +117,26 @@ pub fn read_bounded(git: &Repository, blob: Oid, kind: Doc, what: &str) -> Resul
 
 /// A ledger file's content, or why it was left unread.
 pub type Bounded = std::result::Result<Vec<u8>, TooLarge>;
+
+/// The first `chars` characters of `text`: a short id or a bounded excerpt of text that
+/// came from a ledger, a push or a repository, cut on a character boundary (slicing
+/// at a byte offset panics inside a multi-byte character).
+pub fn prefix(text: &str, chars: usize) -> &str {
+    match text.char_indices().nth(chars) {
+        Some((at, _)) => &text[..at],
+        None => text,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prefix_cuts_on_a_character_boundary() {
+        assert_eq!(prefix("ééééééééé", 7), "ééééééé");
+        assert_eq!(prefix("abc", 7), "abc");
+        assert_eq!(prefix("0123456789", 7), "0123456");
+        assert_eq!(prefix("", 7), "");
+    }
+}

@@ -385,7 +385,7 @@ pub fn verify_tag(
     let Some((seal, computed)) = current else {
         let sealed = seals
             .iter()
-            .map(|(s, _)| s.target[..7.min(s.target.len())].to_string())
+            .map(|(s, _)| crate::limits::prefix(&s.target, 7).to_string())
             .collect();
         return Ok(vec![TagProblem::Moved {
             sealed,

@@ -19,13 +19,14 @@
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-/// What a ledger document may hold at most, far above any real seal (depth 3, no
-/// aliases, a few dozen nodes) and far below what would cost time or memory.
+/// What a ledger document may hold at most: far above any real seal (depth 3, no
+/// aliases, about 40 nodes and 90 events), and low enough that a hostile document is
+/// refused after a few thousand events, whatever its size.
 fn budget() -> serde_saphyr::Budget {
     let mut b = serde_saphyr::Budget::default();
     b.max_depth = 16;
-    b.max_events = 100_000;
-    b.max_nodes = 50_000;
+    b.max_events = 10_000;
+    b.max_nodes = 5_000;
     b.max_aliases = 0;
     b.max_anchors = 0;
     b.max_documents = 1;

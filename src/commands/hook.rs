@@ -502,8 +502,9 @@ fn pre_receive() -> Result<(Run, GateOutcome)> {
 }
 
 /// `reference-transaction`: seals every tag a committed transaction created or moved.
-/// The shim has already dropped every call that is not `committed` and every line
-/// that is not a tag, so this runs only when there is a tag to seal. Never fails.
+/// The shim has already dropped every call that is not `committed` and every
+/// transaction with no tag and no fetched ledger (`refs/seal/remotes/`) in it; the
+/// lines it passes may name other refs too, which are skipped here. Never fails.
 fn tag_hook(state: Option<&str>, input: &str) -> u8 {
     if state != Some("committed") {
         return 0;

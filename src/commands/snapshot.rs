@@ -185,8 +185,8 @@ pub fn run_rollback(args: RollbackArgs) -> Result<u8> {
             outln(format!(
                 "{}  {} -> {} ({})  by {} <{}>  safety {}  reason: {}",
                 r.at,
-                &r.from[..7.min(r.from.len())],
-                &r.to[..7.min(r.to.len())],
+                crate::limits::prefix(&r.from, 7),
+                crate::limits::prefix(&r.to, 7),
                 r.tag,
                 r.by.name,
                 r.by.email,
