@@ -139,7 +139,10 @@ impl Seal {
             .ok_or_else(|| ParseError::Fields("schema".into()))?;
         let major = schema.strip_prefix(SCHEMA_PREFIX);
         if major != Some(SCHEMA_MAJOR) {
-            return Err(ParseError::UnknownSchema(schema.to_string()));
+            // Bounded: the schema is the ledger's text, and this goes to a terminal.
+            return Err(ParseError::UnknownSchema(
+                crate::limits::prefix(schema, 64).to_string(),
+            ));
         }
         let seal: Seal =
             serde_json::from_value(value.clone()).map_err(|e| ParseError::Fields(e.to_string()))?;

@@ -16,7 +16,7 @@ use crate::error::{Error, Result};
 use crate::gate::{self, Update};
 use crate::git::{short, Repo};
 use crate::ledger::{Ledger, View};
-use crate::runlog::{Run, Source, Status};
+use crate::runlog::{self, Run, Source, Status};
 use crate::sync;
 use crate::verify::{Problem, Reason};
 
@@ -292,21 +292,25 @@ fn pre_push_updates(repo: &Repo, input: &str) -> Result<(Vec<Update>, Option<Str
     Ok((gate::parse_pre_push(input)?, None))
 }
 
+/// The first updates (bounded: `runlog::bounded_list`); the total is `updates.len()`.
 fn updates_json(updates: &[Update]) -> serde_json::Value {
-    json!(updates
-        .iter()
-        .map(|u| json!({"ref": u.refname, "old": u.old.to_string(), "new": u.new.to_string()}))
-        .collect::<Vec<_>>())
+    runlog::bounded_list(
+        updates
+            .iter()
+            .map(|u| json!({"ref": u.refname, "old": u.old.to_string(), "new": u.new.to_string()})),
+    )
+    .0
 }
 
 /// The outcome of a gate that found problems: the push is refused (exit 1).
 fn refusal(checked: usize, problems: &[Problem]) -> GateOutcome {
-    let listed: Vec<_> = problems
-        .iter()
-        .map(|p| json!({"commit": p.commit.to_string(), "reason": p.reason.to_string()}))
-        .collect();
+    let (listed, total) = runlog::bounded_list(
+        problems
+            .iter()
+            .map(|p| json!({"commit": p.commit.to_string(), "reason": p.reason.to_string()})),
+    );
     GateOutcome::refused(
-        json!({"checked": checked, "problems": listed}),
+        json!({"checked": checked, "problems": listed, "problems_total": total}),
         1,
         format!(
             "refused: {} problem(s) in {checked} commit(s) checked",
@@ -360,6 +364,7 @@ fn pre_push(args: &[String]) -> Result<(Run, GateOutcome)> {
     run.inputs(json!({
         "remote": remote,
         "updates": updates_json(&updates),
+        "updates_total": updates.len(),
     }));
     if std::env::var("SEAL_SKIP").as_deref() == Ok("1") {
         eprintln!("warning: git-seal: SEAL_SKIP=1: push not checked (recorded as SKIPPED)");
@@ -463,6 +468,7 @@ fn pre_receive() -> Result<(Run, GateOutcome)> {
     let mut run = Run::start(&repo.seal_dir(), Source::Hook("pre-receive"), None);
     run.inputs(json!({
         "updates": updates_json(&updates),
+        "updates_total": updates.len(),
     }));
     let mut ledger_tip = Ledger::new(&repo, &cfg).tip()?;
     for u in updates.iter().filter(|u| u.refname == cfg.ledger_ref) {

@@ -3,6 +3,8 @@
 
 mod harness;
 
+mod adversary;
+
 mod failures;
 
 mod install;
