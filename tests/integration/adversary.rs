@@ -339,3 +339,71 @@ fn a_refused_push_of_3000_refs_logs_a_bounded_record_on_the_server() {
         "a ref name was logged whole"
     );
 }
+
+/// The installed reference-transaction shim, with its git-seal replaced by a stand-in
+/// that copies what it receives to `received`.
+fn shim_with_stand_in(repo: &TestRepo<'_>) -> (std::path::PathBuf, std::path::PathBuf) {
+    let hook = repo.path.join(".git/hooks/reference-transaction");
+    let shim = std::fs::read_to_string(&hook).unwrap();
+    let real = shim
+        .lines()
+        .find_map(|l| l.strip_prefix("seal_bin='")?.strip_suffix('\''))
+        .expect("the shim names its binary")
+        .to_string();
+    let received = repo.path.join("received");
+    let stand_in = repo.path.join("stand-in.sh");
+    crate::harness::write_script(
+        &stand_in,
+        &format!("#!/bin/sh\ncat >'{}'\n", received.display()),
+    );
+    let copy = repo.path.join("shim-copy.sh");
+    std::fs::write(
+        &copy,
+        shim.replace(
+            &format!("seal_bin='{real}'"),
+            &format!("seal_bin='{}'", stand_in.display()),
+        ),
+    )
+    .unwrap();
+    (copy, received)
+}
+
+#[test]
+fn a_transaction_of_16000_tags_passes_the_shim_whole_and_quickly() {
+    let sb = Sandbox::new();
+    let repo = sb.installed("victim");
+    let (shim, received) = shim_with_stand_in(&repo);
+    let (zero, id) = ("0".repeat(40), "1".repeat(40));
+    // Branches first (they are not git-seal's), then a fetched ledger and 16,000 tags.
+    let mut lines: String = (0..50)
+        .map(|i| format!("{zero} {id} refs/heads/b{i}\n"))
+        .collect();
+    let ours = format!("{zero} {id} refs/seal/remotes/origin/seal\n");
+    lines.push_str(&ours);
+    for i in 0..16_000 {
+        lines.push_str(&format!("{zero} {id} refs/tags/t{i}\n"));
+    }
+    let t = Instant::now();
+    run_with_stdin(
+        repo.cmd("sh", &[shim.to_str().unwrap(), "committed"]),
+        lines.as_bytes(),
+    )
+    .ok();
+    assert_quick("the shim on 16,000 tags", t.elapsed());
+    // git-seal gets everything from the first line that concerns it, in order.
+    let got = std::fs::read_to_string(&received).unwrap();
+    let from_ours = &lines[lines.find(&ours).unwrap()..];
+    assert_eq!(got, from_ours);
+
+    // A transaction of branches only starts no process at all.
+    std::fs::remove_file(&received).unwrap();
+    let branches: String = (0..500)
+        .map(|i| format!("{zero} {id} refs/heads/c{i}\n"))
+        .collect();
+    run_with_stdin(
+        repo.cmd("sh", &[shim.to_str().unwrap(), "committed"]),
+        branches.as_bytes(),
+    )
+    .ok();
+    assert!(!received.exists(), "git-seal ran for branches only");
+}
