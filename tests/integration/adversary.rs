@@ -407,3 +407,24 @@ fn a_transaction_of_16000_tags_passes_the_shim_whole_and_quickly() {
     .ok();
     assert!(!received.exists(), "git-seal ran for branches only");
 }
+
+#[test]
+fn a_commit_with_a_70kb_author_name_gets_no_seal_that_no_reader_would_read() {
+    let sb = Sandbox::new();
+    let repo = sb.installed("victim");
+    repo.commit_file("a", "1", "first");
+    repo.write("a", "2");
+    repo.git(&["add", "a"]).ok();
+    let mut commit = repo.cmd("git", &["commit", "-q", "-m", "long name"]);
+    commit.env("GIT_AUTHOR_NAME", "n".repeat(70_000));
+    let r = run_with_stdin(commit, b"");
+    assert_eq!(r.code(), 0, "post-commit failed the commit: {}", r.stderr());
+    r.stderr_has("over the 65536-byte cap");
+    assert!(
+        repo.note("HEAD").is_none(),
+        "an unreadable seal was written"
+    );
+    let head = repo.rev("HEAD");
+    let r = repo.seal(&["seal", "HEAD"]).fails_with(1);
+    r.stderr_has(format!("error: the seal of {head} would be "));
+}
