@@ -49,7 +49,7 @@ time_hook() { # hook input count
         t0=$(now_ms)
         cat "$2" | sh "$1" committed
         t1=$(now_ms)
-        echo "$t0 $t1" | awk '{ print $2 - $1 }' >>"$tmp/times"
+        echo "$t0 $t1" | awk '{ printf "%.1f\n", $2 - $1 }' >>"$tmp/times"
         i=$((i + 1))
     done
     sort -n "$tmp/times" | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'
