@@ -50,16 +50,23 @@ if [ -x "$chained" ]; then
 fi
 
 if [ "$hook" = reference-transaction ] && [ -z "$guard" ]; then
-    # Only a committed transaction that touches a tag concerns git-seal: every other
-    # call ends here, without starting a process.
+    # Only a committed transaction that touches a tag or a fetched ledger
+    # (refs/seal/remotes/) concerns git-seal: every other call ends here, without
+    # starting a process. The loop stops at the first line that concerns it, and
+    # git-seal gets that line and the rest of the transaction unread (it picks its
+    # lines itself): linear in the refs, where a shell string grown line by line
+    # costs the square of their number.
     [ "$1" = committed ] || exit 0
-    tags=
+    first=
     while read -r old new ref; do
-        case "$ref" in refs/tags/*) tags="$tags$old $new $ref
-" ;;
+        case "$ref" in
+        refs/tags/* | refs/seal/remotes/*)
+            first="$old $new $ref"
+            break
+            ;;
         esac
     done
-    [ -n "$tags" ] || exit 0
+    [ -n "$first" ] || exit 0
 fi
 
 [ -x "$seal_bin" ] || seal_bin=$(command -v git-seal 2>/dev/null) || seal_bin=
@@ -71,9 +78,12 @@ if [ -z "$seal_bin" ]; then
         echo "hint: reinstall it with ./install.sh, or put git-seal on PATH" >&2
         exit 1 ;;
     reference-transaction)
-        [ -z "$guard" ] && exit 0
-        echo "error: git-seal cannot guard this push: its binary is gone (was @BIN@)" >&2
-        exit 1 ;;
+        if [ -n "$guard" ]; then
+            echo "error: git-seal cannot guard this push: its binary is gone (was @BIN@)" >&2
+            exit 1
+        fi
+        cat >/dev/null
+        exit 0 ;;
     *)
         echo "warning: git-seal ($hook): its binary is gone (was @BIN@); nothing was sealed" >&2
         echo "hint: reinstall it with ./install.sh, then run: git seal seal --missing" >&2
@@ -82,7 +92,7 @@ if [ -z "$seal_bin" ]; then
 fi
 
 if [ "$hook" = reference-transaction ] && [ -z "$guard" ]; then
-    printf '%s' "$tags" | "$seal_bin" hook "$hook" "$@"
+    { printf '%s\n' "$first" && cat; } | "$seal_bin" hook "$hook" "$@"
     exit $?
 fi
 if [ -n "${input:-}" ]; then

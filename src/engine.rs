@@ -14,7 +14,7 @@ use git2::{Oid, Signature};
 
 use crate::cache::{CacheMode, Manifests};
 use crate::config::Config;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::git::{recorded_parents, short, Repo};
 use crate::ledger::{Appended, Ledger, View};
 use crate::seal::{Identity, ManifestSummary, Seal, SealInputs};
@@ -68,7 +68,17 @@ pub fn seal_commits(
         )?;
         batch_digests.insert(oid, seal.digest.clone());
         sealed.written.push((oid, seal.digest.clone()));
-        notes.push((oid, seal.to_yaml().into_bytes()));
+        let yaml = seal.to_yaml().into_bytes();
+        // What no reader would read back is not written (`limits`).
+        if yaml.len() as u64 > crate::limits::DOCUMENT_CAP {
+            return Err(Error::check(format!(
+                "the seal of {oid} would be {} bytes, over the {}-byte cap: its names or emails are that long",
+                yaml.len(),
+                crate::limits::DOCUMENT_CAP
+            ))
+            .hint(format!("see them with: git log -1 --format='%an <%ae> / %cn <%ce>' {oid}")));
+        }
+        notes.push((oid, yaml));
         if let Some(p) = run.progress {
             p();
         }
@@ -135,7 +145,7 @@ fn build_seal(
 /// The digest a commit's seal states, if it has a seal that parses.
 pub fn stated_digest(view: &View<'_>, commit: Oid) -> Result<Option<String>> {
     Ok(view
-        .note(commit)?
-        .and_then(|text| Seal::parse(&text).ok())
+        .note_bounded(commit)?
+        .and_then(|text| Seal::parse(&text.ok()?).ok())
         .map(|p| p.seal.digest))
 }

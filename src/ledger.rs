@@ -454,7 +454,13 @@ impl<'r> View<'r> {
         for tree in self.tree.iter().chain(&self.fetched) {
             if let Ok(e) = tree.get_path(std::path::Path::new(path)) {
                 if e.kind() == Some(ObjectType::Blob) {
-                    return Ok(Some(self.repo.git.find_blob(e.id())?.content().to_vec()));
+                    let kind = crate::limits::Doc::of_path(path);
+                    return Ok(Some(crate::limits::read_bounded(
+                        &self.repo.git,
+                        e.id(),
+                        kind,
+                        path,
+                    )??));
                 }
             }
         }
@@ -462,8 +468,19 @@ impl<'r> View<'r> {
     }
 
     /// The files directly under `dir` in the local and fetched ledgers: (name, content).
+    /// A file over its kind's size cap is left out (see [`View::files_in_bounded`]).
     pub fn files_in(&self, dir: &str) -> Result<Vec<(String, Vec<u8>)>> {
-        let mut out: Vec<(String, Vec<u8>)> = Vec::new();
+        Ok(self
+            .files_in_bounded(dir)?
+            .into_iter()
+            .filter_map(|(name, content)| Some((name, content.ok()?)))
+            .collect())
+    }
+
+    /// The files directly under `dir`: (name, content, or why it was left unread).
+    pub fn files_in_bounded(&self, dir: &str) -> Result<Vec<(String, crate::limits::Bounded)>> {
+        let kind = crate::limits::Doc::of_path(dir);
+        let mut out: Vec<(String, crate::limits::Bounded)> = Vec::new();
         for tree in self.tree.iter().chain(&self.fetched) {
             let Ok(entry) = tree.get_path(std::path::Path::new(dir)) else {
                 continue;
@@ -474,7 +491,9 @@ impl<'r> View<'r> {
             for e in sub.iter() {
                 let name = String::from_utf8_lossy(e.name_bytes()).into_owned();
                 if e.kind() == Some(ObjectType::Blob) && !out.iter().any(|(n, _)| *n == name) {
-                    out.push((name, self.repo.git.find_blob(e.id())?.content().to_vec()));
+                    let path = format!("{dir}/{name}");
+                    let content = crate::limits::read_bounded(&self.repo.git, e.id(), kind, &path)?;
+                    out.push((name, content));
                 }
             }
         }
@@ -521,13 +540,28 @@ impl<'r> View<'r> {
 
     /// The note text for `commit`, if any (lossy for bytes that are not UTF-8, which a
     /// seal never has; the parser then reports what is wrong).
+    /// A note over the seal size cap is an error here; [`View::note_bounded`] says so
+    /// as a value.
     pub fn note(&self, commit: Oid) -> Result<Option<String>> {
-        match self.note_oid(commit)? {
-            Some(blob) => {
-                let blob = self.repo.git.find_blob(blob)?;
-                Ok(Some(String::from_utf8_lossy(blob.content()).into_owned()))
-            }
+        match self.note_bounded(commit)? {
+            Some(text) => Ok(Some(text?)),
             None => Ok(None),
         }
+    }
+
+    /// The note text for `commit`, or why it was left unread (over the seal size cap).
+    pub fn note_bounded(
+        &self,
+        commit: Oid,
+    ) -> Result<Option<std::result::Result<String, crate::limits::TooLarge>>> {
+        let Some(blob) = self.note_oid(commit)? else {
+            return Ok(None);
+        };
+        let what = format!("of {commit}");
+        let content =
+            crate::limits::read_bounded(&self.repo.git, blob, crate::limits::Doc::Seal, &what)?;
+        Ok(Some(
+            content.map(|bytes| String::from_utf8_lossy(&bytes).into_owned()),
+        ))
     }
 }

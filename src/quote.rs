@@ -5,16 +5,33 @@
 //! forge nor erase a line), and every value pasted into a hint's command goes
 //! through [`shell`], so pasting the hint runs exactly the command shown.
 
-/// `s` as one POSIX shell word: unchanged when it needs no quoting, else in single
-/// quotes (a single quote inside becomes `'\''`).
+/// `s` as one word for a POSIX shell: bare when it is made of characters no shell
+/// treats specially, else in single quotes; with control characters (which would
+/// also reach the terminal raw), in bash's `$'…'` with each one escaped.
 pub fn shell(s: &str) -> String {
-    let plain = !s.is_empty()
-        && s.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"-_./:@%+=,".contains(&b));
-    if plain {
+    let plain = |c: char| c.is_ascii_alphanumeric() || "_./-+=:@%,".contains(c);
+    if !s.is_empty() && !s.starts_with('-') && s.chars().all(plain) {
         return s.to_string();
     }
-    format!("'{}'", s.replace('\'', r"'\''"))
+    if !s.chars().any(char::is_control) {
+        return format!("'{}'", s.replace('\'', r"'\''"));
+    }
+    let mut out = String::from("$'");
+    for c in s.chars() {
+        match c {
+            '\'' => out.push_str(r"\'"),
+            '\\' => out.push_str(r"\\"),
+            c if c.is_control() => {
+                let mut buf = [0u8; 4];
+                for b in c.encode_utf8(&mut buf).bytes() {
+                    out.push_str(&format!("\\x{b:02x}"));
+                }
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('\'');
+    out
 }
 
 /// `bytes` quoted as git quotes paths: unchanged when every byte is printable
@@ -75,6 +92,8 @@ mod tests {
         assert_eq!(shell("main"), "main");
         assert_eq!(shell("a b"), "'a b'");
         assert_eq!(shell("x;rm -rf ~"), "'x;rm -rf ~'");
+        assert_eq!(shell("-x"), "'-x'");
+        assert_eq!(shell("a\nb'"), r"$'a\x0ab\''");
         assert_eq!(shell("it's"), r"'it'\''s'");
         assert_eq!(shell(""), "''");
     }

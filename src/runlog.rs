@@ -25,6 +25,41 @@ pub const SCHEMA: &str = "git-seal/run/v1";
 const FILE: &str = "runs.jsonl";
 /// Size past which the live log is rotated.
 pub const ROTATE_BYTES: u64 = 16 << 20;
+/// At most this many items of a list that a push decides (its ref updates, the
+/// problems found) go into a record; the record states the total beside them.
+pub const LIST_CAP: usize = 100;
+/// At most this many characters of any string in such a list (a ref name, a reason).
+pub const STRING_CAP: usize = 256;
+
+/// `items` bounded for a record: the first [`LIST_CAP`] of them, each string in them
+/// cut to [`STRING_CAP`] characters (marked with `…`), and how many there were in
+/// all. What a push can make a server log is then bounded whatever it sends.
+pub fn bounded_list(items: impl IntoIterator<Item = Value>) -> (Value, usize) {
+    let mut listed = Vec::new();
+    let mut total = 0;
+    for item in items {
+        if listed.len() < LIST_CAP {
+            listed.push(bounded_strings(item));
+        }
+        total += 1;
+    }
+    (Value::Array(listed), total)
+}
+
+fn bounded_strings(value: Value) -> Value {
+    match value {
+        Value::String(s) if s.chars().nth(STRING_CAP).is_some() => {
+            Value::String(format!("{}…", crate::limits::prefix(&s, STRING_CAP)))
+        }
+        Value::Array(a) => Value::Array(a.into_iter().map(bounded_strings).collect()),
+        Value::Object(m) => Value::Object(
+            m.into_iter()
+                .map(|(k, v)| (k, bounded_strings(v)))
+                .collect(),
+        ),
+        other => other,
+    }
+}
 
 /// How a run ended. SUCCESS: everything it set out to do was done. PARTIAL: some of
 /// it was done and kept (e.g. 3 of 5 commits sealed) but not all. FAILED: none of

@@ -123,8 +123,7 @@ impl Seal {
     }
 
     pub fn to_yaml(&self) -> String {
-        // Serializing plain strings, numbers and lists cannot fail.
-        serde_norway::to_string(self).unwrap_or_default()
+        crate::yaml::to_string(self)
     }
 
     pub fn to_json(&self) -> Value {
@@ -133,15 +132,17 @@ impl Seal {
 
     /// Reads a seal from YAML, checking its schema major.
     pub fn parse(text: &str) -> Result<Parsed, ParseError> {
-        let value: Value =
-            serde_norway::from_str(text).map_err(|e| ParseError::Yaml(e.to_string()))?;
+        let value: Value = crate::yaml::from_str(text).map_err(ParseError::Yaml)?;
         let schema = value
             .get("schema")
             .and_then(Value::as_str)
             .ok_or_else(|| ParseError::Fields("schema".into()))?;
         let major = schema.strip_prefix(SCHEMA_PREFIX);
         if major != Some(SCHEMA_MAJOR) {
-            return Err(ParseError::UnknownSchema(schema.to_string()));
+            // Bounded: the schema is the ledger's text, and this goes to a terminal.
+            return Err(ParseError::UnknownSchema(
+                crate::limits::prefix(schema, 64).to_string(),
+            ));
         }
         let seal: Seal =
             serde_json::from_value(value.clone()).map_err(|e| ParseError::Fields(e.to_string()))?;

@@ -102,7 +102,7 @@ pub fn rollbacks(repo: &Repo, cfg: &Config) -> Result<Vec<RollbackRecord>> {
     let mut out: Vec<RollbackRecord> = view
         .files_in("rollbacks")?
         .into_iter()
-        .filter_map(|(_, bytes)| serde_norway::from_slice(&bytes).ok())
+        .filter_map(|(_, bytes)| crate::yaml::from_slice(&bytes).ok())
         .collect();
     out.sort_by(|a, b| a.run_id.cmp(&b.run_id));
     Ok(out)

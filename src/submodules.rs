@@ -13,7 +13,7 @@
 //!
 //! Invariants: looking up reads only. Every hint is a command that works when pasted
 //! into a POSIX shell: each path and URL from a repository is quoted by
-//! [`shell_quote`], so none can run anything, and URLs follow `--`.
+//! [`crate::quote::shell`], so none can run anything, and URLs follow `--`.
 
 use std::path::{Path, PathBuf};
 
@@ -111,35 +111,6 @@ fn collect(dir: &Path, out: &mut Vec<PathBuf>, depth: usize) {
     }
 }
 
-/// `s` as one word for a POSIX shell: bare when it is made of characters no shell
-/// treats specially, else in single quotes; with control characters (which would
-/// also reach the terminal raw), in bash's `$'…'` with each one escaped.
-pub fn shell_quote(s: &str) -> String {
-    let plain = |c: char| c.is_ascii_alphanumeric() || "_./-+=:@%,".contains(c);
-    if !s.is_empty() && !s.starts_with('-') && s.chars().all(plain) {
-        return s.to_string();
-    }
-    if !s.chars().any(char::is_control) {
-        return format!("'{}'", s.replace('\'', r"'\''"));
-    }
-    let mut out = String::from("$'");
-    for c in s.chars() {
-        match c {
-            '\'' => out.push_str(r"\'"),
-            '\\' => out.push_str(r"\\"),
-            c if c.is_control() => {
-                let mut buf = [0u8; 4];
-                for b in c.encode_utf8(&mut buf).bytes() {
-                    out.push_str(&format!("\\x{b:02x}"));
-                }
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('\'');
-    out
-}
-
 /// The command that brings the objects of submodule commit `commit`, at `path` in
 /// `target`'s tree, into a repository where [`Finder`] looks. Run from the
 /// superproject's working tree.
@@ -160,7 +131,7 @@ pub fn fetch_command(repo: &Repo, target: Oid, path: &str, commit: Oid) -> Strin
         if let Some(now) = current_path_of_path(repo, top) {
             return format!(
                 "git submodule update --init --recursive -- {}",
-                shell_quote(&now)
+                crate::quote::shell(&now)
             );
         }
         return "git submodule update --init --recursive".into();
@@ -179,7 +150,7 @@ pub fn fetch_command(repo: &Repo, target: Oid, path: &str, commit: Oid) -> Strin
         .filter(|s| s.index_id().is_some() || s.head_id().is_some());
     if let Some(sub) = today {
         let now = sub.path().to_string_lossy().into_owned();
-        let at = shell_quote(&now);
+        let at = crate::quote::shell(&now);
         return match sub.open().ok() {
             // A partial clone with the commit but not all its blobs: a diff from the
             // empty tree makes git fetch them, in one batch.
@@ -198,8 +169,8 @@ pub fn fetch_command(repo: &Repo, target: Oid, path: &str, commit: Oid) -> Strin
         .join(commit.to_string());
     format!(
         "git clone --bare --quiet -- {} {}",
-        shell_quote(&url),
-        shell_quote(dest.as_str())
+        crate::quote::shell(&url),
+        crate::quote::shell(dest.as_str())
     )
 }
 
@@ -307,20 +278,5 @@ fn resolve_url(repo: &Repo, url: &str) -> String {
         rest.to_string()
     } else {
         format!("{base}/{rest}")
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::shell_quote;
-
-    #[test]
-    fn quoting_keeps_plain_words_and_disarms_the_rest() {
-        assert_eq!(shell_quote("modules/sub"), "modules/sub");
-        assert_eq!(shell_quote("a;rm -rf x"), "'a;rm -rf x'");
-        assert_eq!(shell_quote("it's"), r"'it'\''s'");
-        assert_eq!(shell_quote("-x"), "'-x'");
-        assert_eq!(shell_quote(""), "''");
-        assert_eq!(shell_quote("a\nb'"), r"$'a\x0ab\''");
     }
 }

@@ -31,8 +31,10 @@ use crate::error::{Error, Result};
 use crate::evtag::{self, Gitlink};
 use crate::git::{short, Repo};
 use crate::ledger::{Ledger, View};
+use crate::limits::TooLarge;
+use crate::quote::shell as shell_quote;
 use crate::seal::{digest_of, git_time, Identity, ManifestSummary, Person, Tool, SCHEMA};
-use crate::submodules::{fetch_command, shell_quote};
+use crate::submodules::fetch_command;
 use crate::verify::{Reason, Verifier};
 
 /// The extended-verification checksum recorded in a tag seal.
@@ -191,19 +193,38 @@ pub fn seal_path(name: &str, digest: &str) -> String {
     )
 }
 
+/// A stored tag seal and the digest its content hashes to.
+pub type StoredSeal = (TagSeal, String);
+
 /// Every seal stored for tag `name`, parsed, with the digest each actually hashes to.
-pub fn stored_seals(view: &View<'_>, name: &str) -> Result<Vec<(TagSeal, String)>> {
+pub fn stored_seals(view: &View<'_>, name: &str) -> Result<Vec<StoredSeal>> {
+    Ok(stored_seals_bounded(view, name)?.0)
+}
+
+/// As [`stored_seals`], and the stored seals left unread for their size.
+pub fn stored_seals_bounded(
+    view: &View<'_>,
+    name: &str,
+) -> Result<(Vec<StoredSeal>, Vec<TooLarge>)> {
     let mut out = Vec::new();
-    for (_, content) in view.files_in(&format!("tags/{name}"))? {
+    let mut too_large = Vec::new();
+    for (_, content) in view.files_in_bounded(&format!("tags/{name}"))? {
+        let content = match content {
+            Ok(c) => c,
+            Err(e) => {
+                too_large.push(e);
+                continue;
+            }
+        };
         let text = String::from_utf8_lossy(&content);
-        if let Ok(value) = serde_norway::from_str::<serde_json::Value>(&text) {
+        if let Ok(value) = crate::yaml::from_str::<serde_json::Value>(&text) {
             let computed = digest_of(value.clone());
             if let Ok(seal) = serde_json::from_value::<TagSeal>(value) {
                 out.push((seal, computed));
             }
         }
     }
-    Ok(out)
+    Ok((out, too_large))
 }
 
 /// Of several seals of one tag at one target, the one whose evtag leaves out the
@@ -260,7 +281,7 @@ pub fn seal_tag(
         None
     };
     let unchanged = |seal: TagSeal| {
-        let yaml = serde_norway::to_string(&seal).unwrap_or_default();
+        let yaml = crate::yaml::to_string(&seal);
         Ok(TagSealed {
             seal,
             yaml,
@@ -333,7 +354,7 @@ pub fn seal_tag(
         digest: String::new(),
     };
     seal.digest = digest_of(serde_json::to_value(&seal).unwrap_or_default());
-    let yaml = serde_norway::to_string(&seal).unwrap_or_default();
+    let yaml = crate::yaml::to_string(&seal);
     if !dry_run {
         let mut files = vec![(seal_path(name, &seal.digest), yaml.clone().into_bytes())];
         if let (Some(f), Some(s)) = (&frozen, snapshot) {
@@ -392,6 +413,8 @@ pub enum TagProblem {
     },
     FrozenMismatch,
     FrozenMissing,
+    /// A stored tag seal over the size cap, left unread.
+    TooLarge(TooLarge),
 }
 
 impl std::fmt::Display for TagProblem {
@@ -439,6 +462,7 @@ impl std::fmt::Display for TagProblem {
             TagProblem::FrozenMissing => {
                 f.write_str("frozen checksum file is missing from the ledger")
             }
+            TagProblem::TooLarge(e) => write!(f, "unreadable tag seal: {e}"),
         }
     }
 }
@@ -511,7 +535,7 @@ pub fn verify_tag(
 pub fn check_tag(repo: &Repo, cfg: &Config, name: &str, mode: CacheMode) -> Result<TagCheck> {
     let state = tag_state(repo, name)?;
     let view = Ledger::new(repo, cfg).view()?;
-    let seals = stored_seals(&view, name)?;
+    let (seals, too_large) = stored_seals_bounded(&view, name)?;
     let problems = |problems| {
         Ok(TagCheck {
             problems,
@@ -519,6 +543,9 @@ pub fn check_tag(repo: &Repo, cfg: &Config, name: &str, mode: CacheMode) -> Resu
         })
     };
     if seals.is_empty() {
+        if !too_large.is_empty() {
+            return problems(too_large.into_iter().map(TagProblem::TooLarge).collect());
+        }
         return problems(vec![TagProblem::NoSeal]);
     }
     let tag_object = state.tag_object.map(|o| o.to_string());
@@ -532,7 +559,7 @@ pub fn check_tag(repo: &Repo, cfg: &Config, name: &str, mode: CacheMode) -> Resu
     let Some((seal, computed)) = &current else {
         let sealed = seals
             .iter()
-            .map(|(s, _)| s.target[..7.min(s.target.len())].to_string())
+            .map(|(s, _)| crate::limits::prefix(&s.target, 7).to_string())
             .collect();
         return problems(vec![TagProblem::Moved {
             sealed,

@@ -118,8 +118,10 @@ impl<'r> Verifier<'r> {
 
     /// The problems with `oid`'s seal; empty when it is valid.
     pub fn check(&mut self, oid: Oid) -> Result<Vec<Reason>> {
-        let Some(text) = self.view.note(oid)? else {
-            return Ok(vec![Reason::NoSeal]);
+        let text = match self.view.note_bounded(oid)? {
+            None => return Ok(vec![Reason::NoSeal]),
+            Some(Err(too_large)) => return Ok(vec![Reason::Unreadable(too_large.to_string())]),
+            Some(Ok(text)) => text,
         };
         let parsed = match Seal::parse(&text) {
             Ok(p) => p,

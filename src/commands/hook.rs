@@ -16,7 +16,7 @@ use crate::error::{Error, Result};
 use crate::gate::{self, Update};
 use crate::git::{short, Repo};
 use crate::ledger::Ledger;
-use crate::runlog::{Run, Source, Status};
+use crate::runlog::{self, Run, Source, Status};
 use crate::sync;
 use crate::verify::{Problem, Reason};
 
@@ -300,21 +300,25 @@ fn pre_push_updates(repo: &Repo, input: &str) -> Result<(Vec<Update>, Option<Str
     Ok((gate::parse_pre_push(input)?, None))
 }
 
+/// The first updates (bounded: `runlog::bounded_list`); the total is `updates.len()`.
 fn updates_json(updates: &[Update]) -> serde_json::Value {
-    json!(updates
-        .iter()
-        .map(|u| json!({"ref": u.refname, "old": u.old.to_string(), "new": u.new.to_string()}))
-        .collect::<Vec<_>>())
+    runlog::bounded_list(
+        updates
+            .iter()
+            .map(|u| json!({"ref": u.refname, "old": u.old.to_string(), "new": u.new.to_string()})),
+    )
+    .0
 }
 
 /// The outcome of a gate that found problems: the push is refused (exit 1).
 fn refusal(checked: usize, problems: &[Problem]) -> GateOutcome {
-    let listed: Vec<_> = problems
-        .iter()
-        .map(|p| json!({"commit": p.commit.to_string(), "reason": p.reason.to_string()}))
-        .collect();
+    let (listed, total) = runlog::bounded_list(
+        problems
+            .iter()
+            .map(|p| json!({"commit": p.commit.to_string(), "reason": p.reason.to_string()})),
+    );
     GateOutcome::refused(
-        json!({"checked": checked, "problems": listed}),
+        json!({"checked": checked, "problems": listed, "problems_total": total}),
         1,
         format!(
             "refused: {} problem(s) in {checked} commit(s) checked",
@@ -374,6 +378,7 @@ fn pre_push(args: &[String]) -> Result<(Run, GateOutcome)> {
     run.inputs(json!({
         "remote": remote,
         "updates": updates_json(&updates),
+        "updates_total": updates.len(),
     }));
     if std::env::var("SEAL_SKIP").as_deref() == Ok("1") {
         eprintln!("warning: git-seal: SEAL_SKIP=1: push not checked (recorded as SKIPPED)");
@@ -489,6 +494,7 @@ fn pre_receive() -> Result<(Run, GateOutcome)> {
     let mut run = Run::start(&repo.seal_dir(), Source::Hook("pre-receive"), None);
     run.inputs(json!({
         "updates": updates_json(&updates),
+        "updates_total": updates.len(),
     }));
     let report = gate::pre_receive(&repo, &cfg, &updates)?;
     let commits = report.commits;
@@ -558,8 +564,9 @@ fn git_pid() -> Option<u32> {
 }
 
 /// `reference-transaction`: seals every tag a committed transaction created or moved.
-/// The shim has already dropped every call that is not `committed` and every line
-/// that is not a tag, so this runs only when there is a tag to seal. Never fails.
+/// The shim has already dropped every call that is not `committed` and every
+/// transaction with no tag and no fetched ledger (`refs/seal/remotes/`) in it; the
+/// lines it passes may name other refs too, which are skipped here. Never fails.
 fn tag_hook(state: Option<&str>, input: &str) -> u8 {
     if state != Some("committed") {
         return 0;

@@ -125,7 +125,10 @@ fn mentions(v: &serde_json::Value, commit: &str) -> bool {
 
 fn table_row(r: &Entry, color: bool) -> String {
     let what = r.hook.as_deref().or(r.command.as_deref()).unwrap_or("?");
-    let head = r.head.as_deref().map_or("-", |h| &h[..h.len().min(7)]);
+    let head = r
+        .head
+        .as_deref()
+        .map_or("-", |h| crate::limits::prefix(h, 7));
     let status = format!("{:<8}", r.status.as_str());
     let status = if color {
         let code = match r.status {

@@ -150,8 +150,14 @@ pub fn unsealed(repo: &Repo, cfg: &Config, tips: &[Oid]) -> Result<Vec<Oid>> {
 fn refuse_unreadable(repo: &Repo, cfg: &Config, commits: &[Oid]) -> Result<()> {
     let view = Ledger::new(repo, cfg).view()?;
     for &oid in commits {
-        if let Some(text) = view.note(oid)? {
-            if let Err(e) = crate::seal::Seal::parse(&text) {
+        if let Some(text) = view.note_bounded(oid)? {
+            let parsed = match text {
+                Ok(text) => crate::seal::Seal::parse(&text)
+                    .map(drop)
+                    .map_err(|e| e.to_string()),
+                Err(too_large) => Err(too_large.to_string()),
+            };
+            if let Err(e) = parsed {
                 return Err(Error::usage(format!(
                     "the ledger's note for {} is not a readable seal: {e}",
                     short(oid)

@@ -195,8 +195,8 @@ pub fn run_rollback(args: RollbackArgs) -> Result<u8> {
             outln(format!(
                 "{}  {} -> {} ({})  by {} <{}>  safety {}  reason: {}",
                 r.at,
-                &r.from[..7.min(r.from.len())],
-                &r.to[..7.min(r.to.len())],
+                crate::limits::prefix(&r.from, 7),
+                crate::limits::prefix(&r.to, 7),
                 r.tag,
                 r.by.name,
                 r.by.email,
@@ -346,7 +346,7 @@ pub fn run_rollback(args: RollbackArgs) -> Result<u8> {
         stash_ref: stash_ref.clone(),
         worktree_verified: problems.is_empty(),
     };
-    let yaml = serde_norway::to_string(&record).unwrap_or_default();
+    let yaml = crate::yaml::to_string(&record);
     let who = Signature::now(&me.name, &me.email)?;
     let path = format!("rollbacks/{}.yaml", record.run_id);
     let recorded = Ledger::new(&repo, &cfg).append_with_files(

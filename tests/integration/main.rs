@@ -3,6 +3,7 @@
 
 mod harness;
 
+mod adversary;
 mod adversary_gate;
 mod adversary_output;
 mod do_no_harm;
