@@ -41,7 +41,7 @@ if [ "$hook" = reference-transaction ]; then
     [ "$1" = committed ] || exit 0
     tags=
     while read -r old new ref; do
-        case "$ref" in refs/tags/*) tags="$tags$old $new $ref
+        case "$ref" in refs/tags/* | refs/seal/remotes/*) tags="$tags$old $new $ref
 " ;;
         esac
     done

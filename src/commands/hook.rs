@@ -379,6 +379,13 @@ fn pre_push(args: &[String]) -> Result<(Run, GateOutcome)> {
     } else {
         Vec::new()
     };
+    // Seals fetched from any remote go with this push: merged into the local ledger
+    // first, so a gated remote receives them with the commits.
+    if let Ok(a) = sync::absorb_fetched(&repo, &cfg) {
+        for (tracking, e) in &a.refused {
+            eprintln!("warning: git-seal: {tracking} not merged: {e}");
+        }
+    }
     let view = Ledger::new(&repo, &cfg).view()?;
     let checked = gate::check(&repo, view, &updates, cfg.gate_tags, &hide)?;
     let commits = checked.commits;
@@ -472,7 +479,7 @@ fn pre_receive() -> Result<(Run, GateOutcome)> {
                 cfg.ledger_ref
             );
             eprintln!("hint: fetch and merge the ledger instead of rewriting it: git seal fetch && git seal push");
-            return Ok((run, GateOutcome::refused(json!({}), 1, why)));
+            return Ok((run, GateOutcome::refused(json!({}), 1, why.to_string())));
         }
         ledger_tip = Some(u.new);
     }
@@ -517,6 +524,15 @@ fn tag_hook(state: Option<&str>, input: &str) -> u8 {
             (!new.bytes().all(|b| b == b'0')).then(|| name.to_string())
         })
         .collect();
+    let fetched_ledger = input.lines().any(|l| {
+        let f: Vec<&str> = l.split_whitespace().collect();
+        f.get(2)
+            .is_some_and(|r| r.starts_with("refs/seal/remotes/"))
+            && f.get(1).is_some_and(|n| !n.bytes().all(|b| b == b'0'))
+    });
+    if fetched_ledger {
+        absorb_hook();
+    }
     if tags.is_empty() {
         return 0;
     }
@@ -571,16 +587,74 @@ fn tag_hook(state: Option<&str>, input: &str) -> u8 {
     0
 }
 
+/// A fetch updated a fetched ledger (`refs/seal/remotes/…`): merge every fetched
+/// ledger into the local one, so pulled commits' seals are kept for good. Never
+/// fails; a server (receive-pack) never merges what a pusher sent.
+fn absorb_hook() {
+    if git_command().is_some_and(|c| c.ends_with("receive-pack")) {
+        return;
+    }
+    let Some((repo, run)) = start_hook("reference-transaction") else {
+        return;
+    };
+    let absorbed = Config::load(&repo).and_then(|cfg| sync::absorb_fetched(&repo, &cfg));
+    match absorbed {
+        Ok(a) => {
+            let mut status = Status::Success;
+            for (tracking, e) in &a.refused {
+                eprintln!("warning: git-seal: {tracking} not merged: {e}");
+                eprintln!("hint: inspect it with git ls-tree -r {tracking}");
+                status = Status::Partial;
+            }
+            for (tracking, m) in &a.merged {
+                for path in &m.conflicts {
+                    eprintln!(
+                        "warning: git-seal: {tracking} holds another {path}; the local one is kept"
+                    );
+                }
+            }
+            let merged: Vec<_> = a
+                .merged
+                .iter()
+                .map(|(r, m)| json!({"ref": r, "added": m.added, "kept_aside": m.kept_aside}))
+                .collect();
+            let message = format!(
+                "{} fetched ledger(s) merged, {} refused",
+                a.merged.len(),
+                a.refused.len()
+            );
+            warn_log(run.finish(status, json!({"merged": merged}), 1, message));
+        }
+        Err(e) => {
+            eprintln!("warning: git-seal: fetched seals not merged: {}", e.message);
+            eprintln!("hint: merge them with: git seal fetch");
+            warn_log(run.finish(Status::Failed, json!({}), 1, e.message));
+        }
+    }
+}
+
 /// The git command that ran this hook, if it brings refs from elsewhere (fetch,
 /// pull, clone). Read from `/proc/<git's pid>/cmdline` (the shim passes git's pid);
 /// where that is not available, `None`, and tags are sealed.
 fn transfer_command() -> Option<String> {
+    let command = git_command()?;
+    matches!(command.as_str(), "fetch" | "pull" | "clone" | "fetch-pack").then_some(command)
+}
+
+/// The git command that ran this hook (`fetch`, `receive-pack` …), from
+/// `/proc/<git's pid>/cmdline` (the shim passes git's pid).
+fn git_command() -> Option<String> {
     let pid = std::env::var("SEAL_GIT_PID").ok()?;
     let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
     let args: Vec<String> = cmdline
         .split(|b| *b == 0)
         .map(|a| String::from_utf8_lossy(a).into_owned())
         .collect();
+    // `git-receive-pack …`: the command is in the program's name.
+    let program = args.first().map(|p| p.rsplit('/').next().unwrap_or(p));
+    if let Some(p) = program.and_then(|p| p.strip_prefix("git-")) {
+        return Some(p.to_string());
+    }
     // Skip the program and git's own options (`-c k=v`, `-C dir`, `--flag`).
     let mut rest = args.iter().skip(1);
     let command = loop {
@@ -593,5 +667,5 @@ fn transfer_command() -> Option<String> {
             a => break a.to_string(),
         }
     };
-    matches!(command.as_str(), "fetch" | "pull" | "clone" | "fetch-pack").then_some(command)
+    Some(command)
 }
