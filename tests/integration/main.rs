@@ -6,6 +6,7 @@ mod harness;
 mod failures;
 
 mod install;
+mod ledger_rules;
 mod manifest;
 mod precommit;
 mod push;
