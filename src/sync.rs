@@ -160,7 +160,14 @@ pub fn push(repo: &Repo, cfg: &Config, remote: &str) -> Result<u32> {
             ))
             .hint(format!("retry by hand: git seal push {remote}")));
         }
-        fetch(repo, cfg, remote)?;
+        let absorbed = fetch(repo, cfg, remote)?;
+        let tracking = tracking_ref(cfg, remote);
+        if let Some((_, e)) = absorbed.refused.iter().find(|(r, _)| *r == tracking) {
+            // Their ledger cannot be merged, so ours can never fast-forward theirs.
+            return Err(
+                Error::from(e.clone()).context(format!("cannot push the ledger to {remote}"))
+            );
+        }
         std::thread::sleep(backoff(cfg.retry_base_ms, attempt));
     }
 }
