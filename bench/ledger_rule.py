@@ -52,18 +52,26 @@ def build(base, env, seals, rng):
     client.git("add", "f")
     client.git("commit", "-q", "-m", "base")
     client.git("push", "-q", "origin", "main")
-    # The ledger grows to `seals` notes, fanned out, the real seal among them.
+    # The ledger grows to `seals` notes, the real seal among them, fanned out as
+    # git-seal's writer leaves it: a level is split in 2-hex subtrees past 256 notes.
+    depth, per = 0, seals
+    while per > 256:
+        depth, per = depth + 1, per / 256
+
+    def path(hexid):
+        return "/".join([hexid[2 * i:2 * i + 2] for i in range(depth)] + [hexid[2 * depth:]])
+
     real = [line.split() for line in
             client.git("ls-tree", "-r", "refs/notes/seal").stdout.decode().splitlines()]
     lines = [f"commit refs/notes/seal\ncommitter B <b@x> 1700000000 +0000\ndata 5\nbulk\n"
              f"from {rev(client, 'refs/notes/seal')}\ndeleteall\n"]
     for mode, _, oid, name in real:
         name = name.replace("/", "")
-        lines.append(f"M {mode} {oid} {name[:2]}/{name[2:]}\n")
+        lines.append(f"M {mode} {oid} {path(name)}\n")
     for i in range(seals - len(real)):
         hexid = "%040x" % rng.getrandbits(160)
         data = f"schema: git-seal/seal/v1\nkind: commit\ncommit: {hexid}\n"
-        lines.append(f"M 100644 inline {hexid[:2]}/{hexid[2:]}\ndata {len(data)}\n{data}")
+        lines.append(f"M 100644 inline {path(hexid)}\ndata {len(data)}\n{data}")
     lines.append("\n")
     client.git("fast-import", "--quiet", stdin="".join(lines).encode())
     client.run(BIN, "push")

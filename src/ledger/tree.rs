@@ -918,3 +918,86 @@ pub fn check_file_path(shape: Shape, path: &str, blob: Oid) -> Option<ShapeIssue
     }
     None
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn repo() -> (tempfile::TempDir, Repo) {
+        let dir = tempfile::tempdir().unwrap();
+        git2::Repository::init(dir.path()).unwrap();
+        let path = camino::Utf8PathBuf::from_path_buf(dir.path().to_path_buf()).unwrap();
+        let repo = Repo::open(Some(&path)).unwrap();
+        (dir, repo)
+    }
+
+    fn notes(repo: &Repo, range: std::ops::Range<u32>) -> BTreeMap<String, Oid> {
+        range
+            .map(|i| {
+                let hex = format!("{:040x}", u128::from(i) * 0x9e37_79b9_7f4a_7c15);
+                (hex, repo.git.blob(format!("seal {i}").as_bytes()).unwrap())
+            })
+            .collect()
+    }
+
+    #[test]
+    fn safe_names() {
+        assert!(is_safe_name(b"v1.0-rc+2@2026-01-01"));
+        for bad in [&b""[..], b".hidden", b"-x", b"a b", b"$(x)", b"a/b", "é".as_bytes()] {
+            assert!(!is_safe_name(bad), "{bad:?}");
+        }
+        assert!(!is_safe_name(&[b'a'; MAX_NAME + 1]));
+    }
+
+    #[test]
+    fn the_writer_fans_out_past_the_limit_and_every_note_is_found_on_its_one_path() {
+        let (_d, repo) = repo();
+        let shape = Shape { hex_len: 40 };
+        let first = notes(&repo, 0..200);
+        let flat = write(&repo, shape, None, &first, &BTreeMap::new()).unwrap();
+        assert_eq!(repo.git.find_tree(flat).unwrap().len(), 200);
+        let more = notes(&repo, 200..600);
+        let fanned = write(&repo, shape, Some(flat), &more, &BTreeMap::new()).unwrap();
+        let root = repo.git.find_tree(fanned).unwrap();
+        assert!(root.iter().all(|e| e.name_bytes().len() == 2));
+        assert_eq!(check_shape(&repo, shape, fanned).unwrap(), vec![]);
+        for (hex, blob) in first.iter().chain(&more) {
+            assert_eq!(note_in(&repo, shape, &root, hex).unwrap(), Some(*blob));
+            if hex.to_uppercase() != *hex {
+                assert_eq!(note_in(&repo, shape, &root, &hex.to_uppercase()).unwrap(), None);
+            }
+        }
+        // The fanout change moved 200 notes and added 400: the diff sees only additions.
+        let changes = diff(&repo, shape, Some(flat), Some(fanned), None).unwrap();
+        assert_eq!(changes.notes.len(), 400);
+        assert!(changes.notes.iter().all(|n| n.old.is_none()));
+        // Equal trees: nothing to read.
+        let none = diff(&repo, shape, Some(fanned), Some(fanned), None).unwrap();
+        assert!(none.notes.is_empty() && none.files.is_empty());
+    }
+
+    #[test]
+    fn file_paths_a_writer_may_add() {
+        let shape = Shape { hex_len: 40 };
+        let blob = Oid::from_str(&"b".repeat(40)).unwrap();
+        let commit = "c".repeat(40);
+        assert_eq!(check_file_path(shape, "tags/release/v1/abc.yaml", blob), None);
+        assert_eq!(
+            check_file_path(shape, &format!("alternates/{commit}/{blob}"), blob),
+            None
+        );
+        assert_eq!(
+            check_file_path(shape, &format!("alternates/{commit}/x"), blob),
+            Some(ShapeIssue::BadAlternate)
+        );
+        assert_eq!(
+            check_file_path(shape, "README", blob),
+            Some(ShapeIssue::UnknownTopLevel)
+        );
+        assert_eq!(
+            check_file_path(shape, "tags/a b/x.yaml", blob),
+            Some(ShapeIssue::UnsafeName)
+        );
+        assert_eq!(check_file_path(shape, "tags", blob), Some(ShapeIssue::WrongKind));
+    }
+}
