@@ -201,34 +201,138 @@ fn entries(tree: &Tree<'_>) -> Vec<Entry> {
         .collect()
 }
 
-/// git's tree order: names compared as bytes, a tree's name as if it ended in `/`.
-fn order_key(e: &Entry) -> Vec<u8> {
-    let mut k = e.name.clone();
-    k.push(if e.is_tree() { b'/' } else { 0 });
-    k
-}
-
-/// Problems with a level as a whole: order, duplicate names, empty.
-fn check_level(entries: &[Entry], path: &[u8], top: bool, out: &mut Vec<ShapeProblem>) {
-    if entries.is_empty() && !top {
+/// Problems with a level as a whole: order, duplicate names, empty. `items` are
+/// (name, mode) in the tree's order.
+fn check_level<'a>(
+    items: impl Iterator<Item = (&'a [u8], i32)>,
+    path: &[u8],
+    top: bool,
+    out: &mut Vec<ShapeProblem>,
+) {
+    let mut names: HashSet<&[u8]> = HashSet::new();
+    let mut last: Option<(&[u8], bool)> = None;
+    let mut empty = true;
+    for (name, mode) in items {
+        empty = false;
+        let is_tree = mode == MODE_TREE;
+        let fresh = names.insert(name);
+        let ordered = last.is_none_or(|(l, lt)| git_order(l, lt, name, is_tree).is_lt());
+        if !fresh || !ordered {
+            out.push(ShapeProblem {
+                path: show(&join(path, name)),
+                issue: ShapeIssue::Unsorted,
+            });
+        }
+        last = Some((name, is_tree));
+    }
+    if empty && !top {
         out.push(ShapeProblem {
             path: show(path),
             issue: ShapeIssue::EmptyTree,
         });
     }
-    let mut names = HashSet::new();
-    let mut last: Option<Vec<u8>> = None;
-    for e in entries {
-        let key = order_key(e);
-        let fresh = names.insert(e.name.clone());
-        if !fresh || last.as_ref().is_some_and(|l| *l >= key) {
-            out.push(ShapeProblem {
-                path: show(&join(path, &e.name)),
-                issue: ShapeIssue::Unsorted,
-            });
-        }
-        last = Some(key);
+}
+
+/// git's tree order: names compared as bytes, a tree's name as if it ended in `/`.
+fn git_order(a: &[u8], a_tree: bool, b: &[u8], b_tree: bool) -> std::cmp::Ordering {
+    let n = a.len().min(b.len());
+    match a[..n].cmp(&b[..n]) {
+        std::cmp::Ordering::Equal => {}
+        o => return o,
     }
+    let end = |name: &[u8], tree: bool| match name.get(n) {
+        Some(c) => *c,
+        None if tree => b'/',
+        None => 0,
+    };
+    end(a, a_tree)
+        .cmp(&end(b, b_tree))
+        .then(a.len().cmp(&b.len()))
+}
+
+fn owned_items(list: &[Entry]) -> impl Iterator<Item = (&[u8], i32)> {
+    list.iter().map(|e| (e.name.as_slice(), e.mode))
+}
+
+/// The entries of `old` and of `new` (either absent: empty) that the other lacks with
+/// the same name, id and mode: a merge-join in git's order, which skips what is
+/// unchanged without decoding it. With `check`, the whole `new` level is checked
+/// (order, names once, not empty; a note level: notes not mixed with fanouts).
+fn changed_entries(
+    repo: &Repo,
+    shape: Shape,
+    old: Option<Oid>,
+    new: Option<Oid>,
+    note_level: Option<&str>,
+    path: &[u8],
+    check: Option<&mut Vec<ShapeProblem>>,
+) -> Result<(Vec<Entry>, Vec<Entry>)> {
+    let old_tree = old.map(|t| repo.git.find_tree(t)).transpose()?;
+    let new_tree = new.map(|t| repo.git.find_tree(t)).transpose()?;
+    let a: Vec<git2::TreeEntry<'_>> = old_tree.iter().flat_map(|t| t.iter()).collect();
+    let b: Vec<git2::TreeEntry<'_>> = new_tree.iter().flat_map(|t| t.iter()).collect();
+    if let (Some(out), Some(_)) = (check, new) {
+        let items = b.iter().map(|e| (e.name_bytes(), e.filemode_raw()));
+        check_level(items, path, path.is_empty(), out);
+        if let Some(prefix) = note_level {
+            let rest = shape.hex_len.saturating_sub(prefix.len());
+            let notes = b
+                .iter()
+                .any(|e| e.filemode_raw() == MODE_BLOB && is_lower_hex(e.name_bytes(), rest));
+            let fans = rest > 2
+                && b.iter()
+                    .any(|e| e.filemode_raw() == MODE_TREE && is_lower_hex(e.name_bytes(), 2));
+            if notes && fans {
+                let p = fanout_path(prefix);
+                out.push(ShapeProblem {
+                    path: if p.is_empty() {
+                        "(top level)".into()
+                    } else {
+                        format!("{p}/")
+                    },
+                    issue: ShapeIssue::MixedFanout,
+                });
+            }
+        }
+    }
+    let own = |e: &git2::TreeEntry<'_>| Entry {
+        name: e.name_bytes().to_vec(),
+        id: e.id(),
+        mode: e.filemode_raw(),
+    };
+    let (mut i, mut j) = (0, 0);
+    let (mut gone, mut came) = (Vec::new(), Vec::new());
+    while i < a.len() || j < b.len() {
+        let order = match (a.get(i), b.get(j)) {
+            (Some(x), Some(y)) => git_order(
+                x.name_bytes(),
+                x.filemode_raw() == MODE_TREE,
+                y.name_bytes(),
+                y.filemode_raw() == MODE_TREE,
+            ),
+            (Some(_), None) => std::cmp::Ordering::Less,
+            _ => std::cmp::Ordering::Greater,
+        };
+        match order {
+            std::cmp::Ordering::Less => {
+                gone.push(own(&a[i]));
+                i += 1;
+            }
+            std::cmp::Ordering::Greater => {
+                came.push(own(&b[j]));
+                j += 1;
+            }
+            std::cmp::Ordering::Equal => {
+                if a[i].id() != b[j].id() || a[i].filemode_raw() != b[j].filemode_raw() {
+                    gone.push(own(&a[i]));
+                    came.push(own(&b[j]));
+                }
+                i += 1;
+                j += 1;
+            }
+        }
+    }
+    Ok((gone, came))
 }
 
 /// A level of notes (the top level, or a fanout subtree), decoded.
@@ -376,7 +480,7 @@ fn read_dir(
     let list = entries(&tree);
     let mut check = check;
     if let Some(out) = check.as_deref_mut() {
-        check_level(&list, path, false, out);
+        check_level(owned_items(&list), path, false, out);
     }
     for e in list {
         let p = join(path, &e.name);
@@ -420,7 +524,7 @@ fn read_notes(
     let list = entries(&repo.git.find_tree(tree)?);
     let path = fanout_path(prefix);
     if let Some(out) = check.as_deref_mut() {
-        check_level(&list, path.as_bytes(), false, out);
+        check_level(owned_items(&list), path.as_bytes(), false, out);
     }
     let level = read_level(shape, prefix, list);
     if let Some(out) = check.as_deref_mut() {
@@ -450,6 +554,21 @@ fn fanout_path(prefix: &str) -> String {
 
 /// The rules of a fanout subtree beyond the top: only notes or only subtrees.
 fn check_fanout_level(level: &Level, path: &str, out: &mut Vec<ShapeProblem>) {
+    check_fanout_others(level, path, out);
+    if !level.notes.is_empty() && !level.fanouts.is_empty() {
+        out.push(ShapeProblem {
+            path: if path.is_empty() {
+                "(top level)".into()
+            } else {
+                format!("{path}/")
+            },
+            issue: ShapeIssue::MixedFanout,
+        });
+    }
+}
+
+/// In a fanout subtree, every entry is a note or a fanout subtree.
+fn check_fanout_others(level: &Level, path: &str, out: &mut Vec<ShapeProblem>) {
     for e in &level.others {
         let issue = if e.mode != MODE_BLOB && e.mode != MODE_TREE {
             ShapeIssue::BadMode(e.mode)
@@ -459,16 +578,6 @@ fn check_fanout_level(level: &Level, path: &str, out: &mut Vec<ShapeProblem>) {
         out.push(ShapeProblem {
             path: show(&join(path.as_bytes(), &e.name)),
             issue,
-        });
-    }
-    if !level.notes.is_empty() && !level.fanouts.is_empty() {
-        out.push(ShapeProblem {
-            path: if path.is_empty() {
-                "(top level)".into()
-            } else {
-                format!("{path}/")
-            },
-            issue: ShapeIssue::MixedFanout,
         });
     }
 }
@@ -535,13 +644,6 @@ pub fn diff(
     Ok(changes)
 }
 
-fn list_of(repo: &Repo, tree: Option<Oid>) -> Result<Vec<Entry>> {
-    Ok(match tree {
-        Some(t) => entries(&repo.git.find_tree(t)?),
-        None => Vec::new(),
-    })
-}
-
 fn diff_top(
     repo: &Repo,
     shape: Shape,
@@ -550,23 +652,12 @@ fn diff_top(
     check: &mut Option<&mut Vec<ShapeProblem>>,
     changes: &mut Changes,
 ) -> Result<()> {
-    let old_list = list_of(repo, old)?;
-    let new_list = list_of(repo, new)?;
-    if let (Some(out), Some(_)) = (check.as_deref_mut(), new) {
-        check_level(&new_list, b"", true, out);
-    }
-    let a = read_level(shape, "", old_list);
-    let b = read_level(shape, "", new_list);
-    if let (Some(out), Some(_)) = (check.as_deref_mut(), new) {
-        if !b.notes.is_empty() && !b.fanouts.is_empty() {
-            out.push(ShapeProblem {
-                path: "(top level)".into(),
-                issue: ShapeIssue::MixedFanout,
-            });
-        }
+    let (gone, came) = changed_entries(repo, shape, old, new, Some(""), b"", check.as_deref_mut())?;
+    let a = read_level(shape, "", gone);
+    let b = read_level(shape, "", came);
+    if let Some(out) = check.as_deref_mut() {
         for e in &b.others {
-            let same = a.others.iter().any(|o| o.name == e.name && o.id == e.id);
-            if let (false, Some(issue)) = (same, check_top_other(e)) {
+            if let Some(issue) = check_top_other(e) {
                 out.push(ShapeProblem {
                     path: show(&e.name),
                     issue,
@@ -603,16 +694,20 @@ fn diff_note_levels(
         match (a_fan.get(key), b_fan.get(key)) {
             (Some(x), Some(y)) if x == y => {}
             (Some(&x), Some(&y)) => {
-                let old_list = entries(&repo.git.find_tree(x)?);
-                let new_list = entries(&repo.git.find_tree(y)?);
                 let path = fanout_path(key);
+                let (gone, came) = changed_entries(
+                    repo,
+                    shape,
+                    Some(x),
+                    Some(y),
+                    Some(key),
+                    path.as_bytes(),
+                    check.as_deref_mut(),
+                )?;
+                let a = read_level(shape, key, gone);
+                let b = read_level(shape, key, came);
                 if let Some(out) = check.as_deref_mut() {
-                    check_level(&new_list, path.as_bytes(), false, out);
-                }
-                let a = read_level(shape, key, old_list);
-                let b = read_level(shape, key, new_list);
-                if let Some(out) = check.as_deref_mut() {
-                    check_fanout_level(&b, &path, out);
+                    check_fanout_others(&b, &path, out);
                 }
                 for e in a.others {
                     stray.insert(show(&join(path.as_bytes(), &e.name)), (e.id, e.mode));
@@ -719,11 +814,15 @@ fn diff_dirs(
         }
         match old {
             Some(o) if o.is_tree() && e.is_tree() => {
-                let old_list = entries(&repo.git.find_tree(o.id)?);
-                let new_list = entries(&repo.git.find_tree(e.id)?);
-                if let Some(out) = check.as_deref_mut() {
-                    check_level(&new_list, &p, false, out);
-                }
+                let (old_list, new_list) = changed_entries(
+                    repo,
+                    shape,
+                    Some(o.id),
+                    Some(e.id),
+                    None,
+                    &p,
+                    check.as_deref_mut(),
+                )?;
                 diff_dirs(
                     repo,
                     shape,
@@ -943,7 +1042,15 @@ mod tests {
     #[test]
     fn safe_names() {
         assert!(is_safe_name(b"v1.0-rc+2@2026-01-01"));
-        for bad in [&b""[..], b".hidden", b"-x", b"a b", b"$(x)", b"a/b", "é".as_bytes()] {
+        for bad in [
+            &b""[..],
+            b".hidden",
+            b"-x",
+            b"a b",
+            b"$(x)",
+            b"a/b",
+            "é".as_bytes(),
+        ] {
             assert!(!is_safe_name(bad), "{bad:?}");
         }
         assert!(!is_safe_name(&[b'a'; MAX_NAME + 1]));
@@ -964,7 +1071,10 @@ mod tests {
         for (hex, blob) in first.iter().chain(&more) {
             assert_eq!(note_in(&repo, shape, &root, hex).unwrap(), Some(*blob));
             if hex.to_uppercase() != *hex {
-                assert_eq!(note_in(&repo, shape, &root, &hex.to_uppercase()).unwrap(), None);
+                assert_eq!(
+                    note_in(&repo, shape, &root, &hex.to_uppercase()).unwrap(),
+                    None
+                );
             }
         }
         // The fanout change moved 200 notes and added 400: the diff sees only additions.
@@ -981,7 +1091,10 @@ mod tests {
         let shape = Shape { hex_len: 40 };
         let blob = Oid::from_str(&"b".repeat(40)).unwrap();
         let commit = "c".repeat(40);
-        assert_eq!(check_file_path(shape, "tags/release/v1/abc.yaml", blob), None);
+        assert_eq!(
+            check_file_path(shape, "tags/release/v1/abc.yaml", blob),
+            None
+        );
         assert_eq!(
             check_file_path(shape, &format!("alternates/{commit}/{blob}"), blob),
             None
@@ -998,6 +1111,9 @@ mod tests {
             check_file_path(shape, "tags/a b/x.yaml", blob),
             Some(ShapeIssue::UnsafeName)
         );
-        assert_eq!(check_file_path(shape, "tags", blob), Some(ShapeIssue::WrongKind));
+        assert_eq!(
+            check_file_path(shape, "tags", blob),
+            Some(ShapeIssue::WrongKind)
+        );
     }
 }
