@@ -11,7 +11,9 @@ new commits, really sealed by post-commit, and the ledger. Measured, median of
 
 - pre-receive alone (`git seal hook pre-receive` run in the server with the push's
   ref updates: the append-only rule on the ledger update plus the gate on the branch);
-- the whole `git push origin main` (client pre-push, transfer, server pre-receive).
+- the whole `git push origin main` (client pre-push, transfer, server pre-receive);
+- the same push of main and the ledger with no hook on either side: what git itself
+  costs at each size, the floor the hooks add to.
 
 Prints each figure at both sizes and the ratio 100,000 / 100 (target <= 1.5).
 """
@@ -117,6 +119,17 @@ def push(client, server, new):
     return took
 
 
+def plain_push(client, server, new):
+    """The same push with no hook on either side: what git itself costs."""
+    server.git("config", "core.hooksPath", "/dev/null")
+    t = time.perf_counter()
+    client.git("-c", "core.hooksPath=/dev/null", "push", "-q", "origin", "main", "refs/notes/seal")
+    took = time.perf_counter() - t
+    server.git("config", "--unset", "core.hooksPath")
+    assert rev(server, "refs/notes/seal") == new["ledger"]
+    return took
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--runs", type=int, default=9)
@@ -134,6 +147,7 @@ def main():
         setups = {n: build(base, env, n, rng) for n in sizes}
         hook = {n: [] for n in sizes}
         e2e = {n: [] for n in sizes}
+        plain = {n: [] for n in sizes}
         for _ in range(args.runs):
             for n in sizes:
                 server, client, old, new = setups[n]
@@ -141,8 +155,11 @@ def main():
                 hook[n].append(pre_receive(server, old, new))
                 reset(server, client, old)
                 e2e[n].append(push(client, server, new))
+                reset(server, client, old)
+                plain[n].append(plain_push(client, server, new))
         for name, t in (("pre-receive (rule + gate), 10 sealed commits", hook),
-                        ("git push origin main, 10 sealed commits", e2e)):
+                        ("git push origin main, 10 sealed commits", e2e),
+                        ("the same push with no hooks (git's own floor)", plain)):
             small, big = statistics.median(t[100]), statistics.median(t[100_000])
             ratios = [b / s for s, b in zip(t[100], t[100_000])]
             print(f"{name}: 100,000 seals {big * 1000:.1f} ms; 100 seals {small * 1000:.1f} ms; "

@@ -132,6 +132,7 @@ pub struct View<'r> {
     tree: Option<Tree<'r>>,
     /// Fetched ledgers not merged yet: (tracking ref, tree).
     fetched: Vec<(String, Tree<'r>)>,
+    cache: tree::TreeCache,
 }
 
 /// Where a candidate seal of a commit was found.
@@ -421,13 +422,20 @@ impl<'r> View<'r> {
             tip,
             tree,
             fetched: Vec::new(),
+            cache: tree::TreeCache::default(),
         })
     }
 
     /// The blob of `commit`'s note in the local ledger only.
     fn local_note(&self, commit: Oid) -> Result<Option<Oid>> {
         match &self.tree {
-            Some(t) => tree::note_in(self.repo, self.shape, t, &commit.to_string()),
+            Some(t) => tree::note_in(
+                self.repo,
+                self.shape,
+                t.id(),
+                &commit.to_string(),
+                &self.cache,
+            ),
             None => Ok(None),
         }
     }
@@ -436,7 +444,8 @@ impl<'r> View<'r> {
     pub fn note_oid(&self, commit: Oid) -> Result<Option<Oid>> {
         let hex = commit.to_string();
         for tree in self.tree.iter().chain(self.fetched.iter().map(|(_, t)| t)) {
-            if let Some(blob) = tree::note_in(self.repo, self.shape, tree, &hex)? {
+            if let Some(blob) = tree::note_in(self.repo, self.shape, tree.id(), &hex, &self.cache)?
+            {
                 return Ok(Some(blob));
             }
         }
@@ -455,7 +464,7 @@ impl<'r> View<'r> {
         };
         let alternates = format!("alternates/{hex}");
         if let Some(t) = &self.tree {
-            if let Some(b) = tree::note_in(self.repo, self.shape, t, &hex)? {
+            if let Some(b) = tree::note_in(self.repo, self.shape, t.id(), &hex, &self.cache)? {
                 push(b, Origin::Note);
             }
             for (_, b) in tree::files_under(self.repo, t, &alternates)? {
@@ -463,7 +472,7 @@ impl<'r> View<'r> {
             }
         }
         for (name, t) in &self.fetched {
-            if let Some(b) = tree::note_in(self.repo, self.shape, t, &hex)? {
+            if let Some(b) = tree::note_in(self.repo, self.shape, t.id(), &hex, &self.cache)? {
                 push(b, Origin::Fetched(name.clone()));
             }
             for (_, b) in tree::files_under(self.repo, t, &alternates)? {

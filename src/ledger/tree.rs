@@ -368,31 +368,56 @@ fn read_level(shape: Shape, prefix: &str, entries: Vec<Entry>) -> Level {
     level
 }
 
+/// Tree levels read once per view. libgit2 caches no tree over 4 KiB, and a full
+/// fanout level is about 12 KiB: without this, every lookup inflates each level again.
+#[derive(Default)]
+pub struct TreeCache {
+    levels: std::cell::RefCell<std::collections::HashMap<Oid, std::rc::Rc<Vec<Entry>>>>,
+}
+
+impl TreeCache {
+    fn level(&self, repo: &Repo, id: Oid) -> Result<std::rc::Rc<Vec<Entry>>> {
+        if let Some(l) = self.levels.borrow().get(&id) {
+            return Ok(l.clone());
+        }
+        let level = std::rc::Rc::new(entries(&repo.git.find_tree(id)?));
+        self.levels.borrow_mut().insert(id, level.clone());
+        Ok(level)
+    }
+}
+
 /// The blob of `commit`'s note in the tree `root`, by the same naming rule as every
-/// other reader. In a canonical tree there is one path for it; this follows it.
-pub fn note_in(repo: &Repo, shape: Shape, root: &Tree<'_>, commit: &str) -> Result<Option<Oid>> {
+/// other reader (exact lowercase names, 100644 notes, 040000 fanout subtrees). In a
+/// canonical tree there is one path for it; this follows it.
+pub fn note_in(
+    repo: &Repo,
+    shape: Shape,
+    root: Oid,
+    commit: &str,
+    cache: &TreeCache,
+) -> Result<Option<Oid>> {
     if !is_lower_hex(commit.as_bytes(), shape.hex_len) {
         return Ok(None);
     }
-    let mut tree = root.clone();
-    let mut rest = commit;
+    let mut level = cache.level(repo, root)?;
+    let mut rest = commit.as_bytes();
     loop {
-        if let Some(e) = tree.get_name(rest) {
-            if e.filemode_raw() == MODE_BLOB {
-                return Ok(Some(e.id()));
-            }
+        let find = |name: &[u8], mode: i32| {
+            level
+                .iter()
+                .find(|e| e.name == name && e.mode == mode)
+                .map(|e| e.id)
+        };
+        if let Some(blob) = find(rest, MODE_BLOB) {
+            return Ok(Some(blob));
         }
         if rest.len() <= 2 {
             return Ok(None);
         }
         let (dir, tail) = rest.split_at(2);
-        let sub = tree
-            .get_name(dir)
-            .filter(|e| e.filemode_raw() == MODE_TREE)
-            .map(|e| e.id());
-        match sub {
+        match find(dir, MODE_TREE) {
             Some(id) => {
-                tree = repo.git.find_tree(id)?;
+                level = cache.level(repo, id)?;
                 rest = tail;
             }
             None => return Ok(None),
@@ -1069,10 +1094,14 @@ mod tests {
         assert!(root.iter().all(|e| e.name_bytes().len() == 2));
         assert_eq!(check_shape(&repo, shape, fanned).unwrap(), vec![]);
         for (hex, blob) in first.iter().chain(&more) {
-            assert_eq!(note_in(&repo, shape, &root, hex).unwrap(), Some(*blob));
+            let cache = TreeCache::default();
+            assert_eq!(
+                note_in(&repo, shape, fanned, hex, &cache).unwrap(),
+                Some(*blob)
+            );
             if hex.to_uppercase() != *hex {
                 assert_eq!(
-                    note_in(&repo, shape, &root, &hex.to_uppercase()).unwrap(),
+                    note_in(&repo, shape, fanned, &hex.to_uppercase(), &cache).unwrap(),
                     None
                 );
             }
