@@ -10,7 +10,8 @@ new commits, really sealed by post-commit, and the ledger. Measured, median of
 --runs, interleaved so that drift hits both sizes alike:
 
 - pre-receive alone (`git seal hook pre-receive` run in the server with the push's
-  ref updates: the append-only rule on the ledger update plus the gate on the branch);
+  ref updates: the append-only rule on the ledger update plus the gate on the branch),
+  wall and CPU time (CPU moves less when other work shares the machine);
 - the whole `git push origin main` (client pre-push, transfer, server pre-receive);
 - the same push of main and the ledger with no hook on either side: what git itself
   costs at each size, the floor the hooks add to.
@@ -20,6 +21,7 @@ Prints each figure at both sizes and the ratio 100,000 / 100 (target <= 1.5).
 import argparse
 import os
 import random
+import resource
 import shutil
 import statistics
 import subprocess
@@ -103,12 +105,15 @@ def reset(server, client, old):
 def pre_receive(server, old, new):
     stdin = (f"{old['ledger']} {new['ledger']} refs/notes/seal\n"
              f"{old['main']} {new['main']} refs/heads/main\n").encode()
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t = time.perf_counter()
     p = subprocess.run([BIN, "hook", "pre-receive"], cwd=server.path, env=server.env, input=stdin,
                        stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     took = time.perf_counter() - t
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     assert p.returncode == 0, p.stderr.decode()
-    return took
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return took, cpu
 
 
 def push(client, server, new):
@@ -146,18 +151,22 @@ def main():
         sizes = (100, 100_000)
         setups = {n: build(base, env, n, rng) for n in sizes}
         hook = {n: [] for n in sizes}
+        hook_cpu = {n: [] for n in sizes}
         e2e = {n: [] for n in sizes}
         plain = {n: [] for n in sizes}
         for _ in range(args.runs):
             for n in sizes:
                 server, client, old, new = setups[n]
                 reset(server, client, old)
-                hook[n].append(pre_receive(server, old, new))
+                wall, cpu = pre_receive(server, old, new)
+                hook[n].append(wall)
+                hook_cpu[n].append(cpu)
                 reset(server, client, old)
                 e2e[n].append(push(client, server, new))
                 reset(server, client, old)
                 plain[n].append(plain_push(client, server, new))
-        for name, t in (("pre-receive (rule + gate), 10 sealed commits", hook),
+        for name, t in (("pre-receive (rule + gate), 10 sealed commits, wall", hook),
+                        ("pre-receive (rule + gate), 10 sealed commits, CPU", hook_cpu),
                         ("git push origin main, 10 sealed commits", e2e),
                         ("the same push with no hooks (git's own floor)", plain)):
             small, big = statistics.median(t[100]), statistics.median(t[100_000])
