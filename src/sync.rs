@@ -1,26 +1,25 @@
-//! Moving the ledger between repositories: fetch into a remote-tracking ledger ref,
-//! merge, push with retry, and the server's append-only rule.
+//! Moving the ledger between repositories (transport only): fetch into a
+//! remote-tracking ledger ref, absorb fetched ledgers into the local one, push with
+//! retry. The tree, the merge and the append-only rule are `ledger`'s.
 //!
 //! Invariants:
 //! - Fetching never overwrites the local ledger: the remote's ledger lands in
-//!   `refs/seal/remotes/<remote>/<name>` and is merged into the local one.
-//! - A merge is the union of both ledgers. Where both hold a different seal for one
-//!   commit, the upstream's (the remote's) stays the note, so the server's ledger
-//!   only ever grows, and the local one is kept at `alternates/<commit>/<blob id>`
-//!   in the ledger tree, where parent chains that name it still find it. No seal is
-//!   ever lost.
+//!   `refs/seal/remotes/<remote>/<name>` and is merged into the local one
+//!   ([`absorb_fetched`], `ledger::merge`): local seals keep their slot, fetched ones
+//!   are kept for good, so a rewound remote loses nothing here.
 //! - Pushes never force: a rejected ledger push is fetched, merged, and retried
 //!   with backoff.
 
-use std::collections::BTreeMap;
 use std::process::Stdio;
 
-use git2::{FileMode, ObjectType, Oid, Signature, Tree, TreeBuilder};
+use git2::Oid;
 
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::git::Repo;
-use crate::ledger::{backoff, Ledger, FANOUT_LIMIT};
+use crate::ledger::merge::{self, MergeError, Merged};
+use crate::ledger::rule::{self, Violation};
+use crate::ledger::{backoff, Ledger, Shape};
 
 /// Where a remote's ledger is fetched to.
 pub fn tracking_ref(cfg: &Config, remote: &str) -> String {
@@ -49,227 +48,85 @@ pub fn legacy_fetch_refspec(cfg: &Config, remote: &str) -> String {
 }
 
 /// What a fetch of a remote's ledger found.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug)]
 pub enum Fetched {
     /// The remote has no ledger.
     NoLedger,
-    /// The remote's ledger is already in the local one.
-    UpToDate,
-    /// The remote's ledger was merged; the local ledger is now at this tip.
-    Merged(Oid),
+    /// The remote's ledger was fetched, and every fetched ledger merged.
+    Absorbed(Absorbed),
 }
 
-/// The notes of a ledger tree (commit hex → blob), at any fanout, and the entries
-/// that are not notes (path → (id, mode)).
-#[derive(Default)]
-struct Contents {
-    notes: BTreeMap<String, Oid>,
-    other: BTreeMap<String, (Oid, i32)>,
+/// What absorbing the fetched ledgers did.
+#[derive(Debug, Default)]
+pub struct Absorbed {
+    /// The local ledger's tip after the last merge that moved it.
+    pub tip: Option<Oid>,
+    /// Each tracking ledger merged: (tracking ref, what the merge did).
+    pub merged: Vec<(String, Merged)>,
+    /// Each tracking ledger refused: (tracking ref, why).
+    pub refused: Vec<(String, MergeError)>,
 }
 
-fn read_tree(
-    repo: &Repo,
-    tree: &Tree<'_>,
-    prefix: &str,
-    path: &str,
-    out: &mut Contents,
-) -> Result<()> {
-    for e in tree.iter() {
-        let Some(name) = e.name() else { continue };
-        let hex = format!("{prefix}{name}");
-        let is_hex = name.bytes().all(|b| b.is_ascii_hexdigit());
-        match e.kind() {
-            Some(ObjectType::Blob) if is_hex && hex.len() == 40 => {
-                out.notes.insert(hex.to_ascii_lowercase(), e.id());
-            }
-            Some(ObjectType::Tree) if is_hex && name.len() == 2 && hex.len() < 40 => {
-                read_tree(repo, &repo.git.find_tree(e.id())?, &hex, path, out)?;
-            }
-            Some(ObjectType::Tree) => {
-                let sub = format!("{path}{name}/");
-                read_other(repo, &repo.git.find_tree(e.id())?, &sub, out)?;
-            }
-            _ => {
-                out.other
-                    .insert(format!("{path}{name}"), (e.id(), e.filemode_raw()));
-            }
+/// Merges every fetched ledger (`refs/seal/remotes/<remote>/<name>`) into the local
+/// one, so that seals of pulled commits live in the local ledger, not only in a
+/// tracking ref that the next fetch of a rewound remote force-updates. A fetched
+/// ledger the local one already contains costs one ancestry check.
+pub fn absorb_fetched(repo: &Repo, cfg: &Config) -> Result<Absorbed> {
+    let ledger = Ledger::new(repo, cfg);
+    let suffix = format!(
+        "/{}",
+        cfg.ledger_ref
+            .strip_prefix("refs/notes/")
+            .unwrap_or(&cfg.ledger_ref)
+    );
+    let mut tracking = Vec::new();
+    for r in repo.git.references_glob("refs/seal/remotes/*")? {
+        let r = r?;
+        let Some(name) = r
+            .name()
+            .filter(|n| n.ends_with(&suffix))
+            .map(str::to_string)
+        else {
+            continue;
+        };
+        if let Ok(commit) = r.peel_to_commit() {
+            tracking.push((name, commit.id()));
         }
     }
-    Ok(())
-}
-
-fn read_other(repo: &Repo, tree: &Tree<'_>, path: &str, out: &mut Contents) -> Result<()> {
-    for e in tree.iter() {
-        let Some(name) = e.name() else { continue };
-        if e.kind() == Some(ObjectType::Tree) {
-            read_other(
-                repo,
-                &repo.git.find_tree(e.id())?,
-                &format!("{path}{name}/"),
-                out,
-            )?;
-        } else {
-            out.other
-                .insert(format!("{path}{name}"), (e.id(), e.filemode_raw()));
+    let mut out = Absorbed::default();
+    for (name, theirs) in tracking {
+        match merge::merge_into_local(&ledger, theirs)? {
+            Ok(m) => {
+                if m.tip.is_some() {
+                    out.tip = m.tip;
+                    out.merged.push((name, m));
+                }
+            }
+            Err(e) => out.refused.push((name, e)),
         }
     }
-    Ok(())
-}
-
-fn contents(repo: &Repo, commit: Oid) -> Result<Contents> {
-    let mut out = Contents::default();
-    let tree = repo.git.find_commit(commit)?.tree()?;
-    read_tree(repo, &tree, "", "", &mut out)?;
     Ok(out)
 }
 
-/// Writes a ledger tree from scratch: notes fanned out as far as their number needs,
-/// other entries at their paths.
-fn write_tree(repo: &Repo, c: &Contents) -> Result<Oid> {
-    let notes: Vec<(&str, Oid)> = c.notes.iter().map(|(k, v)| (k.as_str(), *v)).collect();
-    let mut root = repo.git.treebuilder(None)?;
-    write_notes(repo, &mut root, &notes, 0)?;
-    let other: Vec<(&str, Oid, i32)> = c
-        .other
-        .iter()
-        .map(|(path, (id, mode))| (path.as_str(), *id, *mode))
-        .collect();
-    insert_paths(repo, &mut root, &other)?;
-    Ok(root.write()?)
-}
-
-/// Inserts `entries` (paths relative to `builder`'s tree) into it, writing a subtree
-/// for each directory.
-fn insert_paths(
-    repo: &Repo,
-    builder: &mut git2::TreeBuilder<'_>,
-    entries: &[(&str, Oid, i32)],
-) -> Result<()> {
-    let mut dirs: BTreeMap<&str, Vec<(&str, Oid, i32)>> = BTreeMap::new();
-    for (path, id, mode) in entries {
-        match path.split_once('/') {
-            Some((dir, rest)) => dirs.entry(dir).or_default().push((rest, *id, *mode)),
-            None => {
-                builder.insert(path, *id, *mode)?;
-            }
-        }
-    }
-    for (dir, sub) in dirs {
-        let mut b = repo.git.treebuilder(None)?;
-        insert_paths(repo, &mut b, &sub)?;
-        builder.insert(dir, b.write()?, FileMode::Tree.into())?;
-    }
-    Ok(())
-}
-
-fn write_notes(
-    repo: &Repo,
-    b: &mut TreeBuilder<'_>,
-    notes: &[(&str, Oid)],
-    depth: usize,
-) -> Result<()> {
-    if notes.len() <= FANOUT_LIMIT || depth >= 19 {
-        for (hex, blob) in notes {
-            b.insert(&hex[depth * 2..], *blob, FileMode::Blob.into())?;
-        }
-        return Ok(());
-    }
-    let mut start = 0;
-    while start < notes.len() {
-        let dir = &notes[start].0[depth * 2..depth * 2 + 2];
-        let end = start
-            + notes[start..]
-                .iter()
-                .take_while(|(h, _)| &h[depth * 2..depth * 2 + 2] == dir)
-                .count();
-        let mut sub = repo.git.treebuilder(None)?;
-        write_notes(repo, &mut sub, &notes[start..end], depth + 1)?;
-        b.insert(dir, sub.write()?, FileMode::Tree.into())?;
-        start = end;
-    }
-    Ok(())
-}
-
-/// Merges `theirs` (an upstream ledger tip) into the local ledger. Returns the new
-/// local tip, or `None` when the local ledger already contains `theirs`.
+/// Merges `theirs` (a fetched ledger tip) into the local ledger. Returns the new local
+/// tip, or `None` when the local ledger already contains `theirs`; a fetched ledger
+/// that is not canonical is an error and leaves the local ledger as it was.
 pub fn merge_into_local(repo: &Repo, cfg: &Config, theirs: Oid) -> Result<Option<Oid>> {
-    let git = &repo.git;
-    let (tip, _) = Ledger::new(repo, cfg).update("merge upstream ledger", |view| {
-        Ok(match view.tip {
-            None => Some(theirs),
-            Some(o) if o == theirs || git.graph_descendant_of(o, theirs)? => None,
-            Some(o) if git.graph_descendant_of(theirs, o)? => Some(theirs),
-            Some(o) => Some(merge_commit(repo, o, theirs)?),
-        })
-    })?;
-    Ok(tip)
+    Ok(merge::merge_into_local(&Ledger::new(repo, cfg), theirs)??.tip)
 }
 
-fn merge_commit(repo: &Repo, ours: Oid, theirs: Oid) -> Result<Oid> {
-    let mut merged = contents(repo, theirs)?;
-    let mine = contents(repo, ours)?;
-    for (commit, blob) in mine.notes {
-        match merged.notes.get(&commit) {
-            None => {
-                merged.notes.insert(commit, blob);
-            }
-            Some(b) if *b == blob => {}
-            Some(_) => {
-                let alt = format!("alternates/{commit}/{blob}");
-                merged.other.insert(alt, (blob, FileMode::Blob.into()));
-            }
-        }
-    }
-    for (path, entry) in mine.other {
-        merged.other.entry(path).or_insert(entry);
-    }
-    let tree = repo.git.find_tree(write_tree(repo, &merged)?)?;
-    let sig = Signature::now("git-seal", "git-seal@localhost")?;
-    let parents = [&repo.git.find_commit(theirs)?, &repo.git.find_commit(ours)?];
-    Ok(repo
-        .git
-        .commit(None, &sig, &sig, "merge upstream ledger", &tree, &parents)?)
+/// The server's rule for an update of the ledger ref (`ledger::rule`): the first
+/// violation, if it is refused.
+pub fn append_only_violation(repo: &Repo, old: Oid, new: Oid) -> Result<Option<Violation>> {
+    Ok(rule::check_update(repo, Shape::of(repo), old, new)?
+        .into_iter()
+        .next())
 }
 
-/// The server's rule for an update of the ledger ref: a fast-forward that removes
-/// or changes no seal. Returns why it is refused, if it is.
-pub fn append_only_violation(repo: &Repo, old: Oid, new: Oid) -> Result<Option<String>> {
-    if new.is_zero() {
-        return Ok(Some("the ledger may not be deleted".into()));
-    }
-    if old.is_zero() || old == new {
-        return Ok(None);
-    }
-    if !repo.git.graph_descendant_of(new, old)? {
-        return Ok(Some(
-            "the ledger update is not a fast-forward (history rewritten)".into(),
-        ));
-    }
-    let before = contents(repo, old)?;
-    let after = contents(repo, new)?;
-    for (commit, blob) in &before.notes {
-        match after.notes.get(commit) {
-            None => {
-                return Ok(Some(format!(
-                    "the update removes the seal of {}",
-                    &commit[..7]
-                )))
-            }
-            Some(b) if b != blob => {
-                return Ok(Some(format!(
-                    "the update changes the seal of {}",
-                    &commit[..7]
-                )))
-            }
-            Some(_) => {}
-        }
-    }
-    Ok(None)
-}
-
-/// `git fetch` of the remote's ledger into its tracking ref, then a merge. A remote
-/// without a ledger is not an error: the refspec is a pattern that may match nothing
-/// (see [`fetch_refspec`]), so no decision rests on git's (translated) messages.
+/// `git fetch` of the remote's ledger into its tracking ref, then every fetched ledger
+/// merged into the local one ([`absorb_fetched`]). A remote without a ledger is not
+/// an error: the refspec is a pattern that may match nothing (see
+/// [`fetch_refspec`]), so no decision rests on git's (translated) messages.
 pub fn fetch(repo: &Repo, cfg: &Config, remote: &str) -> Result<Fetched> {
     let refspec = fetch_refspec(cfg, remote);
     let tracking = tracking_ref(cfg, remote);
@@ -295,13 +152,10 @@ pub fn fetch(repo: &Repo, cfg: &Config, remote: &str) -> Result<Fetched> {
             "check the remote (git remote -v), then retry: git seal fetch {remote}"
         )));
     }
-    let Ok(theirs) = repo.git.refname_to_id(&tracking) else {
+    if repo.git.refname_to_id(&tracking).is_err() {
         return Ok(Fetched::NoLedger);
-    };
-    Ok(match merge_into_local(repo, cfg, theirs)? {
-        Some(tip) => Fetched::Merged(tip),
-        None => Fetched::UpToDate,
-    })
+    }
+    Ok(Fetched::Absorbed(absorb_fetched(repo, cfg)?))
 }
 
 /// Pushes the local ledger to `remote`, fetching and merging when the remote's ledger
@@ -328,8 +182,21 @@ pub fn push(repo: &Repo, cfg: &Config, remote: &str) -> Result<u32> {
         // Whether the remote's ledger moved on is decided from the refs a fetch
         // brings, not from git's (translated) message: if the fetch merged something
         // new, the push can be retried; otherwise it failed for another reason.
-        let moved = attempt <= cfg.max_retries
-            && matches!(fetch(repo, cfg, remote), Ok(Fetched::Merged(_)));
+        let fetched = if attempt <= cfg.max_retries {
+            Some(fetch(repo, cfg, remote)?)
+        } else {
+            None
+        };
+        if let Some(Fetched::Absorbed(a)) = &fetched {
+            let tracking = tracking_ref(cfg, remote);
+            if let Some((_, e)) = a.refused.iter().find(|(r, _)| *r == tracking) {
+                // Their ledger cannot be merged, so ours can never fast-forward theirs.
+                return Err(
+                    Error::from(e.clone()).context(format!("cannot push the ledger to {remote}"))
+                );
+            }
+        }
+        let moved = matches!(&fetched, Some(Fetched::Absorbed(a)) if a.tip.is_some());
         if !moved {
             return Err(Error::usage(format!(
                 "cannot push the ledger to {remote} ({attempt} attempts): {err}"

@@ -116,14 +116,29 @@ impl<'r> Verifier<'r> {
         }
     }
 
-    /// The problems with `oid`'s seal; empty when it is valid.
+    /// The problems with `oid`'s seal; empty when it is valid. A commit may have
+    /// several candidate seals (its note, seals kept aside by merges, fetched ones):
+    /// it is valid when any candidate is, so a hostile seal fetched beside a valid
+    /// local one never makes it fail. Otherwise the first candidate's problems.
     pub fn check(&mut self, oid: Oid) -> Result<Vec<Reason>> {
-        let text = match self.view.note_bounded(oid)? {
-            None => return Ok(vec![Reason::NoSeal]),
-            Some(Err(too_large)) => return Ok(vec![Reason::Unreadable(too_large.to_string())]),
-            Some(Ok(text)) => text,
-        };
-        let parsed = match Seal::parse(&text) {
+        let candidates = self.view.candidates(oid)?;
+        let mut first = None;
+        for candidate in &candidates {
+            let reasons = match self.view.text(candidate.blob, &format!("of {oid}"))? {
+                Ok(text) => self.check_text(oid, &text)?,
+                Err(too_large) => vec![Reason::Unreadable(too_large.to_string())],
+            };
+            if reasons.is_empty() {
+                return Ok(reasons);
+            }
+            first.get_or_insert(reasons);
+        }
+        Ok(first.unwrap_or_else(|| vec![Reason::NoSeal]))
+    }
+
+    /// The problems with `text` as the seal of `oid`.
+    fn check_text(&mut self, oid: Oid, text: &str) -> Result<Vec<Reason>> {
+        let parsed = match Seal::parse(text) {
             Ok(p) => p,
             Err(e) => return Ok(vec![Reason::Unreadable(e.to_string())]),
         };
@@ -162,26 +177,35 @@ impl<'r> Verifier<'r> {
         }
         for (&parent, expected) in recorded.iter().zip(&seal.parent_seals) {
             let Some(expected) = expected else { continue };
-            let actual = stated_digest(&self.view, parent)?;
-            if actual.as_ref() != Some(expected) && !self.is_alternate(parent, expected)? {
+            if !self.chains_to(parent, expected)? {
                 reasons.push(Reason::BrokenChain {
                     parent,
                     stated: expected.clone(),
-                    actual,
+                    actual: stated_digest(&self.view, parent)?,
                 });
             }
         }
         Ok(reasons)
     }
 
-    /// Whether `digest` is a seal of `commit` kept aside by a ledger merge.
-    fn is_alternate(&self, commit: Oid, digest: &str) -> Result<bool> {
-        Ok(self
-            .view
-            .alternates(commit)?
-            .iter()
-            .filter_map(|t| Seal::parse(t).ok())
-            .any(|p| p.seal.digest == digest && p.computed_digest == digest))
+    /// Whether `digest` is the digest of one of `parent`'s candidate seals that names
+    /// `parent` and whose own digest holds. (The parent's manifest is checked when the
+    /// parent itself is verified.)
+    fn chains_to(&self, parent: Oid, digest: &str) -> Result<bool> {
+        for candidate in self.view.candidates(parent)? {
+            let Ok(text) = self.view.text(candidate.blob, &format!("of {parent}"))? else {
+                continue;
+            };
+            if let Ok(p) = Seal::parse(&text) {
+                if p.seal.digest == digest
+                    && p.computed_digest == digest
+                    && p.seal.commit == parent.to_string()
+                {
+                    return Ok(true);
+                }
+            }
+        }
+        Ok(false)
     }
 
     /// Checks each commit, returning every problem found.

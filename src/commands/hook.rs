@@ -393,6 +393,13 @@ fn pre_push(args: &[String]) -> Result<(Run, GateOutcome)> {
         ));
     }
     let remote_is_named = repo.git.find_remote(&remote).is_ok();
+    // Seals fetched from any remote go with this push: merged into the local ledger
+    // first, so a gated remote receives them with the commits.
+    if let Ok(a) = sync::absorb_fetched(&repo, &cfg) {
+        for (tracking, e) in &a.refused {
+            eprintln!("warning: git-seal: {tracking} not merged: {e}");
+        }
+    }
     let vetted = gate::vetted_at_remote(&repo, &remote)?;
     let view = Ledger::new(&repo, &cfg).view()?;
     let checked = gate::check(&repo, view, &updates, cfg.gate_tags, &vetted)?;
@@ -580,6 +587,15 @@ fn tag_hook(state: Option<&str>, input: &str) -> u8 {
             (!new.bytes().all(|b| b == b'0')).then(|| name.to_string())
         })
         .collect();
+    let fetched_ledger = input.lines().any(|l| {
+        let f: Vec<&str> = l.split_whitespace().collect();
+        f.get(2)
+            .is_some_and(|r| r.starts_with("refs/seal/remotes/"))
+            && f.get(1).is_some_and(|n| !n.bytes().all(|b| b == b'0'))
+    });
+    if fetched_ledger {
+        absorb_hook();
+    }
     if tags.is_empty() {
         return 0;
     }
@@ -637,6 +653,52 @@ fn tag_hook(state: Option<&str>, input: &str) -> u8 {
     0
 }
 
+/// A fetch updated a fetched ledger (`refs/seal/remotes/…`): merge every fetched
+/// ledger into the local one, so pulled commits' seals are kept for good. Never
+/// fails; a server (receive-pack) never merges what a pusher sent.
+fn absorb_hook() {
+    if git_command().is_some_and(|c| c.ends_with("receive-pack")) {
+        return;
+    }
+    let Some((repo, run)) = start_hook("reference-transaction") else {
+        return;
+    };
+    let absorbed = Config::load(&repo).and_then(|cfg| sync::absorb_fetched(&repo, &cfg));
+    match absorbed {
+        Ok(a) => {
+            let mut status = Status::Success;
+            for (tracking, e) in &a.refused {
+                eprintln!("warning: git-seal: {tracking} not merged: {e}");
+                eprintln!("hint: inspect it with git ls-tree -r {tracking}");
+                status = Status::Partial;
+            }
+            for (tracking, m) in &a.merged {
+                for path in &m.conflicts {
+                    eprintln!(
+                        "warning: git-seal: {tracking} holds another {path}; the local one is kept"
+                    );
+                }
+            }
+            let merged: Vec<_> = a
+                .merged
+                .iter()
+                .map(|(r, m)| json!({"ref": r, "added": m.added, "kept_aside": m.kept_aside}))
+                .collect();
+            let message = format!(
+                "{} fetched ledger(s) merged, {} refused",
+                a.merged.len(),
+                a.refused.len()
+            );
+            warn_log(run.finish(status, json!({"merged": merged}), 1, message));
+        }
+        Err(e) => {
+            eprintln!("warning: git-seal: fetched seals not merged: {}", e.message);
+            eprintln!("hint: merge them with: git seal fetch");
+            warn_log(run.finish(Status::Failed, json!({}), 1, e.message));
+        }
+    }
+}
+
 /// The git command that ran this hook, if it brings refs from elsewhere (fetch,
 /// pull, clone, or a push received). Where git's command line cannot be read, `None`, and tags are sealed.
 fn transfer_command() -> Option<String> {
@@ -660,4 +722,11 @@ fn git_argv() -> Option<Vec<String>> {
             .map(|a| String::from_utf8_lossy(a).into_owned())
             .collect(),
     )
+}
+
+/// The git command that ran this hook (`fetch`, `receive-pack` …), from git's
+/// command line.
+fn git_command() -> Option<String> {
+    let argv = git_argv()?;
+    crate::gate::git_subcommand(&argv).map(|(command, _)| command.to_string())
 }

@@ -112,25 +112,38 @@ pub fn run_fetch(args: FetchArgs) -> Result<u8> {
     let mut run = Run::start(&repo.seal_dir(), Source::Command("fetch"), None);
     run.inputs(json!({"remote": remote}));
     match sync::fetch(&repo, &cfg, &remote) {
-        Ok(fetched) => {
-            let (msg, tip) = match fetched {
-                sync::Fetched::Merged(t) => (
-                    format!("ledger {} now at {}", cfg.ledger_ref, short(t)),
-                    Some(t.to_string()),
-                ),
-                sync::Fetched::UpToDate => (
-                    format!("ledger {} already up to date with {remote}", cfg.ledger_ref),
-                    None,
-                ),
-                sync::Fetched::NoLedger => (
-                    format!(
-                        "{remote} has no ledger ({}); nothing to merge",
-                        cfg.ledger_ref
-                    ),
-                    None,
-                ),
+        Ok(sync::Fetched::NoLedger) => {
+            let msg = format!(
+                "{remote} has no ledger ({}); nothing to merge",
+                cfg.ledger_ref
+            );
+            warn_log(run.finish(Status::Success, json!({ "tip": null }), 1, &msg));
+            outln(msg)?;
+            Ok(0)
+        }
+        Ok(sync::Fetched::Absorbed(absorbed)) => {
+            for (tracking, m) in &absorbed.merged {
+                for path in &m.conflicts {
+                    eprintln!(
+                        "warning: git-seal: {tracking} holds another {path}; the local one is kept"
+                    );
+                }
+            }
+            let msg = match absorbed.tip {
+                Some(t) => format!("ledger {} now at {}", cfg.ledger_ref, short(t)),
+                None => format!("ledger {} already up to date with {remote}", cfg.ledger_ref),
             };
-            warn_log(run.finish(Status::Success, json!({ "tip": tip }), 1, &msg));
+            if let Some((tracking, e)) = absorbed.refused.first() {
+                let e: Error = e.clone().into();
+                warn_log(run.finish(Status::Failed, json!({}), 1, e.message.clone()));
+                return Err(e.context(tracking));
+            }
+            warn_log(run.finish(
+                Status::Success,
+                json!({"tip": absorbed.tip.map(|t| t.to_string())}),
+                1,
+                &msg,
+            ));
             outln(msg)?;
             Ok(0)
         }

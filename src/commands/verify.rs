@@ -76,6 +76,14 @@ pub fn run(args: Args) -> Result<u8> {
             .iter()
             .map(|(tag, p)| format!("tag {tag}: {p}")),
     );
+    // A ledger tree outside the one canonical shape can hide or swap seals from some
+    // reader: it is a problem in itself.
+    let shape = Ledger::new(&repo, &cfg).check_shape()?;
+    lines.extend(
+        shape
+            .iter()
+            .map(|p| format!("ledger {}: not canonical: {p}", cfg.ledger_ref)),
+    );
     if args.worktree {
         let root = repo.workdir.clone().ok_or_else(|| {
             Error::usage("--worktree needs a working tree; this repository is bare")
@@ -115,6 +123,7 @@ pub fn run(args: Args) -> Result<u8> {
                 "problems": items,
                 "worktree": worktree,
                 "not_checked": not_checked,
+                "ledger": shape.iter().map(|p| p.to_string()).collect::<Vec<_>>(),
             }))
             .unwrap_or_default(),
         )?;
@@ -158,7 +167,12 @@ pub fn run(args: Args) -> Result<u8> {
     if lines.is_empty() {
         return Ok(0);
     }
-    if !args.json {
+    if !args.json && !shape.is_empty() {
+        eprintln!(
+            "hint: the ledger was written by something other than git-seal; list it with git ls-tree -r {}",
+            cfg.ledger_ref
+        );
+    } else if !args.json {
         eprintln!("hint: {}", hint(&problems, &tag_problems));
     }
     Ok(1)

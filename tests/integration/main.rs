@@ -10,6 +10,7 @@ mod do_no_harm;
 mod failures;
 
 mod install;
+mod ledger_rules;
 mod manifest;
 mod precommit;
 mod push;

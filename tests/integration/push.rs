@@ -284,7 +284,7 @@ fn concurrent_clones_merge_ledgers_and_a_fresh_clone_verifies_everything() {
 }
 
 #[test]
-fn conflicting_seals_merge_deterministically_and_keep_both() {
+fn conflicting_seals_merge_keeping_each_local_seal_in_its_slot_and_both_seals() {
     let sb = Sandbox::new();
     let (server, alice) = server_and_client(&sb);
     alice.commit_file("a", "1", "shared");
@@ -294,41 +294,52 @@ fn conflicting_seals_merge_deterministically_and_keep_both() {
     let bob = clone(&sb, &server, "bob");
     bob.git(&["config", "user.name", "Bob"]).ok();
     bob.seal(&["seal"]).ok();
-    assert_ne!(bob.note("HEAD").unwrap(), alices);
+    let bobs = bob.note("HEAD").unwrap();
+    assert_ne!(bobs, alices);
     // His next commit's parent_seals names his own seal of "shared".
     bob.commit_file("b", "1", "bob on top");
     // Pushing the ledger: rejected (the server's moved on), fetched, merged, retried.
     bob.seal(&["push"]).ok();
     assert_eq!(
-        server.note("main").unwrap(),
-        alices,
-        "upstream's seal stays the note"
+        bob.note("HEAD~1").unwrap(),
+        bobs,
+        "bob's own seal keeps its slot"
     );
-    assert_eq!(bob.note("HEAD~1").unwrap(), alices);
-    let alternates = bob.git_out(&[
-        "ls-tree",
-        "-r",
-        "--name-only",
-        "refs/notes/seal",
-        "alternates",
-    ]);
+    let alternates = |repo: &TestRepo<'_>| {
+        repo.git_out(&[
+            "ls-tree",
+            "-r",
+            "--name-only",
+            "refs/notes/seal",
+            "alternates",
+        ])
+    };
     assert_eq!(
-        alternates.lines().count(),
+        alternates(&bob).lines().count(),
         1,
-        "bob's own seal is kept: {alternates}"
+        "alice's seal is kept beside it: {}",
+        alternates(&bob)
     );
-    // The chain through bob's kept seal still verifies, locally and on the server.
+    // The server took bob's merge: his seal in the slot, alice's kept in alternates.
+    assert_eq!(server.note("main").unwrap(), bobs);
+    assert_eq!(alternates(&server), alternates(&bob));
+    // The chain through bob's seal verifies, locally and on the server.
     bob.seal(&["verify", "HEAD~1..HEAD"]).ok();
     push(&bob, &["origin", "main"]).ok();
     let fresh = clone(&sb, &server, "fresh");
     fresh.seal(&["fetch"]).ok();
     fresh.seal(&["verify", "main~1..main"]).ok();
-    // Merging is deterministic: alice merging the server's ledger gets the same notes.
+    // Alice fetching keeps her seal in her slot, and bob's beside it.
     alice.seal(&["fetch"]).ok();
+    assert_eq!(alice.note("main").unwrap(), alices);
     assert_eq!(
-        alice.git_out(&["ls-tree", "-r", "refs/notes/seal"]),
-        server.git_out(&["ls-tree", "-r", "refs/notes/seal"])
+        alternates(&alice).lines().count(),
+        2,
+        "{}",
+        alternates(&alice)
     );
+    alice.git(&["pull", "-q", "origin", "main"]).ok();
+    alice.seal(&["verify", "main~1..main"]).ok();
 }
 
 #[test]

@@ -12,22 +12,32 @@
 //!   file (`<ref>.lock`) older than [`STALE_REF_LOCK`] can only have been left by a
 //!   killed process (git's own writers hold it for milliseconds) and is removed.
 //! - Appends never touch the working tree, the index, HEAD or any other ref.
-//! - Each append writes one blob per note plus the trees on the path to it: notes are
-//!   fanned out into `ab/cdef…` subtrees once a level holds more than
-//!   [`FANOUT_LIMIT`] notes, as git does, so the cost of an append grows with what
-//!   changed, not with the ledger. Readers accept any fanout, including git's own.
+//! - Each append writes one blob per note plus the trees on the path to it, through
+//!   the one codec of the tree ([`tree`]): the cost of an append grows with what
+//!   changed, not with the ledger. Appends never replace a seal without keeping it: a
+//!   forced re-seal keeps the old one at `alternates/<commit>/<blob id>`.
+//! - Only canonical names are written ([`tree::check_file_path`]); the append-only
+//!   rule ([`rule`]) and the union merge ([`merge`]) read trees through the same codec.
+//!
+//! Layout: `mod.rs` (the ref, views, appends, the lock), `tree` (shape, lookup, diff,
+//! writer), `rule` (append-only), `merge` (union merge of fetched ledgers).
+
+pub mod merge;
+pub mod rule;
+pub mod tree;
 
 use std::thread::sleep;
 use std::time::Duration;
 
-use git2::{ErrorCode, FileMode, ObjectType, Oid, Signature, Tree};
+use std::collections::BTreeMap;
+
+use git2::{ErrorCode, ObjectType, Oid, Signature, Tree};
 
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::git::Repo;
 
-/// Notes a tree level holds before it is split into 2-hex subtrees.
-pub const FANOUT_LIMIT: usize = 256;
+pub use tree::{Shape, ShapeProblem, FANOUT_LIMIT};
 
 /// Age past which a ref lock file found while holding the writers' lock is stale.
 pub const STALE_REF_LOCK: Duration = Duration::from_secs(2);
@@ -106,6 +116,7 @@ fn short_name(refname: &str) -> &str {
 /// The ledger ref of one repository: where seals are read, and the one way it moves.
 pub struct Ledger<'r> {
     repo: &'r Repo,
+    shape: Shape,
     pub refname: String,
     max_retries: u32,
     retry_base_ms: u64,
@@ -116,9 +127,33 @@ pub struct Ledger<'r> {
 /// (`refs/seal/remotes/*`), so fetched seals count before they are merged.
 pub struct View<'r> {
     repo: &'r Repo,
+    shape: Shape,
     pub tip: Option<Oid>,
     tree: Option<Tree<'r>>,
-    fetched: Vec<Tree<'r>>,
+    /// Fetched ledgers not merged yet: (tracking ref, tree).
+    fetched: Vec<(String, Tree<'r>)>,
+    cache: tree::TreeCache,
+}
+
+/// Where a candidate seal of a commit was found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Origin {
+    /// The commit's note in the local ledger.
+    Note,
+    /// `alternates/<commit>/<blob id>` in the local ledger.
+    Alternate,
+    /// The note in a fetched ledger not merged yet (its tracking ref).
+    Fetched(String),
+    /// An alternate in a fetched ledger not merged yet.
+    FetchedAlternate(String),
+}
+
+/// One seal the ledger holds for a commit. A commit may have several (its note,
+/// seals kept aside by merges, fetched ones); `verify` uses a valid one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Candidate {
+    pub blob: Oid,
+    pub origin: Origin,
 }
 
 /// What an append did.
@@ -138,6 +173,7 @@ impl<'r> Ledger<'r> {
     pub fn new(repo: &'r Repo, cfg: &Config) -> Self {
         Ledger {
             repo,
+            shape: Shape::of(repo),
             refname: cfg.ledger_ref.clone(),
             max_retries: cfg.max_retries,
             retry_base_ms: cfg.retry_base_ms,
@@ -175,8 +211,8 @@ impl<'r> Ledger<'r> {
             if !r.name().is_some_and(|n| n.ends_with(&suffix)) {
                 continue;
             }
-            if let Ok(tree) = r.peel_to_tree() {
-                view.fetched.push(tree);
+            if let (Some(name), Ok(tree)) = (r.name().map(str::to_string), r.peel_to_tree()) {
+                view.fetched.push((name, tree));
             }
         }
         Ok(view)
@@ -210,34 +246,58 @@ impl<'r> Ledger<'r> {
         let mut out = Appended::default();
         let (tip, attempts) = self.update(message, |view| {
             out = Appended::default();
-            let mut tree = view.tree.as_ref().map(|t| t.id());
+            let mut new_notes = BTreeMap::new();
+            let mut new_files = BTreeMap::new();
             for (commit, content) in notes {
-                if only_new && view.note_oid(*commit)?.is_some() {
-                    out.skipped.push(*commit);
-                    continue;
-                }
                 let blob = git.blob(content)?;
-                tree = Some(insert_note(self.repo, tree, &commit.to_string(), blob)?);
+                match view.local_note(*commit)? {
+                    Some(_) if only_new => {
+                        out.skipped.push(*commit);
+                        continue;
+                    }
+                    Some(old) if old == blob => {
+                        out.skipped.push(*commit);
+                        continue;
+                    }
+                    Some(old) => {
+                        // Replaced (seal --force): the old seal stays in the ledger.
+                        new_files.insert(format!("alternates/{commit}/{old}"), old);
+                    }
+                    None if only_new && view.note_oid(*commit)?.is_some() => {
+                        out.skipped.push(*commit);
+                        continue;
+                    }
+                    None => {}
+                }
+                new_notes.insert(commit.to_string(), blob);
                 out.written.push(*commit);
             }
             for (path, content) in files {
+                let blob = git.blob(content)?;
+                if let Some(issue) = tree::check_file_path(self.shape, path, blob) {
+                    return Err(Error::usage(format!(
+                        "cannot write {path} into the ledger: it {issue}"
+                    ))
+                    .hint("rename it (a tag: git tag -m ... NEW-NAME OLD-NAME), then seal again"));
+                }
                 if view.file(path)?.is_some() {
                     return Err(Error::usage(format!(
                         "the ledger already holds {path}; it is never overwritten"
                     )));
                 }
-                let blob = git.blob(content)?;
-                tree = Some(insert_path(self.repo, tree, path, blob)?);
+                new_files.insert(path.clone(), blob);
             }
-            let Some(tree) = tree.filter(|_| !out.written.is_empty() || !files.is_empty()) else {
+            if new_notes.is_empty() && new_files.is_empty() {
                 return Ok(None);
-            };
+            }
+            let base = view.tree.as_ref().map(|t| t.id());
+            let root = tree::write(self.repo, self.shape, base, &new_notes, &new_files)?;
             let parents = match view.tip {
                 Some(t) => vec![git.find_commit(t)?],
                 None => vec![],
             };
             let parent_refs: Vec<_> = parents.iter().collect();
-            let tree = git.find_tree(tree)?;
+            let tree = git.find_tree(root)?;
             Ok(Some(git.commit(
                 None,
                 who,
@@ -250,6 +310,23 @@ impl<'r> Ledger<'r> {
         out.tip = tip;
         out.attempts = attempts;
         Ok(out)
+    }
+
+    /// Every way the ledger's tree at its tip is not canonical (empty when it is, or
+    /// when there is no ledger). Reads the whole tree.
+    pub fn check_shape(&self) -> Result<Vec<ShapeProblem>> {
+        match self.tip()? {
+            Some(tip) => {
+                let root = self.repo.git.find_commit(tip)?.tree_id();
+                tree::check_shape(self.repo, self.shape, root)
+            }
+            None => Ok(Vec::new()),
+        }
+    }
+
+    /// The shape of ledger trees in this repository.
+    pub fn shape(&self) -> Shape {
+        self.shape
     }
 
     /// Moves the ledger ref to the commit `next` builds on the current view (`None`:
@@ -332,97 +409,6 @@ fn is_contention(e: &git2::Error) -> bool {
     )
 }
 
-fn is_hex_name(name: &[u8], len: usize) -> bool {
-    name.len() == len && name.iter().all(u8::is_ascii_hexdigit)
-}
-
-/// Whether a notes tree level has been split into 2-hex subtrees.
-fn is_fanned_out(tree: &Tree<'_>) -> bool {
-    tree.iter()
-        .any(|e| e.kind() == Some(ObjectType::Tree) && is_hex_name(e.name_bytes(), 2))
-}
-
-/// Returns the id of `tree` (or an empty tree) with the note `name` → `blob` added or
-/// replaced, following and extending the fanout.
-fn insert_note(repo: &Repo, tree: Option<Oid>, name: &str, blob: Oid) -> Result<Oid> {
-    let git = &repo.git;
-    let current = tree.map(|t| git.find_tree(t)).transpose()?;
-    let mut builder = git.treebuilder(current.as_ref())?;
-    let fanned = current.as_ref().is_some_and(is_fanned_out);
-    if fanned && name.len() > 2 {
-        let (dir, rest) = name.split_at(2);
-        let sub = current
-            .as_ref()
-            .and_then(|t| t.get_name(dir))
-            .filter(|e| e.kind() == Some(ObjectType::Tree))
-            .map(|e| e.id());
-        let new_sub = insert_note(repo, sub, rest, blob)?;
-        if builder.get(name)?.is_some() {
-            builder.remove(name)?;
-        }
-        builder.insert(dir, new_sub, FileMode::Tree.into())?;
-        return Ok(builder.write()?);
-    }
-    builder.insert(name, blob, FileMode::Blob.into())?;
-    let notes_here = builder.len();
-    let id = builder.write()?;
-    if notes_here > FANOUT_LIMIT && name.len() > 2 {
-        return fan_out(repo, id, name.len());
-    }
-    Ok(id)
-}
-
-/// Returns the id of `tree` (or an empty tree) with a blob at `path` (`a/b/c`).
-fn insert_path(repo: &Repo, tree: Option<Oid>, path: &str, blob: Oid) -> Result<Oid> {
-    let git = &repo.git;
-    let current = tree.map(|t| git.find_tree(t)).transpose()?;
-    let mut builder = git.treebuilder(current.as_ref())?;
-    match path.split_once('/') {
-        None => {
-            builder.insert(path, blob, FileMode::Blob.into())?;
-        }
-        Some((dir, rest)) => {
-            let sub = current
-                .as_ref()
-                .and_then(|t| t.get_name(dir))
-                .filter(|e| e.kind() == Some(ObjectType::Tree))
-                .map(|e| e.id());
-            let new_sub = insert_path(repo, sub, rest, blob)?;
-            builder.insert(dir, new_sub, FileMode::Tree.into())?;
-        }
-    }
-    Ok(builder.write()?)
-}
-
-/// Splits the notes of one flat level (names of `name_len` hex digits) into 2-hex
-/// subtrees, keeping every other entry where it is.
-fn fan_out(repo: &Repo, tree: Oid, name_len: usize) -> Result<Oid> {
-    let git = &repo.git;
-    let flat = git.find_tree(tree)?;
-    let mut root = git.treebuilder(None)?;
-    let mut groups: std::collections::BTreeMap<String, Vec<(String, Oid)>> = Default::default();
-    for e in flat.iter() {
-        let name = e.name_bytes();
-        if e.kind() == Some(ObjectType::Blob) && is_hex_name(name, name_len) {
-            let name = String::from_utf8_lossy(name).into_owned();
-            groups
-                .entry(name[..2].to_string())
-                .or_default()
-                .push((name[2..].to_string(), e.id()));
-        } else {
-            root.insert(name, e.id(), e.filemode_raw())?;
-        }
-    }
-    for (dir, notes) in groups {
-        let mut sub = git.treebuilder(None)?;
-        for (rest, blob) in notes {
-            sub.insert(rest, blob, FileMode::Blob.into())?;
-        }
-        root.insert(dir, sub.write()?, FileMode::Tree.into())?;
-    }
-    Ok(root.write()?)
-}
-
 impl<'r> View<'r> {
     /// The ledger as of `tip` (`None`: empty).
     pub fn at(repo: &'r Repo, tip: Option<Oid>) -> Result<View<'r>> {
@@ -432,36 +418,96 @@ impl<'r> View<'r> {
         };
         Ok(View {
             repo,
+            shape: Shape::of(repo),
             tip,
             tree,
             fetched: Vec::new(),
+            cache: tree::TreeCache::default(),
         })
+    }
+
+    /// The blob of `commit`'s note in the local ledger only.
+    fn local_note(&self, commit: Oid) -> Result<Option<Oid>> {
+        match &self.tree {
+            Some(t) => tree::note_in(
+                self.repo,
+                self.shape,
+                t.id(),
+                &commit.to_string(),
+                &self.cache,
+            ),
+            None => Ok(None),
+        }
     }
 
     /// The blob id of the note for `commit`: the local ledger's, else a fetched one's.
     pub fn note_oid(&self, commit: Oid) -> Result<Option<Oid>> {
-        for tree in self.tree.iter().chain(&self.fetched) {
-            if let Some(blob) = self.note_in(tree, commit)? {
+        let hex = commit.to_string();
+        for tree in self.tree.iter().chain(self.fetched.iter().map(|(_, t)| t)) {
+            if let Some(blob) = tree::note_in(self.repo, self.shape, tree.id(), &hex, &self.cache)?
+            {
                 return Ok(Some(blob));
             }
         }
         Ok(None)
     }
 
+    /// Every seal held for `commit`, in order of precedence: the local note, the local
+    /// alternates, then each fetched ledger's note and alternates. Each blob once.
+    pub fn candidates(&self, commit: Oid) -> Result<Vec<Candidate>> {
+        let hex = commit.to_string();
+        let mut out: Vec<Candidate> = Vec::new();
+        let mut push = |blob: Oid, origin: Origin| {
+            if !out.iter().any(|c| c.blob == blob) {
+                out.push(Candidate { blob, origin });
+            }
+        };
+        let alternates = format!("alternates/{hex}");
+        if let Some(t) = &self.tree {
+            if let Some(b) = tree::note_in(self.repo, self.shape, t.id(), &hex, &self.cache)? {
+                push(b, Origin::Note);
+            }
+            for (_, b) in tree::files_under(self.repo, t, &alternates)? {
+                push(b, Origin::Alternate);
+            }
+        }
+        for (name, t) in &self.fetched {
+            if let Some(b) = tree::note_in(self.repo, self.shape, t.id(), &hex, &self.cache)? {
+                push(b, Origin::Fetched(name.clone()));
+            }
+            for (_, b) in tree::files_under(self.repo, t, &alternates)? {
+                push(b, Origin::FetchedAlternate(name.clone()));
+            }
+        }
+        Ok(out)
+    }
+
+    /// The text of a seal's blob (lossy for bytes that are not UTF-8, which a seal
+    /// never has; the parser then reports what is wrong), or why it was left unread
+    /// (over the seal size cap: never read into memory).
+    pub fn text(
+        &self,
+        blob: Oid,
+        what: &str,
+    ) -> Result<std::result::Result<String, crate::limits::TooLarge>> {
+        let content =
+            crate::limits::read_bounded(&self.repo.git, blob, crate::limits::Doc::Seal, what)?;
+        Ok(content.map(|bytes| String::from_utf8_lossy(&bytes).into_owned()))
+    }
+
     /// The content of the file at `path` (not a note): the local ledger's, else a
-    /// fetched one's (a snapshot made upstream freezes its files there).
+    /// fetched one's (a snapshot made upstream freezes its files there; the seal
+    /// that names it pins its hash). Over its kind's size cap it is an error.
     pub fn file(&self, path: &str) -> Result<Option<Vec<u8>>> {
-        for tree in self.tree.iter().chain(&self.fetched) {
-            if let Ok(e) = tree.get_path(std::path::Path::new(path)) {
-                if e.kind() == Some(ObjectType::Blob) {
-                    let kind = crate::limits::Doc::of_path(path);
-                    return Ok(Some(crate::limits::read_bounded(
-                        &self.repo.git,
-                        e.id(),
-                        kind,
-                        path,
-                    )??));
-                }
+        for root in self.tree.iter().chain(self.fetched.iter().map(|(_, t)| t)) {
+            if let Some(id) = tree::file_in(root, path) {
+                let kind = crate::limits::Doc::of_path(path);
+                return Ok(Some(crate::limits::read_bounded(
+                    &self.repo.git,
+                    id,
+                    kind,
+                    path,
+                )??));
             }
         }
         Ok(None)
@@ -481,18 +527,11 @@ impl<'r> View<'r> {
     pub fn files_in_bounded(&self, dir: &str) -> Result<Vec<(String, crate::limits::Bounded)>> {
         let kind = crate::limits::Doc::of_path(dir);
         let mut out: Vec<(String, crate::limits::Bounded)> = Vec::new();
-        for tree in self.tree.iter().chain(&self.fetched) {
-            let Ok(entry) = tree.get_path(std::path::Path::new(dir)) else {
-                continue;
-            };
-            let Ok(sub) = self.repo.git.find_tree(entry.id()) else {
-                continue;
-            };
-            for e in sub.iter() {
-                let name = String::from_utf8_lossy(e.name_bytes()).into_owned();
-                if e.kind() == Some(ObjectType::Blob) && !out.iter().any(|(n, _)| *n == name) {
+        for tree in self.tree.iter().chain(self.fetched.iter().map(|(_, t)| t)) {
+            for (name, id) in tree::files_under(self.repo, tree, dir)? {
+                if !out.iter().any(|(n, _)| *n == name) {
                     let path = format!("{dir}/{name}");
-                    let content = crate::limits::read_bounded(&self.repo.git, e.id(), kind, &path)?;
+                    let content = crate::limits::read_bounded(&self.repo.git, id, kind, &path)?;
                     out.push((name, content));
                 }
             }
@@ -508,34 +547,6 @@ impl<'r> View<'r> {
             .into_iter()
             .map(|(_, content)| String::from_utf8_lossy(&content).into_owned())
             .collect())
-    }
-
-    fn note_in(&self, root: &Tree<'r>, commit: Oid) -> Result<Option<Oid>> {
-        let hex = commit.to_string();
-        let mut tree = root.clone();
-        let mut rest = hex.as_str();
-        loop {
-            if let Some(e) = tree.get_name(rest) {
-                if e.kind() == Some(ObjectType::Blob) {
-                    return Ok(Some(e.id()));
-                }
-            }
-            if rest.len() <= 2 {
-                return Ok(None);
-            }
-            let (dir, tail) = rest.split_at(2);
-            let sub = tree
-                .get_name(dir)
-                .filter(|e| e.kind() == Some(ObjectType::Tree))
-                .map(|e| e.id());
-            match sub {
-                Some(id) => {
-                    tree = self.repo.git.find_tree(id)?;
-                    rest = tail;
-                }
-                None => return Ok(None),
-            }
-        }
     }
 
     /// The note text for `commit`, if any (lossy for bytes that are not UTF-8, which a
@@ -557,11 +568,6 @@ impl<'r> View<'r> {
         let Some(blob) = self.note_oid(commit)? else {
             return Ok(None);
         };
-        let what = format!("of {commit}");
-        let content =
-            crate::limits::read_bounded(&self.repo.git, blob, crate::limits::Doc::Seal, &what)?;
-        Ok(Some(
-            content.map(|bytes| String::from_utf8_lossy(&bytes).into_owned()),
-        ))
+        Ok(Some(self.text(blob, &format!("of {commit}"))?))
     }
 }
