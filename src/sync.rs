@@ -182,6 +182,9 @@ pub fn push(repo: &Repo, cfg: &Config, remote: &str) -> Result<u32> {
         // Whether the remote's ledger moved on is decided from the refs a fetch
         // brings, not from git's (translated) message: if the fetch merged something
         // new, the push can be retried; otherwise it failed for another reason.
+        // The fetch's own reference-transaction hook may merge what it brings before
+        // `fetch` returns, so "moved" is the local tip before against after.
+        let before = Ledger::new(repo, cfg).tip()?;
         let fetched = if attempt <= cfg.max_retries {
             Some(fetch(repo, cfg, remote)?)
         } else {
@@ -196,7 +199,7 @@ pub fn push(repo: &Repo, cfg: &Config, remote: &str) -> Result<u32> {
                 );
             }
         }
-        let moved = matches!(&fetched, Some(Fetched::Absorbed(a)) if a.tip.is_some());
+        let moved = fetched.is_some() && Ledger::new(repo, cfg).tip()? != before;
         if !moved {
             return Err(Error::usage(format!(
                 "cannot push the ledger to {remote} ({attempt} attempts): {err}"

@@ -521,7 +521,10 @@ fn diverged_ledgers_merge_into_the_union() {
         .git(&["pull", "-q", "--no-rebase", "origin", "main"])
         .ok();
     victim.seal(&["seal", &shared]).ok();
-    other.seal(&["seal", &shared]).ok();
+    // Who seals follows git's committer identity (GIT_COMMITTER_* first).
+    let mut olga = other.cmd(crate::harness::SEAL, &["seal", &shared]);
+    olga.env("GIT_COMMITTER_NAME", "Olga");
+    assert!(olga.output().unwrap().status.success());
     let ours = victim.note(&shared).unwrap();
     assert_ne!(ours, other.note(&shared).unwrap());
     let mine = victim.commit_file("v", "1", "victim's");
