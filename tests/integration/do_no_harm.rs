@@ -245,8 +245,8 @@ fn the_pattern_refspec_is_optional_for_every_fetch_and_picks_up_a_ledger_gained_
                 run.stderr()
             );
             assert!(
-                !run.stderr().contains("seal"),
-                "git {} spoke of seals on {on}:\n{}",
+                !run.stderr().contains("couldn't find remote ref"),
+                "git {} missed a remote ref on {on}:\n{}",
                 args.join(" "),
                 run.stderr()
             );

@@ -8,6 +8,7 @@ mod failures;
 
 mod install;
 mod manifest;
+mod matrix;
 mod precommit;
 mod push;
 mod runlog;
