@@ -10,9 +10,19 @@ chained="$0.seal-chained"
 SEAL_GIT_PID=$PPID
 export SEAL_GIT_PID
 
+# On a server, while a push that pre-receive passed is landing, receive-pack (our
+# parent) has a verdict file: its prepared transactions go to the guard.
+guard=
+if [ "$hook" = reference-transaction ] && [ "$1" = prepared ] &&
+    [ -e "${GIT_DIR:-.}/seal/gate/$PPID" ]; then
+    guard=1
+fi
+
 # Hot path: git runs reference-transaction twice for every ref it updates (git 2.47
-# fetch: twice per fetched ref). Only a committed transaction can concern us.
-if [ "$hook" = reference-transaction ] && [ "$1" != committed ] && [ ! -e "$chained" ]; then
+# fetch: twice per fetched ref). Only a committed transaction, or a guarded push,
+# can concern us.
+if [ "$hook" = reference-transaction ] && [ "$1" != committed ] && [ -z "$guard" ] &&
+    [ ! -e "$chained" ]; then
     exit 0
 fi
 
@@ -39,7 +49,7 @@ if [ -x "$chained" ]; then
     esac
 fi
 
-if [ "$hook" = reference-transaction ]; then
+if [ "$hook" = reference-transaction ] && [ -z "$guard" ]; then
     # Only a committed transaction that touches a tag concerns git-seal: every other
     # call ends here, without starting a process.
     [ "$1" = committed ] || exit 0
@@ -60,7 +70,10 @@ if [ -z "$seal_bin" ]; then
         echo "error: git-seal cannot check this push: its binary is gone (was @BIN@)" >&2
         echo "hint: reinstall it with ./install.sh, or put git-seal on PATH" >&2
         exit 1 ;;
-    reference-transaction) exit 0 ;;
+    reference-transaction)
+        [ -z "$guard" ] && exit 0
+        echo "error: git-seal cannot guard this push: its binary is gone (was @BIN@)" >&2
+        exit 1 ;;
     *)
         echo "warning: git-seal ($hook): its binary is gone (was @BIN@); nothing was sealed" >&2
         echo "hint: reinstall it with ./install.sh, then run: git seal seal --missing" >&2
@@ -68,7 +81,7 @@ if [ -z "$seal_bin" ]; then
     esac
 fi
 
-if [ "$hook" = reference-transaction ]; then
+if [ "$hook" = reference-transaction ] && [ -z "$guard" ]; then
     printf '%s' "$tags" | "$seal_bin" hook "$hook" "$@"
     exit $?
 fi

@@ -39,26 +39,24 @@ pub enum PushMode {
 
 impl Config {
     pub fn load(repo: &Repo) -> Result<Config> {
-        let cfg = repo.git.config()?;
-        let ledger_ref = match cfg.get_string("seal.ref") {
-            Ok(r) => r,
-            Err(_) => DEFAULT_REF.to_string(),
-        };
+        let ledger_ref = repo
+            .config_string("seal.ref")
+            .unwrap_or_else(|| DEFAULT_REF.to_string());
         if !ledger_ref.starts_with("refs/notes/") || !git2::Reference::is_valid_name(&ledger_ref) {
             return Err(Error::usage(format!(
                 "seal.ref is '{ledger_ref}', which is not a valid ref under refs/notes/"
             ))
             .hint(format!("git config seal.ref {DEFAULT_REF}")));
         }
-        let max_retries = int(&cfg, "seal.maxRetries", 3)?;
-        let retry_base_ms = int(&cfg, "seal.retryBaseMs", 20)?;
-        let verbose = cfg.get_bool("seal.verbose").unwrap_or(false);
-        let gate_tags = cfg.get_bool("seal.gateTags").unwrap_or(false);
-        let push = match cfg.get_string("seal.push").as_deref() {
-            Err(_) | Ok("best-effort") => PushMode::BestEffort,
-            Ok("off") => PushMode::Off,
-            Ok("strict") => PushMode::Strict,
-            Ok(other) => {
+        let max_retries = int(repo, "seal.maxRetries", 3)?;
+        let retry_base_ms = int(repo, "seal.retryBaseMs", 20)?;
+        let verbose = repo.config_bool("seal.verbose")?.unwrap_or(false);
+        let gate_tags = repo.config_bool("seal.gateTags")?.unwrap_or(false);
+        let push = match repo.config_string("seal.push").as_deref() {
+            None | Some("best-effort") => PushMode::BestEffort,
+            Some("off") => PushMode::Off,
+            Some("strict") => PushMode::Strict,
+            Some(other) => {
                 return Err(Error::usage(format!(
                     "seal.push is '{other}'; it must be off, best-effort or strict"
                 ))
@@ -76,18 +74,15 @@ impl Config {
     }
 }
 
-fn int(cfg: &git2::Config, key: &str, default: u64) -> Result<u64> {
-    match cfg.get_entry(key) {
-        Err(_) => Ok(default),
-        Ok(_) => {
-            let v = cfg.get_i64(key).map_err(|_| {
-                Error::usage(format!("{key} is not a whole number"))
-                    .hint(format!("git config {key} {default}"))
-            })?;
-            u64::try_from(v).map_err(|_| {
-                Error::usage(format!("{key} is negative ({v})"))
-                    .hint(format!("git config {key} {default}"))
-            })
-        }
-    }
+fn int(repo: &Repo, key: &str, default: u64) -> Result<u64> {
+    let Some(text) = repo.config_string(key) else {
+        return Ok(default);
+    };
+    let v: i64 = text.trim().parse().map_err(|_| {
+        Error::usage(format!("{key} is '{text}', not a whole number"))
+            .hint(format!("git config {key} {default}"))
+    })?;
+    u64::try_from(v).map_err(|_| {
+        Error::usage(format!("{key} is negative ({v})")).hint(format!("git config {key} {default}"))
+    })
 }

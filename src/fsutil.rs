@@ -27,3 +27,43 @@ pub fn write_atomic_parts(path: &Utf8Path, parts: &[&[u8]]) -> std::io::Result<(
     tmp.persist(path.as_std_path()).map_err(|e| e.error)?;
     Ok(())
 }
+
+/// Writes `bytes` atomically at `root/rel`, creating the directories between, and
+/// never through a symbolic link: a directory or file under `root` that is a link
+/// is refused, so what is written stays under `root` (which the caller named).
+pub fn write_under(root: &Utf8Path, rel: &Utf8Path, bytes: &[u8]) -> std::io::Result<()> {
+    fs_err::create_dir_all(root)?;
+    let mut at = root.to_path_buf();
+    let components: Vec<_> = rel.components().collect();
+    for (i, part) in components.iter().enumerate() {
+        if !matches!(part, camino::Utf8Component::Normal(_)) {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                format!("{rel} is not a plain relative path"),
+            ));
+        }
+        at.push(part.as_str());
+        match std::fs::symlink_metadata(&at) {
+            Ok(m) if m.file_type().is_symlink() => {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::InvalidInput,
+                    format!("{at} is a symbolic link; git-seal does not write through links"),
+                ))
+            }
+            Ok(m) if i + 1 < components.len() && !m.is_dir() => {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::InvalidInput,
+                    format!("{at} is not a directory"),
+                ))
+            }
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                if i + 1 < components.len() {
+                    fs_err::create_dir(&at)?;
+                }
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    write_atomic(&at, bytes)
+}

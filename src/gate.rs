@@ -1,21 +1,32 @@
-//! The push gate: which commits a ref update sends, and whether each has a valid
-//! seal. Shared by `pre-push` on the client and `pre-receive` on the server.
+//! The push gate: which commits a push sends, whether each has a valid seal, and
+//! what the server's ledger must hold for a branch update to land. `pre-push` on
+//! the client and `pre-receive` on the server call it and render its [`Report`].
 //!
 //! Invariants:
 //! - Only updates of gated refs are checked: branches always, tags when
 //!   `seal.gateTags` is set; deletions send no commits.
-//! - "Sent" means reachable from the new value and from nothing the other side is
-//!   known to have (the old value, and the `hide` tips the caller names), so a push
-//!   costs what it sends, not what the repository holds.
-
-use std::collections::HashSet;
+//! - **Vetted** means reachable from the current value of a gated ref on the
+//!   receiving side: those commits passed this gate when they arrived (or were there
+//!   when it was installed). Nothing else is vetted: not commits under tags that are
+//!   not gated, nor under any other namespace a pusher can write (refs/pull/…,
+//!   refs/notes/…). On the client, the remote's gated refs are its remote-tracking
+//!   branches. Every commit a gated update brings that is not vetted is checked.
+//! - One walk covers a whole push: its cost is what the push sends, however many
+//!   refs it names.
+//! - On the server, pre-receive records the ledger tip its verdict relies on; the
+//!   `reference-transaction` guard then aborts any gated ref update while the
+//!   server's ledger does not contain that tip, so a branch never lands without its
+//!   seals in the server's own ledger, whatever happens to the ledger's own update.
 
 use git2::{ObjectType, Oid};
 
+use camino::Utf8PathBuf;
+
 use crate::cache::CacheMode;
+use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::git::Repo;
-use crate::ledger::View;
+use crate::ledger::{Ledger, View};
 use crate::verify::{Problem, Verifier};
 
 /// One ref update: for pre-push `<local ref> <new> <remote ref> <old>`, for
@@ -26,6 +37,8 @@ pub struct Update {
     pub refname: String,
     pub old: Oid,
     pub new: Oid,
+    /// What the pusher named as the source (pre-push only: `refs/heads/topic`).
+    pub local: Option<String>,
 }
 
 impl Update {
@@ -56,6 +69,7 @@ fn parse_updates(
             refname: f[refname].to_string(),
             old: oid(f[old], hook)?,
             new: oid(f[new], hook)?,
+            local: (fields == 4).then(|| f[0].to_string()),
         });
     }
     Ok(out)
@@ -76,32 +90,31 @@ fn is_gated(refname: &str, gate_tags: bool) -> bool {
     refname.starts_with("refs/heads/") || (gate_tags && refname.starts_with("refs/tags/"))
 }
 
+/// git-seal's local namespace (fetched ledgers, rollback safety refs): never pushed,
+/// so a server refuses it rather than keep refs a reader could take for its own.
+const LOCAL_NAMESPACE: &str = "refs/seal/";
+
 /// The commits `updates` send, parents first, each once: reachable from a new value
-/// and not from its old value or any of `hide`.
-fn sent_commits(repo: &Repo, updates: &[&Update], hide: &[Oid]) -> Result<Vec<Oid>> {
-    let mut seen = HashSet::new();
-    let mut out = Vec::new();
+/// and from none of `vetted`, in one walk for the whole push.
+fn sent_commits(repo: &Repo, updates: &[&Update], vetted: &[Oid]) -> Result<Vec<Oid>> {
+    let mut walk = repo.git.revwalk()?;
+    walk.set_sorting(git2::Sort::TOPOLOGICAL | git2::Sort::REVERSE)?;
+    let mut any = false;
     for u in updates.iter().filter(|u| !u.is_delete()) {
-        let Some(tip) = peel_commit(repo, u.new) else {
-            continue;
-        };
-        let mut walk = repo.git.revwalk()?;
-        walk.set_sorting(git2::Sort::TOPOLOGICAL | git2::Sort::REVERSE)?;
-        walk.push(tip)?;
-        let old = (!u.old.is_zero()).then_some(u.old);
-        for h in old.iter().chain(hide) {
-            if let Some(c) = peel_commit(repo, *h) {
-                walk.hide(c)?;
-            }
-        }
-        for c in walk {
-            let c = c?;
-            if seen.insert(c) {
-                out.push(c);
-            }
+        if let Some(tip) = peel_commit(repo, u.new) {
+            walk.push(tip)?;
+            any = true;
         }
     }
-    Ok(out)
+    if !any {
+        return Ok(Vec::new());
+    }
+    for v in vetted {
+        if let Some(c) = peel_commit(repo, *v) {
+            walk.hide(c)?;
+        }
+    }
+    Ok(walk.collect::<std::result::Result<Vec<_>, _>>()?)
 }
 
 /// The commit an object id names (peeling tags), if it is known here.
@@ -124,36 +137,218 @@ pub fn tips_under(repo: &Repo, prefix: &str) -> Result<Vec<Oid>> {
     Ok(out)
 }
 
-/// What a gate found: how many commits the updates send, and the problems with them.
-pub struct Checked {
-    pub commits: usize,
-    pub problems: Vec<Problem>,
+/// The vetted tips of this repository as a receiving side: its gated refs.
+pub fn vetted_here(repo: &Repo, gate_tags: bool) -> Result<Vec<Oid>> {
+    let mut tips = tips_under(repo, "refs/heads/")?;
+    if gate_tags {
+        tips.extend(tips_under(repo, "refs/tags/")?);
+    }
+    Ok(tips)
 }
 
-/// Checks every commit the gated `updates` send (hiding what the other side has)
-/// against the ledger `view`.
+/// The vetted tips of `remote` as this client last saw it: its remote-tracking
+/// branches (what its gate let in).
+pub fn vetted_at_remote(repo: &Repo, remote: &str) -> Result<Vec<Oid>> {
+    if repo.git.find_remote(remote).is_err() {
+        return Ok(Vec::new());
+    }
+    tips_under(repo, &format!("refs/remotes/{remote}/"))
+}
+
+/// What a gate decided about one push.
+#[derive(Debug, Default)]
+pub struct Report {
+    /// How many commits the gated updates send (checked).
+    pub commits: usize,
+    /// Every problem with those commits' seals.
+    pub problems: Vec<Problem>,
+    /// Why the push is refused as a whole, before any commit is looked at (an
+    /// update of the ledger that breaks the append-only rule, a local-only ref).
+    pub refused: Option<String>,
+    /// The ledger tip whose seals the verdict relies on (server side): a gated ref
+    /// may land only while the server's ledger contains it.
+    pub relies_on: Option<Oid>,
+}
+
+impl Report {
+    pub fn passed(&self) -> bool {
+        self.refused.is_none() && self.problems.is_empty()
+    }
+}
+
+/// What to name, in a hint, for the commits gated `updates` send: the pusher's
+/// source refs where known, else the receiving refs, short (`topic`), each once.
+pub fn sent_from(updates: &[Update], gate_tags: bool) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for u in updates
+        .iter()
+        .filter(|u| !u.is_delete() && is_gated(&u.refname, gate_tags))
+    {
+        let name = u.local.as_deref().unwrap_or(&u.refname);
+        let short = name
+            .strip_prefix("refs/heads/")
+            .or_else(|| name.strip_prefix("refs/tags/"))
+            .unwrap_or(name)
+            .to_string();
+        if !out.contains(&short) {
+            out.push(short);
+        }
+    }
+    out
+}
+
+/// Checks every commit the gated `updates` send that is not `vetted`, against the
+/// ledger `view`.
 pub fn check(
     repo: &Repo,
     view: View<'_>,
     updates: &[Update],
     gate_tags: bool,
-    hide: &[Oid],
-) -> Result<Checked> {
+    vetted: &[Oid],
+) -> Result<Report> {
     let gated: Vec<&Update> = updates
         .iter()
         .filter(|u| is_gated(&u.refname, gate_tags))
         .collect();
-    let commits = sent_commits(repo, &gated, hide)?;
+    let commits = sent_commits(repo, &gated, vetted)?;
     let problems = Verifier::new(repo, view, CacheMode::ReadWrite).check_all(&commits)?;
-    Ok(Checked {
+    Ok(Report {
         commits: commits.len(),
         problems,
+        ..Report::default()
     })
+}
+
+/// The server's gate (`pre-receive`): the ledger's own update must keep it
+/// append-only; every gated update's unvetted commits must have valid seals in the
+/// ledger as it will be once this push lands.
+pub fn pre_receive(repo: &Repo, cfg: &Config, updates: &[Update]) -> Result<Report> {
+    if let Some(u) = updates
+        .iter()
+        .find(|u| u.refname.starts_with(LOCAL_NAMESPACE))
+    {
+        return Ok(Report {
+            refused: Some(format!(
+                "{} is in git-seal's local namespace ({LOCAL_NAMESPACE}), which is never pushed",
+                u.refname
+            )),
+            ..Report::default()
+        });
+    }
+    let mut ledger_tip = Ledger::new(repo, cfg).tip()?;
+    for u in updates.iter().filter(|u| u.refname == cfg.ledger_ref) {
+        if let Some(why) = crate::sync::append_only_violation(repo, u.old, u.new)? {
+            return Ok(Report {
+                refused: Some(format!(
+                    "{why}; the ledger {} is append-only",
+                    cfg.ledger_ref
+                )),
+                ..Report::default()
+            });
+        }
+        ledger_tip = Some(u.new);
+    }
+    let vetted = vetted_here(repo, cfg.gate_tags)?;
+    let mut report = check(
+        repo,
+        View::at(repo, ledger_tip)?,
+        updates,
+        cfg.gate_tags,
+        &vetted,
+    )?;
+    report.relies_on = ledger_tip;
+    Ok(report)
+}
+
+/// Where pre-receive leaves the ledger tip its verdict relied on, for the guard run
+/// by the same `receive-pack` process (`pid`).
+fn verdict_path(repo: &Repo, pid: u32) -> Utf8PathBuf {
+    repo.seal_dir().join("gate").join(pid.to_string())
+}
+
+/// Verdicts older than this belong to pushes that are long over.
+const VERDICT_TTL: std::time::Duration = std::time::Duration::from_secs(3600);
+
+/// Records, for the guard, the ledger tip a passed push relies on. Old verdicts of
+/// finished pushes are swept on the way.
+pub fn record_verdict(repo: &Repo, pid: u32, relies_on: Option<Oid>) -> Result<()> {
+    let path = verdict_path(repo, pid);
+    if let Some(dir) = path.parent() {
+        fs_err::create_dir_all(dir)?;
+        for e in fs_err::read_dir(dir)?.flatten() {
+            let old = e
+                .metadata()
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|t| t.elapsed().ok())
+                .is_some_and(|age| age > VERDICT_TTL);
+            if old {
+                let _ = std::fs::remove_file(e.path());
+            }
+        }
+    }
+    let text = relies_on.map(|t| t.to_string()).unwrap_or_default();
+    crate::fsutil::write_atomic(&path, text.as_bytes())?;
+    Ok(())
+}
+
+/// The guard (`reference-transaction prepared`, on a server): refuses a transaction
+/// that updates a gated ref while the server's ledger (its value in this same
+/// transaction, else its current value) does not contain the tip pre-receive relied
+/// on. Returns why, if it refuses. A transaction with no verdict is not a push.
+pub fn guard(repo: &Repo, cfg: &Config, pid: u32, updates: &[Update]) -> Result<Option<String>> {
+    let Ok(text) = fs_err::read_to_string(verdict_path(repo, pid)) else {
+        return Ok(None);
+    };
+    if !updates.iter().any(|u| is_gated(&u.refname, cfg.gate_tags)) {
+        return Ok(None);
+    }
+    let Ok(required) = Oid::from_str(text.trim()) else {
+        return Ok(None); // the push relied on no ledger (it sent no unvetted commit)
+    };
+    let ledger = match updates.iter().find(|u| u.refname == cfg.ledger_ref) {
+        Some(u) => (!u.new.is_zero()).then_some(u.new),
+        None => Ledger::new(repo, cfg).tip()?,
+    };
+    let holds = match ledger {
+        Some(tip) => tip == required || repo.git.graph_descendant_of(tip, required)?,
+        None => false,
+    };
+    Ok((!holds).then(|| {
+        format!(
+            "the seals this push relies on are not in the server's ledger {} (its update did not land first)",
+            cfg.ledger_ref
+        )
+    }))
+}
+
+/// Parses a reference-transaction hook's stdin: `<old> <new> <ref>` lines. Lines
+/// that update a symbolic ref (`ref:<target>` values, git 2.46+) move no commit
+/// and are left out.
+pub fn parse_transaction(input: &str) -> Vec<Update> {
+    input
+        .lines()
+        .filter_map(|line| {
+            let mut f = line.split(' ');
+            let (old, new, refname) = (f.next()?, f.next()?, f.next()?);
+            Some(Update {
+                refname: refname.to_string(),
+                old: Oid::from_str(old).ok()?,
+                new: Oid::from_str(new).ok()?,
+                local: None,
+            })
+        })
+        .collect()
 }
 
 /// git's subcommand in a git command line and the arguments after it, skipping the
 /// program and git's own options (`-c k=v`, `-C dir`, `--git-dir=…`).
 pub fn git_subcommand(argv: &[String]) -> Option<(&str, &[String])> {
+    // Run as a dashed program (`git-receive-pack`, as ssh and http servers do).
+    let program = argv.first()?.rsplit('/').next()?;
+    if let Some(sub) = program.strip_prefix("git-") {
+        return Some((sub, &argv[1..]));
+    }
     let mut i = 1;
     while let Some(arg) = argv.get(i) {
         match arg.as_str() {

@@ -25,6 +25,9 @@ pub struct Repo {
     /// Opened from git's environment (a hook) rather than a path: worker threads must
     /// reopen it the same way to see quarantined objects during `pre-receive`.
     from_env: bool,
+    /// Settings given on git's command line (`git -c seal.push=off push`): git hands
+    /// them to hooks in its environment, where libgit2 does not look.
+    command_config: Vec<(String, String)>,
 }
 
 /// Whether every object libgit2 reads is hashed again with SHA-1 and compared with its
@@ -93,13 +96,15 @@ impl Repo {
         let git_dir = utf8(git.path())?;
         let common_dir = utf8(git.commondir())?;
         let workdir = git.workdir().map(utf8).transpose()?;
-        let repo = Repo {
+        let mut repo = Repo {
             git,
             git_dir: trim_slash(git_dir),
             common_dir: trim_slash(common_dir),
             workdir: workdir.map(trim_slash),
             from_env,
+            command_config: Vec::new(),
         };
+        repo.command_config = repo.read_command_config();
         repo.refuse_sha256()?;
         Ok(repo)
     }
@@ -115,6 +120,60 @@ impl Repo {
                 self.common_dir.as_str(),
             )),
             _ => Ok(()),
+        }
+    }
+
+    /// The `git -c` settings of the git that runs us, read by git itself (its own
+    /// quoting rules), and only when git's environment says there are some.
+    fn read_command_config(&self) -> Vec<(String, String)> {
+        let given = ["GIT_CONFIG_PARAMETERS", "GIT_CONFIG_COUNT"]
+            .iter()
+            .any(|k| std::env::var_os(k).is_some_and(|v| !v.is_empty()));
+        if !given {
+            return Vec::new();
+        }
+        let Ok(out) = self
+            .git_command()
+            .args(["config", "-z", "--list", "--show-scope"])
+            .stdin(Stdio::null())
+            .output()
+        else {
+            return Vec::new();
+        };
+        let mut fields = out.stdout.split(|b| *b == 0);
+        let mut found = Vec::new();
+        while let (Some(scope), Some(entry)) = (fields.next(), fields.next()) {
+            if scope != b"command" {
+                continue;
+            }
+            let entry = String::from_utf8_lossy(entry);
+            let (key, value) = entry.split_once('\n').unwrap_or((&entry, "true"));
+            found.push((key.to_ascii_lowercase(), value.to_string()));
+        }
+        found
+    }
+
+    /// A config value as git would see it: `git -c` first, then the config files.
+    pub fn config_string(&self, key: &str) -> Option<String> {
+        let wanted = key.to_ascii_lowercase();
+        if let Some((_, v)) = self.command_config.iter().rev().find(|(k, _)| *k == wanted) {
+            return Some(v.clone());
+        }
+        self.git.config().ok()?.get_string(key).ok()
+    }
+
+    /// A boolean config value, read as git reads booleans.
+    pub fn config_bool(&self, key: &str) -> Result<Option<bool>> {
+        let Some(v) = self.config_string(key) else {
+            return Ok(None);
+        };
+        match v.to_ascii_lowercase().as_str() {
+            "true" | "yes" | "on" | "1" | "" => Ok(Some(true)),
+            "false" | "no" | "off" | "0" => Ok(Some(false)),
+            _ => Err(
+                Error::usage(format!("{key} is '{v}', which is not a boolean"))
+                    .hint(format!("git config {key} true")),
+            ),
         }
     }
 
@@ -189,9 +248,16 @@ impl Repo {
 
     /// Every commit reachable from `tip`, parents before children.
     pub fn history(&self, tip: Oid) -> Result<Vec<Oid>> {
+        self.history_of(&[tip])
+    }
+
+    /// Every commit reachable from any of `tips`, parents before children, each once.
+    pub fn history_of(&self, tips: &[Oid]) -> Result<Vec<Oid>> {
         let mut walk = self.git.revwalk()?;
         walk.set_sorting(git2::Sort::TOPOLOGICAL | git2::Sort::REVERSE)?;
-        walk.push(tip)?;
+        for tip in tips {
+            walk.push(*tip)?;
+        }
         Ok(walk.collect::<std::result::Result<Vec<_>, _>>()?)
     }
 
@@ -223,16 +289,20 @@ impl Repo {
         Ok(String::from_utf8_lossy(&out.stdout).trim_end().to_string())
     }
 
-    /// `user.name`/`user.email` from git config, falling back to git's committer
-    /// environment variables, as `git commit` itself would: who seals.
+    /// Who seals: the committer identity as `git commit` itself decides it, so
+    /// `GIT_COMMITTER_NAME`/`GIT_COMMITTER_EMAIL` (a CI bot's) come before
+    /// `user.name`/`user.email` (`git -c` included).
     pub fn identity(&self) -> Result<(String, String)> {
         let missing = || {
             Error::usage("no identity to seal with: user.name and user.email are not set")
                 .hint("git config user.name 'Your Name' && git config user.email you@example.com")
         };
-        let cfg = self.git.config()?;
-        let value =
-            |key: &str, env: &str| cfg.get_string(key).ok().or_else(|| std::env::var(env).ok());
+        let value = |key: &str, env: &str| {
+            std::env::var(env)
+                .ok()
+                .filter(|v| !v.is_empty())
+                .or_else(|| self.config_string(key))
+        };
         let name = value("user.name", "GIT_COMMITTER_NAME").ok_or_else(missing)?;
         let email = value("user.email", "GIT_COMMITTER_EMAIL").ok_or_else(missing)?;
         Ok((name, email))

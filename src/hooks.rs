@@ -41,8 +41,9 @@ pub const CLIENT_HOOKS: &[&str] = &[
     "pre-push",
     "reference-transaction",
 ];
-/// Hooks `install --server` adds.
-pub const SERVER_HOOKS: &[&str] = &["pre-receive"];
+/// Hooks `install --server` wires: the gate, and its guard while refs land. A
+/// server only checks: none of them writes a seal.
+pub const SERVER_HOOKS: &[&str] = &["pre-receive", "reference-transaction"];
 
 const RECORD: &str = "install.json";
 
@@ -264,11 +265,34 @@ pub fn is_ours(path: &Utf8Path) -> bool {
 
 /// The hooks this installation wires.
 pub fn wanted_hooks(server: bool) -> Vec<&'static str> {
-    let mut hooks = CLIENT_HOOKS.to_vec();
     if server {
-        hooks.extend_from_slice(SERVER_HOOKS);
+        SERVER_HOOKS.to_vec()
+    } else {
+        CLIENT_HOOKS.to_vec()
     }
-    hooks
+}
+
+/// Steps that remove our shims for `hooks` (putting chained hooks back), in every
+/// directory: a server that once had the client's hooks converges to its own.
+pub fn plan_removal(dirs: &[Utf8PathBuf], hooks: &[&str]) -> Vec<Step> {
+    let mut steps = Vec::new();
+    for dir in dirs {
+        for hook in hooks {
+            let path = dir.join(hook);
+            if !is_ours(&path) {
+                continue;
+            }
+            steps.push(Step::RemoveShim(path.clone()));
+            let chained = dir.join(format!("{hook}{CHAINED_SUFFIX}"));
+            if chained.symlink_metadata().is_ok() {
+                steps.push(Step::Chain {
+                    from: chained,
+                    to: path,
+                });
+            }
+        }
+    }
+    steps
 }
 
 /// Works out the install steps for every directory without changing anything.
@@ -343,7 +367,8 @@ pub fn install(repo: &Repo, steps: &[Step], binary: &Utf8Path) -> Result<()> {
                     record.dir_mut(dir);
                 }
             }
-            Step::RemoveShim(_) | Step::RemoveDir(_) => {}
+            Step::RemoveShim(p) => fs_err::remove_file(p)?,
+            Step::RemoveDir(_) => {}
         }
     }
     let json = serde_json::to_vec_pretty(&record).unwrap_or_default();

@@ -48,6 +48,24 @@ pub fn c_style(bytes: &[u8]) -> String {
     out
 }
 
+/// `s` with every control character (C0, DEL, C1: what moves a terminal's cursor or
+/// erases a line) written as a `\u{..}` escape; printable text, non-ASCII included,
+/// is kept. For free text from elsewhere: commit subjects, fields of a seal.
+pub fn printable(s: &str) -> String {
+    if !s.chars().any(char::is_control) {
+        return s.to_string();
+    }
+    s.chars()
+        .map(|c| {
+            if c.is_control() {
+                format!("\\u{{{:x}}}", c as u32)
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -67,5 +85,11 @@ mod tests {
         assert_eq!(c_style(b"a\nb"), "\"a\\nb\"");
         assert_eq!(c_style("é".as_bytes()), "\"\\303\\251\"");
         assert_eq!(c_style(b"\x1b[2K"), "\"\\033[2K\"");
+    }
+
+    #[test]
+    fn printable_escapes_only_control_characters() {
+        assert_eq!(printable("café ok"), "café ok");
+        assert_eq!(printable("a\x1b[2Kb\n"), "a\\u{1b}[2Kb\\u{a}");
     }
 }

@@ -46,23 +46,27 @@ pub enum Reason {
 
 impl fmt::Display for Reason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Stated values come from the ledger: printed with control characters escaped.
+        let p = crate::quote::printable;
         match self {
             Reason::NoSeal => f.write_str("no seal"),
-            Reason::Unreadable(why) => write!(f, "unreadable seal: {why}"),
+            Reason::Unreadable(why) => write!(f, "unreadable seal: {}", p(why)),
             Reason::WrongCommit { stated } => {
-                write!(f, "seal names another commit ({stated})")
+                write!(f, "seal names another commit ({})", p(stated))
             }
             Reason::WrongTree { stated, actual } => {
-                write!(f, "seal names tree {stated}, commit has {actual}")
+                write!(f, "seal names tree {}, commit has {actual}", p(stated))
             }
             Reason::WrongParents => f.write_str("seal lists other parents than the commit has"),
             Reason::DigestMismatch { stated, actual } => write!(
                 f,
-                "seal digest mismatch: seal states {stated}, its content hashes to {actual}"
+                "seal digest mismatch: seal states {}, its content hashes to {actual}",
+                p(stated)
             ),
             Reason::ManifestMismatch { stated, actual } => write!(
                 f,
-                "manifest mismatch: seal states {stated}, tree hashes to {actual}"
+                "manifest mismatch: seal states {}, tree hashes to {actual}",
+                p(stated)
             ),
             Reason::BrokenChain {
                 parent,
@@ -71,13 +75,16 @@ impl fmt::Display for Reason {
             } => match actual {
                 Some(a) => write!(
                     f,
-                    "broken parent chain: parent {} seal is {a}, seal expects {stated}",
-                    short(*parent)
+                    "broken parent chain: parent {} seal is {}, seal expects {}",
+                    short(*parent),
+                    p(a),
+                    p(stated)
                 ),
                 None => write!(
                     f,
-                    "broken parent chain: parent {} has no seal, seal expects {stated}",
-                    short(*parent)
+                    "broken parent chain: parent {} has no seal, seal expects {}",
+                    short(*parent),
+                    p(stated)
                 ),
             },
         }
@@ -204,7 +211,7 @@ impl fmt::Display for WorktreeProblem {
             WorktreeProblem::TypeChanged(p) => ("type changed", p),
             WorktreeProblem::ModeChanged(p) => ("mode changed", p),
         };
-        write!(f, "{}: {what}", String::from_utf8_lossy(path))
+        write!(f, "{}: {what}", crate::quote::c_style(path))
     }
 }
 

@@ -92,6 +92,8 @@ pub fn run(args: Args) -> Result<u8> {
         return Ok(0);
     }
     let path = |e: &Entry<'_>| String::from_utf8_lossy(e.path).into_owned();
+    // Text output quotes names as git does: a file name cannot forge or erase a line.
+    let quoted = |e: &Entry<'_>| crate::quote::c_style(e.path);
     let list = changes(&a, &b);
     if args.json {
         let items: Vec<_> = list
@@ -111,11 +113,11 @@ pub fn run(args: Args) -> Result<u8> {
     }
     for c in &list {
         let line = match c {
-            Change::Added(e) => format!("A  {}", path(e)),
-            Change::Removed(e) => format!("D  {}", path(e)),
-            Change::Modified(_, y) => format!("M  {}", path(y)),
+            Change::Added(e) => format!("A  {}", quoted(e)),
+            Change::Removed(e) => format!("D  {}", quoted(e)),
+            Change::Modified(_, y) => format!("M  {}", quoted(y)),
             Change::ModeChanged(x, y) => {
-                format!("T  {} ({:06o} -> {:06o})", path(y), x.mode, y.mode)
+                format!("T  {} ({:06o} -> {:06o})", quoted(y), x.mode, y.mode)
             }
         };
         outln(line)?;

@@ -7,10 +7,12 @@ use crate::cache::{CacheMode, Manifests};
 use crate::commands::{outln, warn_log};
 use crate::config::Config;
 use crate::error::{Error, Result, ResultExt};
-use crate::fsutil::write_atomic;
+use crate::fsutil::write_under;
 use crate::git::{short, Repo};
 use crate::ledger::Ledger;
+use crate::quote;
 use crate::runlog::{Run, Source, Status};
+use crate::verify::Verifier;
 
 /// Write a commit's seal, manifest and checksums as files
 ///
@@ -37,10 +39,25 @@ pub fn run(args: Args) -> Result<u8> {
     let view = Ledger::new(&repo, &cfg).view()?;
     let Some(seal) = view.note(id)? else {
         return Err(
-            Error::check(format!("commit {} has no seal to export", short(id)))
-                .hint(format!("seal it first: git seal seal {}", args.rev)),
+            Error::check(format!("commit {} has no seal to export", short(id))).hint(format!(
+                "seal it first: git seal seal {}",
+                quote::shell(&args.rev)
+            )),
         );
     };
+    // Only a seal that verifies is exported: files made from a broken or foreign
+    // note would pass for provenance they do not carry.
+    let reasons = Verifier::new(&repo, view, CacheMode::unless_dry_run(args.dry_run)).check(id)?;
+    if let Some(reason) = reasons.first() {
+        return Err(Error::check(format!(
+            "the seal of {} does not verify ({reason}); nothing exported",
+            short(id)
+        ))
+        .hint(format!(
+            "see every problem: git seal verify {}",
+            quote::shell(&args.rev)
+        )));
+    }
     let manifest =
         Manifests::new(&repo, CacheMode::unless_dry_run(args.dry_run)).manifest_of(&commit)?;
     let json_text = serde_json::to_string_pretty(&manifest.to_json(Some(id), commit.tree_id()))
@@ -48,25 +65,21 @@ pub fn run(args: Args) -> Result<u8> {
         + "\n";
     let files: Vec<(Utf8PathBuf, Vec<u8>)> = vec![
         (
-            args.out.join("seals").join(format!("SEAL-{id}.yaml")),
+            Utf8PathBuf::from(format!("seals/SEAL-{id}.yaml")),
             seal.into_bytes(),
         ),
         (
-            args.out
-                .join("manifests")
-                .join(format!("MANIFEST-{id}.json")),
+            Utf8PathBuf::from(format!("manifests/MANIFEST-{id}.json")),
             json_text.into_bytes(),
         ),
         (
-            args.out
-                .join("checksums")
-                .join(format!("CHECKSUMS-{id}.sha256")),
+            Utf8PathBuf::from(format!("checksums/CHECKSUMS-{id}.sha256")),
             manifest.to_sha256sum(),
         ),
     ];
     if args.dry_run {
         for (path, _) in &files {
-            outln(format!("would write {path}"))?;
+            outln(format!("would write {}", args.out.join(path)))?;
         }
         return Ok(0);
     }
@@ -76,9 +89,12 @@ pub fn run(args: Args) -> Result<u8> {
         Some(id.to_string()),
     );
     run.inputs(json!({"rev": args.rev, "out": args.out}));
-    match write_all_or_none(&files) {
+    match write_all_or_none(&args.out, &files) {
         Ok(()) => {
-            let paths: Vec<_> = files.iter().map(|(p, _)| p.to_string()).collect();
+            let paths: Vec<_> = files
+                .iter()
+                .map(|(p, _)| args.out.join(p).to_string())
+                .collect();
             warn_log(run.finish(Status::Success, json!({"files": paths}), 1, ""));
             for p in paths {
                 outln(p)?;
@@ -92,16 +108,20 @@ pub fn run(args: Args) -> Result<u8> {
     }
 }
 
-/// Writes every file or, on the first failure, removes those this call created.
-pub fn write_all_or_none(files: &[(Utf8PathBuf, Vec<u8>)]) -> Result<()> {
-    let mut created: Vec<&Utf8Path> = Vec::new();
-    for (path, bytes) in files {
-        let existed = path.exists();
-        if let Err(e) = write_atomic(path, bytes).context(format!("cannot write {path}")) {
+/// Writes every file under `root` or, on the first failure, removes those this call
+/// created. Nothing is written through a symbolic link under `root`.
+pub fn write_all_or_none(root: &Utf8Path, files: &[(Utf8PathBuf, Vec<u8>)]) -> Result<()> {
+    let mut created: Vec<Utf8PathBuf> = Vec::new();
+    for (rel, bytes) in files {
+        let path = root.join(rel);
+        let existed = path.symlink_metadata().is_ok();
+        if let Err(e) = write_under(root, rel, bytes).context(format!("cannot write {path}")) {
             for p in created {
                 let _ = fs_err::remove_file(p);
             }
-            return Err(e.hint("check that the directory is writable and has space"));
+            return Err(
+                e.hint("check that the directory is writable, has space and holds no links")
+            );
         }
         if !existed {
             created.push(path);

@@ -15,7 +15,7 @@ use crate::engine::{seal_commits, SealRun, Sealed};
 use crate::error::{Error, Result};
 use crate::gate::{self, Update};
 use crate::git::{short, Repo};
-use crate::ledger::{Ledger, View};
+use crate::ledger::Ledger;
 use crate::runlog::{Run, Source, Status};
 use crate::sync;
 use crate::verify::{Problem, Reason};
@@ -59,7 +59,10 @@ pub fn run(args: Args) -> Result<u8> {
         }
         "reference-transaction" => {
             let input = read_stdin()?;
-            Ok(tag_hook(args.args.first().map(String::as_str), &input))
+            match args.args.first().map(String::as_str) {
+                Some("prepared") => guard_hook(&input),
+                state => Ok(tag_hook(state, &input)),
+            }
         }
         "pre-push" => gate_hook("pre-push", || pre_push(&args.args)),
         "pre-receive" => gate_hook("pre-receive", pre_receive),
@@ -284,7 +287,12 @@ fn pre_push_updates(repo: &Repo, input: &str) -> Result<(Vec<Update>, Option<Str
             let refname =
                 from_env("PRE_COMMIT_REMOTE_BRANCH").unwrap_or_else(|| "refs/heads/HEAD".into());
             return Ok((
-                vec![Update { refname, old, new }],
+                vec![Update {
+                    refname,
+                    old,
+                    new,
+                    local: Some(to),
+                }],
                 from_env("PRE_COMMIT_REMOTE_NAME"),
             ));
         }
@@ -316,7 +324,7 @@ fn refusal(checked: usize, problems: &[Problem]) -> GateOutcome {
 }
 
 /// Prints the refusal: per bad commit its short id, subject and reason, then the fix.
-fn print_refusal(repo: &Repo, problems: &[Problem]) {
+fn print_refusal(repo: &Repo, problems: &[Problem], sent_from: &[String]) {
     let mut seen = std::collections::HashSet::new();
     let commits: Vec<Oid> = problems
         .iter()
@@ -337,7 +345,13 @@ fn print_refusal(repo: &Repo, problems: &[Problem]) {
     }
     let only_missing = problems.iter().all(|p| p.reason == Reason::NoSeal);
     if only_missing {
-        eprintln!("hint: seal them, then push again: git seal seal --missing");
+        // Name what was pushed: HEAD may be another branch, where --missing alone
+        // would seal nothing that this push sends. Names come from the pusher.
+        let tips: Vec<String> = sent_from.iter().map(|t| crate::quote::shell(t)).collect();
+        eprintln!(
+            "hint: seal them, then push again: git seal seal --missing {}",
+            tips.join(" ")
+        );
     } else {
         let ids: Vec<String> = commits.iter().map(|c| short(*c)).collect();
         eprintln!(
@@ -374,16 +388,16 @@ fn pre_push(args: &[String]) -> Result<(Run, GateOutcome)> {
         ));
     }
     let remote_is_named = repo.git.find_remote(&remote).is_ok();
-    let hide = if remote_is_named {
-        gate::tips_under(&repo, &format!("refs/remotes/{remote}/"))?
-    } else {
-        Vec::new()
-    };
+    let vetted = gate::vetted_at_remote(&repo, &remote)?;
     let view = Ledger::new(&repo, &cfg).view()?;
-    let checked = gate::check(&repo, view, &updates, cfg.gate_tags, &hide)?;
+    let checked = gate::check(&repo, view, &updates, cfg.gate_tags, &vetted)?;
     let commits = checked.commits;
     if !checked.problems.is_empty() {
-        print_refusal(&repo, &checked.problems);
+        print_refusal(
+            &repo,
+            &checked.problems,
+            &gate::sent_from(&updates, cfg.gate_tags),
+        );
         return Ok((run, refusal(commits, &checked.problems)));
     }
     if git_argv().is_some_and(|argv| crate::gate::is_dry_run_push(&argv)) {
@@ -476,31 +490,34 @@ fn pre_receive() -> Result<(Run, GateOutcome)> {
     run.inputs(json!({
         "updates": updates_json(&updates),
     }));
-    let mut ledger_tip = Ledger::new(&repo, &cfg).tip()?;
-    for u in updates.iter().filter(|u| u.refname == cfg.ledger_ref) {
-        if let Some(why) = sync::append_only_violation(&repo, u.old, u.new)? {
-            eprintln!(
-                "error: push refused: {why}; the ledger {} is append-only",
-                cfg.ledger_ref
-            );
-            eprintln!("hint: fetch and merge the ledger instead of rewriting it: git seal fetch && git seal push");
-            return Ok((run, GateOutcome::refused(json!({}), 1, why)));
-        }
-        ledger_tip = Some(u.new);
-    }
-    // Commits already reachable from the server's refs were checked when they came.
-    let mut hide = gate::tips_under(&repo, "refs/heads/")?;
-    hide.extend(gate::tips_under(&repo, "refs/tags/")?);
-    let view = View::at(&repo, ledger_tip)?;
-    let checked = gate::check(&repo, view, &updates, cfg.gate_tags, &hide)?;
-    let commits = checked.commits;
-    if !checked.problems.is_empty() {
-        print_refusal(&repo, &checked.problems);
+    let report = gate::pre_receive(&repo, &cfg, &updates)?;
+    let commits = report.commits;
+    if let Some(why) = &report.refused {
+        eprintln!("error: push refused: {why}");
         eprintln!(
-            "hint: push the ledger with the commits: git push <remote> {0}:{0} (or set seal.push)",
+            "hint: fetch and merge the ledger instead of rewriting it, then push again: git seal fetch && git seal push"
+        );
+        return Ok((run, GateOutcome::refused(json!({}), 1, why.clone())));
+    }
+    if !report.problems.is_empty() {
+        print_refusal(
+            &repo,
+            &report.problems,
+            &gate::sent_from(&updates, cfg.gate_tags),
+        );
+        eprintln!(
+            "hint: push the ledger with the commits: git push --atomic <remote> {0}:{0} <branch> (or set seal.push)",
             cfg.ledger_ref
         );
-        return Ok((run, refusal(commits, &checked.problems)));
+        return Ok((run, refusal(commits, &report.problems)));
+    }
+    // For the guard that runs while the refs land (same receive-pack, our parent).
+    if let Some(pid) = git_pid() {
+        if let Err(e) = gate::record_verdict(&repo, pid, report.relies_on) {
+            let why = format!("cannot record the gate's verdict: {}", e.message);
+            eprintln!("error: push refused: {why}");
+            return Ok((run, GateOutcome::refused(json!({}), 1, why)));
+        }
     }
     Ok((
         run,
@@ -511,6 +528,33 @@ fn pre_receive() -> Result<(Run, GateOutcome)> {
             format!("{commits} commit(s) checked"),
         ),
     ))
+}
+
+/// `reference-transaction prepared` on a server during a push pre-receive passed:
+/// aborts the transaction (exit 1) if it would land a gated ref while the server's
+/// ledger lacks the seals the verdict relied on.
+fn guard_hook(input: &str) -> Result<u8> {
+    let repo = Repo::open(None)?;
+    let cfg = Config::load(&repo)?;
+    let Some(pid) = git_pid() else {
+        return Ok(0);
+    };
+    let updates = gate::parse_transaction(input);
+    match gate::guard(&repo, &cfg, pid, &updates)? {
+        None => Ok(0),
+        // The server cannot know the pusher's name for it: `origin` is the name a
+        // clone gives the remote it came from.
+        Some(why) => Err(Error::check(format!("push refused: {why}")).hint(format!(
+            "push the ledger first, then the branch: git seal push origin && git push; \
+             or both at once: git push --atomic origin {0}:{0} BRANCH",
+            cfg.ledger_ref
+        ))),
+    }
+}
+
+/// The pid of the git process that runs this hook (`SEAL_GIT_PID`, from the shim).
+fn git_pid() -> Option<u32> {
+    std::env::var("SEAL_GIT_PID").ok()?.parse().ok()
 }
 
 /// `reference-transaction`: seals every tag a committed transaction created or moved.
@@ -584,11 +628,15 @@ fn tag_hook(state: Option<&str>, input: &str) -> u8 {
 }
 
 /// The git command that ran this hook, if it brings refs from elsewhere (fetch,
-/// pull, clone). Where git's command line cannot be read, `None`, and tags are sealed.
+/// pull, clone, or a push received). Where git's command line cannot be read, `None`, and tags are sealed.
 fn transfer_command() -> Option<String> {
     let argv = git_argv()?;
     let (command, _) = crate::gate::git_subcommand(&argv)?;
-    matches!(command, "fetch" | "pull" | "clone" | "fetch-pack").then(|| command.to_string())
+    matches!(
+        command,
+        "fetch" | "pull" | "clone" | "fetch-pack" | "receive-pack"
+    )
+    .then(|| command.to_string())
 }
 
 /// The command line of the git process that runs this hook, from

@@ -21,7 +21,8 @@ pub struct InstallArgs {
     /// The repository (default: the one the current directory is in)
     #[arg(long, value_name = "PATH")]
     pub repo: Option<Utf8PathBuf>,
-    /// Also install the server-side pre-receive gate
+    /// Install the server's gate instead (pre-receive, and its guard while refs land);
+    /// a server only checks, it seals nothing
     #[arg(long)]
     pub server: bool,
     /// Print what would be done and change nothing
@@ -78,7 +79,16 @@ pub fn run_install(args: InstallArgs) -> Result<u8> {
     if args.no_tag_hook {
         wanted.retain(|h| *h != "reference-transaction");
     }
-    let steps = hooks::plan_install(&dirs, &wanted)?;
+    let mut steps = Vec::new();
+    if args.server {
+        let client_only: Vec<&str> = hooks::CLIENT_HOOKS
+            .iter()
+            .copied()
+            .filter(|h| !wanted.contains(h))
+            .collect();
+        steps = hooks::plan_removal(&dirs, &client_only);
+    }
+    steps.extend(hooks::plan_install(&dirs, &wanted)?);
     let cfg = Config::load(&repo)?;
     let refspecs = if args.no_fetch_refspec {
         Vec::new()

@@ -86,11 +86,12 @@ pub fn warn_log(warning: Option<String>) {
     }
 }
 
-/// The subject line of a commit, for messages.
+/// The subject line of a commit, for messages (control characters escaped: the
+/// commit may be someone else's).
 pub fn subject(repo: &crate::git::Repo, oid: git2::Oid) -> String {
     repo.git
         .find_commit(oid)
         .ok()
-        .and_then(|c| c.summary().map(str::to_string))
+        .and_then(|c| c.summary().map(crate::quote::printable))
         .unwrap_or_default()
 }

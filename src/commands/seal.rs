@@ -14,14 +14,15 @@ use crate::runlog::{Run, Source, Status};
 /// Seal commits by hand (default HEAD)
 ///
 /// Commits that already have a seal keep it. REV may be a commit, a range (A..B) or
-/// several of them; --missing seals every unsealed commit reachable from HEAD.
+/// several of them; --missing seals every unsealed commit reachable from them (or
+/// from HEAD).
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Commits or ranges to seal
     #[arg(value_name = "REV|RANGE")]
     pub revs: Vec<String>,
-    /// Seal every unsealed commit reachable from HEAD
-    #[arg(long, conflicts_with = "revs")]
+    /// Seal every unsealed commit reachable from the REVs given (default HEAD)
+    #[arg(long)]
     pub missing: bool,
     /// Replace existing seals (for seals that no longer verify)
     #[arg(long)]
@@ -38,7 +39,25 @@ pub fn run(args: Args) -> Result<u8> {
     // A tag named by itself gets a tag seal; that does not seal its commit.
     let (tags, revs) = crate::tags::split_tags(&repo, &args.revs);
     let commits = if args.missing {
-        unsealed(&repo, &cfg, head)?
+        let ranged = revs.iter().any(|r| r.contains("..") || r.starts_with('^'));
+        let tips = if revs.is_empty() {
+            vec![head]
+        } else {
+            repo.expand_revs(&revs)?
+        };
+        if ranged {
+            // A range names the commits themselves: the unsealed ones among them.
+            let view = Ledger::new(&repo, &cfg).view()?;
+            let mut out = Vec::new();
+            for oid in tips {
+                if view.note_oid(oid)?.is_none() {
+                    out.push(oid);
+                }
+            }
+            out
+        } else {
+            unsealed(&repo, &cfg, &tips)?
+        }
     } else if revs.is_empty() && tags.is_empty() {
         vec![head]
     } else {
@@ -113,10 +132,10 @@ pub fn run(args: Args) -> Result<u8> {
 }
 
 /// Every commit reachable from `head` that has no seal, parents first.
-pub fn unsealed(repo: &Repo, cfg: &Config, head: Oid) -> Result<Vec<Oid>> {
+pub fn unsealed(repo: &Repo, cfg: &Config, tips: &[Oid]) -> Result<Vec<Oid>> {
     let view = Ledger::new(repo, cfg).view()?;
     let mut out = Vec::new();
-    for oid in repo.history(head)? {
+    for oid in repo.history_of(tips)? {
         if view.note_oid(oid)?.is_none() {
             out.push(oid);
         }

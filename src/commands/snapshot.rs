@@ -96,12 +96,14 @@ pub fn run_snapshot(args: SnapshotArgs) -> Result<u8> {
     };
     let safe = tag.replace('/', "_");
     let export_paths = args.export.as_ref().map(|dir| {
-        [
-            dir.join("seals").join(format!("SEAL-{safe}.yaml")),
-            dir.join("manifests").join(format!("MANIFEST-{safe}.json")),
-            dir.join("checksums")
-                .join(format!("CHECKSUMS-{safe}.sha256")),
-        ]
+        (
+            dir.clone(),
+            [
+                Utf8PathBuf::from(format!("seals/SEAL-{safe}.yaml")),
+                Utf8PathBuf::from(format!("manifests/MANIFEST-{safe}.json")),
+                Utf8PathBuf::from(format!("checksums/CHECKSUMS-{safe}.sha256")),
+            ],
+        )
     });
     if args.dry_run {
         outln(format!(
@@ -109,8 +111,10 @@ pub fn run_snapshot(args: SnapshotArgs) -> Result<u8> {
             short(head.id()),
             manifest.files()
         ))?;
-        for p in export_paths.iter().flatten() {
-            outln(format!("would write {p}"))?;
+        if let Some((dir, paths)) = &export_paths {
+            for p in paths {
+                outln(format!("would write {}", dir.join(p)))?;
+            }
         }
         return Ok(0);
     }
@@ -137,14 +141,14 @@ pub fn run_snapshot(args: SnapshotArgs) -> Result<u8> {
             return Err(e);
         }
     };
-    if let Some(paths) = &export_paths {
+    if let Some((dir, paths)) = &export_paths {
         let contents = [
             sealed.yaml.clone().into_bytes(),
             files.manifest_json,
             files.checksums,
         ];
         let pairs: Vec<_> = paths.iter().cloned().zip(contents).collect();
-        if let Err(e) = write_all_or_none(&pairs) {
+        if let Err(e) = write_all_or_none(dir, &pairs) {
             warn_log(run.finish(
                 Status::Partial,
                 json!({"tag": tag, "digest": sealed.seal.digest}),
@@ -167,8 +171,10 @@ pub fn run_snapshot(args: SnapshotArgs) -> Result<u8> {
         short(head.id()),
         sealed.seal.digest
     ))?;
-    for p in export_paths.iter().flatten() {
-        outln(p.as_str())?;
+    if let Some((dir, paths)) = &export_paths {
+        for p in paths {
+            outln(dir.join(p).as_str())?;
+        }
     }
     Ok(0)
 }

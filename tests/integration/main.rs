@@ -3,6 +3,8 @@
 
 mod harness;
 
+mod adversary_gate;
+mod adversary_output;
 mod do_no_harm;
 mod failures;
 

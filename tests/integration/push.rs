@@ -188,11 +188,12 @@ fn server_refuses_no_verify_pushes_of_unsealed_commits() {
         .stdout();
     assert_has(&skipped, "SEAL_SKIP");
 
-    // Sealed now, ledger and branch in the same push: accepted.
+    // Sealed now, ledger and branch in one atomic push: accepted.
     client.seal(&["seal", "--missing"]).ok();
     push(
         &client,
         &[
+            "--atomic",
             "--no-verify",
             "origin",
             "main",
@@ -407,4 +408,27 @@ fn a_chained_pre_push_sees_the_same_stdin_and_can_still_refuse() {
     std::fs::remove_file(format!("{}.refuse", log.display())).unwrap();
     push(&client, &["origin", "main"]).ok();
     assert_eq!(server.rev("main"), client.rev("main"));
+}
+
+#[test]
+fn a_refused_push_of_another_branch_hints_the_command_that_seals_that_branch() {
+    let sb = Sandbox::new();
+    let (server, client) = server_and_client(&sb);
+    client.commit_file("a", "1", "first");
+    push(&client, &["origin", "main"]).ok();
+    client.git(&["checkout", "-q", "-b", "topic"]).ok();
+    let bad = client.commit_unsealed("t", "unsealed on topic");
+    client.git(&["checkout", "-q", "main"]).ok();
+    let r = push(&client, &["origin", "topic"]).fails_with(1);
+    r.stderr_has("hint: seal them, then push again: git seal seal --missing topic");
+    // The hint, pasted (HEAD is main: a bare --missing would seal nothing here).
+    let hint = r
+        .stderr()
+        .lines()
+        .find_map(|l| l.strip_prefix("hint: seal them, then push again: "))
+        .unwrap()
+        .to_string();
+    client.cmd("sh", &["-c", &hint]).output().unwrap();
+    push(&client, &["origin", "topic"]).ok();
+    assert_eq!(server.rev("topic"), bad);
 }

@@ -114,7 +114,9 @@ fn seal_chain_links_parents_and_backfill_fills_gaps() {
         serde_json::from_str(&repo.seal(&["show", "HEAD~1", "--json"]).ok().stdout()).unwrap();
     assert_eq!(head["parent_seals"][0], parent["digest"]);
     assert_eq!(parent["parent_seals"], serde_json::json!([]));
-    assert_eq!(head["sealed_by"]["email"], "sam@example.com");
+    // Who seals is decided as git decides the committer: GIT_COMMITTER_* (set by
+    // the harness, as a CI bot's environment would) before user.* (Sam).
+    assert_eq!(head["sealed_by"]["email"], "cy@example.com");
     assert_eq!(head["committer"]["email"], "cy@example.com");
     let git_time = repo
         .git_out(&["log", "-1", "--format=%aI"])
@@ -217,4 +219,44 @@ fn post_commit_never_fails_the_commit() {
     // And it is backfilled later.
     repo.seal(&["seal", "--missing"]).ok();
     repo.seal(&["verify", "HEAD~1..HEAD"]).ok();
+}
+
+#[test]
+fn settings_given_with_git_dash_c_reach_the_hooks_and_name_the_sealer() {
+    let sb = Sandbox::new();
+    let server = sb.bare("server.git");
+    let repo = sb.installed("r");
+    repo.git(&["remote", "add", "origin", "../server.git"]).ok();
+    // `git -c user.*` names who seals, as it names who commits; no committer
+    // variables in this environment.
+    let mut cmd = repo.cmd(
+        "git",
+        &[
+            "-c",
+            "user.name=Dana Dash",
+            "-c",
+            "user.email=dana@example.com",
+            "commit",
+            "-q",
+            "--allow-empty",
+            "-m",
+            "by dana",
+        ],
+    );
+    cmd.env_remove("GIT_COMMITTER_NAME")
+        .env_remove("GIT_COMMITTER_EMAIL");
+    assert!(cmd.output().unwrap().status.success());
+    let seal: serde_json::Value =
+        serde_json::from_str(&repo.seal(&["show", "HEAD", "--json"]).ok().stdout()).unwrap();
+    assert_eq!(seal["sealed_by"]["email"], "dana@example.com");
+    // `git -c seal.push=off push`: the hook sees it and leaves the ledger home.
+    repo.git(&["-c", "seal.push=off", "push", "-q", "origin", "main"])
+        .ok();
+    server
+        .git(&["rev-parse", "--verify", "-q", "refs/notes/seal"])
+        .fails_with(1);
+    repo.git(&["push", "-q", "origin", "main"]).ok();
+    server
+        .git(&["rev-parse", "--verify", "-q", "refs/notes/seal"])
+        .ok();
 }

@@ -1,0 +1,187 @@
+//! The gate against a hostile pusher: each test is one attack on a server installed
+//! with `git seal install --server`, made with real pushes in the hostile order, and
+//! asserts the refusal, its message, and that the server's refs are untouched.
+
+use crate::harness::{Run, Sandbox, TestRepo};
+
+fn gated_server(sb: &Sandbox) -> (TestRepo<'_>, TestRepo<'_>) {
+    let server = sb.bare("server.git");
+    server.seal(&["install", "--server"]).ok();
+    sb.command("git", sb.path())
+        .args(["clone", "-q", "server.git", "attacker"])
+        .output()
+        .unwrap();
+    let attacker = sb.at(sb.path().join("attacker"));
+    attacker.git(&["config", "user.name", "Mallory"]).ok();
+    attacker
+        .git(&["config", "user.email", "mallory@example.com"])
+        .ok();
+    attacker.install();
+    // An honest, sealed start.
+    attacker.commit_file("a", "1\n", "sealed base");
+    attacker.git(&["push", "-q", "origin", "main"]).ok();
+    (server, attacker)
+}
+
+fn push(repo: &TestRepo<'_>, args: &[&str]) -> Run {
+    let mut all = vec!["push", "--no-verify"];
+    all.extend_from_slice(args);
+    repo.git(&all)
+}
+
+#[test]
+fn an_unsealed_commit_pushed_first_as_a_tag_is_refused_when_pushed_as_a_branch() {
+    let sb = Sandbox::new();
+    let (server, attacker) = gated_server(&sb);
+    let bad = attacker.commit_unsealed("b", "unsealed");
+    // Tags are not gated by default: the commit gets onto the server this way.
+    push(&attacker, &["origin", &format!("{bad}:refs/tags/parked")]).ok();
+    // Then a branch at it: the commit is not vetted just because a tag holds it.
+    let r = push(&attacker, &["origin", "main"]).fails_with(1);
+    r.stderr_has("push refused: 1 commit(s) without a valid seal");
+    r.stderr_has(format!("{} unsealed: no seal", &bad[..7]));
+    assert_ne!(server.rev("main"), bad);
+}
+
+#[test]
+fn an_unsealed_commit_parked_under_any_ungated_namespace_is_not_vetted() {
+    let sb = Sandbox::new();
+    let (server, attacker) = gated_server(&sb);
+    let bad = attacker.commit_unsealed("b", "unsealed");
+    for parking in ["refs/pull/1/head", "refs/notes/other", "refs/changes/01/1"] {
+        push(&attacker, &["origin", &format!("{bad}:{parking}")]).ok();
+    }
+    push(&attacker, &["origin", "main"])
+        .fails_with(1)
+        .stderr_has("no seal");
+    assert_ne!(server.rev("main"), bad);
+    // A new branch elsewhere at the parked commit: refused just the same.
+    push(&attacker, &["origin", &format!("{bad}:refs/heads/feature")])
+        .fails_with(1)
+        .stderr_has("no seal");
+    server
+        .git(&["rev-parse", "--verify", "-q", "refs/heads/feature"])
+        .fails_with(1);
+}
+
+#[test]
+fn a_branch_never_lands_when_the_ledger_update_of_the_same_push_fails() {
+    let sb = Sandbox::new();
+    let (server, attacker) = gated_server(&sb);
+    let c = attacker.commit_file("b", "2\n", "sealed, ledger not pushed yet");
+    let ledger_before = server.rev("refs/notes/seal");
+    // The ledger's update will fail on the server after pre-receive passed
+    // (a held ref lock, as a concurrent push would leave for a moment).
+    std::fs::write(server.path.join("refs/notes/seal.lock"), "").unwrap();
+    let r = push(
+        &attacker,
+        &["origin", "main", "refs/notes/seal:refs/notes/seal"],
+    );
+    assert_ne!(r.code(), 0);
+    r.stderr_has("the seals this push relies on are not in the server's ledger");
+    assert_ne!(server.rev("main"), c, "the branch landed without its seals");
+    assert_eq!(server.rev("refs/notes/seal"), ledger_before);
+    // Once the ledger can land, the same push in one atomic transaction goes in.
+    std::fs::remove_file(server.path.join("refs/notes/seal.lock")).unwrap();
+    push(
+        &attacker,
+        &[
+            "--atomic",
+            "origin",
+            "main",
+            "refs/notes/seal:refs/notes/seal",
+        ],
+    )
+    .ok();
+    assert_eq!(server.rev("main"), c);
+}
+
+#[test]
+fn a_non_atomic_push_of_branch_and_ledger_is_refused_and_the_hint_gets_both_in() {
+    let sb = Sandbox::new();
+    let (server, attacker) = gated_server(&sb);
+    let c = attacker.commit_file("b", "2\n", "sealed");
+    // git sends refs/heads/main before refs/notes/seal: the branch's transaction
+    // comes first, while the server's ledger lacks its seal, and git ends the push
+    // there when the guard aborts it.
+    let r = push(
+        &attacker,
+        &["origin", "main", "refs/notes/seal:refs/notes/seal"],
+    );
+    assert_ne!(r.code(), 0);
+    r.stderr_has("hint: push the ledger first, then the branch: git seal push origin && git push");
+    assert_ne!(server.rev("main"), c);
+    // The hint, as printed (with the remote filled in).
+    attacker
+        .cmd(
+            "sh",
+            &["-c", "git seal push origin && git push -q origin main"],
+        )
+        .output()
+        .unwrap();
+    assert_eq!(server.rev("main"), c);
+}
+
+#[test]
+fn a_server_seals_nothing_a_pushed_tag_gets_no_seal_from_the_server() {
+    let sb = Sandbox::new();
+    let (server, attacker) = gated_server(&sb);
+    attacker
+        .git(&[
+            "-c",
+            "core.hooksPath=/dev/null",
+            "tag",
+            "-a",
+            "v1",
+            "-m",
+            "v1",
+        ])
+        .ok();
+    let ledger_before = server.rev("refs/notes/seal");
+    push(&attacker, &["origin", "v1"]).ok();
+    assert_eq!(
+        server.rev("refs/notes/seal"),
+        ledger_before,
+        "the server wrote into its ledger"
+    );
+    let hooks: Vec<String> = std::fs::read_dir(server.path.join("hooks"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|n| !n.ends_with(".sample"))
+        .collect();
+    let mut hooks = hooks;
+    hooks.sort();
+    assert_eq!(hooks, ["pre-receive", "reference-transaction"]);
+}
+
+#[test]
+fn a_server_once_installed_with_client_hooks_converges_to_the_gate_alone() {
+    let sb = Sandbox::new();
+    let server = sb.bare("server.git");
+    server.seal(&["install"]).ok();
+    assert!(server.path.join("hooks/post-commit").exists());
+    server.seal(&["install", "--server"]).ok();
+    assert!(!server.path.join("hooks/post-commit").exists());
+    assert!(server.path.join("hooks/pre-receive").exists());
+}
+
+#[test]
+fn pushing_into_git_seals_local_namespace_is_refused() {
+    let sb = Sandbox::new();
+    let (server, attacker) = gated_server(&sb);
+    // A forged "fetched ledger" on the server, for any reader that would look there.
+    let r = push(
+        &attacker,
+        &["origin", "refs/notes/seal:refs/seal/remotes/origin/seal"],
+    )
+    .fails_with(1);
+    r.stderr_has("refs/seal/remotes/origin/seal is in git-seal's local namespace");
+    server
+        .git(&[
+            "rev-parse",
+            "--verify",
+            "-q",
+            "refs/seal/remotes/origin/seal",
+        ])
+        .fails_with(1);
+}
