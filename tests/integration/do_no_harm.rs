@@ -202,6 +202,82 @@ fn fetch_from_a_remote_without_a_ledger_succeeds_and_status_says_it_has_none() {
         .stdout_has("ledger upstream up2: has no ledger (as of the last fetch)");
 }
 
+/// The seal fetch refspec is a pattern so that git treats it as optional; that is git's
+/// behaviour, not ours, so this runs on every git of the matrix (scripts/test) and
+/// says which one it checked.
+#[test]
+fn the_pattern_refspec_is_optional_for_every_fetch_and_picks_up_a_ledger_gained_later() {
+    let on = crate::harness::git_ran_on();
+    let sb = Sandbox::new();
+    let up = sb.init("up", &[]);
+    up.commit_file("f", "1\n", "one");
+    let other = sb.init("other", &[]);
+    other.commit_file("o", "1\n", "other");
+    sb.command("git", sb.path())
+        .args(["clone", "-q", "up", "clone"])
+        .output()
+        .unwrap();
+    let clone = sb.at(sb.path().join("clone"));
+    clone.git(&["remote", "add", "other", "../other"]).ok();
+    clone.install();
+    assert_eq!(
+        clone.git_out(&["config", "--get-all", "remote.other.fetch"]),
+        "+refs/heads/*:refs/remotes/other/*\n+refs/notes/seal*:refs/seal/remotes/other/seal*",
+        "{on}"
+    );
+    let fetches: &[&[&str]] = &[
+        &["fetch"],
+        &["pull", "--ff-only"],
+        &["fetch", "--all"],
+        &["remote", "update"],
+        &["fetch", "--prune"],
+        &["fetch", "origin", "main"],
+        &["fetch", "other"],
+    ];
+    let every_fetch_succeeds = |clone: &TestRepo<'_>| {
+        for args in fetches {
+            let run = clone.git(args);
+            assert_eq!(
+                run.code(),
+                0,
+                "git {} failed on {on}:\n{}",
+                args.join(" "),
+                run.stderr()
+            );
+            assert!(
+                !run.stderr().contains("couldn't find remote ref"),
+                "git {} missed a remote ref on {on}:\n{}",
+                args.join(" "),
+                run.stderr()
+            );
+        }
+    };
+    every_fetch_succeeds(&clone);
+    assert_eq!(
+        clone.git_out(&["for-each-ref", "refs/seal/"]),
+        "",
+        "{on}: a ledger from nowhere"
+    );
+
+    // origin gains a ledger: the next plain fetch brings it, other still has none.
+    up.install();
+    up.commit_file("f", "2\n", "two");
+    let ledger = up.rev("refs/notes/seal");
+    let run = clone.git(&["fetch"]);
+    assert_eq!(run.code(), 0, "git fetch failed on {on}:\n{}", run.stderr());
+    assert_eq!(
+        clone.rev("refs/seal/remotes/origin/seal"),
+        ledger,
+        "{on}: the plain fetch did not bring the new ledger"
+    );
+    clone.git(&["pull", "--ff-only"]).ok();
+    clone.seal(&["verify", "HEAD"]).ok();
+    // Every fetch keeps working, and --prune keeps a ledger the remote still has.
+    every_fetch_succeeds(&clone);
+    assert_eq!(clone.rev("refs/seal/remotes/origin/seal"), ledger, "{on}");
+    crate::harness::report(&format!("fetch refspec checked on {on}"));
+}
+
 #[test]
 fn the_refspec_of_earlier_versions_is_replaced_by_install_and_removed_by_uninstall() {
     let sb = Sandbox::new();

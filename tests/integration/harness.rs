@@ -316,3 +316,74 @@ pub fn run_with_stdin(mut cmd: Command, stdin: &[u8]) -> Run {
         out: child.wait_with_output().expect("wait"),
     }
 }
+
+/// The git the tests run (the first on the hermetic PATH): its `git version` line's
+/// number, as text ("2.47.3") and as (major, minor, patch). Asked once per test binary.
+pub fn git_version() -> &'static (String, (u32, u32, u32)) {
+    static VERSION: std::sync::OnceLock<(String, (u32, u32, u32))> = std::sync::OnceLock::new();
+    VERSION.get_or_init(|| {
+        let out = Sandbox::new()
+            .command("git", Path::new("/"))
+            .arg("version")
+            .output()
+            .expect("run git version");
+        let line = String::from_utf8_lossy(&out.stdout).into_owned();
+        let text = line
+            .trim()
+            .strip_prefix("git version ")
+            .unwrap_or_else(|| panic!("not a `git version` line: {line:?}"))
+            .to_string();
+        let mut parts = text
+            .split(|c: char| !c.is_ascii_digit())
+            .map(|p| p.parse().unwrap_or(0));
+        let mut next = || parts.next().unwrap_or(0);
+        let number = (next(), next(), next());
+        (text, number)
+    })
+}
+
+/// "git 2.47.3": which git a test ran on, for its messages and reports.
+pub fn git_ran_on() -> String {
+    format!("git {}", git_version().0)
+}
+
+/// For a test that needs a feature of git `major.minor` or later: true when the git on
+/// PATH has it (and the test reports the git it ran on); false, with a loud "skipped"
+/// report, when it is older, and the test then returns at once. scripts/test runs the
+/// suite again on the newest git and fails if anything is skipped there.
+pub fn require_git(major: u32, minor: u32) -> bool {
+    let (_, (have_major, have_minor, _)) = git_version();
+    if (*have_major, *have_minor) >= (major, minor) {
+        report(&format!(
+            "needs git ≥ {major}.{minor}, ran on {}",
+            git_ran_on()
+        ));
+        true
+    } else {
+        report(&format!(
+            "skipped: needs git ≥ {major}.{minor}, ran on {}",
+            git_version().0
+        ));
+        false
+    }
+}
+
+/// A line for the run's report: on stderr (shown with --nocapture or on failure) and,
+/// under scripts/test, appended to $GIT_SEAL_TEST_REPORT, which it prints after the run
+/// ("<what>: <test name>").
+pub fn report(what: &str) {
+    use std::io::Write;
+    let thread = std::thread::current();
+    let line = format!("{what}: {}\n", thread.name().unwrap_or("?"));
+    eprint!("{line}");
+    if let Some(path) = std::env::var_os("GIT_SEAL_TEST_REPORT") {
+        let file = std::fs::OpenOptions::new()
+            .append(true)
+            .create(true)
+            .open(path);
+        // One write of one short line, so lines from parallel tests do not interleave.
+        if let Ok(mut file) = file {
+            let _ = file.write_all(line.as_bytes());
+        }
+    }
+}

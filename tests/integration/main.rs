@@ -12,6 +12,7 @@ mod failures;
 mod install;
 mod ledger_rules;
 mod manifest;
+mod matrix;
 mod precommit;
 mod push;
 mod runlog;
