@@ -7,8 +7,7 @@
 //! linear in its length. Decisions follow OpenSSH's `sshsig_check_allowed_keys`:
 //! lines are tried in order and only those whose principals match; the first line
 //! that matches key, namespace and validity trusts the signature; a malformed line
-//! whose principals match ends the search with an error (OpenSSH stops there too);
-//! malformed lines for other principals are kept aside, not fatal. A revocation
+//! is skipped, as OpenSSH skips it, and named in the refusal when no line trusts. A revocation
 //! list that is a binary KRL is refused as unsupported, never read as "no key
 //! revoked".
 
@@ -104,7 +103,8 @@ pub enum Decision {
         line: usize,
         valid_after: i64,
     },
-    /// A malformed line for this principal stopped the search.
+    /// Nothing trusted, and the first line for this principal that refused was
+    /// malformed.
     Invalid {
         line: usize,
         why: String,
@@ -189,10 +189,10 @@ impl AllowedSigners {
             }
             let Some(e) = entry else {
                 if let Line::Invalid { line, why, .. } = line {
-                    return Decision::Invalid {
+                    first_refusal.get_or_insert(Decision::Invalid {
                         line: *line,
                         why: why.clone(),
-                    };
+                    });
                 }
                 continue;
             };

@@ -12,7 +12,7 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use ssh_key::public::KeyData;
-use ssh_key::{Algorithm, HashAlg, PrivateKey, PublicKey};
+use ssh_key::{Algorithm, Certificate, HashAlg, PrivateKey, PublicKey};
 
 use super::SignError;
 
@@ -48,7 +48,8 @@ pub enum KeySource {
     /// security key, or a format it cannot read): `ssh-keygen -Y sign -f path`,
     /// which uses the agent when it holds the key.
     PrivateFile { path: PathBuf, encrypted: bool },
-    /// A public key file whose private half is in ssh-agent.
+    /// A public key or certificate file whose private half is in ssh-agent (or, for
+    /// a certificate, beside it: ssh-keygen finds it).
     PublicFile { path: PathBuf },
     /// A `key::` literal whose private half is in ssh-agent.
     Literal { key: String },
@@ -192,16 +193,27 @@ pub fn resolve(config: &KeyConfig, env: &SignEnv) -> Result<Option<SigningKey>, 
             env: env.clone(),
         }));
     }
-    let first = text.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
-    let public = PublicKey::from_openssh(first.trim()).map_err(|e| SignError::NotAKey {
-        setting,
-        path: path.clone(),
-        why: e.to_string(),
-    })?;
+    let first = text
+        .lines()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("")
+        .trim();
+    // A certificate (`id_ed25519-cert.pub`): ssh-keygen signs with it and embeds it.
+    let public = match Certificate::from_openssh(first) {
+        Ok(cert) => cert.public_key().clone(),
+        Err(_) => PublicKey::from_openssh(first)
+            .map_err(|e| SignError::NotAKey {
+                setting,
+                path: path.clone(),
+                why: e.to_string(),
+            })?
+            .key_data()
+            .clone(),
+    };
     Ok(Some(SigningKey {
         setting,
         source: KeySource::PublicFile { path },
-        public: Some(public.key_data().clone()),
+        public: Some(public),
         private: None,
         env: env.clone(),
     }))

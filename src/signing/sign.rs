@@ -50,7 +50,9 @@ fn keygen_sign(key: &SigningKey, source: &KeySource, message: &[u8]) -> Result<S
     let fingerprint = key.fingerprint().unwrap_or_else(|| "(unknown)".into());
     let agent = agent_socket(key.env.ssh_auth_sock.as_ref());
     let needs_agent = match source {
-        KeySource::PublicFile { .. } | KeySource::Literal { .. } => true,
+        KeySource::Literal { .. } => true,
+        // ssh-keygen also finds the private half beside a public key or certificate.
+        KeySource::PublicFile { path } => !private_sibling(path).is_some_and(|p| p.exists()),
         KeySource::PrivateFile { encrypted, .. } => *encrypted,
         KeySource::Native { .. } => false,
     };
@@ -143,13 +145,23 @@ fn agent_socket(sock: Option<&OsString>) -> Result<&OsString, String> {
     Ok(sock)
 }
 
+/// `id.pub` → `id`, `id-cert.pub` → `id`.
+fn private_sibling(path: &Path) -> Option<std::path::PathBuf> {
+    let s = path.to_str()?;
+    let stem = s
+        .strip_suffix("-cert.pub")
+        .or_else(|| s.strip_suffix(".pub"))?;
+    Some(stem.into())
+}
+
 /// What to name in `ssh-add <…>`: the private key file, where known.
 fn add_target(source: &KeySource) -> String {
     match source {
-        KeySource::PublicFile { path } => {
-            let s = path.to_string_lossy();
-            crate::quote::shell(s.strip_suffix(".pub").unwrap_or(&s))
-        }
+        KeySource::PublicFile { path } => crate::quote::shell(
+            &private_sibling(path)
+                .unwrap_or_else(|| path.clone())
+                .to_string_lossy(),
+        ),
         KeySource::PrivateFile { path, .. } | KeySource::Native { path } => {
             crate::quote::shell(&path.to_string_lossy())
         }

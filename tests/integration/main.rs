@@ -14,6 +14,7 @@ mod precommit;
 mod push;
 mod runlog;
 mod sealing;
+mod signing;
 mod stress;
 mod tags;
 mod verify;
