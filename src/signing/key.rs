@@ -50,7 +50,7 @@ pub enum KeySource {
     PrivateFile { path: PathBuf, encrypted: bool },
     /// A public key or certificate file whose private half is in ssh-agent (or, for
     /// a certificate, beside it: ssh-keygen finds it).
-    PublicFile { path: PathBuf },
+    PublicFile { path: PathBuf, certificate: bool },
     /// A `key::` literal whose private half is in ssh-agent.
     Literal { key: String },
 }
@@ -99,7 +99,7 @@ impl SigningKey {
             KeySource::PrivateFile { path, .. } => {
                 format!("key file {} (via ssh-keygen)", path.display())
             }
-            KeySource::PublicFile { path } => format!("{} (in ssh-agent)", path.display()),
+            KeySource::PublicFile { path, .. } => format!("{} (in ssh-agent)", path.display()),
             KeySource::Literal { .. } => "key:: literal (in ssh-agent)".to_string(),
         };
         match self.fingerprint() {
@@ -199,20 +199,23 @@ pub fn resolve(config: &KeyConfig, env: &SignEnv) -> Result<Option<SigningKey>, 
         .unwrap_or("")
         .trim();
     // A certificate (`id_ed25519-cert.pub`): ssh-keygen signs with it and embeds it.
-    let public = match Certificate::from_openssh(first) {
-        Ok(cert) => cert.public_key().clone(),
-        Err(_) => PublicKey::from_openssh(first)
-            .map_err(|e| SignError::NotAKey {
-                setting,
-                path: path.clone(),
-                why: e.to_string(),
-            })?
-            .key_data()
-            .clone(),
+    let (public, certificate) = match Certificate::from_openssh(first) {
+        Ok(cert) => (cert.public_key().clone(), true),
+        Err(_) => (
+            PublicKey::from_openssh(first)
+                .map_err(|e| SignError::NotAKey {
+                    setting,
+                    path: path.clone(),
+                    why: e.to_string(),
+                })?
+                .key_data()
+                .clone(),
+            false,
+        ),
     };
     Ok(Some(SigningKey {
         setting,
-        source: KeySource::PublicFile { path },
+        source: KeySource::PublicFile { path, certificate },
         public: Some(public),
         private: None,
         env: env.clone(),

@@ -15,6 +15,7 @@
 //! by the principal a signature claims alone: the claimed principal must be listed
 //! with that exact key. Verification spawns no process.
 
+pub mod agent;
 pub mod allowed_signers;
 pub mod key;
 mod pattern;

@@ -1,6 +1,8 @@
 //! Making a `git-seal` SSHSIG signature with a resolved key: natively for
-//! unencrypted ed25519 and ECDSA key files, through `ssh-keygen -Y sign` (as git
-//! does) for everything held by ssh-agent, encrypted, RSA or otherwise not read here.
+//! unencrypted ed25519 and ECDSA key files; for a key the agent holds, by asking
+//! ssh-agent over its socket; and otherwise (certificates, keys the agent does not
+//! hold, RSA or unreadable key files, an agent this client cannot talk to) through
+//! `ssh-keygen -Y sign`, as git does.
 //!
 //! Invariants: `ssh-keygen` never prompts: stdin is null, `SSH_ASKPASS_REQUIRE=force`
 //! with an askpass that fails, so a passphrase request fails at once instead of
@@ -13,8 +15,10 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use ssh_key::{HashAlg, LineEnding};
+use ssh_key::public::KeyData;
+use ssh_key::{HashAlg, LineEnding, SshSig};
 
+use super::agent;
 use super::key::{KeySource, SigningKey};
 use super::sshsig;
 use super::{SignError, Signature, NAMESPACE};
@@ -52,7 +56,7 @@ fn keygen_sign(key: &SigningKey, source: &KeySource, message: &[u8]) -> Result<S
     let needs_agent = match source {
         KeySource::Literal { .. } => true,
         // ssh-keygen also finds the private half beside a public key or certificate.
-        KeySource::PublicFile { path } => !private_sibling(path).is_some_and(|p| p.exists()),
+        KeySource::PublicFile { path, .. } => !private_sibling(path).is_some_and(|p| p.exists()),
         KeySource::PrivateFile { encrypted, .. } => *encrypted,
         KeySource::Native { .. } => false,
     };
@@ -63,6 +67,32 @@ fn keygen_sign(key: &SigningKey, source: &KeySource, message: &[u8]) -> Result<S
                 why: why.clone(),
                 add: add_target(source),
             });
+        }
+    }
+    // The agent natively first: a round trip instead of a process. A certificate
+    // file goes to ssh-keygen, which embeds the certificate.
+    let certificate = matches!(
+        source,
+        KeySource::PublicFile {
+            certificate: true,
+            ..
+        }
+    );
+    let mut agent_note = String::new();
+    if let (Ok(sock), Some(public), false) = (&agent, &key.public, certificate) {
+        match agent_sign(Path::new(sock), public, message) {
+            Ok(armored) => return Ok(armored),
+            Err(agent::AgentError::Refused) if matches!(source, KeySource::Literal { .. }) => {
+                return Err(SignError::NotInAgent {
+                    fingerprint,
+                    why: "the agent refused to sign".into(),
+                    add: add_target(source),
+                })
+            }
+            // ssh-keygen may still sign: from a key file beside it, or where this
+            // module's agent client failed.
+            Err(agent::AgentError::Io(why)) => agent_note = format!("; ssh-agent: {why}"),
+            Err(agent::AgentError::Refused) => {}
         }
     }
     let dir = tempfile::Builder::new()
@@ -78,7 +108,7 @@ fn keygen_sign(key: &SigningKey, source: &KeySource, message: &[u8]) -> Result<S
             write_private(&p, format!("{literal}\n").as_bytes())?;
             p
         }
-        KeySource::PublicFile { path }
+        KeySource::PublicFile { path, .. }
         | KeySource::PrivateFile { path, .. }
         | KeySource::Native { path } => path.clone(),
     };
@@ -105,7 +135,8 @@ fn keygen_sign(key: &SigningKey, source: &KeySource, message: &[u8]) -> Result<S
             .map(str::trim)
             .find(|l| !l.is_empty())
             .unwrap_or("no message")
-            .to_string();
+            .to_string()
+            + &agent_note;
         return Err(match source {
             KeySource::PrivateFile {
                 encrypted: true, ..
@@ -133,6 +164,19 @@ fn keygen_sign(key: &SigningKey, source: &KeySource, message: &[u8]) -> Result<S
     Ok(String::from_utf8_lossy(&text).into_owned())
 }
 
+fn agent_sign(sock: &Path, public: &KeyData, message: &[u8]) -> Result<String, agent::AgentError> {
+    use ssh_encoding::Encode;
+    let bad = |e: &dyn std::fmt::Display| agent::AgentError::Io(e.to_string());
+    let mut blob = Vec::new();
+    public.encode(&mut blob).map_err(|e| bad(&e))?;
+    let data = SshSig::signed_data(NAMESPACE, HashAlg::Sha512, message).map_err(|e| bad(&e))?;
+    let sig_blob = agent::sign(sock, &blob, &data, public.is_rsa())?;
+    let sig = ssh_key::Signature::try_from(sig_blob.as_slice()).map_err(|e| bad(&e))?;
+    SshSig::new(public.clone(), NAMESPACE, HashAlg::Sha512, sig)
+        .and_then(|s| s.to_pem(LineEnding::LF))
+        .map_err(|e| bad(&e))
+}
+
 /// The agent socket, if one is set and exists.
 fn agent_socket(sock: Option<&OsString>) -> Result<&OsString, String> {
     let sock = sock.ok_or_else(|| "SSH_AUTH_SOCK is not set".to_string())?;
@@ -157,7 +201,7 @@ fn private_sibling(path: &Path) -> Option<std::path::PathBuf> {
 /// What to name in `ssh-add <…>`: the private key file, where known.
 fn add_target(source: &KeySource) -> String {
     match source {
-        KeySource::PublicFile { path } => crate::quote::shell(
+        KeySource::PublicFile { path, .. } => crate::quote::shell(
             &private_sibling(path)
                 .unwrap_or_else(|| path.clone())
                 .to_string_lossy(),

@@ -144,6 +144,18 @@ pub fn parse(armored: &str) -> Result<Parsed, SigError> {
     };
     let signer = parse_signer(&key_blob)?;
     let signature = ssh_key::Signature::try_from(sig_blob.as_slice()).map_err(malformed)?;
+    // As OpenSSH's sshkey_verify: the signature's type is the key's (any RSA hash).
+    let same_type = match (signer.key().algorithm(), signature.algorithm()) {
+        (Algorithm::Rsa { .. }, Algorithm::Rsa { .. }) => true,
+        (k, s) => k == s,
+    };
+    if !same_type {
+        return Err(SigError::Malformed(format!(
+            "a {} signature from a {} key",
+            signature.algorithm(),
+            signer.key().algorithm()
+        )));
+    }
     if let Algorithm::Rsa { hash } = signature.algorithm() {
         if hash.is_none() {
             return Err(SigError::Unsupported(

@@ -330,19 +330,24 @@ fn keys_held_by_ssh_agent_sign_from_a_public_key_file_a_key_literal_and_an_encry
     let agent = Agent::start(&sb);
     agent.add(&sb, &key, "");
     agent.add(&sb, &locked, "s3cret");
+    let rsa = keygen(&sb, "rsa_key", "rsa", "");
+    agent.add(&sb, &rsa, "");
     // The private half leaves the disk: only the agent holds it now.
     std::fs::remove_file(&key).unwrap();
+    std::fs::remove_file(&rsa).unwrap();
     let pubfile = format!("{}.pub", key.display());
     let literal = format!("key::{}", public_of(&key));
     let allowed = format!(
-        "{ALICE} {}\n{ALICE} {}\n",
+        "{ALICE} {}\n{ALICE} {}\n{ALICE} {}\n",
         public_of(&key),
-        public_of(&locked)
+        public_of(&locked),
+        public_of(&rsa)
     );
     for config in [
         seal_key(&pubfile),
         seal_key(&literal),
         seal_key(locked.to_str().unwrap()),
+        seal_key(&format!("{}.pub", rsa.display())),
     ] {
         let k = signing::resolve(&config, &env(&sb, Some(&agent)))
             .unwrap()
@@ -873,4 +878,47 @@ fn the_signature_field_serializes_as_the_brief_shows() {
     );
     let back: Seal = serde_norway::from_str(&yaml).unwrap();
     assert_eq!(back, seal);
+}
+
+#[test]
+fn the_native_agent_client_signs_with_held_keys_and_reports_refusals() {
+    use ssh_encoding::Encode;
+    let sb = Sandbox::new();
+    let held = keygen(&sb, "held", "ed25519", "");
+    let other = keygen(&sb, "other", "ed25519", "");
+    let agent = Agent::start(&sb);
+    agent.add(&sb, &held, "");
+    let blob = |k: &Path| {
+        let key = ssh_key::PublicKey::from_openssh(&public_of(k)).unwrap();
+        let mut v = Vec::new();
+        key.key_data().encode(&mut v).unwrap();
+        (key, v)
+    };
+    let data = ssh_key::SshSig::signed_data("git-seal", ssh_key::HashAlg::Sha512, MESSAGE).unwrap();
+    let (key, b) = blob(&held);
+    let sig = signing::agent::sign(&agent.sock, &b, &data, false).unwrap();
+    let sig = ssh_key::Signature::try_from(sig.as_slice()).unwrap();
+    let armored = ssh_key::SshSig::new(
+        key.key_data().clone(),
+        "git-seal",
+        ssh_key::HashAlg::Sha512,
+        sig,
+    )
+    .unwrap()
+    .to_pem(ssh_key::LineEnding::LF)
+    .unwrap();
+    let allowed = format!("{ALICE} {}\n", public_of(&held));
+    assert!(openssh_verifies(&sb, &allowed, &armored, MESSAGE, &[]));
+    let (_, b) = blob(&other);
+    assert!(matches!(
+        signing::agent::sign(&agent.sock, &b, &data, false),
+        Err(signing::agent::AgentError::Refused)
+    ));
+    // Not a socket: an error, quickly, and never a hang.
+    let not_sock = sb.path().join("not-a-socket");
+    std::fs::write(&not_sock, "").unwrap();
+    assert!(matches!(
+        signing::agent::sign(&not_sock, &b, &data, false),
+        Err(signing::agent::AgentError::Io(_))
+    ));
 }
