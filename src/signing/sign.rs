@@ -40,7 +40,7 @@ pub fn sign(key: &SigningKey, principal: &str, message: &[u8]) -> Result<Signatu
     if let Some(public) = &key.public {
         if parsed.signer.key() != public {
             return Err(SignError::Produced {
-                why: "ssh-keygen signed with a different key".into(),
+                why: "it was made with a different key than the configured one".into(),
             });
         }
     }
