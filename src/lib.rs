@@ -24,6 +24,7 @@ pub mod objects;
 pub mod quote;
 pub mod runlog;
 pub mod seal;
+pub mod signing;
 pub mod snapshot;
 pub mod submodules;
 pub mod sync;

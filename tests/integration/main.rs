@@ -17,6 +17,7 @@ mod precommit;
 mod push;
 mod runlog;
 mod sealing;
+mod signing;
 mod stress;
 mod submodules;
 mod tags;
