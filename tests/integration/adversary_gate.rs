@@ -7,11 +7,7 @@ use crate::harness::{Run, Sandbox, TestRepo};
 fn gated_server(sb: &Sandbox) -> (TestRepo<'_>, TestRepo<'_>) {
     let server = sb.bare("server.git");
     server.seal(&["install", "--server"]).ok();
-    sb.command("git", sb.path())
-        .args(["clone", "-q", "server.git", "attacker"])
-        .output()
-        .unwrap();
-    let attacker = sb.at(sb.path().join("attacker"));
+    let attacker = sb.clone("server.git", "attacker");
     attacker.git(&["config", "user.name", "Mallory"]).ok();
     attacker
         .git(&["config", "user.email", "mallory@example.com"])

@@ -69,11 +69,7 @@ fn daily_life(sb: &Sandbox, installed: bool) -> Vec<Seen> {
     alice.git(&["push", "-q", "origin", "main"]).ok();
 
     // Phase 1: the remote has no ledger.
-    sb.command("git", sb.path())
-        .args(["clone", "-q", "hub.git", "bob"])
-        .output()
-        .unwrap();
-    let bob = sb.at(sb.path().join("bob"));
+    let bob = sb.clone("hub.git", "bob");
     bob.git(&["config", "user.name", "Bob"]).ok();
     bob.git(&["config", "user.email", "bob@example.com"]).ok();
     s.seal(&bob, &["install"]);
@@ -126,11 +122,7 @@ fn daily_life(sb: &Sandbox, installed: bool) -> Vec<Seen> {
     s.git(&bob, &["bisect", "reset"]);
     s.git(&bob, &["gc", "-q"]);
     s.git(&bob, &["push", "origin", "topic"]);
-    sb.command("git", sb.path())
-        .args(["clone", "-q", "bob", "carol"])
-        .output()
-        .unwrap();
-    let carol = sb.at(sb.path().join("carol"));
+    let carol = sb.clone("bob", "carol");
     s.git(&carol, &["fetch"]);
     s.git(&carol, &["pull"]);
     s.seen
@@ -167,11 +159,7 @@ fn fetch_from_a_remote_without_a_ledger_succeeds_and_status_says_it_has_none() {
     let sb = Sandbox::new();
     let up = sb.init("up", &[]);
     up.commit_file("f", "1\n", "one");
-    let clone = sb.at(sb.path().join("clone"));
-    sb.command("git", sb.path())
-        .args(["clone", "-q", "up", "clone"])
-        .output()
-        .unwrap();
+    let clone = sb.clone("up", "clone");
     clone.install();
     // Before any fetch since install: not fetched yet, and the hint fetches.
     clone
@@ -213,11 +201,7 @@ fn the_pattern_refspec_is_optional_for_every_fetch_and_picks_up_a_ledger_gained_
     up.commit_file("f", "1\n", "one");
     let other = sb.init("other", &[]);
     other.commit_file("o", "1\n", "other");
-    sb.command("git", sb.path())
-        .args(["clone", "-q", "up", "clone"])
-        .output()
-        .unwrap();
-    let clone = sb.at(sb.path().join("clone"));
+    let clone = sb.clone("up", "clone");
     clone.git(&["remote", "add", "other", "../other"]).ok();
     clone.install();
     assert_eq!(
@@ -283,11 +267,7 @@ fn the_refspec_of_earlier_versions_is_replaced_by_install_and_removed_by_uninsta
     let sb = Sandbox::new();
     let up = sb.init("up", &[]);
     up.commit_file("f", "1\n", "one");
-    sb.command("git", sb.path())
-        .args(["clone", "-q", "up", "clone"])
-        .output()
-        .unwrap();
-    let clone = sb.at(sb.path().join("clone"));
+    let clone = sb.clone("up", "clone");
     let before = clone.git_out(&["config", "--get-all", "remote.origin.fetch"]);
     // What git-seal 0.1 added: an exact refspec, which breaks every fetch.
     clone
@@ -344,11 +324,7 @@ fn dry_run_install_changes_nothing_and_uninstall_restores_config_hooks_and_refs(
     let sb = Sandbox::new();
     let up = sb.init("up", &[]);
     up.commit_file("f", "1\n", "one");
-    sb.command("git", sb.path())
-        .args(["clone", "-q", "up", "clone"])
-        .output()
-        .unwrap();
-    let repo = sb.at(sb.path().join("clone"));
+    let repo = sb.clone("up", "clone");
     write_script(
         repo.path.join(".git/hooks/pre-push"),
         "#!/bin/sh\necho mine\n",

@@ -159,6 +159,19 @@ impl Sandbox {
         repo
     }
 
+    /// `git clone -q <from> <name>` inside the sandbox (paths relative to it).
+    pub fn clone(&self, from: &str, name: &str) -> TestRepo<'_> {
+        Run {
+            out: self
+                .command("git", self.path())
+                .args(["clone", "-q", from, name])
+                .output()
+                .expect("git clone"),
+        }
+        .ok();
+        self.at(self.path().join(name))
+    }
+
     /// A bare repository at `name`, as a server or hub.
     pub fn bare(&self, name: &str) -> TestRepo<'_> {
         self.init(name, &["--bare"])
