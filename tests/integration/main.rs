@@ -14,6 +14,7 @@ mod ledger_rules;
 mod manifest;
 mod precommit;
 mod push;
+mod rollback;
 mod runlog;
 mod sealing;
 mod stress;
