@@ -446,6 +446,7 @@ fn in_the_way(root: &Path, target: &git2::Tree<'_>, index: &git2::Index) -> Resu
         index.iter().any(|e| e.path.starts_with(&prefix))
     };
     let mut found = std::collections::BTreeSet::new();
+    let mut parents_seen = std::collections::HashSet::new();
     let mut err = None;
     target.walk(git2::TreeWalkMode::PreOrder, |dir, entry| {
         if entry.kind() == Some(git2::ObjectType::Tree) {
@@ -462,6 +463,9 @@ fn in_the_way(root: &Path, target: &git2::Tree<'_>, index: &git2::Index) -> Resu
         while let Some(i) = path[end..].iter().position(|b| *b == b'/') {
             let parent = &path[..end + i];
             end += i + 1;
+            if !parents_seen.insert(parent.to_vec()) {
+                continue;
+            }
             if let Ok(meta) = std::fs::symlink_metadata(root.join(OsStr::from_bytes(parent))) {
                 if !meta.is_dir() && !tracked(parent) {
                     found.insert(parent.to_vec());

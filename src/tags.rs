@@ -13,6 +13,11 @@
 //!   of every other field.
 //! - Verifying a tag never trusts the seal's numbers: the manifest, the evtag
 //!   checksum and the target's seal are all recomputed.
+//! - A snapshot's seal pins the SHA-256 of both frozen files (`checksums_sha256`,
+//!   `manifest_sha256`); verifying compares each file with its pin and with the one
+//!   rebuilt from the target's tree ([`SnapshotFiles::of`]), so an edited frozen file
+//!   makes the snapshot fail. A seal made before `manifest_sha256` existed has its
+//!   manifest compared with the rebuilt one only.
 //! - A submodule whose objects are absent never stops a tag seal nor fails a check:
 //!   sealing leaves it out of the evtag and names it (`evtag.not_covered`); verifying
 //!   reports it as [`Unchecked`], with the command that makes it checkable. What a
