@@ -41,8 +41,8 @@ use crate::git::Repo;
 use crate::ledger::Ledger;
 use crate::quote::{c_style, shell as shell_quote};
 use crate::runlog::{Run, Source, Status};
-use crate::tags::{check_tag, TagCheck, TagProblem, Unchecked};
-use crate::verify::{check_worktree, WorktreeProblem};
+use crate::tags::{check_tag, SnapshotFiles, TagCheck, TagProblem, TagSealed, Unchecked};
+use crate::verify::{check_worktree, Verifier, WorktreeProblem};
 
 pub const PREFIX: &str = "snapshot/";
 pub const ROLLBACK_SCHEMA: &str = "git-seal/rollback/v1";
@@ -67,6 +67,66 @@ pub fn tag_name(repo: &Repo, name: &str, date: &str) -> Result<String> {
         candidate = format!("{base}.{n}");
     }
     Ok(candidate)
+}
+
+/// A snapshot about to be made: of HEAD, whose seal verifies.
+pub struct SnapshotPlan {
+    pub name: String,
+    pub tag: String,
+    pub head: Oid,
+    pub message: String,
+    /// The manifest and checksum file to freeze.
+    pub files: SnapshotFiles,
+    pub file_count: u64,
+}
+
+/// Plans snapshot `name` of HEAD on `date`: refused (exit 1) when HEAD's seal does
+/// not verify, (exit 2) when the name cannot make a tag. Writes nothing with a
+/// read-only `mode`.
+pub fn plan_snapshot(
+    repo: &Repo,
+    cfg: &Config,
+    name: &str,
+    message: Option<&str>,
+    date: &str,
+    mode: CacheMode,
+) -> Result<SnapshotPlan> {
+    let head = repo.head_commit()?;
+    let tag = tag_name(repo, name, date)?;
+    let view = Ledger::new(repo, cfg).view()?;
+    let problems = Verifier::new(repo, view, mode).check(head.id())?;
+    if !problems.is_empty() {
+        let why: Vec<String> = problems.iter().map(ToString::to_string).collect();
+        return Err(Error::check(format!(
+            "HEAD ({}) has no valid seal, so it cannot be a snapshot: {}",
+            crate::git::short(head.id()),
+            why.join("; ")
+        ))
+        .hint("seal it first: git seal seal"));
+    }
+    let manifest = Manifests::new(repo, CacheMode::ReadOnly).manifest_of(&head)?;
+    Ok(SnapshotPlan {
+        name: name.to_string(),
+        tag,
+        head: head.id(),
+        message: message.map_or_else(|| format!("snapshot {name}"), str::to_string),
+        files: SnapshotFiles::of(&manifest, &head),
+        file_count: manifest.files(),
+    })
+}
+
+/// Makes the snapshot: the annotated tag, sealed, its files frozen in the same
+/// ledger append. When the seal cannot be written the tag is deleted again.
+pub fn create_snapshot(repo: &Repo, cfg: &Config, plan: &SnapshotPlan) -> Result<TagSealed> {
+    let (name, email) = repo.identity()?;
+    let tagger = Signature::now(&name, &email)?;
+    let head = repo.git.find_commit(plan.head)?;
+    repo.git
+        .tag(&plan.tag, head.as_object(), &tagger, &plan.message, false)?;
+    crate::tags::seal_tag(repo, cfg, &plan.tag, Some(&plan.files), false).inspect_err(|_| {
+        // No tag without its seal.
+        let _ = repo.git.tag_delete(&plan.tag);
+    })
 }
 
 /// Why a snapshot was passed over.

@@ -1,22 +1,17 @@
 //! `git seal snapshot` and `git seal rollback`.
 
 use camino::Utf8PathBuf;
-use git2::Signature;
 use serde_json::json;
 
-use crate::cache::{CacheMode, Manifests};
+use crate::cache::CacheMode;
 use crate::commands::export::write_all_or_none;
 use crate::commands::{outln, warn_log};
 use crate::config::Config;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::git::{short, Repo};
-use crate::ledger::Ledger;
 use crate::quote::c_style;
 use crate::runlog::{Run, Source, Status};
-use crate::seal::Identity;
 use crate::snapshot::{self, ChosenBy, RollbackPlan};
-use crate::tags::{self, SnapshotFiles};
-use crate::verify::Verifier;
 
 /// Freeze HEAD as a sealed snapshot tag, snapshot/NAME@YYYY-MM-DD
 ///
@@ -68,30 +63,20 @@ pub struct RollbackArgs {
     pub list: bool,
 }
 
-fn identity(repo: &Repo) -> Result<Identity> {
-    let (name, email) = repo.identity()?;
-    Ok(Identity { name, email })
-}
-
 pub fn run_snapshot(args: SnapshotArgs) -> Result<u8> {
     let repo = Repo::open(None)?;
     let cfg = Config::load(&repo)?;
-    let head = repo.head_commit()?;
     let date = chrono::Local::now().format("%Y-%m-%d").to_string();
-    let tag = snapshot::tag_name(&repo, &args.name, &date)?;
-    let view = Ledger::new(&repo, &cfg).view()?;
-    let problems = Verifier::new(&repo, view, CacheMode::ReadWrite).check(head.id())?;
-    if !problems.is_empty() {
-        let why: Vec<String> = problems.iter().map(ToString::to_string).collect();
-        return Err(Error::check(format!(
-            "HEAD ({}) has no valid seal, so it cannot be a snapshot: {}",
-            short(head.id()),
-            why.join("; ")
-        ))
-        .hint("seal it first: git seal seal"));
-    }
-    let manifest = Manifests::new(&repo, CacheMode::ReadOnly).manifest_of(&head)?;
-    let files = SnapshotFiles::of(&manifest, &head);
+    let mode = CacheMode::unless_dry_run(args.dry_run);
+    let plan = snapshot::plan_snapshot(
+        &repo,
+        &cfg,
+        &args.name,
+        args.message.as_deref(),
+        &date,
+        mode,
+    )?;
+    let (tag, head) = (plan.tag.clone(), plan.head);
     let safe = tag.replace('/', "_");
     let export_paths = args.export.as_ref().map(|dir| {
         (
@@ -106,8 +91,8 @@ pub fn run_snapshot(args: SnapshotArgs) -> Result<u8> {
     if args.dry_run {
         outln(format!(
             "would create tag {tag} at {}, seal it, and freeze its manifest ({} files) in the ledger",
-            short(head.id()),
-            manifest.files()
+            short(head),
+            plan.file_count
         ))?;
         if let Some((dir, paths)) = &export_paths {
             for p in paths {
@@ -116,25 +101,15 @@ pub fn run_snapshot(args: SnapshotArgs) -> Result<u8> {
         }
         return Ok(0);
     }
-    let me = identity(&repo)?;
     let mut run = Run::start(
         &repo.seal_dir(),
         Source::Command("snapshot"),
-        Some(head.id().to_string()),
+        Some(head.to_string()),
     );
     run.inputs(json!({"name": args.name, "tag": tag, "export": args.export}));
-    let tagger = Signature::now(&me.name, &me.email)?;
-    let message = args
-        .message
-        .clone()
-        .unwrap_or_else(|| format!("snapshot {}", args.name));
-    repo.git
-        .tag(&tag, head.as_object(), &tagger, &message, false)?;
-    let sealed = match tags::seal_tag(&repo, &cfg, &tag, Some(&files), false) {
+    let sealed = match snapshot::create_snapshot(&repo, &cfg, &plan) {
         Ok(s) => s,
         Err(e) => {
-            // No tag without its seal.
-            let _ = repo.git.tag_delete(&tag);
             warn_log(run.finish(Status::Failed, json!({}), 1, e.message.clone()));
             return Err(e);
         }
@@ -142,8 +117,8 @@ pub fn run_snapshot(args: SnapshotArgs) -> Result<u8> {
     if let Some((dir, paths)) = &export_paths {
         let contents = [
             sealed.yaml.clone().into_bytes(),
-            files.manifest_json,
-            files.checksums,
+            plan.files.manifest_json.clone(),
+            plan.files.checksums.clone(),
         ];
         let pairs: Vec<_> = paths.iter().cloned().zip(contents).collect();
         if let Err(e) = write_all_or_none(dir, &pairs) {
@@ -160,14 +135,14 @@ pub fn run_snapshot(args: SnapshotArgs) -> Result<u8> {
     }
     warn_log(run.finish(
         Status::Success,
-        json!({"tag": tag, "digest": sealed.seal.digest, "target": head.id().to_string(),
+        json!({"tag": tag, "digest": sealed.seal.digest, "target": head.to_string(),
                "evtag_not_covered": sealed.seal.evtag.not_covered}),
         1,
         format!("snapshot {tag}"),
     ));
     outln(format!(
         "snapshot {tag} at {} sealed {}",
-        short(head.id()),
+        short(head),
         sealed.seal.digest
     ))?;
     if let Some(note) = sealed.seal.leaves_out_note() {
