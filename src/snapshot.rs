@@ -464,7 +464,6 @@ fn dirty_files(repo: &Repo) -> Result<Vec<Vec<u8>>> {
             "--porcelain=v1",
             "-z",
             "--untracked-files=no",
-            "--ignore-submodules=none",
         ])
         .stdin(std::process::Stdio::null())
         .output()
