@@ -418,3 +418,36 @@ fn a_rollback_onto_the_commit_you_are_on_does_and_records_nothing() {
         .ok()
         .stdout_has("no rollbacks recorded");
 }
+
+#[test]
+fn a_file_where_the_snapshot_has_a_directory_survives_a_detached_rollback() {
+    let sb = Sandbox::new();
+    let repo = sb.installed("r");
+    repo.commit_file("conf/a.txt", "a\n", "release one");
+    let first = repo.rev("HEAD");
+    repo.seal(&["snapshot", "rel"]).ok();
+    let tag = format!("snapshot/rel@{}", today(&repo));
+    repo.git(&["rm", "-q", "-r", "conf"]).ok();
+    repo.commit_file("app.txt", "v2\n", "drop conf");
+    repo.git(&["checkout", "-q", "--detach"]).ok();
+    // Checking out the snapshot would need a directory where this file is.
+    repo.write("conf", "my own conf file\n");
+
+    let r = repo.seal(&["rollback", "--reason", "x"]).fails_with(1);
+    r.stderr_has(format!("untracked files where {tag} has files: conf"));
+    let r = repo.seal(&["rollback", "--force", "--reason", "x"]).ok();
+    assert_eq!(repo.rev("HEAD"), first);
+    let out = r.stdout();
+    let moved = out
+        .lines()
+        .find_map(|l| l.strip_prefix("untracked conf was in the way: moved to "))
+        .unwrap_or_else(|| panic!("where did conf go?\n{out}"));
+    assert_eq!(
+        std::fs::read_to_string(moved).unwrap(),
+        "my own conf file\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(repo.path.join("conf/a.txt")).unwrap(),
+        "a\n"
+    );
+}
