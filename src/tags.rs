@@ -13,6 +13,11 @@
 //!   of every other field.
 //! - Verifying a tag never trusts the seal's numbers: the manifest, the evtag
 //!   checksum and the target's seal are all recomputed.
+//! - A snapshot's seal pins the SHA-256 of both frozen files (`checksums_sha256`,
+//!   `manifest_sha256`); verifying compares each file with its pin and with the one
+//!   rebuilt from the target's tree ([`SnapshotFiles::of`]), so an edited frozen file
+//!   makes the snapshot fail. A seal made before `manifest_sha256` existed has its
+//!   manifest compared with the rebuilt one only.
 //! - A submodule whose objects are absent never stops a tag seal nor fails a check:
 //!   sealing leaves it out of the evtag and names it (`evtag.not_covered`); verifying
 //!   reports it as [`Unchecked`], with the command that makes it checkable. What a
@@ -73,12 +78,17 @@ impl Evtag {
     }
 }
 
-/// Where a snapshot's frozen files are in the ledger, and the checksum file's hash.
+/// Where a snapshot's frozen files are in the ledger, and their hashes: the seal's
+/// digest covers both, so neither file can change without the seal failing.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Frozen {
     pub manifest: String,
     pub checksums: String,
     pub checksums_sha256: String,
+    /// The frozen MANIFEST.json's SHA-256. Absent in seals made before it existed:
+    /// their manifest file is still compared with the one recomputed from the target.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub manifest_sha256: Option<String>,
 }
 
 /// A tag seal, field by field (documented in the README).
@@ -257,6 +267,23 @@ pub struct SnapshotFiles {
     pub checksums: Vec<u8>,
 }
 
+impl SnapshotFiles {
+    /// The files frozen for a snapshot of `commit` whose manifest is `manifest`: the
+    /// one builder, used to freeze them and to check them again.
+    pub fn of(manifest: &crate::manifest::Manifest, commit: &git2::Commit<'_>) -> SnapshotFiles {
+        let json = manifest.to_json(Some(commit.id()), commit.tree_id());
+        SnapshotFiles {
+            manifest_json: (serde_json::to_string_pretty(&json).unwrap_or_default() + "\n")
+                .into_bytes(),
+            checksums: manifest.to_sha256sum(),
+        }
+    }
+}
+
+fn sha256_of(bytes: &[u8]) -> String {
+    format!("sha256:{}", hex::encode(Sha256::digest(bytes)))
+}
+
 /// Seals tag `name`. With `snapshot`,
 /// also freezes its manifest and checksum file in the same ledger append.
 pub fn seal_tag(
@@ -311,7 +338,8 @@ pub fn seal_tag(
         .map(|s| Frozen {
             manifest: format!("snapshots/{name}/MANIFEST.json"),
             checksums: format!("snapshots/{name}/CHECKSUMS.sha256"),
-            checksums_sha256: format!("sha256:{}", hex::encode(Sha256::digest(&s.checksums))),
+            checksums_sha256: sha256_of(&s.checksums),
+            manifest_sha256: Some(sha256_of(&s.manifest_json)),
         })
         .or(carried);
     let mut seal = TagSeal {
@@ -413,6 +441,10 @@ pub enum TagProblem {
     },
     FrozenMismatch,
     FrozenMissing,
+    /// The frozen MANIFEST.json is not the one the seal pins, or not the manifest
+    /// recomputed from the target's tree.
+    FrozenManifestMismatch,
+    FrozenManifestMissing,
     /// A stored tag seal over the size cap, left unread.
     TooLarge(TooLarge),
 }
@@ -461,6 +493,12 @@ impl std::fmt::Display for TagProblem {
             }
             TagProblem::FrozenMissing => {
                 f.write_str("frozen checksum file is missing from the ledger")
+            }
+            TagProblem::FrozenManifestMismatch => {
+                f.write_str("frozen MANIFEST.json does not match the snapshot")
+            }
+            TagProblem::FrozenManifestMissing => {
+                f.write_str("frozen MANIFEST.json is missing from the ledger")
             }
             TagProblem::TooLarge(e) => write!(f, "unreadable tag seal: {e}"),
         }
@@ -606,20 +644,44 @@ pub fn check_tag(repo: &Repo, cfg: &Config, name: &str, mode: CacheMode) -> Resu
     }
     if let Some(frozen) = &seal.snapshot {
         let view = Ledger::new(repo, cfg).view()?;
+        let expected = SnapshotFiles::of(&manifest, &commit);
         match view.file(&frozen.checksums)? {
             Some(bytes) => {
-                let actual = format!("sha256:{}", hex::encode(Sha256::digest(&bytes)));
-                if actual != frozen.checksums_sha256 || bytes != manifest.to_sha256sum() {
+                if sha256_of(&bytes) != frozen.checksums_sha256 || bytes != expected.checksums {
                     problems.push(TagProblem::FrozenMismatch);
                 }
             }
             None => problems.push(TagProblem::FrozenMissing),
+        }
+        match view.file(&frozen.manifest)? {
+            Some(bytes) => {
+                let pinned = frozen
+                    .manifest_sha256
+                    .as_ref()
+                    .is_none_or(|p| *p == sha256_of(&bytes));
+                if !pinned || !same_json(&bytes, &expected.manifest_json) {
+                    problems.push(TagProblem::FrozenManifestMismatch);
+                }
+            }
+            None => problems.push(TagProblem::FrozenManifestMissing),
         }
     }
     Ok(TagCheck {
         problems,
         unchecked,
     })
+}
+
+/// Whether two JSON documents hold the same value: a seal made before the manifest
+/// was pinned may have been pretty-printed differently, never with other content.
+fn same_json(a: &[u8], b: &[u8]) -> bool {
+    match (
+        serde_json::from_slice::<serde_json::Value>(a),
+        serde_json::from_slice::<serde_json::Value>(b),
+    ) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
+    }
 }
 
 /// Recomputes the evtag as the seal made it (leaving out what it says it left out)

@@ -1,22 +1,17 @@
 //! `git seal snapshot` and `git seal rollback`.
 
 use camino::Utf8PathBuf;
-use chrono::{SecondsFormat, Utc};
-use git2::Signature;
 use serde_json::json;
 
-use crate::cache::{CacheMode, Manifests};
+use crate::cache::CacheMode;
 use crate::commands::export::write_all_or_none;
 use crate::commands::{outln, warn_log};
 use crate::config::Config;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::git::{short, Repo};
-use crate::ledger::Ledger;
+use crate::quote::c_style;
 use crate::runlog::{Run, Source, Status};
-use crate::seal::Identity;
-use crate::snapshot::{self, RollbackRecord};
-use crate::tags::{self, SnapshotFiles};
-use crate::verify::{check_worktree, Verifier};
+use crate::snapshot::{self, ChosenBy, RollbackPlan};
 
 /// Freeze HEAD as a sealed snapshot tag, snapshot/NAME@YYYY-MM-DD
 ///
@@ -38,23 +33,29 @@ pub struct SnapshotArgs {
     pub dry_run: bool,
 }
 
-/// Return to a snapshot: TAG, or the newest snapshot that still verifies
+/// Return to a snapshot: TAG, or the closest one in HEAD's history that verifies
 ///
-/// Keeps a safety ref of where you were (refs/seal/safety/<time>), moves the current
-/// branch (or a detached HEAD) to the snapshot, checks the files on disk against its
-/// manifest, and records the reason in the ledger and the run log. Nothing is ever
-/// deleted: with --force, uncommitted changes are stashed and kept by a ref too.
+/// Without TAG, the snapshot chosen is the one whose commit comes first walking
+/// HEAD's first-parent history, then its whole history, and that verifies: never by
+/// date. A snapshot not in HEAD's history is taken only when named. Keeps a safety
+/// ref of where you were (refs/seal/safety/<time>), moves the current branch (or a
+/// detached HEAD) to the snapshot, checks the files on disk against its manifest,
+/// and records the reason in the ledger and the run log. Nothing is ever lost:
+/// uncommitted changes, and untracked files where the snapshot has files, are
+/// refused (exit 1) or, with --force, stashed and kept by a ref and moved into
+/// .git/seal/aside/<time>/. Onto where HEAD already is, with nothing to restore, it
+/// does and records nothing.
 #[derive(Debug, clap::Args)]
 pub struct RollbackArgs {
-    /// The snapshot tag (default: the newest snapshot that verifies)
+    /// The snapshot tag (default: the closest snapshot in HEAD's history that verifies)
     pub tag: Option<String>,
     /// Why: recorded with the rollback
     #[arg(long, required_unless_present = "list")]
     pub reason: Option<String>,
-    /// Roll back even with uncommitted changes (they are stashed and kept)
+    /// Roll back even with uncommitted changes or untracked files in the way (they are stashed, or moved aside, and kept)
     #[arg(long)]
     pub force: bool,
-    /// Print what would be done and change nothing
+    /// Print the plan (chosen snapshot, those passed over and why, what would be kept where) and change nothing
     #[arg(long)]
     pub dry_run: bool,
     /// List past rollbacks
@@ -62,38 +63,20 @@ pub struct RollbackArgs {
     pub list: bool,
 }
 
-fn identity(repo: &Repo) -> Result<Identity> {
-    let (name, email) = repo.identity()?;
-    Ok(Identity { name, email })
-}
-
 pub fn run_snapshot(args: SnapshotArgs) -> Result<u8> {
     let repo = Repo::open(None)?;
     let cfg = Config::load(&repo)?;
-    let head = repo.head_commit()?;
     let date = chrono::Local::now().format("%Y-%m-%d").to_string();
-    let tag = snapshot::tag_name(&repo, &args.name, &date)?;
-    let view = Ledger::new(&repo, &cfg).view()?;
-    let problems = Verifier::new(&repo, view, CacheMode::ReadWrite).check(head.id())?;
-    if !problems.is_empty() {
-        let why: Vec<String> = problems.iter().map(ToString::to_string).collect();
-        return Err(Error::check(format!(
-            "HEAD ({}) has no valid seal, so it cannot be a snapshot: {}",
-            short(head.id()),
-            why.join("; ")
-        ))
-        .hint("seal it first: git seal seal"));
-    }
-    let manifest = Manifests::new(&repo, CacheMode::ReadOnly).manifest_of(&head)?;
-    let files = SnapshotFiles {
-        manifest_json: (serde_json::to_string_pretty(
-            &manifest.to_json(Some(head.id()), head.tree_id()),
-        )
-        .unwrap_or_default()
-            + "\n")
-            .into_bytes(),
-        checksums: manifest.to_sha256sum(),
-    };
+    let mode = CacheMode::unless_dry_run(args.dry_run);
+    let plan = snapshot::plan_snapshot(
+        &repo,
+        &cfg,
+        &args.name,
+        args.message.as_deref(),
+        &date,
+        mode,
+    )?;
+    let (tag, head) = (plan.tag.clone(), plan.head);
     let safe = tag.replace('/', "_");
     let export_paths = args.export.as_ref().map(|dir| {
         (
@@ -108,8 +91,8 @@ pub fn run_snapshot(args: SnapshotArgs) -> Result<u8> {
     if args.dry_run {
         outln(format!(
             "would create tag {tag} at {}, seal it, and freeze its manifest ({} files) in the ledger",
-            short(head.id()),
-            manifest.files()
+            short(head),
+            plan.file_count
         ))?;
         if let Some((dir, paths)) = &export_paths {
             for p in paths {
@@ -118,25 +101,15 @@ pub fn run_snapshot(args: SnapshotArgs) -> Result<u8> {
         }
         return Ok(0);
     }
-    let me = identity(&repo)?;
     let mut run = Run::start(
         &repo.seal_dir(),
         Source::Command("snapshot"),
-        Some(head.id().to_string()),
+        Some(head.to_string()),
     );
     run.inputs(json!({"name": args.name, "tag": tag, "export": args.export}));
-    let tagger = Signature::now(&me.name, &me.email)?;
-    let message = args
-        .message
-        .clone()
-        .unwrap_or_else(|| format!("snapshot {}", args.name));
-    repo.git
-        .tag(&tag, head.as_object(), &tagger, &message, false)?;
-    let sealed = match tags::seal_tag(&repo, &cfg, &tag, Some(&files), false) {
+    let sealed = match snapshot::create_snapshot(&repo, &cfg, &plan) {
         Ok(s) => s,
         Err(e) => {
-            // No tag without its seal.
-            let _ = repo.git.tag_delete(&tag);
             warn_log(run.finish(Status::Failed, json!({}), 1, e.message.clone()));
             return Err(e);
         }
@@ -144,8 +117,8 @@ pub fn run_snapshot(args: SnapshotArgs) -> Result<u8> {
     if let Some((dir, paths)) = &export_paths {
         let contents = [
             sealed.yaml.clone().into_bytes(),
-            files.manifest_json,
-            files.checksums,
+            plan.files.manifest_json.clone(),
+            plan.files.checksums.clone(),
         ];
         let pairs: Vec<_> = paths.iter().cloned().zip(contents).collect();
         if let Err(e) = write_all_or_none(dir, &pairs) {
@@ -162,14 +135,14 @@ pub fn run_snapshot(args: SnapshotArgs) -> Result<u8> {
     }
     warn_log(run.finish(
         Status::Success,
-        json!({"tag": tag, "digest": sealed.seal.digest, "target": head.id().to_string(),
+        json!({"tag": tag, "digest": sealed.seal.digest, "target": head.to_string(),
                "evtag_not_covered": sealed.seal.evtag.not_covered}),
         1,
         format!("snapshot {tag}"),
     ));
     outln(format!(
         "snapshot {tag} at {} sealed {}",
-        short(head.id()),
+        short(head),
         sealed.seal.digest
     ))?;
     if let Some(note) = sealed.seal.leaves_out_note() {
@@ -207,180 +180,122 @@ pub fn run_rollback(args: RollbackArgs) -> Result<u8> {
         return Ok(0);
     }
     let reason = args.reason.clone().unwrap_or_default();
-    let (tag, check) = match &args.tag {
-        Some(tag) => {
-            let check = tags::check_tag(&repo, &cfg, tag, CacheMode::ReadWrite)?;
-            if !check.problems.is_empty() {
-                return Err(Error::check(format!(
-                    "{tag} does not verify, so it is no known-good state: {}",
-                    tags::describe(&check.problems)
-                ))
-                .hint("roll back to the newest snapshot that verifies: git seal rollback --reason '…'"));
-            }
-            (tag.clone(), check)
-        }
-        None => {
-            let (good, skipped) = snapshot::last_known_good(&repo, &cfg)?;
-            for (tag, problems) in &skipped {
-                eprintln!("skipping {tag}: {}", tags::describe(problems));
-            }
-            good.ok_or_else(|| {
-                Error::check("no snapshot verifies: there is no known-good state to return to")
-                    .hint("make one from a sealed commit: git seal snapshot NAME")
-            })?
-        }
-    };
+    let mode = CacheMode::unless_dry_run(args.dry_run);
+    let plan =
+        snapshot::plan_rollback(&repo, &cfg, args.tag.as_deref(), &reason, args.force, mode)?;
+    let from = short(plan.from);
+    let to = format!("{} ({})", plan.tag, short(plan.to));
     // Not checked is not failed: a clone without a submodule's objects still rolls
     // back, and says what it could not check.
-    for u in &check.unchecked {
-        eprintln!("note: {tag}: {u}");
+    for u in &plan.unchecked {
+        eprintln!("note: {}: {u}", plan.tag);
         eprintln!("hint: to check it too: {}", u.fix);
     }
-    let target = tags::tag_state(&repo, &tag)?.target;
-    let head = repo.head_commit()?.id();
-    let dirty = repo.run_git(&["status", "--porcelain", "--untracked-files=no"])?;
-    let dirty: Vec<String> = dirty
-        .lines()
-        .map(|l| l.get(3..).unwrap_or(l).to_string())
-        .collect();
-    if !dirty.is_empty() && !args.force {
-        return Err(Error::check(format!(
-            "the working tree has uncommitted changes: {}",
-            dirty.join(", ")
-        ))
-        .hint("commit or stash them, or pass --force (they are then stashed and kept)"));
-    }
-    let stamp = Utc::now().format("%Y%m%dT%H%M%SZ").to_string();
-    let mut safety = format!("refs/seal/safety/{stamp}");
-    let mut n = 1;
-    while repo.git.find_reference(&safety).is_ok() {
-        n += 1;
-        safety = format!("refs/seal/safety/{stamp}-{n}");
-    }
-    let on_branch = repo.git.head()?.is_branch();
     if args.dry_run {
-        outln(format!("would keep {} as {safety}", short(head)))?;
-        if !dirty.is_empty() {
-            outln(format!(
-                "would stash and keep the changes to {}",
-                dirty.join(", ")
-            ))?;
-        }
-        let how = if on_branch {
-            "move the current branch"
-        } else {
-            "check out"
-        };
+        return render_plan(&plan).map(|()| 0);
+    }
+    for p in &plan.passed_over {
+        eprintln!("skipping {}: {}", p.tag, p.why);
+    }
+    if plan.already_there() {
         outln(format!(
-            "would {how} to {tag} ({}), verify the files, and record the reason",
-            short(target)
+            "already there: HEAD is at {to}; nothing to do, nothing recorded"
         ))?;
         return Ok(0);
     }
-    let me = identity(&repo)?;
-    let mut run = Run::start(
-        &repo.seal_dir(),
-        Source::Command("rollback"),
-        Some(head.to_string()),
-    );
-    run.inputs(json!({"tag": tag, "reason": reason, "force": args.force}));
-    repo.git.reference(
-        &safety,
-        head,
-        false,
-        &format!("git-seal rollback: {reason}"),
-    )?;
-    let stash_ref = if dirty.is_empty() {
-        None
-    } else {
-        repo.run_git(&[
-            "stash",
-            "push",
-            "--quiet",
-            "-m",
-            &format!("git-seal rollback to {tag}"),
-        ])?;
-        let stash = repo.git.refname_to_id("refs/stash")?;
-        let name = format!("{safety}-worktree");
-        repo.git.reference(
-            &name,
-            stash,
-            false,
-            "git-seal rollback: uncommitted changes",
-        )?;
-        Some(name)
+    let Some(done) = snapshot::apply(&repo, &cfg, &plan)? else {
+        return Ok(0);
     };
-    let moved = if on_branch {
-        repo.run_git(&["reset", "--hard", "--quiet", &target.to_string()])
-    } else {
-        repo.run_git(&["checkout", "--detach", "--quiet", &target.to_string()])
-    };
-    if let Err(e) = moved {
-        warn_log(run.finish(
-            Status::Failed,
-            json!({"safety_ref": safety}),
-            1,
-            e.message.clone(),
-        ));
-        return Err(e.context(format!(
-            "rollback to {tag} failed; where you were is kept as {safety}"
-        )));
-    }
-    let commit = repo.git.find_commit(target)?;
-    let manifest = Manifests::new(&repo, CacheMode::ReadWrite).manifest_of(&commit)?;
-    let root = repo
-        .workdir
-        .clone()
-        .ok_or_else(|| Error::usage("rollback needs a working tree"))?;
-    let problems = check_worktree(root.as_std_path(), &manifest);
-    let record = RollbackRecord {
-        schema: snapshot::ROLLBACK_SCHEMA.into(),
-        run_id: uuid::Uuid::now_v7().to_string(),
-        at: Utc::now().to_rfc3339_opts(SecondsFormat::Secs, true),
-        by: me.clone(),
-        reason: reason.clone(),
-        tag: tag.clone(),
-        from: head.to_string(),
-        to: target.to_string(),
-        safety_ref: safety.clone(),
-        stash_ref: stash_ref.clone(),
-        worktree_verified: problems.is_empty(),
-    };
-    let yaml = crate::yaml::to_string(&record);
-    let who = Signature::now(&me.name, &me.email)?;
-    let path = format!("rollbacks/{}.yaml", record.run_id);
-    let recorded = Ledger::new(&repo, &cfg).append_with_files(
-        &[],
-        &[(path, yaml.into_bytes())],
-        false,
-        &who,
-        &format!("rollback to {tag}"),
-    );
-    let outputs = json!({"from": head.to_string(), "to": target.to_string(), "tag": tag, "safety_ref": safety, "stash_ref": stash_ref, "worktree_problems": problems.len()});
-    let status = if recorded.is_ok() && problems.is_empty() {
-        Status::Success
-    } else {
-        Status::Partial
-    };
-    warn_log(run.finish(status, outputs, 1, format!("rollback to {tag}: {reason}")));
+    warn_log(done.log_warning.clone());
+    let r = &done.record;
     outln(format!(
-        "rolled back to {tag} ({}) from {}; where you were is kept as {safety}",
-        short(target),
-        short(head)
+        "rolled back to {to} from {from}; where you were is kept as {}",
+        r.safety_ref
     ))?;
-    if let Some(s) = &stash_ref {
+    if let Some(s) = &r.stash_ref {
         outln(format!("uncommitted changes kept as {s} (git stash list)"))?;
     }
-    for p in &problems {
+    if let Some(dir) = &r.aside_dir {
+        for f in &r.aside {
+            outln(format!(
+                "untracked {} was in the way: moved to {dir}/{}",
+                c_style(f.as_bytes()),
+                c_style(f.as_bytes())
+            ))?;
+        }
+    }
+    for p in &done.worktree_problems {
         outln(format!("worktree {p}"))?;
     }
-    if let Err(e) = recorded {
+    if let Some(e) = done.not_recorded {
         return Err(e.context("rolled back, but the ledger record could not be written"));
     }
-    if problems.is_empty() {
+    if done.worktree_problems.is_empty() {
         outln("worktree verified against the snapshot's manifest")?;
         Ok(0)
     } else {
         Ok(1)
     }
+}
+
+/// Prints what `plan` would do; exits 0 whenever a plan could be made, saying what
+/// a real run would refuse and why.
+fn render_plan(plan: &RollbackPlan) -> Result<()> {
+    let to = format!("{} ({})", plan.tag, short(plan.to));
+    let how = match plan.by {
+        ChosenBy::Named => "named",
+        ChosenBy::Closest => "the closest snapshot in HEAD's history that verifies",
+    };
+    outln(format!(
+        "plan: roll back from {} to {to}: {how}",
+        short(plan.from)
+    ))?;
+    for p in &plan.passed_over {
+        outln(format!("passed over {}: {}", p.tag, p.why))?;
+    }
+    if plan.already_there() {
+        outln(format!(
+            "already there: HEAD is at {to}; nothing would be done or recorded"
+        ))?;
+        return Ok(());
+    }
+    if let Some(e) = plan.refusal() {
+        outln(format!("would refuse: {}", e.message))?;
+        if let Some(h) = &e.hint {
+            outln(format!("hint: {h}"))?;
+        }
+    }
+    let with = if plan.force {
+        "would"
+    } else {
+        "with --force, would"
+    };
+    outln(format!(
+        "would keep {} as {}",
+        short(plan.from),
+        plan.safety_ref
+    ))?;
+    if !plan.dirty.is_empty() {
+        let files: Vec<String> = plan.dirty.iter().map(|p| c_style(p)).collect();
+        outln(format!(
+            "{with} stash and keep the changes to {} as {}-worktree",
+            files.join(", "),
+            plan.safety_ref
+        ))?;
+    }
+    for f in &plan.in_the_way {
+        outln(format!(
+            "{with} move untracked {} (in the way) to {}/{}",
+            c_style(f),
+            plan.aside_dir,
+            c_style(f)
+        ))?;
+    }
+    let how = match &plan.branch {
+        Some(b) => format!("move branch {} to", c_style(b.as_bytes())),
+        None => "check out".to_string(),
+    };
+    outln(format!(
+        "would {how} {to}, verify the files, and record the reason in the ledger"
+    ))
 }
