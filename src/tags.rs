@@ -415,6 +415,21 @@ pub enum TagProblem {
     FrozenMissing,
     /// A stored tag seal over the size cap, left unread.
     TooLarge(TooLarge),
+    /// The seal names another tag than the one it is stored under and checked as.
+    WrongTagName {
+        stated: String,
+    },
+    /// `kind` is not `tag`.
+    WrongKind {
+        stated: String,
+    },
+    /// The seal's tagger differs from the tag object's.
+    WrongTagger,
+    /// `manifest.files` or `manifest.bytes` differ from the target tree's.
+    WrongTotals {
+        stated: (u64, u64),
+        actual: (u64, u64),
+    },
 }
 
 impl std::fmt::Display for TagProblem {
@@ -463,6 +478,22 @@ impl std::fmt::Display for TagProblem {
                 f.write_str("frozen checksum file is missing from the ledger")
             }
             TagProblem::TooLarge(e) => write!(f, "unreadable tag seal: {e}"),
+            TagProblem::WrongTagName { stated } => write!(
+                f,
+                "tag seal names tag {}, not this one",
+                crate::quote::printable(stated)
+            ),
+            TagProblem::WrongKind { stated } => write!(
+                f,
+                "tag seal is of kind {}, not tag",
+                crate::quote::printable(stated)
+            ),
+            TagProblem::WrongTagger => f.write_str("tag seal names another tagger than the tag"),
+            TagProblem::WrongTotals { stated, actual } => write!(
+                f,
+                "manifest totals mismatch: tag seal states {} files, {} bytes; tree has {} files, {} bytes",
+                stated.0, stated.1, actual.0, actual.1
+            ),
         }
     }
 }
@@ -574,6 +605,19 @@ pub fn check_tag(repo: &Repo, cfg: &Config, name: &str, mode: CacheMode) -> Resu
             computed: computed.clone(),
         });
     }
+    if seal.tag != name {
+        problems.push(TagProblem::WrongTagName {
+            stated: seal.tag.clone(),
+        });
+    }
+    if seal.kind != "tag" {
+        problems.push(TagProblem::WrongKind {
+            stated: seal.kind.clone(),
+        });
+    }
+    if seal.tagger != state.tagger {
+        problems.push(TagProblem::WrongTagger);
+    }
     let commit = repo.git.find_commit(state.target)?;
     if seal.tree != commit.tree_id().to_string() {
         problems.push(TagProblem::WrongTree {
@@ -587,6 +631,13 @@ pub fn check_tag(repo: &Repo, cfg: &Config, name: &str, mode: CacheMode) -> Resu
             stated: seal.manifest.digest.clone(),
             actual: manifest.digest(),
         });
+    }
+    let (stated, actual) = (
+        (seal.manifest.files, seal.manifest.bytes),
+        (manifest.files(), manifest.bytes()),
+    );
+    if stated != actual {
+        problems.push(TagProblem::WrongTotals { stated, actual });
     }
     check_evtag(repo, seal, state.target, &mut problems, &mut unchecked)?;
     if let (Some(named), Some(now)) = (&seal.target_seal, stated_digest(&view, state.target)?) {

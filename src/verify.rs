@@ -14,7 +14,7 @@ use crate::error::Result;
 use crate::git::{recorded_parents, short, Repo};
 use crate::ledger::View;
 use crate::manifest::{hash_path, Manifest};
-use crate::seal::Seal;
+use crate::seal::{person, Person, Seal};
 
 /// Why a commit's seal is not valid.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -41,6 +41,32 @@ pub enum Reason {
         parent: Oid,
         stated: String,
         actual: Option<String>,
+    },
+    /// `kind` is not `commit`.
+    WrongKind {
+        stated: String,
+    },
+    /// The seal's `author` differs from the commit's, as the writer renders it.
+    WrongAuthor {
+        field: &'static str,
+        stated: String,
+        actual: String,
+    },
+    /// The seal's `committer` differs from the commit's.
+    WrongCommitter {
+        field: &'static str,
+        stated: String,
+        actual: String,
+    },
+    /// `manifest.files` is not the tree's file count.
+    WrongFileCount {
+        stated: u64,
+        actual: u64,
+    },
+    /// `manifest.bytes` is not the tree's byte total.
+    WrongByteCount {
+        stated: u64,
+        actual: u64,
     },
 }
 
@@ -87,6 +113,37 @@ impl fmt::Display for Reason {
                     p(stated)
                 ),
             },
+            Reason::WrongKind { stated } => {
+                write!(f, "seal is of kind {}, not commit", p(stated))
+            }
+            Reason::WrongAuthor {
+                field,
+                stated,
+                actual,
+            } => write!(
+                f,
+                "author {field} mismatch: seal states {}, commit has {}",
+                p(stated),
+                p(actual)
+            ),
+            Reason::WrongCommitter {
+                field,
+                stated,
+                actual,
+            } => write!(
+                f,
+                "committer {field} mismatch: seal states {}, commit has {}",
+                p(stated),
+                p(actual)
+            ),
+            Reason::WrongFileCount { stated, actual } => write!(
+                f,
+                "manifest file count mismatch: seal states {stated}, tree has {actual}"
+            ),
+            Reason::WrongByteCount { stated, actual } => write!(
+                f,
+                "manifest byte total mismatch: seal states {stated}, tree has {actual}"
+            ),
         }
     }
 }
@@ -168,11 +225,46 @@ impl<'r> Verifier<'r> {
                 actual: parsed.computed_digest,
             });
         }
-        let actual = self.manifests.digest_of(&commit)?;
+        if seal.kind != "commit" {
+            reasons.push(Reason::WrongKind {
+                stated: seal.kind.clone(),
+            });
+        }
+        // Re-rendered exactly as the writer renders them (`seal::person`), so a seal
+        // this tool wrote compares equal byte for byte.
+        let author = person(&commit.author());
+        for (field, stated, actual) in person_diff(&seal.author, &author) {
+            reasons.push(Reason::WrongAuthor {
+                field,
+                stated,
+                actual,
+            });
+        }
+        let committer = person(&commit.committer());
+        for (field, stated, actual) in person_diff(&seal.committer, &committer) {
+            reasons.push(Reason::WrongCommitter {
+                field,
+                stated,
+                actual,
+            });
+        }
+        let (actual, files, bytes) = self.manifests.summary_of(&commit)?;
         if actual != seal.manifest.digest {
             reasons.push(Reason::ManifestMismatch {
                 stated: seal.manifest.digest.clone(),
                 actual,
+            });
+        }
+        if files != seal.manifest.files {
+            reasons.push(Reason::WrongFileCount {
+                stated: seal.manifest.files,
+                actual: files,
+            });
+        }
+        if bytes != seal.manifest.bytes {
+            reasons.push(Reason::WrongByteCount {
+                stated: seal.manifest.bytes,
+                actual: bytes,
             });
         }
         for (&parent, expected) in recorded.iter().zip(&seal.parent_seals) {
@@ -218,6 +310,19 @@ impl<'r> Verifier<'r> {
         }
         Ok(problems)
     }
+}
+
+/// The fields (`name`, `email`, `time`) in which `stated` differs from `actual`.
+fn person_diff(stated: &Person, actual: &Person) -> Vec<(&'static str, String, String)> {
+    [
+        ("name", &stated.name, &actual.name),
+        ("email", &stated.email, &actual.email),
+        ("time", &stated.time, &actual.time),
+    ]
+    .into_iter()
+    .filter(|(_, s, a)| s != a)
+    .map(|(f, s, a)| (f, s.clone(), a.clone()))
+    .collect()
 }
 
 /// How a file on disk differs from the manifest.

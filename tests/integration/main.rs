@@ -20,3 +20,4 @@ mod stress;
 mod submodules;
 mod tags;
 mod verify;
+mod verify_claims;

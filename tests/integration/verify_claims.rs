@@ -1,0 +1,186 @@
+//! verify compares every field a seal claims with what it seals: each test forges a
+//! field the way a hostile ledger would, with the seal's digest made right, so only
+//! the comparison under test can catch it.
+
+use std::path::Path;
+
+use crate::harness::{assert_has, run_with_stdin, Sandbox, TestRepo};
+
+fn sealed_repo(sb: &Sandbox) -> TestRepo<'_> {
+    let repo = sb.installed("r");
+    repo.commit_file("a", "1\n", "first");
+    repo.commit_file("b", "22\n", "second");
+    repo
+}
+
+/// The seal of `rev` as JSON.
+fn seal_of(repo: &TestRepo<'_>, rev: &str) -> serde_json::Value {
+    serde_norway::from_str(&repo.note(rev).unwrap()).unwrap()
+}
+
+/// Rewrites the seal note of `rev` by `edit`, with its digest recomputed.
+fn forge(repo: &TestRepo<'_>, rev: &str, edit: impl Fn(&mut serde_json::Value)) {
+    let mut seal = seal_of(repo, rev);
+    edit(&mut seal);
+    seal["digest"] = git_seal::seal::digest_of(seal.clone()).into();
+    let yaml = serde_norway::to_string(&seal).unwrap();
+    repo.git(&["notes", "--ref=seal", "add", "-f", "-m", &yaml, rev])
+        .ok();
+}
+
+#[test]
+fn every_claimed_field_is_compared_with_the_commit() {
+    let sb = Sandbox::new();
+    let repo = sealed_repo(&sb);
+    repo.seal(&["verify", "HEAD"]).ok();
+    let honest = repo.note("HEAD").unwrap();
+    let time = seal_of(&repo, "HEAD")["author"]["time"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let cases: Vec<(&str, serde_json::Value, String)> = vec![
+        (
+            "/author/name",
+            "Mallory".into(),
+            "author name mismatch: seal states Mallory, commit has Ada Author".into(),
+        ),
+        (
+            "/author/email",
+            "m@evil.example".into(),
+            "author email mismatch: seal states m@evil.example".into(),
+        ),
+        (
+            "/author/time",
+            "2020-01-01T00:00:00+00:00".into(),
+            format!(
+                "author time mismatch: seal states 2020-01-01T00:00:00+00:00, commit has {time}"
+            ),
+        ),
+        (
+            "/committer/name",
+            "Mallory".into(),
+            "committer name mismatch: seal states Mallory".into(),
+        ),
+        (
+            "/committer/email",
+            "m@evil.example".into(),
+            "committer email mismatch: seal states m@evil.example".into(),
+        ),
+        (
+            "/committer/time",
+            "2020-01-01T00:00:00+00:00".into(),
+            "committer time mismatch: seal states 2020-01-01T00:00:00+00:00".into(),
+        ),
+        (
+            "/manifest/files",
+            7.into(),
+            "manifest file count mismatch: seal states 7, tree has 2".into(),
+        ),
+        (
+            "/manifest/bytes",
+            999.into(),
+            "manifest byte total mismatch: seal states 999, tree has 5".into(),
+        ),
+        (
+            "/kind",
+            "tag".into(),
+            "seal is of kind tag, not commit".into(),
+        ),
+    ];
+    let short = &repo.rev("HEAD")[..7];
+    for (pointer, value, line) in cases {
+        forge(&repo, "HEAD", |s| {
+            *s.pointer_mut(pointer).unwrap() = value.clone()
+        });
+        for extra in [&[][..], &["--no-cache"][..]] {
+            let mut args = vec!["verify", "HEAD"];
+            args.extend_from_slice(extra);
+            let r = repo.seal(&args).fails_with(1);
+            r.stdout_has(format!("{short} second: {line}"));
+            assert!(
+                !r.stdout().contains("digest mismatch"),
+                "{pointer}: {}",
+                r.stdout()
+            );
+        }
+        repo.git(&["notes", "--ref=seal", "add", "-f", "-m", &honest, "HEAD"])
+            .ok();
+        repo.seal(&["verify", "HEAD"]).ok();
+    }
+}
+
+#[test]
+fn a_time_in_another_offset_is_a_mismatch() {
+    // The same instant written with another offset is not what the commit records.
+    let sb = Sandbox::new();
+    let repo = sealed_repo(&sb);
+    let time = seal_of(&repo, "HEAD")["author"]["time"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(time.ends_with("+00:00"), "{time}");
+    let shifted = time.replace("+00:00", "Z");
+    forge(&repo, "HEAD", |s| {
+        s["author"]["time"] = shifted.clone().into()
+    });
+    repo.seal(&["verify", "HEAD"])
+        .fails_with(1)
+        .stdout_has(format!("author time mismatch: seal states {shifted}"));
+}
+
+fn ledger_tip(repo: &TestRepo<'_>) -> String {
+    repo.rev("refs/notes/seal")
+}
+
+/// Moves the ledger to a commit of its tree as `edit` leaves it in an index.
+fn ledger_edit(repo: &TestRepo<'_>, edit: impl Fn(&Path)) {
+    let tip = ledger_tip(repo);
+    let index = repo.path.join(".git/forge-index");
+    let mut read = repo.cmd("git", &["read-tree", &tip]);
+    read.env("GIT_INDEX_FILE", &index);
+    run_with_stdin(read, b"").ok();
+    edit(&index);
+    let mut write = repo.cmd("git", &["write-tree"]);
+    write.env("GIT_INDEX_FILE", &index);
+    let tree = run_with_stdin(write, b"").ok().stdout();
+    let commit = repo.git_out(&["commit-tree", tree.trim(), "-p", &tip, "-m", "forged"]);
+    repo.git(&["update-ref", "refs/notes/seal", &commit]).ok();
+    std::fs::remove_file(&index).unwrap();
+}
+
+#[test]
+fn a_tag_seal_stored_under_another_tag_is_refused() {
+    // v1's valid seal, copied under tags/v2/ in place of v2's: both tags name the
+    // same commit, so only the tag name tells them apart.
+    let sb = Sandbox::new();
+    let repo = sealed_repo(&sb);
+    repo.git(&["tag", "v1"]).ok();
+    repo.git(&["tag", "v2"]).ok();
+    repo.seal(&["verify", "v2"]).ok();
+    let tip = ledger_tip(&repo);
+    let path_of = |tag: &str| {
+        repo.git_out(&[
+            "ls-tree",
+            "-r",
+            "--name-only",
+            &tip,
+            &format!("tags/{tag}/"),
+        ])
+    };
+    let (v1, v2) = (path_of("v1"), path_of("v2"));
+    assert!(!v1.is_empty() && !v2.is_empty() && !v1.contains('\n'));
+    let blob = repo.rev(&format!("{tip}:{v1}"));
+    ledger_edit(&repo, |index| {
+        let mut rm = repo.cmd("git", &["update-index", "--force-remove", &v2]);
+        rm.env("GIT_INDEX_FILE", index);
+        run_with_stdin(rm, b"").ok();
+        let entry = format!("100644,{blob},{}", v1.replacen("tags/v1/", "tags/v2/", 1));
+        let mut add = repo.cmd("git", &["update-index", "--add", "--cacheinfo", &entry]);
+        add.env("GIT_INDEX_FILE", index);
+        run_with_stdin(add, b"").ok();
+    });
+    let r = repo.seal(&["verify", "v2"]).fails_with(1);
+    r.stdout_has("tag v2: tag seal names tag v1, not this one");
+    repo.seal(&["verify", "v1"]).ok();
+    assert_has(&r.stdout(), "v2");
+}
