@@ -68,6 +68,25 @@ pub enum Reason {
         stated: u64,
         actual: u64,
     },
+    /// A `null` in `parent_seals` and the parent still has no seal: the chain has a
+    /// hole. Reported by [`Verifier::chain_gaps`], and a failure.
+    UnsealedParent {
+        parent: Oid,
+    },
+    /// A `null` in `parent_seals` for a parent that has a seal now: it was sealed after
+    /// its child, so the child's seal does not pin it. Reported by
+    /// [`Verifier::chain_gaps`]; a warning (see [`Reason::is_warning`]).
+    SealedAfterChild {
+        parent: Oid,
+    },
+}
+
+impl Reason {
+    /// Whether this reason is said but does not fail a check: a chain link that was
+    /// never made, over a parent whose own seal verifies on its own.
+    pub fn is_warning(&self) -> bool {
+        matches!(self, Reason::SealedAfterChild { .. })
+    }
 }
 
 impl fmt::Display for Reason {
@@ -136,6 +155,16 @@ impl fmt::Display for Reason {
                 p(stated),
                 p(actual)
             ),
+            Reason::UnsealedParent { parent } => write!(
+                f,
+                "parent {} has no seal (the seal's parent_seals entry is null)",
+                short(*parent)
+            ),
+            Reason::SealedAfterChild { parent } => write!(
+                f,
+                "chain not linked: parent {} was sealed after its child",
+                short(*parent)
+            ),
             Reason::WrongFileCount { stated, actual } => write!(
                 f,
                 "manifest file count mismatch: seal states {stated}, tree has {actual}"
@@ -160,6 +189,8 @@ pub struct Verifier<'r> {
     repo: &'r Repo,
     view: View<'r>,
     manifests: Manifests<'r>,
+    /// The parents each valid seal checked so far leaves unlinked (`null`).
+    unlinked: std::collections::HashMap<Oid, Vec<Oid>>,
 }
 
 impl<'r> Verifier<'r> {
@@ -170,6 +201,7 @@ impl<'r> Verifier<'r> {
             repo,
             view,
             manifests: Manifests::new(repo, mode),
+            unlinked: std::collections::HashMap::new(),
         }
     }
 
@@ -181,16 +213,37 @@ impl<'r> Verifier<'r> {
         let candidates = self.view.candidates(oid)?;
         let mut first = None;
         for candidate in &candidates {
-            let reasons = match self.view.text(candidate.blob, &format!("of {oid}"))? {
-                Ok(text) => self.check_text(oid, &text)?,
-                Err(too_large) => vec![Reason::Unreadable(too_large.to_string())],
+            let (reasons, text) = match self.view.text(candidate.blob, &format!("of {oid}"))? {
+                Ok(text) => (self.check_text(oid, &text)?, text),
+                Err(too_large) => (
+                    vec![Reason::Unreadable(too_large.to_string())],
+                    String::new(),
+                ),
             };
             if reasons.is_empty() {
+                self.remember_unlinked(oid, &text)?;
                 return Ok(reasons);
             }
             first.get_or_insert(reasons);
         }
         Ok(first.unwrap_or_else(|| vec![Reason::NoSeal]))
+    }
+
+    /// Notes the parents whose `parent_seals` entry is `null` in `text`, the valid
+    /// seal of `oid`, for [`Verifier::chain_gaps`].
+    fn remember_unlinked(&mut self, oid: Oid, text: &str) -> Result<()> {
+        let Ok(p) = Seal::parse(text) else {
+            return Ok(());
+        };
+        let recorded = recorded_parents(&self.repo.git.find_commit(oid)?);
+        let nulls = recorded
+            .into_iter()
+            .zip(&p.seal.parent_seals)
+            .filter(|(_, s)| s.is_none())
+            .map(|(parent, _)| parent)
+            .collect();
+        self.unlinked.insert(oid, nulls);
+        Ok(())
     }
 
     /// The problems with `text` as the seal of `oid`.
@@ -298,6 +351,23 @@ impl<'r> Verifier<'r> {
             }
         }
         Ok(false)
+    }
+
+    /// The holes in the chain of `oid`'s valid seal (checked by [`Verifier::check`]
+    /// before): each `null` in its `parent_seals`, as [`Reason::UnsealedParent`] when
+    /// the parent still has no seal, [`Reason::SealedAfterChild`] when it has one now.
+    /// Not part of `check`: a push of a child whose parent is already on the server
+    /// (history from before git-seal was installed) is not refused for it.
+    pub fn chain_gaps(&self, oid: Oid) -> Result<Vec<Reason>> {
+        let mut gaps = Vec::new();
+        for &parent in self.unlinked.get(&oid).into_iter().flatten() {
+            gaps.push(if self.view.candidates(parent)?.is_empty() {
+                Reason::UnsealedParent { parent }
+            } else {
+                Reason::SealedAfterChild { parent }
+            });
+        }
+        Ok(gaps)
     }
 
     /// Checks each commit, returning every problem found.

@@ -184,3 +184,53 @@ fn a_tag_seal_stored_under_another_tag_is_refused() {
     repo.seal(&["verify", "v1"]).ok();
     assert_has(&r.stdout(), "v2");
 }
+
+#[test]
+fn a_null_parent_seal_over_an_unsealed_parent_fails_plain_verify() {
+    // The parent is committed with hooks off, its child sealed: the child's seal says
+    // null for it. Checking the child alone must not say ok over that hole.
+    let sb = Sandbox::new();
+    let repo = sb.installed("r");
+    repo.commit_file("a", "1\n", "first");
+    let parent = repo.commit_unsealed("b", "unsealed");
+    repo.commit_file("c", "3\n", "child");
+    assert_eq!(
+        seal_of(&repo, "HEAD")["parent_seals"][0],
+        serde_json::Value::Null
+    );
+    let r = repo.seal(&["verify"]).fails_with(1);
+    r.stdout_has(format!(
+        "child: parent {} has no seal (the seal's parent_seals entry is null)",
+        &parent[..7]
+    ));
+    assert!(!r.stdout().contains("ok:"), "{}", r.stdout());
+    r.stderr_has("hint: seal what has no seal with: git seal seal --missing");
+    let j = repo.seal(&["verify", "--json"]).fails_with(1);
+    let v: serde_json::Value = serde_json::from_str(&j.stdout()).unwrap();
+    assert_eq!(v["ok"], false);
+}
+
+#[test]
+fn a_parent_sealed_after_its_child_is_a_warning_not_a_whole_chain() {
+    let sb = Sandbox::new();
+    let repo = sb.installed("r");
+    repo.commit_file("a", "1\n", "first");
+    let parent = repo.commit_unsealed("b", "unsealed");
+    repo.commit_file("c", "3\n", "child");
+    repo.seal(&["seal", "--missing"]).ok();
+    assert!(repo.note(&parent).is_some());
+    let r = repo.seal(&["verify"]).ok();
+    r.stdout_has(format!(
+        "warning: {} child: chain not linked: parent {} was sealed after its child",
+        &repo.rev("HEAD")[..7],
+        &parent[..7]
+    ));
+    r.stdout_has("ok: 1 commit(s) verified, 1 warning(s) above");
+    r.stderr_has("hint: a child sealed before its parent");
+    let j = repo.seal(&["verify", "--json"]).ok();
+    let v: serde_json::Value = serde_json::from_str(&j.stdout()).unwrap();
+    assert_eq!(v["warnings"].as_array().unwrap().len(), 1);
+    // A chain whose links are all made says nothing of the kind.
+    let linked = repo.seal(&["verify", "HEAD~1"]).ok();
+    assert!(!linked.stdout().contains("warning"), "{}", linked.stdout());
+}
