@@ -4,7 +4,8 @@
 //! - Commits are sealed parents first, in one ledger append per call, so a batch's
 //!   `parent_seals` can name seals written in the same batch.
 //! - A commit that already has a seal keeps it (seals are write-once); only `force`
-//!   replaces one, for a seal that no longer verifies.
+//!   replaces one, and only one that does not verify (a valid seal is refused: its
+//!   children's chains name it); the replaced seal stays at `alternates/`.
 //! - A seal's manifest digest is always computed from the commit's own tree.
 
 use std::collections::HashMap;
@@ -52,6 +53,9 @@ pub fn seal_commits(
     let mut batch_digests: HashMap<Oid, String> = HashMap::new();
     let mut notes = Vec::new();
     let mut sealed = Sealed::default();
+    if run.force {
+        refuse_valid(repo, &ledger, commits)?;
+    }
     for &oid in commits {
         if !run.force && view.note_oid(oid)?.is_some() {
             sealed.already.push(oid);
@@ -103,6 +107,25 @@ pub fn seal_commits(
     sealed.written = now;
     sealed.already.extend(raced.into_iter().map(|(oid, _)| oid));
     Ok(sealed)
+}
+
+/// `--force` replaces only seals that do not verify: a valid seal is what its
+/// children's `parent_seals` name, so replacing it would break their chains.
+fn refuse_valid(repo: &Repo, ledger: &Ledger<'_>, commits: &[Oid]) -> Result<()> {
+    let view = ledger.view()?;
+    let mut verifier = crate::verify::Verifier::new(repo, ledger.view()?, CacheMode::ReadOnly);
+    for &oid in commits {
+        if view.note_oid(oid)?.is_some() && verifier.check(oid)?.is_empty() {
+            return Err(Error::check(format!(
+                "seal --force refused: the seal of {} verifies, and its children's seals name it",
+                short(oid)
+            ))
+            .hint(format!(
+                "--force replaces only a seal that fails: git seal verify {oid}"
+            )));
+        }
+    }
+    Ok(())
 }
 
 fn build_seal(

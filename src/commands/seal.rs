@@ -24,7 +24,8 @@ pub struct Args {
     /// Seal every unsealed commit reachable from the REVs given (default HEAD)
     #[arg(long)]
     pub missing: bool,
-    /// Replace existing seals (for seals that no longer verify)
+    /// Replace existing seals that no longer verify (a seal that verifies is refused;
+    /// the replaced one is kept in the ledger's alternates/)
     #[arg(long)]
     pub force: bool,
     /// Print what would be sealed and change nothing
@@ -90,6 +91,9 @@ pub fn run(args: Args) -> Result<u8> {
         Err(e) => {
             if !args.dry_run {
                 warn_log(run.finish(Status::Failed, json!({}), 1, e.message.clone()));
+            }
+            if e.hint.is_some() {
+                return Err(e);
             }
             return Err(e.hint("nothing was written; retry: git seal seal --missing"));
         }

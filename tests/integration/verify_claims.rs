@@ -234,3 +234,48 @@ fn a_parent_sealed_after_its_child_is_a_warning_not_a_whole_chain() {
     let linked = repo.seal(&["verify", "HEAD~1"]).ok();
     assert!(!linked.stdout().contains("warning"), "{}", linked.stdout());
 }
+
+#[test]
+fn force_refuses_a_seal_that_verifies_and_keeps_the_one_it_replaces() {
+    let sb = Sandbox::new();
+    let repo = sealed_repo(&sb);
+    let honest = repo.note("HEAD~1").unwrap();
+    let ledger = repo.rev("refs/notes/seal");
+    for extra in [&[][..], &["--dry-run"][..]] {
+        let mut args = vec!["seal", "--force", "HEAD~1"];
+        args.extend_from_slice(extra);
+        let r = repo.seal(&args).fails_with(1);
+        r.stderr_has(format!(
+            "error: seal --force refused: the seal of {} verifies",
+            &repo.rev("HEAD~1")[..7]
+        ));
+        r.stderr_has(format!(
+            "hint: --force replaces only a seal that fails: git seal verify {}",
+            repo.rev("HEAD~1")
+        ));
+    }
+    assert_eq!(
+        repo.rev("refs/notes/seal"),
+        ledger,
+        "a refused --force wrote"
+    );
+    assert_eq!(repo.note("HEAD~1").unwrap(), honest);
+    repo.seal(&["verify", "HEAD~1..HEAD"]).ok();
+
+    // A seal that does not verify is replaced, and the old one kept at alternates/.
+    forge(&repo, "HEAD~1", |s| s["manifest"]["files"] = 9.into());
+    let broken = repo.git_out(&["notes", "--ref=seal", "list", "HEAD~1"]);
+    repo.seal(&["seal", "--force", "HEAD~1", "--dry-run"])
+        .ok()
+        .stdout_has("would seal");
+    repo.seal(&["seal", "--force", "HEAD~1"]).ok();
+    repo.seal(&["verify", "HEAD~1"]).ok();
+    let kept = repo.git_out(&[
+        "ls-tree",
+        "-r",
+        "--name-only",
+        "refs/notes/seal",
+        &format!("alternates/{}/", repo.rev("HEAD~1")),
+    ]);
+    assert_has(&kept, &broken);
+}
