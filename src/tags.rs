@@ -179,10 +179,37 @@ pub fn is_tag(repo: &Repo, name: &str) -> bool {
 
 /// Splits revisions given on the command line into tags named by themselves (sealed
 /// and verified as tags) and the rest (commits and ranges).
+/// A name is a tag exactly when git resolves it to `refs/tags/…` (so `HEAD` is HEAD
+/// even beside a tag named `HEAD`, and a tag beats a branch of its name, as in git);
+/// tags are returned by their short name.
 pub fn split_tags(repo: &Repo, revs: &[String]) -> (Vec<String>, Vec<String>) {
+    let mut tags = Vec::new();
+    let mut rest = Vec::new();
+    for r in revs {
+        let first = if r.contains("..") {
+            None
+        } else {
+            repo.dwim_refs(r).into_iter().next()
+        };
+        match first.as_deref().and_then(|f| f.strip_prefix("refs/tags/")) {
+            Some(tag) => tags.push(tag.to_string()),
+            None => rest.push(r.clone()),
+        }
+    }
+    (tags, rest)
+}
+
+/// Warnings as git gives them for names that mean more than one ref.
+pub fn ambiguity_warnings(repo: &Repo, revs: &[String]) -> Vec<String> {
     revs.iter()
-        .cloned()
-        .partition(|r| !r.contains("..") && is_tag(repo, r))
+        .filter(|r| !r.contains("..") && repo.dwim_refs(r).len() > 1)
+        .map(|r| {
+            format!(
+                "warning: refname '{}' is ambiguous.",
+                crate::quote::printable(r)
+            )
+        })
+        .collect()
 }
 
 /// The ledger path of a tag seal.

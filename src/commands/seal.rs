@@ -39,6 +39,9 @@ pub fn run(args: Args) -> Result<u8> {
     let head = repo.head_commit()?.id();
     // A tag named by itself gets a tag seal; that does not seal its commit.
     let (tags, revs) = crate::tags::split_tags(&repo, &args.revs);
+    for w in crate::tags::ambiguity_warnings(&repo, &args.revs) {
+        eprintln!("{w}");
+    }
     let commits = if args.missing {
         let ranged = revs.iter().any(|r| r.contains("..") || r.starts_with('^'));
         let tips = if revs.is_empty() {

@@ -38,6 +38,9 @@ pub fn run(args: Args) -> Result<u8> {
     // A tag named by itself is checked as a tag: its seal, its evtag checksum, and
     // its target's seal chain.
     let (tags, mut revs) = crate::tags::split_tags(&repo, &args.revs);
+    for w in crate::tags::ambiguity_warnings(&repo, &args.revs) {
+        eprintln!("{w}");
+    }
     if revs.is_empty() && tags.is_empty() {
         repo.head_commit()?;
         revs.push("HEAD".to_string());

@@ -279,3 +279,51 @@ fn force_refuses_a_seal_that_verifies_and_keeps_the_one_it_replaces() {
     ]);
     assert_has(&kept, &broken);
 }
+
+#[test]
+fn a_tag_named_head_does_not_change_what_verify_head_checks() {
+    // A pushed refs/tags/HEAD at an older, valid commit: HEAD is still HEAD, as in git.
+    let sb = Sandbox::new();
+    let repo = sealed_repo(&sb);
+    let old = repo.rev("HEAD~1");
+    repo.git(&["update-ref", "refs/tags/HEAD", &old]).ok();
+    repo.tamper_seal("HEAD", |s| s.replace("Ada Author", "Mallory"));
+    let git = repo.git(&["rev-parse", "HEAD"]).ok();
+    assert_eq!(
+        git.stdout().trim(),
+        repo.git_out(&["rev-parse", "refs/heads/main"])
+    );
+    git.stderr_has("warning: refname 'HEAD' is ambiguous.");
+    for args in [&["verify", "HEAD"][..], &["verify"][..]] {
+        let r = repo.seal(args).fails_with(1);
+        r.stdout_has(format!(
+            "{} second: seal digest mismatch",
+            &repo.rev("refs/heads/main")[..7]
+        ));
+        assert!(!r.stdout().contains("tag HEAD"), "{}", r.stdout());
+    }
+    repo.seal(&["verify", "HEAD"])
+        .fails_with(1)
+        .stderr_has("warning: refname 'HEAD' is ambiguous.");
+}
+
+#[test]
+fn a_tag_and_a_branch_of_one_name_resolve_as_git_resolves_them() {
+    let sb = Sandbox::new();
+    let repo = sealed_repo(&sb);
+    let (first, second) = (repo.rev("HEAD~1"), repo.rev("HEAD"));
+    repo.git(&["tag", "v1", &first]).ok();
+    repo.git(&["update-ref", "refs/heads/v1", &second]).ok();
+    repo.tamper_seal(&second, |s| s.replace("Ada Author", "Mallory"));
+    // git takes the tag: so does verify, which checks it as a tag, and warns alike.
+    let git = repo.git(&["rev-parse", "v1^{commit}"]).ok();
+    assert_eq!(git.stdout().trim(), first);
+    let r = repo.seal(&["verify", "v1"]).ok();
+    r.stdout_has("1 tag(s) verified");
+    r.stderr_has("warning: refname 'v1' is ambiguous.");
+    // The branch, named in full, is the branch.
+    repo.seal(&["verify", "refs/heads/v1"])
+        .fails_with(1)
+        .stdout_has(format!("{} second: seal digest mismatch", &second[..7]));
+    repo.seal(&["verify", "heads/v1"]).fails_with(1);
+}
