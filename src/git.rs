@@ -297,6 +297,8 @@ impl Repo {
         let mut cmd = Command::new("git");
         let dir = self.workdir.as_ref().unwrap_or(&self.git_dir);
         cmd.current_dir(dir.as_std_path());
+        // As libgit2 reads: the objects themselves, never their `git replace`ments.
+        cmd.env("GIT_NO_REPLACE_OBJECTS", "1");
         cmd
     }
 

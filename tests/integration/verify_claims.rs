@@ -327,3 +327,90 @@ fn a_tag_and_a_branch_of_one_name_resolve_as_git_resolves_them() {
         .stdout_has(format!("{} second: seal digest mismatch", &second[..7]));
     repo.seal(&["verify", "heads/v1"]).fails_with(1);
 }
+
+/// The SHA-256 the manifest lists for `path` at HEAD.
+fn manifest_hash(repo: &TestRepo<'_>, path: &str) -> String {
+    let sums = repo
+        .seal(&["manifest", "HEAD", "--format", "sha256sum"])
+        .ok()
+        .stdout();
+    let line = sums
+        .lines()
+        .find(|l| l.ends_with(&format!("  {path}")))
+        .unwrap_or_else(|| panic!("{path} not in:\n{sums}"));
+    line.split(' ').next().unwrap().to_string()
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(bytes))
+}
+
+#[test]
+fn replaced_objects_are_sealed_as_the_id_holds_them_not_as_git_replace_shows() {
+    let sb = Sandbox::new();
+    let repo = sealed_repo(&sb);
+    repo.commit_file("f", "real\n", "real content");
+    let real = repo.rev("HEAD:f");
+    let mut hash = repo.cmd("git", &["hash-object", "-w", "--stdin"]);
+    hash.arg("--no-filters");
+    let fake = run_with_stdin(hash, b"fake\n")
+        .ok()
+        .stdout()
+        .trim()
+        .to_string();
+    repo.git(&["replace", &real, &fake]).ok();
+    assert_eq!(
+        repo.git_out(&["cat-file", "blob", &real]),
+        "fake",
+        "git honours it"
+    );
+    assert_eq!(manifest_hash(&repo, "f"), sha256_hex(b"real\n"));
+    repo.seal(&["verify", "--no-cache"]).ok();
+    // A commit made while the replacement stands is sealed with the real content too.
+    repo.commit_file("g", "1\n", "after replace");
+    assert_eq!(manifest_hash(&repo, "f"), sha256_hex(b"real\n"));
+    repo.seal(&["verify", "--no-cache", "HEAD~1..HEAD"]).ok();
+}
+
+#[test]
+fn a_big_blob_packed_and_loose_with_two_contents_is_read_as_git_reads_it() {
+    // Over the 32 MiB streaming threshold, so git-seal's own reader is the one used.
+    let sb = Sandbox::new();
+    let repo = sealed_repo(&sb);
+    let size = (33 << 20) + 5;
+    let packed: Vec<u8> = (0..size).map(|i| (i % 251) as u8).collect();
+    let loose: Vec<u8> = (0..size).map(|i| (i % 239) as u8).collect();
+    let mut hash = repo.cmd("git", &["hash-object", "-w", "--stdin", "--no-filters"]);
+    hash.arg("--literally");
+    let oid = run_with_stdin(hash, &packed)
+        .ok()
+        .stdout()
+        .trim()
+        .to_string();
+    let pack = repo.cmd("git", &["pack-objects", "-q", ".git/objects/pack/pack"]);
+    run_with_stdin(pack, format!("{oid}\n").as_bytes()).ok();
+    // Overwrite the loose copy with other content under the same id.
+    let path = repo
+        .path
+        .join(format!(".git/objects/{}/{}", &oid[..2], &oid[2..]));
+    std::fs::remove_file(&path).unwrap();
+    let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::fast());
+    use std::io::Write;
+    z.write_all(format!("blob {size}\0").as_bytes()).unwrap();
+    z.write_all(&loose).unwrap();
+    std::fs::write(&path, z.finish().unwrap()).unwrap();
+    repo.git(&[
+        "update-index",
+        "--add",
+        "--cacheinfo",
+        &format!("100644,{oid},big"),
+    ])
+    .ok();
+    repo.git(&["commit", "-q", "-m", "big"]).ok();
+    let git_reads = repo.git(&["cat-file", "blob", &oid]).ok().out.stdout;
+    assert_eq!(git_reads.len(), size);
+    let expected = sha256_hex(&git_reads);
+    assert_eq!(manifest_hash(&repo, "big"), expected);
+    repo.seal(&["verify", "--no-cache"]).ok();
+}
