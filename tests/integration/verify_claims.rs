@@ -414,3 +414,43 @@ fn a_big_blob_packed_and_loose_with_two_contents_is_read_as_git_reads_it() {
     assert_eq!(manifest_hash(&repo, "big"), expected);
     repo.seal(&["verify", "--no-cache"]).ok();
 }
+
+#[test]
+fn a_held_writer_lock_costs_a_commit_what_seal_max_retries_allows() {
+    let sb = Sandbox::new();
+    let repo = sealed_repo(&sb);
+    repo.git(&["config", "seal.maxRetries", "0"]).ok();
+    let lock = repo.path.join(".git/seal/ledger.lock");
+    std::fs::create_dir_all(lock.parent().unwrap()).unwrap();
+    // `flock FILE cat` holds the lock until its standard input closes.
+    let mut holder = repo
+        .cmd("flock", &[lock.to_str().unwrap(), "cat"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Wait until the lock is held.
+    let held = (0..100).any(|_| {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        repo.cmd("flock", &["-n", lock.to_str().unwrap(), "true"])
+            .status()
+            .is_ok_and(|s| !s.success())
+    });
+    assert!(held, "the lock was never held");
+    let start = std::time::Instant::now();
+    repo.write("c", "4\n");
+    repo.git(&["add", "c"]).ok();
+    let r = repo.git(&["commit", "-q", "-m", "while locked"]).ok();
+    let took = start.elapsed();
+    drop(holder.stdin.take());
+    assert!(holder.wait().unwrap().success());
+    assert!(
+        took < std::time::Duration::from_secs(8),
+        "commit took {took:?}"
+    );
+    r.stderr_has("warning: git-seal");
+    r.stderr_has("200 ms");
+    assert!(repo.note("HEAD").is_none());
+    repo.seal(&["seal", "--missing"]).ok();
+    repo.seal(&["verify"]).ok();
+}
