@@ -17,7 +17,7 @@ use crate::cache::{CacheMode, Manifests};
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::git::{recorded_parents, short, Repo};
-use crate::ledger::{Appended, Ledger, View};
+use crate::ledger::{Ledger, View};
 use crate::seal::{Identity, ManifestSummary, Seal, SealInputs};
 
 /// What a sealing run did.
@@ -37,6 +37,10 @@ pub struct SealRun<'a> {
     pub dry_run: bool,
     /// Called after each commit is prepared, for progress bars.
     pub progress: Option<&'a dyn Fn()>,
+    /// Seal a commit whose note is no seal of it (git's `notes.rewriteRef` copies
+    /// the old commit's note onto an amended one, or concatenates it onto the new
+    /// seal), keeping that note at `alternates/`: what the sealing hooks do.
+    pub replace_foreign: bool,
 }
 
 /// Seals `commits` (parents before children), skipping those already sealed.
@@ -56,10 +60,14 @@ pub fn seal_commits(
     if run.force {
         refuse_valid(repo, &ledger, commits)?;
     }
+    let mut foreign = std::collections::HashSet::new();
     for &oid in commits {
         if !run.force && view.note_oid(oid)?.is_some() {
-            sealed.already.push(oid);
-            continue;
+            if !(run.replace_foreign && !names_itself(&view, oid)?) {
+                sealed.already.push(oid);
+                continue;
+            }
+            foreign.insert(oid);
         }
         let seal = build_seal(
             repo,
@@ -95,10 +103,18 @@ pub fn seal_commits(
         1 => format!("seal {}", short(notes[0].0)),
         n => format!("seal {n} commits"),
     };
-    let Appended {
-        written, attempts, ..
-    } = ledger.append(&notes, !run.force, &who, &message)?;
-    sealed.attempts = attempts;
+    let (replacing, new): (Vec<_>, Vec<_>) = notes
+        .into_iter()
+        .partition(|(oid, _)| foreign.contains(oid));
+    let mut written = Vec::new();
+    for (batch, only_new) in [(new, !run.force), (replacing, false)] {
+        if batch.is_empty() {
+            continue;
+        }
+        let appended = ledger.append(&batch, only_new, &who, &message)?;
+        sealed.attempts += appended.attempts;
+        written.extend(appended.written);
+    }
     // Commits someone else sealed while we raced count as already sealed.
     let (now, raced): (Vec<_>, Vec<_>) = sealed
         .written
@@ -163,6 +179,14 @@ fn build_seal(
             },
         },
     ))
+}
+
+/// Whether `commit`'s note is a seal that parses and names `commit` itself.
+fn names_itself(view: &View<'_>, commit: Oid) -> Result<bool> {
+    Ok(view
+        .note_bounded(commit)?
+        .and_then(|text| Seal::parse(&text.ok()?).ok())
+        .is_some_and(|p| p.seal.commit == commit.to_string()))
 }
 
 /// The digest a commit's seal states, if it has a seal that parses.

@@ -86,6 +86,7 @@ pub fn run(args: Args) -> Result<u8> {
             force: args.force,
             dry_run: args.dry_run,
             progress: Some(&tick),
+            replace_foreign: false,
         },
     );
     bar.finish_and_clear();

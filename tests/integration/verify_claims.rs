@@ -454,3 +454,49 @@ fn a_held_writer_lock_costs_a_commit_what_seal_max_retries_allows() {
     repo.seal(&["seal", "--missing"]).ok();
     repo.seal(&["verify"]).ok();
 }
+
+#[test]
+fn notes_rewrite_ref_copying_the_old_seal_onto_an_amended_commit_does_not_stop_sealing() {
+    // git copies the old commit's note onto the amended one: concatenated onto the
+    // seal post-commit wrote (the default rewriteMode), or in its place (overwrite).
+    let sb = Sandbox::new();
+    let repo = sealed_repo(&sb);
+    for (rewrite_ref, mode) in [
+        ("refs/notes/seal", "concatenate"),
+        ("refs/notes/*", "overwrite"),
+    ] {
+        repo.git(&["config", "notes.rewriteRef", rewrite_ref]).ok();
+        repo.git(&["config", "notes.rewriteMode", mode]).ok();
+        let old = repo.rev("HEAD");
+        let old_blob = repo.git_out(&["notes", "--ref=seal", "list", &old]);
+        repo.git(&[
+            "commit",
+            "-q",
+            "--amend",
+            "-m",
+            &format!("amended ({mode})"),
+        ])
+        .ok();
+        let new = repo.rev("HEAD");
+        assert_ne!(old, new);
+        let seal = seal_of(&repo, "HEAD");
+        assert_eq!(
+            seal["commit"],
+            new.as_str(),
+            "{mode}: the note is not HEAD's seal"
+        );
+        repo.seal(&["verify", "--no-cache"]).ok();
+        // What git copied is kept, not lost.
+        let kept = repo.git_out(&[
+            "ls-tree",
+            "-r",
+            "--name-only",
+            "refs/notes/seal",
+            &format!("alternates/{new}/"),
+        ]);
+        assert!(!kept.is_empty(), "{mode}: the copied note was dropped");
+        if mode == "overwrite" {
+            assert_has(&kept, &old_blob);
+        }
+    }
+}
