@@ -63,7 +63,7 @@ pub fn seal_commits(
     let mut foreign = std::collections::HashSet::new();
     for &oid in commits {
         if !run.force && view.note_oid(oid)?.is_some() {
-            if !(run.replace_foreign && !names_itself(&view, oid)?) {
+            if !run.replace_foreign || names_itself(&view, oid)? {
                 sealed.already.push(oid);
                 continue;
             }
