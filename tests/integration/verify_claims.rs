@@ -500,3 +500,49 @@ fn notes_rewrite_ref_copying_the_old_seal_onto_an_amended_commit_does_not_stop_s
         }
     }
 }
+
+#[test]
+fn a_blobless_partial_clone_fetches_note_blobs_and_seals() {
+    let sb = Sandbox::new();
+    let up = sealed_repo(&sb);
+    up.git(&["config", "uploadpack.allowFilter", "true"]).ok();
+    up.git(&["config", "uploadpack.allowAnySHA1InWant", "true"])
+        .ok();
+    let url = format!("file://{}", up.path.display());
+    let mut clone = sb.command("git", sb.path());
+    clone.args(["clone", "-q", "--filter=blob:none", &url, "cl"]);
+    assert!(clone.status().unwrap().success());
+    let cl = sb.at(sb.path().join("cl"));
+    cl.git(&["config", "user.name", "Sam Sealer"]).ok();
+    cl.git(&["config", "user.email", "sam@example.com"]).ok();
+    cl.install();
+    cl.seal(&["fetch"]).ok();
+    let parent = cl.rev("HEAD");
+    let note_blob = cl.git_out(&["notes", "--ref=seal", "list", &parent]);
+    // The note blob is missing here, as in every blobless clone, until it is read.
+    let missing = cl.git_out(&[
+        "rev-list",
+        "--objects",
+        "--missing=print",
+        "refs/notes/seal",
+    ]);
+    assert_has(&missing, format!("?{note_blob}"));
+    let r = cl
+        .git(&[
+            "commit",
+            "-q",
+            "--allow-empty",
+            "-m",
+            "in the partial clone",
+        ])
+        .ok();
+    assert!(!r.stderr().contains("warning"), "{}", r.stderr());
+    let seal = seal_of(&cl, "HEAD");
+    assert_eq!(seal["commit"], cl.rev("HEAD").as_str());
+    assert_eq!(
+        seal["parent_seals"][0],
+        seal_of(&up, &parent)["digest"],
+        "the chain is linked to the fetched seal"
+    );
+    cl.seal(&["verify", "HEAD~1..HEAD"]).ok();
+}
