@@ -106,6 +106,19 @@ impl<'r> Manifests<'r> {
         Ok(self.manifest_of(commit)?.digest())
     }
 
+    /// The manifest digest, file count and byte total of `commit`'s tree: what a
+    /// seal's `manifest` claims, all three from the remembered digest entry when it
+    /// holds them (entries written before it did are a miss).
+    pub fn summary_of(&mut self, commit: &Commit<'_>) -> Result<(String, u64, u64)> {
+        if self.mode != CacheMode::Off {
+            if let Some(known) = self.known_summary(commit.tree_id()) {
+                return Ok(known);
+            }
+        }
+        let m = self.manifest_of(commit)?;
+        Ok((m.digest(), m.files(), m.bytes()))
+    }
+
     /// The full manifest of `commit`'s tree, derived from a parent's where one is
     /// known (the trees likely to be closest), computed whole otherwise.
     pub fn manifest_of(&mut self, commit: &Commit<'_>) -> Result<Rc<Manifest>> {
@@ -202,7 +215,8 @@ impl<'r> Manifests<'r> {
     fn remember(&mut self, tree: Oid, mut known: Known) {
         if self.mode == CacheMode::ReadWrite && known.manifest.files() >= CACHE_MIN_FILES {
             let m = &known.manifest;
-            let _ = write_atomic(&self.digest_path(tree), m.digest().as_bytes());
+            let entry = format!("{} {} {}", m.digest(), m.files(), m.bytes());
+            let _ = write_atomic(&self.digest_path(tree), entry.as_bytes());
             let as_delta = known.root.zip(m.derivation()).filter(|(root, changes)| {
                 changes.len() <= DELTA_LIMIT && self.full_path(*root).exists()
             });
@@ -259,12 +273,23 @@ impl<'r> Manifests<'r> {
         }
     }
 
+    /// A digest entry: `sha256:<hex>`, then (since totals are checked) ` <files> <bytes>`.
     fn known_digest(&self, tree: Oid) -> Option<String> {
-        let d = fs_err::read_to_string(self.digest_path(tree)).ok()?;
+        let entry = fs_err::read_to_string(self.digest_path(tree)).ok()?;
+        let d = entry.split(' ').next()?;
         let ok = d.len() == 71
             && d.starts_with("sha256:")
             && d[7..].bytes().all(|b| b.is_ascii_hexdigit());
-        ok.then_some(d)
+        ok.then(|| d.to_string())
+    }
+
+    fn known_summary(&self, tree: Oid) -> Option<(String, u64, u64)> {
+        let digest = self.known_digest(tree)?;
+        let entry = fs_err::read_to_string(self.digest_path(tree)).ok()?;
+        let mut totals = entry.split(' ').skip(1);
+        let files = totals.next()?.parse().ok()?;
+        let bytes = totals.next()?.parse().ok()?;
+        totals.next().is_none().then_some((digest, files, bytes))
     }
 
     fn full_path(&self, tree: Oid) -> Utf8PathBuf {

@@ -4,7 +4,8 @@
 //! - Commits are sealed parents first, in one ledger append per call, so a batch's
 //!   `parent_seals` can name seals written in the same batch.
 //! - A commit that already has a seal keeps it (seals are write-once); only `force`
-//!   replaces one, for a seal that no longer verifies.
+//!   replaces one, and only one that does not verify (a valid seal is refused: its
+//!   children's chains name it); the replaced seal stays at `alternates/`.
 //! - A seal's manifest digest is always computed from the commit's own tree.
 
 use std::collections::HashMap;
@@ -16,7 +17,7 @@ use crate::cache::{CacheMode, Manifests};
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::git::{recorded_parents, short, Repo};
-use crate::ledger::{Appended, Ledger, View};
+use crate::ledger::{Ledger, View};
 use crate::seal::{Identity, ManifestSummary, Seal, SealInputs};
 
 /// What a sealing run did.
@@ -36,6 +37,10 @@ pub struct SealRun<'a> {
     pub dry_run: bool,
     /// Called after each commit is prepared, for progress bars.
     pub progress: Option<&'a dyn Fn()>,
+    /// Seal a commit whose note is no seal of it (git's `notes.rewriteRef` copies
+    /// the old commit's note onto an amended one, or concatenates it onto the new
+    /// seal), keeping that note at `alternates/`: what the sealing hooks do.
+    pub replace_foreign: bool,
 }
 
 /// Seals `commits` (parents before children), skipping those already sealed.
@@ -52,10 +57,17 @@ pub fn seal_commits(
     let mut batch_digests: HashMap<Oid, String> = HashMap::new();
     let mut notes = Vec::new();
     let mut sealed = Sealed::default();
+    if run.force {
+        refuse_valid(repo, &ledger, commits)?;
+    }
+    let mut foreign = std::collections::HashSet::new();
     for &oid in commits {
         if !run.force && view.note_oid(oid)?.is_some() {
-            sealed.already.push(oid);
-            continue;
+            if !run.replace_foreign || names_itself(&view, oid)? {
+                sealed.already.push(oid);
+                continue;
+            }
+            foreign.insert(oid);
         }
         let seal = build_seal(
             repo,
@@ -91,10 +103,18 @@ pub fn seal_commits(
         1 => format!("seal {}", short(notes[0].0)),
         n => format!("seal {n} commits"),
     };
-    let Appended {
-        written, attempts, ..
-    } = ledger.append(&notes, !run.force, &who, &message)?;
-    sealed.attempts = attempts;
+    let (replacing, new): (Vec<_>, Vec<_>) = notes
+        .into_iter()
+        .partition(|(oid, _)| foreign.contains(oid));
+    let mut written = Vec::new();
+    for (batch, only_new) in [(new, !run.force), (replacing, false)] {
+        if batch.is_empty() {
+            continue;
+        }
+        let appended = ledger.append(&batch, only_new, &who, &message)?;
+        sealed.attempts += appended.attempts;
+        written.extend(appended.written);
+    }
     // Commits someone else sealed while we raced count as already sealed.
     let (now, raced): (Vec<_>, Vec<_>) = sealed
         .written
@@ -103,6 +123,25 @@ pub fn seal_commits(
     sealed.written = now;
     sealed.already.extend(raced.into_iter().map(|(oid, _)| oid));
     Ok(sealed)
+}
+
+/// `--force` replaces only seals that do not verify: a valid seal is what its
+/// children's `parent_seals` name, so replacing it would break their chains.
+fn refuse_valid(repo: &Repo, ledger: &Ledger<'_>, commits: &[Oid]) -> Result<()> {
+    let view = ledger.view()?;
+    let mut verifier = crate::verify::Verifier::new(repo, ledger.view()?, CacheMode::ReadOnly);
+    for &oid in commits {
+        if view.note_oid(oid)?.is_some() && verifier.check(oid)?.is_empty() {
+            return Err(Error::check(format!(
+                "seal --force refused: the seal of {} verifies, and its children's seals name it",
+                short(oid)
+            ))
+            .hint(format!(
+                "--force replaces only a seal that fails: git seal verify {oid}"
+            )));
+        }
+    }
+    Ok(())
 }
 
 fn build_seal(
@@ -140,6 +179,14 @@ fn build_seal(
             },
         },
     ))
+}
+
+/// Whether `commit`'s note is a seal that parses and names `commit` itself.
+fn names_itself(view: &View<'_>, commit: Oid) -> Result<bool> {
+    Ok(view
+        .note_bounded(commit)?
+        .and_then(|text| Seal::parse(&text.ok()?).ok())
+        .is_some_and(|p| p.seal.commit == commit.to_string()))
 }
 
 /// The digest a commit's seal states, if it has a seal that parses.

@@ -191,6 +191,37 @@ impl Repo {
         self.common_dir.join("seal")
     }
 
+    /// The refs a short name can mean, in git's order (`git help revisions`):
+    /// `$GIT_DIR/<name>` (HEAD first of all), `refs/<name>`, `refs/tags/<name>`,
+    /// `refs/heads/<name>`, `refs/remotes/<name>`, `refs/remotes/<name>/HEAD`. The
+    /// first is what git resolves the name to; more than one is git's "refname is
+    /// ambiguous". libgit2's revparse follows the same order, so a commit found by
+    /// `commit` is the first of these.
+    pub fn dwim_refs(&self, name: &str) -> Vec<String> {
+        if name.is_empty() || name.starts_with('-') {
+            return Vec::new();
+        }
+        [
+            name.to_string(),
+            format!("refs/{name}"),
+            format!("refs/tags/{name}"),
+            format!("refs/heads/{name}"),
+            format!("refs/remotes/{name}"),
+            format!("refs/remotes/{name}/HEAD"),
+        ]
+        .into_iter()
+        .filter(|r| {
+            // The first rule is for refs directly in the git dir (HEAD, FETCH_HEAD)
+            // or full names: git takes no other name there.
+            (r != name
+                || r == "HEAD"
+                || r.starts_with("refs/")
+                || r.bytes().all(|b| b.is_ascii_uppercase() || b == b'_'))
+                && self.git.find_reference(r).is_ok()
+        })
+        .collect()
+    }
+
     /// Resolves `rev` to a commit, peeling tags.
     pub fn commit(&self, rev: &str) -> Result<Commit<'_>> {
         let obj = self.git.revparse_single(rev).map_err(|_| {
@@ -266,6 +297,8 @@ impl Repo {
         let mut cmd = Command::new("git");
         let dir = self.workdir.as_ref().unwrap_or(&self.git_dir);
         cmd.current_dir(dir.as_std_path());
+        // As libgit2 reads: the objects themselves, never their `git replace`ments.
+        cmd.env("GIT_NO_REPLACE_OBJECTS", "1");
         cmd
     }
 

@@ -94,7 +94,12 @@ impl From<TooLarge> for Error {
 /// The content of blob `blob`, if its header states at most `kind`'s cap; otherwise
 /// [`TooLarge`], without reading the content. `what` names the document in the message.
 pub fn read_bounded(git: &Repository, blob: Oid, kind: Doc, what: &str) -> Result<Bounded> {
-    let (size, otype) = git.odb()?.read_header(blob)?;
+    let odb = git.odb()?;
+    if !odb.exists(blob) {
+        fetch_missing(git, blob, kind, what)?;
+        odb.refresh()?;
+    }
+    let (size, otype) = odb.read_header(blob)?;
     if otype != ObjectType::Blob {
         return Err(Error::check(format!(
             "{} {what} is a {otype}, not a blob",
@@ -113,6 +118,32 @@ pub fn read_bounded(git: &Repository, blob: Oid, kind: Doc, what: &str) -> Resul
         }));
     }
     Ok(Ok(git.find_blob(blob)?.content().to_vec()))
+}
+
+/// Fetches a missing ledger blob the way git does in a partial clone: `git cat-file
+/// -e` fetches it lazily from the promisor remote (libgit2 never does, and in a
+/// `--filter=blob:none` clone every note blob is missing). Its size is checked
+/// before it is read, as for any other blob.
+fn fetch_missing(git: &Repository, blob: Oid, kind: Doc, what: &str) -> Result<()> {
+    let out = std::process::Command::new("git")
+        .arg("--git-dir")
+        .arg(git.path())
+        .args(["cat-file", "-e", &blob.to_string()])
+        .env("GIT_NO_REPLACE_OBJECTS", "1")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .output();
+    match out {
+        Ok(o) if o.status.success() => Ok(()),
+        _ => Err(Error::usage(format!(
+            "{} {what} (blob {blob}) is not in this repository and could not be fetched",
+            kind.noun()
+        ))
+        .hint(format!(
+            "in a partial clone, fetch it from its remote: git fetch origin {blob}"
+        ))),
+    }
 }
 
 /// A ledger file's content, or why it was left unread.

@@ -7,6 +7,11 @@
 //! inflated here chunk by chunk. A deltified blob returns `None` and the caller reads
 //! it whole.
 //!
+//! Objects are read as git reads them: packs before loose objects, and replacement
+//! refs (`git replace`) never: a seal pins the content of the id itself, as `git
+//! fsck` and transfer see it (libgit2 does not honour them either, and every `git`
+//! git-seal runs gets `GIT_NO_REPLACE_OBJECTS=1`).
+//!
 //! Invariant: the byte count of every stream is checked against the size the object
 //! header states; a short or long stream is an error, never a wrong hash.
 
@@ -44,23 +49,30 @@ pub fn object_dirs(common_dir: &Path) -> Vec<PathBuf> {
 /// streams (loose, or undeltified in a pack).
 pub fn open_blob(dirs: &[PathBuf], oid: Oid) -> std::io::Result<Option<BlobStream>> {
     let hex = oid.to_string();
-    for dir in dirs {
-        let loose = dir.join(&hex[..2]).join(&hex[2..]);
-        if let Ok(file) = File::open(&loose) {
-            return open_loose(file).map(Some);
-        }
-    }
+    // Packs first, in every object directory, then loose objects: the order git
+    // (`oid_object_info_extended`) and libgit2 (the pack backend's priority) read
+    // in, so when a pack and a loose file both hold `oid` with different contents,
+    // the copy hashed here is the one every other reader sees.
     for dir in dirs {
         let Ok(entries) = std::fs::read_dir(dir.join("pack")) else {
             continue;
         };
-        for entry in entries.flatten() {
-            let idx = entry.path();
-            if idx.extension().is_some_and(|e| e == "idx") {
-                if let Some(offset) = find_in_index(&idx, oid)? {
-                    return open_packed(&idx.with_extension("pack"), offset);
-                }
+        let mut idxs: Vec<PathBuf> = entries
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|e| e == "idx"))
+            .collect();
+        idxs.sort();
+        for idx in idxs {
+            if let Some(offset) = find_in_index(&idx, oid)? {
+                return open_packed(&idx.with_extension("pack"), offset);
             }
+        }
+    }
+    for dir in dirs {
+        let loose = dir.join(&hex[..2]).join(&hex[2..]);
+        if let Ok(file) = File::open(&loose) {
+            return open_loose(file).map(Some);
         }
     }
     Ok(None)

@@ -173,7 +173,8 @@ pub fn canonical_json(value: &Value) -> String {
     value.to_string()
 }
 
-fn person(sig: &git2::Signature<'_>) -> Person {
+/// A person as a seal records them: what the writer stores and verify compares.
+pub fn person(sig: &git2::Signature<'_>) -> Person {
     Person {
         name: String::from_utf8_lossy(sig.name_bytes()).into_owned(),
         email: String::from_utf8_lossy(sig.email_bytes()).into_owned(),

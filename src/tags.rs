@@ -189,10 +189,37 @@ pub fn is_tag(repo: &Repo, name: &str) -> bool {
 
 /// Splits revisions given on the command line into tags named by themselves (sealed
 /// and verified as tags) and the rest (commits and ranges).
+/// A name is a tag exactly when git resolves it to `refs/tags/…` (so `HEAD` is HEAD
+/// even beside a tag named `HEAD`, and a tag beats a branch of its name, as in git);
+/// tags are returned by their short name.
 pub fn split_tags(repo: &Repo, revs: &[String]) -> (Vec<String>, Vec<String>) {
+    let mut tags = Vec::new();
+    let mut rest = Vec::new();
+    for r in revs {
+        let first = if r.contains("..") {
+            None
+        } else {
+            repo.dwim_refs(r).into_iter().next()
+        };
+        match first.as_deref().and_then(|f| f.strip_prefix("refs/tags/")) {
+            Some(tag) => tags.push(tag.to_string()),
+            None => rest.push(r.clone()),
+        }
+    }
+    (tags, rest)
+}
+
+/// Warnings as git gives them for names that mean more than one ref.
+pub fn ambiguity_warnings(repo: &Repo, revs: &[String]) -> Vec<String> {
     revs.iter()
-        .cloned()
-        .partition(|r| !r.contains("..") && is_tag(repo, r))
+        .filter(|r| !r.contains("..") && repo.dwim_refs(r).len() > 1)
+        .map(|r| {
+            format!(
+                "warning: refname '{}' is ambiguous.",
+                crate::quote::printable(r)
+            )
+        })
+        .collect()
 }
 
 /// The ledger path of a tag seal.
@@ -447,6 +474,21 @@ pub enum TagProblem {
     FrozenManifestMissing,
     /// A stored tag seal over the size cap, left unread.
     TooLarge(TooLarge),
+    /// The seal names another tag than the one it is stored under and checked as.
+    WrongTagName {
+        stated: String,
+    },
+    /// `kind` is not `tag`.
+    WrongKind {
+        stated: String,
+    },
+    /// The seal's tagger differs from the tag object's.
+    WrongTagger,
+    /// `manifest.files` or `manifest.bytes` differ from the target tree's.
+    WrongTotals {
+        stated: (u64, u64),
+        actual: (u64, u64),
+    },
 }
 
 impl std::fmt::Display for TagProblem {
@@ -501,6 +543,22 @@ impl std::fmt::Display for TagProblem {
                 f.write_str("frozen MANIFEST.json is missing from the ledger")
             }
             TagProblem::TooLarge(e) => write!(f, "unreadable tag seal: {e}"),
+            TagProblem::WrongTagName { stated } => write!(
+                f,
+                "tag seal names tag {}, not this one",
+                crate::quote::printable(stated)
+            ),
+            TagProblem::WrongKind { stated } => write!(
+                f,
+                "tag seal is of kind {}, not tag",
+                crate::quote::printable(stated)
+            ),
+            TagProblem::WrongTagger => f.write_str("tag seal names another tagger than the tag"),
+            TagProblem::WrongTotals { stated, actual } => write!(
+                f,
+                "manifest totals mismatch: tag seal states {} files, {} bytes; tree has {} files, {} bytes",
+                stated.0, stated.1, actual.0, actual.1
+            ),
         }
     }
 }
@@ -612,6 +670,19 @@ pub fn check_tag(repo: &Repo, cfg: &Config, name: &str, mode: CacheMode) -> Resu
             computed: computed.clone(),
         });
     }
+    if seal.tag != name {
+        problems.push(TagProblem::WrongTagName {
+            stated: seal.tag.clone(),
+        });
+    }
+    if seal.kind != "tag" {
+        problems.push(TagProblem::WrongKind {
+            stated: seal.kind.clone(),
+        });
+    }
+    if seal.tagger != state.tagger {
+        problems.push(TagProblem::WrongTagger);
+    }
     let commit = repo.git.find_commit(state.target)?;
     if seal.tree != commit.tree_id().to_string() {
         problems.push(TagProblem::WrongTree {
@@ -625,6 +696,13 @@ pub fn check_tag(repo: &Repo, cfg: &Config, name: &str, mode: CacheMode) -> Resu
             stated: seal.manifest.digest.clone(),
             actual: manifest.digest(),
         });
+    }
+    let (stated, actual) = (
+        (seal.manifest.files, seal.manifest.bytes),
+        (manifest.files(), manifest.bytes()),
+    );
+    if stated != actual {
+        problems.push(TagProblem::WrongTotals { stated, actual });
     }
     check_evtag(repo, seal, state.target, &mut problems, &mut unchecked)?;
     if let (Some(named), Some(now)) = (&seal.target_seal, stated_digest(&view, state.target)?) {

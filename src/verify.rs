@@ -14,7 +14,7 @@ use crate::error::Result;
 use crate::git::{recorded_parents, short, Repo};
 use crate::ledger::View;
 use crate::manifest::{hash_path, Manifest};
-use crate::seal::Seal;
+use crate::seal::{person, Person, Seal};
 
 /// Why a commit's seal is not valid.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -42,6 +42,51 @@ pub enum Reason {
         stated: String,
         actual: Option<String>,
     },
+    /// `kind` is not `commit`.
+    WrongKind {
+        stated: String,
+    },
+    /// The seal's `author` differs from the commit's, as the writer renders it.
+    WrongAuthor {
+        field: &'static str,
+        stated: String,
+        actual: String,
+    },
+    /// The seal's `committer` differs from the commit's.
+    WrongCommitter {
+        field: &'static str,
+        stated: String,
+        actual: String,
+    },
+    /// `manifest.files` is not the tree's file count.
+    WrongFileCount {
+        stated: u64,
+        actual: u64,
+    },
+    /// `manifest.bytes` is not the tree's byte total.
+    WrongByteCount {
+        stated: u64,
+        actual: u64,
+    },
+    /// A `null` in `parent_seals` and the parent still has no seal: the chain has a
+    /// hole. Reported by [`Verifier::chain_gaps`], and a failure.
+    UnsealedParent {
+        parent: Oid,
+    },
+    /// A `null` in `parent_seals` for a parent that has a seal now: it was sealed after
+    /// its child, so the child's seal does not pin it. Reported by
+    /// [`Verifier::chain_gaps`]; a warning (see [`Reason::is_warning`]).
+    SealedAfterChild {
+        parent: Oid,
+    },
+}
+
+impl Reason {
+    /// Whether this reason is said but does not fail a check: a chain link that was
+    /// never made, over a parent whose own seal verifies on its own.
+    pub fn is_warning(&self) -> bool {
+        matches!(self, Reason::SealedAfterChild { .. })
+    }
 }
 
 impl fmt::Display for Reason {
@@ -87,6 +132,47 @@ impl fmt::Display for Reason {
                     p(stated)
                 ),
             },
+            Reason::WrongKind { stated } => {
+                write!(f, "seal is of kind {}, not commit", p(stated))
+            }
+            Reason::WrongAuthor {
+                field,
+                stated,
+                actual,
+            } => write!(
+                f,
+                "author {field} mismatch: seal states {}, commit has {}",
+                p(stated),
+                p(actual)
+            ),
+            Reason::WrongCommitter {
+                field,
+                stated,
+                actual,
+            } => write!(
+                f,
+                "committer {field} mismatch: seal states {}, commit has {}",
+                p(stated),
+                p(actual)
+            ),
+            Reason::UnsealedParent { parent } => write!(
+                f,
+                "parent {} has no seal (the seal's parent_seals entry is null)",
+                short(*parent)
+            ),
+            Reason::SealedAfterChild { parent } => write!(
+                f,
+                "chain not linked: parent {} was sealed after its child",
+                short(*parent)
+            ),
+            Reason::WrongFileCount { stated, actual } => write!(
+                f,
+                "manifest file count mismatch: seal states {stated}, tree has {actual}"
+            ),
+            Reason::WrongByteCount { stated, actual } => write!(
+                f,
+                "manifest byte total mismatch: seal states {stated}, tree has {actual}"
+            ),
         }
     }
 }
@@ -103,6 +189,8 @@ pub struct Verifier<'r> {
     repo: &'r Repo,
     view: View<'r>,
     manifests: Manifests<'r>,
+    /// The parents each valid seal checked so far leaves unlinked (`null`).
+    unlinked: std::collections::HashMap<Oid, Vec<Oid>>,
 }
 
 impl<'r> Verifier<'r> {
@@ -113,6 +201,7 @@ impl<'r> Verifier<'r> {
             repo,
             view,
             manifests: Manifests::new(repo, mode),
+            unlinked: std::collections::HashMap::new(),
         }
     }
 
@@ -124,16 +213,37 @@ impl<'r> Verifier<'r> {
         let candidates = self.view.candidates(oid)?;
         let mut first = None;
         for candidate in &candidates {
-            let reasons = match self.view.text(candidate.blob, &format!("of {oid}"))? {
-                Ok(text) => self.check_text(oid, &text)?,
-                Err(too_large) => vec![Reason::Unreadable(too_large.to_string())],
+            let (reasons, text) = match self.view.text(candidate.blob, &format!("of {oid}"))? {
+                Ok(text) => (self.check_text(oid, &text)?, text),
+                Err(too_large) => (
+                    vec![Reason::Unreadable(too_large.to_string())],
+                    String::new(),
+                ),
             };
             if reasons.is_empty() {
+                self.remember_unlinked(oid, &text)?;
                 return Ok(reasons);
             }
             first.get_or_insert(reasons);
         }
         Ok(first.unwrap_or_else(|| vec![Reason::NoSeal]))
+    }
+
+    /// Notes the parents whose `parent_seals` entry is `null` in `text`, the valid
+    /// seal of `oid`, for [`Verifier::chain_gaps`].
+    fn remember_unlinked(&mut self, oid: Oid, text: &str) -> Result<()> {
+        let Ok(p) = Seal::parse(text) else {
+            return Ok(());
+        };
+        let recorded = recorded_parents(&self.repo.git.find_commit(oid)?);
+        let nulls = recorded
+            .into_iter()
+            .zip(&p.seal.parent_seals)
+            .filter(|(_, s)| s.is_none())
+            .map(|(parent, _)| parent)
+            .collect();
+        self.unlinked.insert(oid, nulls);
+        Ok(())
     }
 
     /// The problems with `text` as the seal of `oid`.
@@ -168,11 +278,46 @@ impl<'r> Verifier<'r> {
                 actual: parsed.computed_digest,
             });
         }
-        let actual = self.manifests.digest_of(&commit)?;
+        if seal.kind != "commit" {
+            reasons.push(Reason::WrongKind {
+                stated: seal.kind.clone(),
+            });
+        }
+        // Re-rendered exactly as the writer renders them (`seal::person`), so a seal
+        // this tool wrote compares equal byte for byte.
+        let author = person(&commit.author());
+        for (field, stated, actual) in person_diff(&seal.author, &author) {
+            reasons.push(Reason::WrongAuthor {
+                field,
+                stated,
+                actual,
+            });
+        }
+        let committer = person(&commit.committer());
+        for (field, stated, actual) in person_diff(&seal.committer, &committer) {
+            reasons.push(Reason::WrongCommitter {
+                field,
+                stated,
+                actual,
+            });
+        }
+        let (actual, files, bytes) = self.manifests.summary_of(&commit)?;
         if actual != seal.manifest.digest {
             reasons.push(Reason::ManifestMismatch {
                 stated: seal.manifest.digest.clone(),
                 actual,
+            });
+        }
+        if files != seal.manifest.files {
+            reasons.push(Reason::WrongFileCount {
+                stated: seal.manifest.files,
+                actual: files,
+            });
+        }
+        if bytes != seal.manifest.bytes {
+            reasons.push(Reason::WrongByteCount {
+                stated: seal.manifest.bytes,
+                actual: bytes,
             });
         }
         for (&parent, expected) in recorded.iter().zip(&seal.parent_seals) {
@@ -208,6 +353,23 @@ impl<'r> Verifier<'r> {
         Ok(false)
     }
 
+    /// The holes in the chain of `oid`'s valid seal (checked by [`Verifier::check`]
+    /// before): each `null` in its `parent_seals`, as [`Reason::UnsealedParent`] when
+    /// the parent still has no seal, [`Reason::SealedAfterChild`] when it has one now.
+    /// Not part of `check`: a push of a child whose parent is already on the server
+    /// (history from before git-seal was installed) is not refused for it.
+    pub fn chain_gaps(&self, oid: Oid) -> Result<Vec<Reason>> {
+        let mut gaps = Vec::new();
+        for &parent in self.unlinked.get(&oid).into_iter().flatten() {
+            gaps.push(if self.view.candidates(parent)?.is_empty() {
+                Reason::UnsealedParent { parent }
+            } else {
+                Reason::SealedAfterChild { parent }
+            });
+        }
+        Ok(gaps)
+    }
+
     /// Checks each commit, returning every problem found.
     pub fn check_all(&mut self, commits: &[Oid]) -> Result<Vec<Problem>> {
         let mut problems = Vec::new();
@@ -218,6 +380,19 @@ impl<'r> Verifier<'r> {
         }
         Ok(problems)
     }
+}
+
+/// The fields (`name`, `email`, `time`) in which `stated` differs from `actual`.
+fn person_diff(stated: &Person, actual: &Person) -> Vec<(&'static str, String, String)> {
+    [
+        ("name", &stated.name, &actual.name),
+        ("email", &stated.email, &actual.email),
+        ("time", &stated.time, &actual.time),
+    ]
+    .into_iter()
+    .filter(|(_, s, a)| s != a)
+    .map(|(f, s, a)| (f, s.clone(), a.clone()))
+    .collect()
 }
 
 /// How a file on disk differs from the manifest.

@@ -164,6 +164,7 @@ fn sealing_hook(name: &str, targets: impl FnOnce(&Repo) -> Result<Vec<Oid>>) -> 
                 force: false,
                 dry_run: false,
                 progress: None,
+                replace_foreign: true,
             },
         )?;
         Ok((cfg, commits, sealed))

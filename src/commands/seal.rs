@@ -24,7 +24,8 @@ pub struct Args {
     /// Seal every unsealed commit reachable from the REVs given (default HEAD)
     #[arg(long)]
     pub missing: bool,
-    /// Replace existing seals (for seals that no longer verify)
+    /// Replace existing seals that no longer verify (a seal that verifies is refused;
+    /// the replaced one is kept in the ledger's alternates/)
     #[arg(long)]
     pub force: bool,
     /// Print what would be sealed and change nothing
@@ -38,6 +39,9 @@ pub fn run(args: Args) -> Result<u8> {
     let head = repo.head_commit()?.id();
     // A tag named by itself gets a tag seal; that does not seal its commit.
     let (tags, revs) = crate::tags::split_tags(&repo, &args.revs);
+    for w in crate::tags::ambiguity_warnings(&repo, &args.revs) {
+        eprintln!("{w}");
+    }
     let commits = if args.missing {
         let ranged = revs.iter().any(|r| r.contains("..") || r.starts_with('^'));
         let tips = if revs.is_empty() {
@@ -82,6 +86,7 @@ pub fn run(args: Args) -> Result<u8> {
             force: args.force,
             dry_run: args.dry_run,
             progress: Some(&tick),
+            replace_foreign: false,
         },
     );
     bar.finish_and_clear();
@@ -90,6 +95,9 @@ pub fn run(args: Args) -> Result<u8> {
         Err(e) => {
             if !args.dry_run {
                 warn_log(run.finish(Status::Failed, json!({}), 1, e.message.clone()));
+            }
+            if e.hint.is_some() {
+                return Err(e);
             }
             return Err(e.hint("nothing was written; retry: git seal seal --missing"));
         }

@@ -38,6 +38,9 @@ pub fn run(args: Args) -> Result<u8> {
     // A tag named by itself is checked as a tag: its seal, its evtag checksum, and
     // its target's seal chain.
     let (tags, mut revs) = crate::tags::split_tags(&repo, &args.revs);
+    for w in crate::tags::ambiguity_warnings(&repo, &args.revs) {
+        eprintln!("{w}");
+    }
     if revs.is_empty() && tags.is_empty() {
         repo.head_commit()?;
         revs.push("HEAD".to_string());
@@ -50,7 +53,20 @@ pub fn run(args: Args) -> Result<u8> {
         CacheMode::ReadWrite
     };
     let mut verifier = Verifier::new(&repo, view, cache_mode);
-    let problems = verifier.check_all(&commits)?;
+    let mut problems = verifier.check_all(&commits)?;
+    // A null parent_seals entry is never silent: over a parent that still has no seal
+    // it fails, over one sealed after its child it is a warning.
+    let mut warnings = Vec::new();
+    for &commit in &commits {
+        for reason in verifier.chain_gaps(commit)? {
+            let p = Problem { commit, reason };
+            if p.reason.is_warning() {
+                warnings.push(p);
+            } else {
+                problems.push(p);
+            }
+        }
+    }
     let mut tag_problems = Vec::new();
     let mut unchecked = Vec::new();
     for tag in &tags {
@@ -121,6 +137,10 @@ pub fn run(args: Args) -> Result<u8> {
                 "ok": lines.is_empty(),
                 "commits": commits.len(),
                 "problems": items,
+                "warnings": warnings
+                    .iter()
+                    .map(|p| json!({"commit": p.commit.to_string(), "reason": p.reason.to_string()}))
+                    .collect::<Vec<_>>(),
                 "worktree": worktree,
                 "not_checked": not_checked,
                 "ledger": shape.iter().map(|p| p.to_string()).collect::<Vec<_>>(),
@@ -130,6 +150,14 @@ pub fn run(args: Args) -> Result<u8> {
     } else {
         for line in &lines {
             outln(line)?;
+        }
+        for w in &warnings {
+            outln(format!(
+                "warning: {} {}: {}",
+                short(w.commit),
+                subject(&repo, w.commit),
+                w.reason
+            ))?;
         }
         // What could not be checked is said as exactly that, never as a problem:
         // it does not change the exit code.
@@ -147,10 +175,19 @@ pub fn run(args: Args) -> Result<u8> {
             } else {
                 ", except what is listed as not checked"
             };
+            let warned = match warnings.len() {
+                0 => String::new(),
+                n => format!(", {n} warning(s) above"),
+            };
             outln(format!(
-                "ok: {} commit(s){tags} verified{except}",
+                "ok: {} commit(s){tags} verified{except}{warned}",
                 commits.len()
             ))?;
+            if !warnings.is_empty() {
+                eprintln!(
+                    "hint: a child sealed before its parent does not pin the parent's seal; each seal still verifies on its own"
+                );
+            }
         }
         let mut hinted = std::collections::BTreeSet::new();
         for u in &unchecked {
@@ -183,7 +220,7 @@ pub fn run(args: Args) -> Result<u8> {
 fn hint(problems: &[Problem], tag_problems: &[(&str, TagProblem)]) -> String {
     let unsealed_commits = problems
         .iter()
-        .filter(|p| p.reason == Reason::NoSeal)
+        .filter(|p| matches!(p.reason, Reason::NoSeal | Reason::UnsealedParent { .. }))
         .count()
         + tag_problems
             .iter()

@@ -42,8 +42,19 @@ pub use tree::{Shape, ShapeProblem, FANOUT_LIMIT};
 /// Age past which a ref lock file found while holding the writers' lock is stale.
 pub const STALE_REF_LOCK: Duration = Duration::from_secs(2);
 
-/// How long a writer waits for the writers' lock before giving up.
-const WRITER_WAIT: Duration = Duration::from_secs(30);
+/// The longest a writer waits for the writers' lock, whatever the settings say.
+const WRITER_WAIT_MAX: Duration = Duration::from_secs(30);
+
+/// How long a writer waits for the writers' lock before giving up: ten times the
+/// backoff its retries would take (`seal.retryBaseMs` doubled `seal.maxRetries`
+/// times), so a held lock costs a commit what its settings allow (3 s by default,
+/// 200 ms with `seal.maxRetries=0`), at most [`WRITER_WAIT_MAX`].
+pub fn writer_wait(max_retries: u32, retry_base_ms: u64) -> Duration {
+    let backoff = retry_base_ms
+        .max(1)
+        .saturating_mul((1u64 << (max_retries.min(20) + 1)) - 1);
+    Duration::from_millis(backoff.saturating_mul(10)).min(WRITER_WAIT_MAX)
+}
 
 /// The writers' lock: held for the duration of one append or merge.
 struct WriterLock {
@@ -52,7 +63,7 @@ struct WriterLock {
 
 impl WriterLock {
     /// Waits (with backoff) for the lock on `<seal dir>/ledger.lock`.
-    fn acquire(repo: &Repo) -> Result<WriterLock> {
+    fn acquire(repo: &Repo, wait: Duration) -> Result<WriterLock> {
         let dir = repo.seal_dir();
         fs_err::create_dir_all(&dir).map_err(|e| {
             Error::usage(format!("cannot write to {dir}: {e}"))
@@ -65,7 +76,7 @@ impl WriterLock {
             .write(true)
             .open(&path)
             .map_err(|e| Error::usage(format!("cannot open {path}: {e}")))?;
-        let deadline = std::time::Instant::now() + WRITER_WAIT;
+        let deadline = std::time::Instant::now() + wait;
         let mut pause = Duration::from_millis(1);
         loop {
             match file.try_lock() {
@@ -76,8 +87,8 @@ impl WriterLock {
                 }
                 Err(std::fs::TryLockError::WouldBlock) => {
                     return Err(Error::usage(format!(
-                        "another git-seal process has held {path} for {}s",
-                        WRITER_WAIT.as_secs()
+                        "another git-seal process has held {path} for {} ms (the wait seal.maxRetries and seal.retryBaseMs allow)",
+                        wait.as_millis()
                     ))
                     .hint("if it is stuck, stop it; then retry: git seal seal --missing"))
                 }
@@ -340,7 +351,8 @@ impl<'r> Ledger<'r> {
         mut next: impl FnMut(&View<'r>) -> Result<Option<Oid>>,
     ) -> Result<(Option<Oid>, u32)> {
         let git = &self.repo.git;
-        let _writer = WriterLock::acquire(self.repo)?;
+        let _writer =
+            WriterLock::acquire(self.repo, writer_wait(self.max_retries, self.retry_base_ms))?;
         let reflog = format!("git-seal: {what}");
         let mut attempt = 0;
         loop {

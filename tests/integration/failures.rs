@@ -73,7 +73,7 @@ fn every_dry_run_changes_nothing() {
             out.to_str().unwrap(),
             "--dry-run",
         ],
-        vec!["seal", "--force", "HEAD", "--dry-run"],
+        vec!["seal", "--missing", "--dry-run"],
     ] {
         let r = repo.seal(&args).ok();
         assert!(r.stdout().contains("would"), "{args:?}: {}", r.stdout());

@@ -123,6 +123,12 @@ fn linked_worktree_shares_the_hooks_and_the_ledger() {
     assert!(repo.path.join(".git/hooks/post-commit").exists());
     let c = linked.commit_file("b", "b", "in worktree");
     assert!(repo.note(&c).is_some());
+    // "first" predates the install: verify says so until it is sealed.
+    linked
+        .seal(&["verify"])
+        .fails_with(1)
+        .stdout_has("has no seal (the seal's parent_seals entry is null)");
+    linked.seal(&["seal", "--missing"]).ok();
     linked.seal(&["verify"]).ok();
     assert!(
         repo.path.join(".git/seal/runs.jsonl").exists(),

@@ -23,3 +23,4 @@ mod stress;
 mod submodules;
 mod tags;
 mod verify;
+mod verify_claims;
