@@ -10,19 +10,9 @@ chained="$0.seal-chained"
 SEAL_GIT_PID=$PPID
 export SEAL_GIT_PID
 
-# On a server, while a push that pre-receive passed is landing, receive-pack (our
-# parent) has a verdict file: its prepared transactions go to the guard.
-guard=
-if [ "$hook" = reference-transaction ] && [ "$1" = prepared ] &&
-    [ -e "${GIT_DIR:-.}/seal/gate/$PPID" ]; then
-    guard=1
-fi
-
 # Hot path: git runs reference-transaction twice for every ref it updates (git 2.47
-# fetch: twice per fetched ref). Only a committed transaction, or a guarded push,
-# can concern us.
-if [ "$hook" = reference-transaction ] && [ "$1" != committed ] && [ -z "$guard" ] &&
-    [ ! -e "$chained" ]; then
+# fetch: twice per fetched ref). Only a committed transaction can concern us.
+if [ "$hook" = reference-transaction ] && [ "$1" != committed ] && [ ! -e "$chained" ]; then
     exit 0
 fi
 
@@ -49,7 +39,7 @@ if [ -x "$chained" ]; then
     esac
 fi
 
-if [ "$hook" = reference-transaction ] && [ -z "$guard" ]; then
+if [ "$hook" = reference-transaction ]; then
     # Only a committed transaction that touches a tag or a fetched ledger
     # (refs/seal/remotes/) concerns git-seal: every other call ends here, without
     # starting a process. The loop stops at the first line that concerns it, and
@@ -78,10 +68,6 @@ if [ -z "$seal_bin" ]; then
         echo "hint: reinstall it with ./install.sh, or put git-seal on PATH" >&2
         exit 1 ;;
     reference-transaction)
-        if [ -n "$guard" ]; then
-            echo "error: git-seal cannot guard this push: its binary is gone (was @BIN@)" >&2
-            exit 1
-        fi
         cat >/dev/null
         exit 0 ;;
     *)
@@ -91,7 +77,7 @@ if [ -z "$seal_bin" ]; then
     esac
 fi
 
-if [ "$hook" = reference-transaction ] && [ -z "$guard" ]; then
+if [ "$hook" = reference-transaction ]; then
     { printf '%s\n' "$first" && cat; } | "$seal_bin" hook "$hook" "$@"
     exit $?
 fi

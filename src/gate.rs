@@ -13,14 +13,13 @@
 //!   branches. Every commit a gated update brings that is not vetted is checked.
 //! - One walk covers a whole push: its cost is what the push sends, however many
 //!   refs it names.
-//! - On the server, pre-receive records the ledger tip its verdict relies on; the
-//!   `reference-transaction` guard then aborts any gated ref update while the
-//!   server's ledger does not contain that tip, so a branch never lands without its
-//!   seals in the server's own ledger, whatever happens to the ledger's own update.
+//! - On the server, seals count only when they are in the server's ledger as it
+//!   stands before the push: the ledger only grows, so they are still there when the
+//!   branch lands, whatever happens to the ledger's own update in the same push. A
+//!   push whose commits are sealed only in the ledger it brings is refused with the
+//!   fix (push the ledger first, as pre-push does).
 
 use git2::{ObjectType, Oid};
-
-use camino::Utf8PathBuf;
 
 use crate::cache::CacheMode;
 use crate::config::Config;
@@ -165,9 +164,9 @@ pub struct Report {
     /// Why the push is refused as a whole, before any commit is looked at (an
     /// update of the ledger that breaks the append-only rule, a local-only ref).
     pub refused: Option<String>,
-    /// The ledger tip whose seals the verdict relies on (server side): a gated ref
-    /// may land only while the server's ledger contains it.
-    pub relies_on: Option<Oid>,
+    /// Server side: the problems would all be gone with the ledger this push brings,
+    /// which is not the server's yet.
+    pub needs_ledger_first: bool,
 }
 
 impl Report {
@@ -235,7 +234,8 @@ pub fn pre_receive(repo: &Repo, cfg: &Config, updates: &[Update]) -> Result<Repo
             ..Report::default()
         });
     }
-    let mut ledger_tip = Ledger::new(repo, cfg).tip()?;
+    let current = Ledger::new(repo, cfg).tip()?;
+    let mut pushed = None;
     for u in updates.iter().filter(|u| u.refname == cfg.ledger_ref) {
         if let Some(why) = crate::sync::append_only_violation(repo, u.old, u.new)? {
             return Ok(Report {
@@ -246,99 +246,31 @@ pub fn pre_receive(repo: &Repo, cfg: &Config, updates: &[Update]) -> Result<Repo
                 ..Report::default()
             });
         }
-        ledger_tip = Some(u.new);
+        pushed = Some(u.new);
     }
     let vetted = vetted_here(repo, cfg.gate_tags)?;
     let mut report = check(
         repo,
-        View::at(repo, ledger_tip)?,
+        View::at(repo, current)?,
         updates,
         cfg.gate_tags,
         &vetted,
     )?;
-    report.relies_on = ledger_tip;
-    Ok(report)
-}
-
-/// Where pre-receive leaves the ledger tip its verdict relied on, for the guard run
-/// by the same `receive-pack` process (`pid`).
-fn verdict_path(repo: &Repo, pid: u32) -> Utf8PathBuf {
-    repo.seal_dir().join("gate").join(pid.to_string())
-}
-
-/// Verdicts older than this belong to pushes that are long over.
-const VERDICT_TTL: std::time::Duration = std::time::Duration::from_secs(3600);
-
-/// Records, for the guard, the ledger tip a passed push relies on. Old verdicts of
-/// finished pushes are swept on the way.
-pub fn record_verdict(repo: &Repo, pid: u32, relies_on: Option<Oid>) -> Result<()> {
-    let path = verdict_path(repo, pid);
-    if let Some(dir) = path.parent() {
-        fs_err::create_dir_all(dir)?;
-        for e in fs_err::read_dir(dir)?.flatten() {
-            let old = e
-                .metadata()
-                .and_then(|m| m.modified())
-                .ok()
-                .and_then(|t| t.elapsed().ok())
-                .is_some_and(|age| age > VERDICT_TTL);
-            if old {
-                let _ = std::fs::remove_file(e.path());
-            }
+    if !report.problems.is_empty() {
+        if let Some(tip) = pushed {
+            // Would the ledger this push brings have sealed them? Then say so: it is
+            // not the server's until it lands, and a branch may not land before it.
+            let with_pushed = check(
+                repo,
+                View::at(repo, Some(tip))?,
+                updates,
+                cfg.gate_tags,
+                &vetted,
+            )?;
+            report.needs_ledger_first = with_pushed.problems.is_empty();
         }
     }
-    let text = relies_on.map(|t| t.to_string()).unwrap_or_default();
-    crate::fsutil::write_atomic(&path, text.as_bytes())?;
-    Ok(())
-}
-
-/// The guard (`reference-transaction prepared`, on a server): refuses a transaction
-/// that updates a gated ref while the server's ledger (its value in this same
-/// transaction, else its current value) does not contain the tip pre-receive relied
-/// on. Returns why, if it refuses. A transaction with no verdict is not a push.
-pub fn guard(repo: &Repo, cfg: &Config, pid: u32, updates: &[Update]) -> Result<Option<String>> {
-    let Ok(text) = fs_err::read_to_string(verdict_path(repo, pid)) else {
-        return Ok(None);
-    };
-    if !updates.iter().any(|u| is_gated(&u.refname, cfg.gate_tags)) {
-        return Ok(None);
-    }
-    let Ok(required) = Oid::from_str(text.trim()) else {
-        return Ok(None); // the push relied on no ledger (it sent no unvetted commit)
-    };
-    let ledger = match updates.iter().find(|u| u.refname == cfg.ledger_ref) {
-        Some(u) => (!u.new.is_zero()).then_some(u.new),
-        None => Ledger::new(repo, cfg).tip()?,
-    };
-    let holds = match ledger {
-        Some(tip) => tip == required || repo.git.graph_descendant_of(tip, required)?,
-        None => false,
-    };
-    Ok((!holds).then(|| {
-        format!(
-            "the seals this push relies on are not in the server's ledger {} (its update did not land first)",
-            cfg.ledger_ref
-        )
-    }))
-}
-
-/// Parses a reference-transaction hook's stdin: `<old> <new> <ref>` lines. Lines
-/// that update a symbolic ref (`ref:<target>` values, git 2.46+) move no commit
-/// and are left out.
-pub fn parse_transaction(input: &str) -> Vec<Update> {
-    input
-        .lines()
-        .filter_map(|line| {
-            let mut f = line.split(' ');
-            let (old, new, refname) = (f.next()?, f.next()?, f.next()?);
-            Some(Update {
-                refname: refname.to_string(),
-                old: Oid::from_str(old).ok()?,
-                new: Oid::from_str(new).ok()?,
-                local: None,
-            })
-        })
-        .collect()
+    Ok(report)
 }
 
 /// git's subcommand in a git command line and the arguments after it, skipping the

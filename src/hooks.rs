@@ -41,9 +41,8 @@ pub const CLIENT_HOOKS: &[&str] = &[
     "pre-push",
     "reference-transaction",
 ];
-/// Hooks `install --server` wires: the gate, and its guard while refs land. A
-/// server only checks: none of them writes a seal.
-pub const SERVER_HOOKS: &[&str] = &["pre-receive", "reference-transaction"];
+/// Hooks `install --server` wires: the gate. A server only checks: it writes no seal.
+pub const SERVER_HOOKS: &[&str] = &["pre-receive"];
 
 const RECORD: &str = "install.json";
 

@@ -59,10 +59,7 @@ pub fn run(args: Args) -> Result<u8> {
         }
         "reference-transaction" => {
             let input = read_stdin()?;
-            match args.args.first().map(String::as_str) {
-                Some("prepared") => guard_hook(&input),
-                state => Ok(tag_hook(state, &input)),
-            }
+            Ok(tag_hook(args.args.first().map(String::as_str), &input))
         }
         "pre-push" => gate_hook("pre-push", || pre_push(&args.args)),
         "pre-receive" => gate_hook("pre-receive", pre_receive),
@@ -513,6 +510,19 @@ fn pre_receive() -> Result<(Run, GateOutcome)> {
         );
         return Ok((run, GateOutcome::refused(json!({}), 1, why.clone())));
     }
+    if report.needs_ledger_first {
+        // The server cannot know the pusher's name for it: `origin` is the name a
+        // clone gives the remote it came from.
+        let why = format!(
+            "{} commit(s) are sealed only in the ledger this push brings, which is not the server's until it lands",
+            commits
+        );
+        eprintln!("error: push refused: {why}");
+        eprintln!(
+            "hint: push the ledger first, then the branch (what pre-push does): git seal push origin && git push"
+        );
+        return Ok((run, refusal(commits, &report.problems)));
+    }
     if !report.problems.is_empty() {
         print_refusal(
             &repo,
@@ -520,18 +530,9 @@ fn pre_receive() -> Result<(Run, GateOutcome)> {
             &gate::sent_from(&updates, cfg.gate_tags),
         );
         eprintln!(
-            "hint: push the ledger with the commits: git push --atomic <remote> {0}:{0} <branch> (or set seal.push)",
-            cfg.ledger_ref
+            "hint: then push the ledger, before the branch: git seal push origin && git push"
         );
         return Ok((run, refusal(commits, &report.problems)));
-    }
-    // For the guard that runs while the refs land (same receive-pack, our parent).
-    if let Some(pid) = git_pid() {
-        if let Err(e) = gate::record_verdict(&repo, pid, report.relies_on) {
-            let why = format!("cannot record the gate's verdict: {}", e.message);
-            eprintln!("error: push refused: {why}");
-            return Ok((run, GateOutcome::refused(json!({}), 1, why)));
-        }
     }
     Ok((
         run,
@@ -542,33 +543,6 @@ fn pre_receive() -> Result<(Run, GateOutcome)> {
             format!("{commits} commit(s) checked"),
         ),
     ))
-}
-
-/// `reference-transaction prepared` on a server during a push pre-receive passed:
-/// aborts the transaction (exit 1) if it would land a gated ref while the server's
-/// ledger lacks the seals the verdict relied on.
-fn guard_hook(input: &str) -> Result<u8> {
-    let repo = Repo::open(None)?;
-    let cfg = Config::load(&repo)?;
-    let Some(pid) = git_pid() else {
-        return Ok(0);
-    };
-    let updates = gate::parse_transaction(input);
-    match gate::guard(&repo, &cfg, pid, &updates)? {
-        None => Ok(0),
-        // The server cannot know the pusher's name for it: `origin` is the name a
-        // clone gives the remote it came from.
-        Some(why) => Err(Error::check(format!("push refused: {why}")).hint(format!(
-            "push the ledger first, then the branch: git seal push origin && git push; \
-             or both at once: git push --atomic origin {0}:{0} BRANCH",
-            cfg.ledger_ref
-        ))),
-    }
-}
-
-/// The pid of the git process that runs this hook (`SEAL_GIT_PID`, from the shim).
-fn git_pid() -> Option<u32> {
-    std::env::var("SEAL_GIT_PID").ok()?.parse().ok()
 }
 
 /// `reference-transaction`: seals every tag a committed transaction created or moved.

@@ -21,8 +21,8 @@ pub struct InstallArgs {
     /// The repository (default: the one the current directory is in)
     #[arg(long, value_name = "PATH")]
     pub repo: Option<Utf8PathBuf>,
-    /// Install the server's gate instead (pre-receive, and its guard while refs land);
-    /// a server only checks, it seals nothing
+    /// Install the server's gate instead (pre-receive); a server only checks, it
+    /// seals nothing
     #[arg(long)]
     pub server: bool,
     /// Print what would be done and change nothing

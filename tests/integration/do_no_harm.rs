@@ -245,6 +245,7 @@ fn the_pattern_refspec_is_optional_for_every_fetch_and_picks_up_a_ledger_gained_
 
     // origin gains a ledger: the next plain fetch brings it, other still has none.
     up.install();
+    up.seal(&["seal", "--missing"]).ok();
     up.commit_file("f", "2\n", "two");
     let ledger = up.rev("refs/notes/seal");
     let run = clone.git(&["fetch"]);

@@ -102,7 +102,7 @@ fn repo_path_with_spaces_and_quotes_and_bare_server_install() {
 
     let bare = sb.init("server.git", &["--bare"]);
     let r = bare.seal(&["install", "--server"]).ok();
-    r.stdout_has("2 hooks installed");
+    r.stdout_has("1 hooks installed");
     assert!(bare.path.join("hooks/pre-receive").exists());
     // A server only checks: no sealing hook.
     assert!(!bare.path.join("hooks/post-commit").exists());

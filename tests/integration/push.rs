@@ -188,19 +188,10 @@ fn server_refuses_no_verify_pushes_of_unsealed_commits() {
         .stdout();
     assert_has(&skipped, "SEAL_SKIP");
 
-    // Sealed now, ledger and branch in one atomic push: accepted.
+    // Sealed now: the ledger first, then the branch, both past the client's gate.
     client.seal(&["seal", "--missing"]).ok();
-    push(
-        &client,
-        &[
-            "--atomic",
-            "--no-verify",
-            "origin",
-            "main",
-            "refs/notes/seal:refs/notes/seal",
-        ],
-    )
-    .ok();
+    push(&client, &["--no-verify", "origin", "refs/notes/seal"]).ok();
+    push(&client, &["--no-verify", "origin", "main"]).ok();
     assert_eq!(server.rev("main"), bad);
     let log = server.seal(&["log", "--json"]).ok().stdout();
     assert_has(&log, "\"hook\":\"pre-receive\"");
@@ -292,8 +283,10 @@ fn conflicting_seals_merge_keeping_each_local_seal_in_its_slot_and_both_seals() 
     let alices = server.note("main").unwrap();
     // Bob clones but has not fetched the ledger yet, and seals the same commit himself.
     let bob = clone(&sb, &server, "bob");
-    bob.git(&["config", "user.name", "Bob"]).ok();
-    bob.seal(&["seal"]).ok();
+    // Who seals follows git's committer identity (GIT_COMMITTER_* first).
+    let mut seal_as_bob = bob.cmd(crate::harness::SEAL, &["seal"]);
+    seal_as_bob.env("GIT_COMMITTER_NAME", "Bob");
+    assert!(seal_as_bob.output().unwrap().status.success());
     let bobs = bob.note("HEAD").unwrap();
     assert_ne!(bobs, alices);
     // His next commit's parent_seals names his own seal of "shared".
