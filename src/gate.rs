@@ -268,6 +268,11 @@ pub fn pre_receive(repo: &Repo, cfg: &Config, updates: &[Update]) -> Result<Repo
                 &vetted,
             )?;
             report.needs_ledger_first = with_pushed.problems.is_empty();
+            // Else the pushed ledger's own verdict says best what is wrong with what
+            // the pusher sent (a seal over the size cap, a forged one).
+            if !report.needs_ledger_first {
+                report.problems = with_pushed.problems;
+            }
         }
     }
     Ok(report)
