@@ -15,43 +15,10 @@ const QUICK: Duration = Duration::from_secs(2);
 
 const MIB: usize = 1 << 20;
 
-/// Writes `content` as a blob with `git hash-object -w`, returning its id.
-fn blob(repo: &TestRepo<'_>, content: &[u8]) -> String {
-    let r = run_with_stdin(repo.cmd("git", &["hash-object", "-w", "--stdin"]), content).ok();
-    r.stdout().trim().to_string()
-}
-
 /// Makes blob `content` the seal note of `rev`, as a hostile ledger would.
 fn hostile_note(repo: &TestRepo<'_>, rev: &str, content: &[u8]) {
-    let id = blob(repo, content);
+    let id = repo.blob(content);
     repo.git(&["notes", "--ref=seal", "add", "-f", "-C", &id, rev])
-        .ok();
-}
-
-/// Puts blob `content` at `path` in the ledger tree with a crafted ledger commit.
-fn hostile_ledger_file(repo: &TestRepo<'_>, path: &str, content: &[u8]) {
-    let id = blob(repo, content);
-    let index = repo.path.join("hostile-index");
-    let index = index.to_str().unwrap();
-    let git_with_index = |args: &[&str]| {
-        let mut c = repo.cmd("git", args);
-        c.env("GIT_INDEX_FILE", index);
-        run_with_stdin(c, b"").ok().stdout().trim().to_string()
-    };
-    git_with_index(&["read-tree", "refs/notes/seal"]);
-    git_with_index(&[
-        "update-index",
-        "--add",
-        "--cacheinfo",
-        &format!("100644,{id},{path}"),
-    ]);
-    let tree = git_with_index(&["write-tree"]);
-    let parent = repo.rev("refs/notes/seal");
-    let commit = repo
-        .git(&["commit-tree", &tree, "-p", &parent, "-m", "hostile"])
-        .ok()
-        .stdout();
-    repo.git(&["update-ref", "refs/notes/seal", commit.trim()])
         .ok();
 }
 
@@ -199,7 +166,7 @@ fn an_oversized_tag_seal_is_reported_not_read() {
     repo.git(&["-c", "core.hooksPath=/dev/null", "tag", "v2"])
         .ok();
     let path = format!("tags/v2/{}.yaml", "ab".repeat(32));
-    hostile_ledger_file(&repo, &path, "[".repeat(MIB).as_bytes());
+    repo.hostile_ledger_file(&path, "[".repeat(MIB).as_bytes());
     let (r, took) = timed_seal(&repo, &["verify", "v2"]);
     let r = r.fails_with(1);
     r.stdout_has(format!(
@@ -257,7 +224,7 @@ fn non_ascii_where_ids_belong_in_a_note_and_a_tag_seal_never_panics() {
     let target = repo.rev("v1");
     let hostile = yaml.replace(&format!("target: {target}"), &format!("target: {e}"));
     assert_ne!(hostile, yaml);
-    hostile_ledger_file(&repo, &path, hostile.as_bytes());
+    repo.hostile_ledger_file(&path, hostile.as_bytes());
     let r = repo.seal(&["verify", "v1"]).fails_with(1);
     r.stdout_has(format!("tag moved: sealed at {}, now at", "é".repeat(7)));
 
@@ -266,7 +233,7 @@ fn non_ascii_where_ids_belong_in_a_note_and_a_tag_seal_never_panics() {
         "schema: git-seal/rollback/v1\nrun_id: r1\nat: now\nby: {{name: n, email: e}}\n\
          reason: r\ntag: t\nfrom: {e}\nto: {e}\nsafety_ref: s\nworktree_verified: false\n"
     );
-    hostile_ledger_file(&repo, "rollbacks/r1.yaml", record.as_bytes());
+    repo.hostile_ledger_file("rollbacks/r1.yaml", record.as_bytes());
     let r = repo.seal(&["rollback", "--list"]).ok();
     r.stdout_has(format!("{0} -> {0}", "é".repeat(7)));
     let runs = repo.path.join(".git/seal/runs.jsonl");

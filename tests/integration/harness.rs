@@ -287,6 +287,37 @@ impl TestRepo<'_> {
             .ok();
     }
 
+    /// Writes `content` as a blob with `git hash-object -w`, returning its id.
+    pub fn blob(&self, content: &[u8]) -> String {
+        let r = run_with_stdin(self.cmd("git", &["hash-object", "-w", "--stdin"]), content).ok();
+        r.stdout().trim().to_string()
+    }
+
+    /// Writes `content` at `path` in the local ledger's tree with a crafted ledger
+    /// commit (git plumbing), as a hostile ledger would.
+    pub fn hostile_ledger_file(&self, path: &str, content: &[u8]) {
+        let id = self.blob(content);
+        let index = self.sandbox.path().join("hostile-index");
+        let index = index.to_str().unwrap();
+        let git_with_index = |args: &[&str]| {
+            let mut c = self.cmd("git", args);
+            c.env("GIT_INDEX_FILE", index);
+            run_with_stdin(c, b"").ok().stdout().trim().to_string()
+        };
+        git_with_index(&["read-tree", "refs/notes/seal"]);
+        git_with_index(&[
+            "update-index",
+            "--add",
+            "--cacheinfo",
+            &format!("100644,{id},{path}"),
+        ]);
+        let tree = git_with_index(&["write-tree"]);
+        let parent = self.rev("refs/notes/seal");
+        let commit = self.git_out(&["commit-tree", &tree, "-p", &parent, "-m", "hostile"]);
+        self.git(&["update-ref", "refs/notes/seal", &commit]).ok();
+        std::fs::remove_file(index).unwrap();
+    }
+
     /// The seal note of `rev`, via `git notes` (not via git-seal).
     pub fn note(&self, rev: &str) -> Option<String> {
         let r = self.git(&["notes", "--ref=seal", "show", rev]);

@@ -17,35 +17,6 @@ fn today(repo: &TestRepo<'_>) -> String {
     String::from_utf8(out.stdout).unwrap().trim().to_string()
 }
 
-fn blob(repo: &TestRepo<'_>, content: &[u8]) -> String {
-    let r = run_with_stdin(repo.cmd("git", &["hash-object", "-w", "--stdin"]), content).ok();
-    r.stdout().trim().to_string()
-}
-
-/// Writes `content` at `path` in the local ledger's tree, as a hostile ledger would.
-fn hostile_ledger_file(repo: &TestRepo<'_>, path: &str, content: &[u8]) {
-    let id = blob(repo, content);
-    let index = repo.path.join("../hostile-index");
-    let index = index.to_str().unwrap();
-    let git_with_index = |args: &[&str]| {
-        let mut c = repo.cmd("git", args);
-        c.env("GIT_INDEX_FILE", index);
-        run_with_stdin(c, b"").ok().stdout().trim().to_string()
-    };
-    git_with_index(&["read-tree", "refs/notes/seal"]);
-    git_with_index(&[
-        "update-index",
-        "--add",
-        "--cacheinfo",
-        &format!("100644,{id},{path}"),
-    ]);
-    let tree = git_with_index(&["write-tree"]);
-    let parent = repo.rev("refs/notes/seal");
-    let commit = repo.git_out(&["commit-tree", &tree, "-p", &parent, "-m", "hostile"]);
-    repo.git(&["update-ref", "refs/notes/seal", &commit]).ok();
-    std::fs::remove_file(index).unwrap();
-}
-
 /// The ledger path of the (one) tag seal of `tag`.
 fn tag_seal_path(repo: &TestRepo<'_>, tag: &str) -> String {
     repo.git_out(&[
@@ -270,11 +241,11 @@ fn broken_snapshot_tags_are_passed_over_with_their_reasons() {
     let seal = repo.git_out(&["show", &format!("refs/notes/seal:{path}")]);
     let edited = seal.replace("sealed_by:\n  name: Cy", "sealed_by:\n  name: Not Cy");
     assert_ne!(seal, edited);
-    hostile_ledger_file(&repo, &path, edited.as_bytes());
+    repo.hostile_ledger_file(&path, edited.as_bytes());
     // … and one whose seal is not YAML at all.
     dated_snapshot(&repo, "snapshot/garbled@2099-01-01", "HEAD", FUTURE);
     let path = tag_seal_path(&repo, "snapshot/garbled@2099-01-01");
-    hostile_ledger_file(&repo, &path, b"{{{{ not: a: seal\n");
+    repo.hostile_ledger_file(&path, b"{{{{ not: a: seal\n");
     repo.commit_file("app.txt", "broken\n", "breaks things");
 
     let r = repo.seal(&["rollback", "--dry-run", "--reason", "x"]).ok();
@@ -327,7 +298,7 @@ fn a_tampered_frozen_manifest_makes_its_snapshot_fail_and_rollback_skip_it() {
     // Someone rewrites it (a file's hash, say) in the ledger.
     let tampered = manifest.replacen("\"sha256\": \"", "\"sha256\": \"00", 1);
     assert_ne!(manifest, tampered);
-    hostile_ledger_file(&repo, &manifest_path, format!("{tampered}\n").as_bytes());
+    repo.hostile_ledger_file(&manifest_path, format!("{tampered}\n").as_bytes());
     let r = repo.seal(&["verify", &tag2]).fails_with(1);
     r.stdout_has("frozen MANIFEST.json does not match the snapshot");
 
