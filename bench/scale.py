@@ -207,10 +207,10 @@ def floor_manifests(total_bytes, runs):
     for _ in range(runs):
         t = time.perf_counter()
         p = subprocess.Popen(["openssl", "dgst", "-sha256"], stdin=subprocess.PIPE, stdout=subprocess.DEVNULL)
-        left = total_bytes
+        view, left = memoryview(chunk), total_bytes
         while left > 0:
             n = min(left, len(chunk))
-            p.stdin.write(chunk[:n])
+            p.stdin.write(view[:n])
             left -= n
         p.stdin.close()
         p.wait()
