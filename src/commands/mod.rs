@@ -72,7 +72,7 @@ pub fn out(bytes: &[u8]) -> Result<()> {
     let mut stdout = std::io::stdout().lock();
     match stdout.write_all(bytes).and_then(|()| stdout.flush()) {
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => std::process::exit(0),
-        Err(e) => Err(Error::usage(format!("cannot write output: {e}"))),
+        Err(e) => Err(Error::environment("cannot write output").with_source(e)),
         Ok(()) => Ok(()),
     }
 }
