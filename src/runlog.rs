@@ -103,7 +103,29 @@ pub struct Record {
     pub outputs: Value,
     pub attempts: u32,
     pub message: String,
-    pub tool_version: String,
+    /// Which git-seal wrote the record, spelled as in seals (`tool.version`).
+    #[serde(default = "unknown_tool")]
+    pub tool: crate::seal::Tool,
+    /// How records before `tool` named the version; read, never written.
+    #[serde(default, skip_serializing)]
+    pub tool_version: Option<String>,
+}
+
+fn unknown_tool() -> crate::seal::Tool {
+    crate::seal::Tool {
+        name: "git-seal".into(),
+        version: String::new(),
+    }
+}
+
+impl Record {
+    /// The version of git-seal that wrote this record, whichever spelling it used.
+    pub fn written_by(&self) -> &str {
+        match &self.tool_version {
+            Some(v) if self.tool.version.is_empty() => v,
+            _ => &self.tool.version,
+        }
+    }
 }
 
 /// A run in progress; [`Run::finish`] writes its record.
@@ -140,7 +162,11 @@ impl Run {
                 outputs: Value::Object(Default::default()),
                 attempts: 0,
                 message: String::new(),
-                tool_version: env!("CARGO_PKG_VERSION").into(),
+                tool: crate::seal::Tool {
+                    name: "git-seal".into(),
+                    version: env!("CARGO_PKG_VERSION").into(),
+                },
+                tool_version: None,
             },
         }
     }
@@ -281,8 +307,7 @@ struct EntryFields<'a> {
     #[allow(dead_code)]
     attempts: serde::de::IgnoredAny,
     message: String,
-    #[allow(dead_code)]
-    tool_version: serde::de::IgnoredAny,
+    // `tool_version` (older records) or `tool` (newer): either, or neither, is read.
 }
 
 /// Everything read from the log: the records and the lines that did not parse.

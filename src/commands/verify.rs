@@ -11,6 +11,9 @@ use crate::ledger::Ledger;
 use crate::tags::TagProblem;
 use crate::verify::{check_worktree, Problem, Reason, Verifier};
 
+/// The schema of `verify --json`.
+pub const SCHEMA: &str = "git-seal/verify/v1";
+
 /// Check the seals of commits (default HEAD)
 ///
 /// Prints one line per problem, naming the commit and the reason, and exits 1 if
@@ -100,6 +103,7 @@ pub fn run(args: Args) -> Result<u8> {
             .iter()
             .map(|p| format!("ledger {}: not canonical: {p}", cfg.ledger_ref)),
     );
+    let mut worktree = Vec::new();
     if args.worktree {
         let root = repo.workdir.clone().ok_or_else(|| {
             Error::usage("--worktree needs a working tree; this repository is bare")
@@ -107,19 +111,15 @@ pub fn run(args: Args) -> Result<u8> {
         })?;
         let head = repo.head_commit()?;
         let manifest = Manifests::new(&repo, cache_mode).manifest_of(&head)?;
-        for p in check_worktree(root.as_std_path(), &manifest) {
+        worktree = check_worktree(root.as_std_path(), &manifest);
+        for p in &worktree {
             lines.push(format!("worktree {p}"));
         }
     }
     if args.json {
-        let items: Vec<_> = problems
-            .iter()
-            .map(|p| json!({"commit": p.commit.to_string(), "reason": p.reason.to_string()}))
-            .collect();
-        let worktree: Vec<_> = lines
-            .iter()
-            .filter_map(|l| l.strip_prefix("worktree "))
-            .collect();
+        // Built from the typed results, never from the lines printed above: the
+        // same problems as the text, each with a stable code beside its wording.
+        let commit_problem = |p: &Problem| json!({"commit": p.commit.to_string(), "code": p.reason.code(), "reason": p.reason.to_string()});
         let not_checked: Vec<_> = unchecked
             .iter()
             .map(|u| {
@@ -134,14 +134,24 @@ pub fn run(args: Args) -> Result<u8> {
             .collect();
         outln(
             serde_json::to_string_pretty(&json!({
+                "schema": SCHEMA,
                 "ok": lines.is_empty(),
                 "commits": commits.len(),
-                "problems": items,
-                "warnings": warnings
+                "problems": problems.iter().map(commit_problem).collect::<Vec<_>>(),
+                "warnings": warnings.iter().map(commit_problem).collect::<Vec<_>>(),
+                "tags": tags.iter().map(|tag| json!({
+                    "tag": tag,
+                    "ok": !tag_problems.iter().any(|(t, _)| t == tag),
+                    "problems": tag_problems
+                        .iter()
+                        .filter(|(t, _)| t == tag)
+                        .map(|(_, p)| json!({"code": p.code(), "reason": p.to_string()}))
+                        .collect::<Vec<_>>(),
+                })).collect::<Vec<_>>(),
+                "worktree": worktree
                     .iter()
-                    .map(|p| json!({"commit": p.commit.to_string(), "reason": p.reason.to_string()}))
+                    .map(|p| json!({"path": String::from_utf8_lossy(p.path()), "code": p.code(), "reason": p.to_string()}))
                     .collect::<Vec<_>>(),
-                "worktree": worktree,
                 "not_checked": not_checked,
                 "ledger": shape.iter().map(|p| p.to_string()).collect::<Vec<_>>(),
             }))
