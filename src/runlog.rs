@@ -21,7 +21,9 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-pub const SCHEMA: &str = "git-seal/run/v1";
+/// The schema records are written with. v2 renamed `tool_version` to `tool.version`
+/// (as seals spell it); v1 records are still read.
+pub const SCHEMA: &str = "git-seal/run/v2";
 const FILE: &str = "runs.jsonl";
 /// Size past which the live log is rotated.
 pub const ROTATE_BYTES: u64 = 16 << 20;
@@ -347,16 +349,22 @@ pub fn read(seal_dir: &Utf8Path) -> std::io::Result<Contents> {
                 continue;
             }
             match serde_json::from_slice::<EntryFields<'_>>(line) {
-                Ok(f) if f.schema.starts_with("git-seal/run/v1") => contents.records.push(Entry {
-                    run_id: f.run_id,
-                    hook: f.hook,
-                    command: f.command,
-                    started_at: f.started_at,
-                    status: f.status,
-                    head: f.head,
-                    message: f.message,
-                    line: String::from_utf8_lossy(line).into_owned(),
-                }),
+                Ok(f)
+                    if ["git-seal/run/v1", "git-seal/run/v2"]
+                        .iter()
+                        .any(|v| f.schema.starts_with(v)) =>
+                {
+                    contents.records.push(Entry {
+                        run_id: f.run_id,
+                        hook: f.hook,
+                        command: f.command,
+                        started_at: f.started_at,
+                        status: f.status,
+                        head: f.head,
+                        message: f.message,
+                        line: String::from_utf8_lossy(line).into_owned(),
+                    })
+                }
                 _ => contents.bad_lines.push((path.clone(), i + 1)),
             }
         }

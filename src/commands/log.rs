@@ -32,7 +32,7 @@ pub struct Args {
     /// Only runs whose head, inputs or outputs name this commit (full id or prefix)
     #[arg(long, value_name = "ID")]
     pub commit: Option<String>,
-    /// JSON Lines: one run record (schema git-seal/run/v1) per line, as stored
+    /// JSON Lines: one run record (schema git-seal/run/v2; older lines v1) per line, as stored
     #[arg(long)]
     pub json: bool,
     /// Report lines that are not valid records (torn writes) and exit 1 if any

@@ -263,7 +263,7 @@ fn log_reads_git_style_dates_in_utc_and_status_in_any_case() {
     assert_eq!(count(&["--status", "Success"]), success);
     // Every line is one JSON record: JSON Lines.
     for line in repo.seal(&["log", "--json"]).ok().stdout().lines() {
-        assert_eq!(json(line)["schema"], "git-seal/run/v1");
+        assert_eq!(json(line)["schema"], "git-seal/run/v2");
     }
 }
 
@@ -283,6 +283,19 @@ fn run_records_spell_the_tool_version_as_seals_do() {
     assert_eq!(record["tool"]["name"], "git-seal");
     assert_eq!(record["tool"]["version"], env!("CARGO_PKG_VERSION"));
     assert!(record.get("tool_version").is_none(), "{record}");
+    // A v1 record, which spelled it `tool_version`, is still read.
+    let log = repo.path.join(".git/seal/runs.jsonl");
+    let mut text = std::fs::read_to_string(&log).unwrap();
+    text.push_str(
+        "{\"schema\":\"git-seal/run/v1\",\"run_id\":\"01a1fca2-e7cc-7346-b257-0d14fe010f77\",\
+         \"command\":\"seal\",\"started_at\":\"2026-11-02T10:00:00.000Z\",\
+         \"finished_at\":\"2026-11-02T10:00:00.050Z\",\"status\":\"SUCCESS\",\"head\":null,\
+         \"inputs\":{},\"outputs\":{},\"attempts\":1,\"message\":\"old\",\"tool_version\":\"0.0.9\"}\n",
+    );
+    std::fs::write(&log, text).unwrap();
+    repo.seal(&["log", "--check"]).ok();
+    let old = repo.seal(&["log", "--json"]).ok().stdout();
+    assert_has(old.lines().last().unwrap(), "\"tool_version\":\"0.0.9\"");
 }
 
 #[test]
