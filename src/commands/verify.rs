@@ -1,7 +1,5 @@
 //! `git seal verify`: check seals, and optionally the working tree.
 
-use serde_json::json;
-
 use crate::cache::{CacheMode, Manifests};
 use crate::commands::{outln, subject};
 use crate::config::Config;
@@ -10,9 +8,6 @@ use crate::git::{short, Repo};
 use crate::ledger::Ledger;
 use crate::tags::TagProblem;
 use crate::verify::{check_worktree, Problem, Reason, Verifier};
-
-/// The schema of `verify --json`.
-pub const SCHEMA: &str = "git-seal/verify/v1";
 
 /// Check the seals of commits (default HEAD)
 ///
@@ -117,46 +112,22 @@ pub fn run(args: Args) -> Result<u8> {
         }
     }
     if args.json {
-        // Built from the typed results, never from the lines printed above: the
-        // same problems as the text, each with a stable code beside its wording.
-        let commit_problem = |p: &Problem| json!({"commit": p.commit.to_string(), "code": p.reason.code(), "reason": p.reason.to_string()});
-        let not_checked: Vec<_> = unchecked
-            .iter()
-            .map(|u| {
-                json!({
-                    "tag": u.tag,
-                    "submodule": {"path": u.submodule.path, "commit": u.submodule.commit.to_string()},
-                    "left_out_by_seal": u.left_out_by_seal,
-                    "reason": u.to_string(),
-                    "fix": u.fix,
-                })
-            })
-            .collect();
-        outln(
-            serde_json::to_string_pretty(&json!({
-                "schema": SCHEMA,
-                "ok": lines.is_empty(),
-                "commits": commits.len(),
-                "problems": problems.iter().map(commit_problem).collect::<Vec<_>>(),
-                "warnings": warnings.iter().map(commit_problem).collect::<Vec<_>>(),
-                "tags": tags.iter().map(|tag| json!({
-                    "tag": tag,
-                    "ok": !tag_problems.iter().any(|(t, _)| t == tag),
-                    "problems": tag_problems
-                        .iter()
-                        .filter(|(t, _)| t == tag)
-                        .map(|(_, p)| json!({"code": p.code(), "reason": p.to_string()}))
-                        .collect::<Vec<_>>(),
-                })).collect::<Vec<_>>(),
-                "worktree": worktree
-                    .iter()
-                    .map(|p| json!({"path": String::from_utf8_lossy(p.path()), "code": p.code(), "reason": p.to_string()}))
-                    .collect::<Vec<_>>(),
-                "not_checked": not_checked,
-                "ledger": shape.iter().map(|p| p.to_string()).collect::<Vec<_>>(),
-            }))
-            .unwrap_or_default(),
-        )?;
+        // Built from the typed results, never from the lines printed above.
+        let report = crate::report::Verify {
+            schema: crate::report::VERIFY_SCHEMA,
+            ok: lines.is_empty(),
+            commits: commits.len(),
+            problems: problems.iter().map(Into::into).collect(),
+            warnings: warnings.iter().map(Into::into).collect(),
+            tags: tags
+                .iter()
+                .map(|t| crate::report::TagReport::of(t, &tag_problems))
+                .collect(),
+            worktree: worktree.iter().map(Into::into).collect(),
+            not_checked: unchecked.iter().map(Into::into).collect(),
+            ledger: shape.iter().map(|p| p.to_string()).collect(),
+        };
+        outln(serde_json::to_string_pretty(&report).unwrap_or_default())?;
     } else {
         for line in &lines {
             outln(line)?;
