@@ -22,6 +22,7 @@ pub mod limits;
 pub mod manifest;
 pub mod objects;
 pub mod quote;
+pub mod report;
 pub mod runlog;
 pub mod seal;
 pub mod signing;
