@@ -19,6 +19,7 @@ pub mod agent;
 pub mod allowed_signers;
 pub mod key;
 mod pattern;
+pub mod resolver;
 pub mod sign;
 pub mod sshsig;
 
@@ -31,6 +32,7 @@ use ssh_key::HashAlg;
 pub use allowed_signers::{AllowedSigners, Decision, PolicyError, Revocations};
 pub use key::{resolve, KeyConfig, KeySource, SignEnv, SigningKey};
 pub use pattern::{matches, matches_list, ListMatch};
+pub use resolver::{PolicyResolver, PolicySource};
 pub use sign::sign;
 pub use sshsig::Signer;
 
