@@ -29,5 +29,6 @@ pub mod snapshot;
 pub mod submodules;
 pub mod sync;
 pub mod tags;
+pub mod trust;
 pub mod verify;
 pub mod yaml;

@@ -20,6 +20,7 @@ pub mod show;
 pub mod snapshot;
 pub mod status;
 pub mod sync;
+pub mod trust;
 pub mod verify;
 
 #[derive(Debug, Subcommand)]
@@ -39,6 +40,7 @@ pub enum Command {
     Push(sync::PushArgs),
     Fetch(sync::FetchArgs),
     Hook(hook::Args),
+    Trust(trust::Args),
     Completions(docs::CompletionsArgs),
     Man(docs::ManArgs),
 }
@@ -62,6 +64,7 @@ pub fn run(command: Command) -> Result<u8> {
         Command::Push(a) => sync::run_push(a),
         Command::Fetch(a) => sync::run_fetch(a),
         Command::Hook(a) => hook::run(a),
+        Command::Trust(a) => trust::run(a),
         Command::Completions(a) => docs::run_completions(a),
         Command::Man(a) => docs::run_man(a),
     }

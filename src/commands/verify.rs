@@ -92,6 +92,12 @@ pub fn run(args: Args) -> Result<u8> {
             .iter()
             .map(|(tag, p)| format!("tag {tag}: {p}")),
     );
+    // The in-repo policy chain (brief §2.7): a change to .seal/ its parent's policy
+    // does not allow fails, wherever on the checked commits' lines from the root.
+    let trust = crate::signing::PolicyResolver::from_config(&repo)?.trust_problems(&commits)?;
+    lines.extend(trust.iter().map(|p| {
+        format!("{} {}: {p}", short(p.commit()), subject(&repo, p.commit()))
+    }));
     // A ledger tree outside the one canonical shape can hide or swap seals from some
     // reader: it is a problem in itself.
     let shape = Ledger::new(&repo, &cfg).check_shape()?;
@@ -144,6 +150,10 @@ pub fn run(args: Args) -> Result<u8> {
                 "worktree": worktree,
                 "not_checked": not_checked,
                 "ledger": shape.iter().map(|p| p.to_string()).collect::<Vec<_>>(),
+                "trust": trust
+                    .iter()
+                    .map(|p| json!({"commit": p.commit().to_string(), "reason": p.to_string()}))
+                    .collect::<Vec<_>>(),
             }))
             .unwrap_or_default(),
         )?;
@@ -208,6 +218,11 @@ pub fn run(args: Args) -> Result<u8> {
         eprintln!(
             "hint: the ledger was written by something other than git-seal; list it with git ls-tree -r {}",
             cfg.ledger_ref
+        );
+    } else if let (false, Some(p)) = (args.json, trust.first()) {
+        eprintln!(
+            "hint: see who sealed it: git seal show {}   # a change to .seal/ counts only when a signer its parent's policy allows signs its seal",
+            short(p.commit())
         );
     } else if !args.json {
         eprintln!("hint: {}", hint(&problems, &tag_problems));

@@ -49,6 +49,8 @@ pub enum PolicySource {
 pub struct PolicyResolver {
     source: PolicySource,
     configured: Option<Arc<Policy>>,
+    /// The chain from `seal.trustRoot`, when no file is configured (`crate::trust`).
+    in_repo: Option<crate::trust::InRepo>,
 }
 
 impl PolicyResolver {
@@ -70,10 +72,7 @@ impl PolicyResolver {
         let allowed = pick("seal.allowedSignersFile", "gpg.ssh.allowedSignersFile");
         let revoked = pick("seal.revocationFile", "gpg.ssh.revocationFile");
         let Some((setting, path)) = allowed else {
-            return Ok(PolicyResolver {
-                source: PolicySource::None,
-                configured: None,
-            });
+            return Self::unconfigured(repo, revoked);
         };
         let allowed = AllowedSigners::load(&path).map_err(|e| {
             Error::usage(format!("{setting}: {e}"))
@@ -89,6 +88,7 @@ impl PolicyResolver {
         Ok(PolicyResolver {
             source: PolicySource::Configured { path, setting },
             configured: Some(Arc::new(Policy { allowed, revoked })),
+            in_repo: None,
         })
     }
 
@@ -97,12 +97,60 @@ impl PolicyResolver {
         PolicyResolver {
             source,
             configured: policy.map(Arc::new),
+            in_repo: None,
         }
     }
 
     /// The policy that judges the seal of `commit`.
-    pub fn policy_for(&mut self, _commit: Oid) -> Result<Option<Arc<Policy>>> {
+    pub fn policy_for(&mut self, commit: Oid) -> Result<Option<Arc<Policy>>> {
+        if let Some(in_repo) = &mut self.in_repo {
+            return in_repo.policy_for(commit).map(Some);
+        }
         Ok(self.configured.clone())
+    }
+
+    /// No allowed-signers file is configured: the in-repo chain from `seal.trustRoot`
+    /// when one is pinned (with the configured revocations beside it), else none.
+    fn unconfigured(repo: &Repo, revoked: Option<(&'static str, PathBuf)>) -> Result<Self> {
+        if repo.config_string(crate::trust::ROOT_KEY).is_none() {
+            return Ok(PolicyResolver {
+                source: PolicySource::None,
+                configured: None,
+                in_repo: None,
+            });
+        }
+        let revoked = match revoked {
+            None => Revocations::default(),
+            Some((rsetting, rpath)) => Revocations::load(&rpath).map_err(|e| {
+                Error::usage(format!("{rsetting}: {e}"))
+                    .hint(format!("git config --unset {rsetting}   # or fix the file"))
+            })?,
+        };
+        let in_repo = crate::trust::InRepo::from_config(repo, revoked)?;
+        Ok(PolicyResolver {
+            source: in_repo.as_ref().map_or(PolicySource::None, |r| {
+                PolicySource::InRepo {
+                    root: r.root().commit,
+                }
+            }),
+            configured: None,
+            in_repo,
+        })
+    }
+
+    /// The in-repo chain's problems on the first-parent lines of `commits` (a policy
+    /// change its parent's policy does not allow, an unusable policy file); empty when
+    /// the in-repo policy is not in force. Each fails `verify`.
+    pub fn trust_problems(&mut self, commits: &[Oid]) -> Result<Vec<crate::trust::Problem>> {
+        match &mut self.in_repo {
+            Some(in_repo) => in_repo.problems(commits),
+            None => Ok(Vec::new()),
+        }
+    }
+
+    /// The in-repo chain, when it is the policy in force.
+    pub fn in_repo(&mut self) -> Option<&mut crate::trust::InRepo> {
+        self.in_repo.as_mut()
     }
 
     /// Where the policy comes from.
