@@ -151,6 +151,11 @@ fn sealing_hook(name: &str, targets: impl FnOnce(&Repo) -> Result<Vec<Oid>>) -> 
     let Some((repo, mut run)) = start_hook(name) else {
         return 0;
     };
+    // A signing key that cannot be used leaves the seal unsigned, never unwritten.
+    let (signer, mut unsigned) = match crate::signing::SealSigner::from_config(&repo, None) {
+        Ok(s) => (s, None),
+        Err(e) => (None, Some(e)),
+    };
     let result = Config::load(&repo).and_then(|cfg| {
         let commits = targets(&repo)?;
         let sealed = seal_commits(
@@ -162,6 +167,8 @@ fn sealing_hook(name: &str, targets: impl FnOnce(&Repo) -> Result<Vec<Oid>>) -> 
                 dry_run: false,
                 progress: None,
                 replace_foreign: true,
+                signer: signer.as_ref(),
+                signing_required: false,
             },
         )?;
         Ok((cfg, commits, sealed))
@@ -173,14 +180,26 @@ fn sealing_hook(name: &str, targets: impl FnOnce(&Repo) -> Result<Vec<Oid>>) -> 
                 written,
                 already,
                 attempts,
+                unsigned: sign_failed,
             } = sealed;
             if cfg.verbose {
                 for (oid, digest) in &written {
                     eprintln!("git-seal: sealed {} {digest}", short(*oid));
                 }
             }
+            unsigned = unsigned.or(sign_failed).filter(|_| !written.is_empty());
+            if let Some(e) = &unsigned {
+                eprintln!("warning: git-seal ({name}): sealed, but unsigned: {e}");
+                eprintln!(
+                    "hint: {}",
+                    e.hint()
+                        .unwrap_or_else(|| "check the key with: git seal status".into())
+                );
+            }
             let status = if written.is_empty() {
                 Status::Skipped
+            } else if unsigned.is_some() {
+                Status::Partial
             } else {
                 Status::Success
             };
@@ -190,9 +209,17 @@ fn sealing_hook(name: &str, targets: impl FnOnce(&Repo) -> Result<Vec<Oid>>) -> 
                 .collect();
             warn_log(run.finish(
                 status,
-                json!({"sealed": outputs, "already": ids(&already)}),
+                json!({"sealed": outputs, "already": ids(&already),
+                       "unsigned": unsigned.as_ref().map(|e| e.to_string())}),
                 attempts.max(1),
-                format!("sealed {}, {} already sealed", written.len(), already.len()),
+                match &unsigned {
+                    Some(e) => format!(
+                        "sealed {} unsigned ({e}), {} already sealed",
+                        written.len(),
+                        already.len()
+                    ),
+                    None => format!("sealed {}, {} already sealed", written.len(), already.len()),
+                },
             ));
         }
         Err(e) => {
@@ -595,9 +622,21 @@ fn tag_hook(state: Option<&str>, input: &str) -> u8 {
             return 0;
         }
     };
+    let signer = crate::signing::SealSigner::from_config(&repo, None);
+    if let Err(e) = &signer {
+        eprintln!("warning: git-seal: tags sealed unsigned: {e}");
+    }
+    let signing = crate::tags::TagSigning {
+        signer: signer.as_ref().ok().and_then(Option::as_ref),
+        required: false,
+    };
     for tag in &tags {
-        match crate::tags::seal_tag(&repo, &cfg, tag, None, false) {
+        match crate::tags::seal_tag(&repo, &cfg, tag, None, false, signing) {
             Ok(t) => {
+                if let Some(e) = &t.unsigned {
+                    eprintln!("warning: git-seal: tag {tag} sealed, but unsigned: {e}");
+                    failed.push(json!({"tag": tag, "unsigned": e.to_string()}));
+                }
                 if cfg.verbose && t.written {
                     eprintln!("git-seal: sealed tag {tag} {}", t.seal.digest);
                 }

@@ -20,6 +20,7 @@ pub mod allowed_signers;
 pub mod key;
 mod pattern;
 pub mod resolver;
+pub mod setup;
 pub mod sign;
 pub mod sshsig;
 
@@ -33,6 +34,7 @@ pub use allowed_signers::{AllowedSigners, Decision, PolicyError, Revocations};
 pub use key::{resolve, KeyConfig, KeySource, SignEnv, SigningKey};
 pub use pattern::{matches, matches_list, ListMatch};
 pub use resolver::{PolicyResolver, PolicySource};
+pub use setup::SealSigner;
 pub use sign::sign;
 pub use sshsig::Signer;
 
