@@ -70,8 +70,7 @@ pub struct Root {
 pub fn is_fingerprint(s: &str) -> bool {
     s.strip_prefix("SHA256:").is_some_and(|b| {
         b.len() == 43
-            && b
-                .bytes()
+            && b.bytes()
                 .all(|c| c.is_ascii_alphanumeric() || c == b'+' || c == b'/')
     })
 }
@@ -107,13 +106,23 @@ pub trait SealSource {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum BadPolicy {
     /// `.seal` or the file is a symbolic link.
-    Symlink { path: &'static str },
+    Symlink {
+        path: &'static str,
+    },
     /// The file (or `.seal`) is not what it must be (a tree, a blob).
-    WrongKind { path: &'static str, found: String },
-    TooLarge { bytes: u64 },
+    WrongKind {
+        path: &'static str,
+        found: String,
+    },
+    TooLarge {
+        bytes: u64,
+    },
     NotUtf8,
     /// Content, but not one line OpenSSH could use; the first bad line.
-    NoUsableLine { line: usize, why: String },
+    NoUsableLine {
+        line: usize,
+        why: String,
+    },
 }
 
 impl fmt::Display for BadPolicy {
@@ -122,7 +131,10 @@ impl fmt::Display for BadPolicy {
             BadPolicy::Symlink { path } => write!(f, "{path} is a symbolic link"),
             BadPolicy::WrongKind { path, found } => write!(f, "{path} is a {found}"),
             BadPolicy::TooLarge { bytes } => {
-                write!(f, "{POLICY_PATH} is {bytes} bytes, over the {MAX_POLICY_BYTES}-byte limit")
+                write!(
+                    f,
+                    "{POLICY_PATH} is {bytes} bytes, over the {MAX_POLICY_BYTES}-byte limit"
+                )
             }
             BadPolicy::NotUtf8 => write!(f, "{POLICY_PATH} is not UTF-8 text"),
             BadPolicy::NoUsableLine { line, why } => write!(
@@ -335,7 +347,9 @@ impl Chain {
         let mut found = Vec::new();
         let mut next = self.nodes.get(&commit).and_then(|n| n.last_problem(commit));
         while let Some(c) = next {
-            let Some(node) = self.nodes.get(&c) else { break };
+            let Some(node) = self.nodes.get(&c) else {
+                break;
+            };
             found.extend(node.problem.clone());
             next = node.before;
         }
@@ -586,9 +600,7 @@ impl Chain {
             }));
         }
         if size as u64 > MAX_POLICY_BYTES {
-            return Ok(Err(BadPolicy::TooLarge {
-                bytes: size as u64,
-            }));
+            return Ok(Err(BadPolicy::TooLarge { bytes: size as u64 }));
         }
         let bytes = self.git.find_blob(blob)?.content().to_vec();
         let Ok(text) = String::from_utf8(bytes) else {
@@ -670,7 +682,8 @@ impl fmt::Debug for InRepo {
 }
 
 /// The hint that pins a root, fit to paste.
-pub const PIN_HINT: &str = "git seal trust --root <rev>   # the commit whose .seal/allowed_signers you trust";
+pub const PIN_HINT: &str =
+    "git seal trust --root <rev>   # the commit whose .seal/allowed_signers you trust";
 
 /// `seal.trustRoot` as pinned: `None` when unset; an error when it does not parse or
 /// names no commit here.
@@ -854,7 +867,9 @@ mod tests {
             "SHA256:47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU"
         ));
         assert!(!is_fingerprint("SHA256:short"));
-        assert!(!is_fingerprint("MD5:47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU"));
+        assert!(!is_fingerprint(
+            "MD5:47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU"
+        ));
         assert!(!is_fingerprint(
             "SHA256:47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuF="
         ));

@@ -46,7 +46,9 @@ fn pin(repo: &Repo, rev: &str, key: Option<String>) -> Result<u8> {
                 "--key '{}' is not a SHA256 key fingerprint",
                 crate::quote::printable(k)
             ))
-            .hint("ssh-keygen -l -f ~/.ssh/id_ed25519.pub   # prints SHA256:…; pass that to --key"));
+            .hint(
+                "ssh-keygen -l -f ~/.ssh/id_ed25519.pub   # prints SHA256:…; pass that to --key",
+            ));
         }
     }
     let commit = repo.commit(rev)?.id();
@@ -90,8 +92,7 @@ fn pin(repo: &Repo, rev: &str, key: Option<String>) -> Result<u8> {
         outln(format!("  its seal is signed by the pinned key {k}"))?;
     }
     print_signers(repo, commit, "  signers its .seal/allowed_signers allows:")?;
-    if let PolicySource::Configured { setting, .. } = PolicyResolver::from_config(repo)?.source()
-    {
+    if let PolicySource::Configured { setting, .. } = PolicyResolver::from_config(repo)?.source() {
         outln(format!(
             "note: {setting} is set and takes precedence over the in-repo policy"
         ))?;
@@ -148,9 +149,9 @@ fn show(repo: &Repo) -> Result<u8> {
                 return Ok(0);
             };
             if in_repo.standing(head)? == trust::Standing::Outside {
-                outln(format!(
-                    "policy in force at HEAD: none: HEAD does not descend from the root by first parents"
-                ))?;
+                outln(
+                    "policy in force at HEAD: none: HEAD does not descend from the root by first parents",
+                )?;
                 return Ok(1);
             }
             let policy = in_repo.in_force(head)?;

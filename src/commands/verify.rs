@@ -95,9 +95,11 @@ pub fn run(args: Args) -> Result<u8> {
     // The in-repo policy chain (brief §2.7): a change to .seal/ its parent's policy
     // does not allow fails, wherever on the checked commits' lines from the root.
     let trust = crate::signing::PolicyResolver::from_config(&repo)?.trust_problems(&commits)?;
-    lines.extend(trust.iter().map(|p| {
-        format!("{} {}: {p}", short(p.commit()), subject(&repo, p.commit()))
-    }));
+    lines.extend(
+        trust
+            .iter()
+            .map(|p| format!("{} {}: {p}", short(p.commit()), subject(&repo, p.commit()))),
+    );
     // A ledger tree outside the one canonical shape can hide or swap seals from some
     // reader: it is a problem in itself.
     let shape = Ledger::new(&repo, &cfg).check_shape()?;

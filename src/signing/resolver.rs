@@ -128,11 +128,11 @@ impl PolicyResolver {
         };
         let in_repo = crate::trust::InRepo::from_config(repo, revoked)?;
         Ok(PolicyResolver {
-            source: in_repo.as_ref().map_or(PolicySource::None, |r| {
-                PolicySource::InRepo {
+            source: in_repo
+                .as_ref()
+                .map_or(PolicySource::None, |r| PolicySource::InRepo {
                     root: r.root().commit,
-                }
-            }),
+                }),
             configured: None,
             in_repo,
         })

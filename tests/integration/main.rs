@@ -22,5 +22,6 @@ mod signing;
 mod stress;
 mod submodules;
 mod tags;
+mod trust;
 mod verify;
 mod verify_claims;
