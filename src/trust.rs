@@ -406,40 +406,39 @@ impl Chain {
         if let Some(why) = &self.root_problem {
             return Err(self.root_error(why));
         }
-        let mut line = Vec::new();
+        // One object read per commit: its parent and its `.seal` entry together.
+        let mut line: Vec<(Oid, Option<Oid>)> = Vec::new();
         let mut cur = commit;
         let base = loop {
             if self.nodes.contains_key(&cur) {
-                break Some(cur);
+                break Some(Some(cur));
             }
-            line.push(cur);
+            let Ok(c) = self.git.find_commit(cur) else {
+                break self.outside(std::mem::take(&mut line));
+            };
+            let entry = c
+                .tree()
+                .ok()
+                .and_then(|t| t.get_name(POLICY_DIR).map(|e| e.id()));
+            line.push((cur, entry));
             if cur == self.root.commit {
-                break None;
+                break Some(None);
             }
-            match self.first_parent(cur) {
-                Some(p) if self.git.find_commit(p).is_ok() => cur = p,
-                _ => {
-                    for c in line {
-                        let seal_entry = self.seal_entry(c);
-                        self.nodes.insert(
-                            c,
-                            Node {
-                                policy: self.empty.clone(),
-                                seal_entry,
-                                standing: Standing::Outside,
-                                problem: None,
-                                before: None,
-                            },
-                        );
-                    }
-                    return Ok(());
-                }
+            let parent = recorded_parents(&c).first().copied();
+            drop(c);
+            match parent {
+                Some(p) => cur = p,
+                None => break self.outside(std::mem::take(&mut line)),
             }
         };
+        // Some(Some(p)): continue from the placed `p`; Some(None): from the root.
+        let Some(base) = base else {
+            return Ok(());
+        };
         let mut parent = base;
-        for &c in line.iter().rev() {
+        for &(c, entry) in line.iter().rev() {
             let node = match parent {
-                None => match self.root_node(c, seals)? {
+                None => match self.root_node(c, entry, seals)? {
                     Ok(n) => n,
                     Err(why) => {
                         let e = self.root_error(&why);
@@ -451,7 +450,7 @@ impl Chain {
                     let Some(pn) = self.nodes.get(&p).cloned() else {
                         return Err(Error::usage(format!("trust chain lost {}", short(p))));
                     };
-                    self.child_node(c, p, &pn, seals)?
+                    self.child_node(c, entry, p, &pn, seals)?
                 }
             };
             self.nodes.insert(c, node);
@@ -460,12 +459,31 @@ impl Chain {
         Ok(())
     }
 
+    /// Places a first-parent line that does not reach the root as outside the chain.
+    /// Returns what `walk` breaks with: nothing left to place.
+    #[allow(clippy::type_complexity)]
+    fn outside(&mut self, line: Vec<(Oid, Option<Oid>)>) -> Option<Option<Oid>> {
+        for (c, seal_entry) in line {
+            self.nodes.insert(
+                c,
+                Node {
+                    policy: self.empty.clone(),
+                    seal_entry,
+                    standing: Standing::Outside,
+                    problem: None,
+                    before: None,
+                },
+            );
+        }
+        None
+    }
+
     fn root_node(
         &mut self,
         c: Oid,
+        seal_entry: Option<Oid>,
         seals: &mut dyn SealSource,
     ) -> Result<std::result::Result<Node, RootProblem>> {
-        let seal_entry = self.seal_entry(c);
         let policy = match self.tree_policy(c) {
             TreePolicy::Absent => return Ok(Err(RootProblem::NoPolicy)),
             TreePolicy::Bad(why) => return Ok(Err(RootProblem::BadPolicy(why))),
@@ -508,11 +526,11 @@ impl Chain {
     fn child_node(
         &mut self,
         c: Oid,
+        seal_entry: Option<Oid>,
         p: Oid,
         parent: &Node,
         seals: &mut dyn SealSource,
     ) -> Result<Node> {
-        let seal_entry = self.seal_entry(c);
         let mut node = Node {
             policy: parent.policy.clone(),
             seal_entry,
@@ -542,12 +560,6 @@ impl Chain {
             Err(why) => node.problem = Some(Problem::BadPolicy { commit: c, why }),
         }
         Ok(node)
-    }
-
-    fn seal_entry(&self, c: Oid) -> Option<Oid> {
-        let tree = self.git.find_commit(c).ok()?.tree().ok()?;
-        let id = tree.get_name(POLICY_DIR)?.id();
-        Some(id)
     }
 
     fn tree_policy(&self, c: Oid) -> TreePolicy {
