@@ -97,18 +97,18 @@ fn a_signed_seal_checks_with_ssh_keygen_alone_and_a_tampered_field_fails_both() 
         "signature:\n  format: sshsig\n  namespace: git-seal\n",
     );
     assert_has(&note, "  sig: |\n    -----BEGIN SSH SIGNATURE-----\n");
-    assert_has(&note, &format!("  principal: {CY}\n"));
+    assert_has(&note, format!("  principal: {CY}\n"));
     assert_eq!(openssh_verify(&sb, &repo, &note, &allowed), 0, "{note}");
     repo.seal(&["verify"])
         .ok()
-        .stdout_has(format!("signatures: 1 trusted"));
+        .stdout_has("signatures: 1 trusted");
     repo.seal(&["show"]).ok().stdout_has(format!(
         "# signature: signed by {CY} ({})",
         fingerprint(&sb, &alice)
     ));
     let status = repo.seal(&["status"]).ok().stdout();
     assert_has(&status, "signing key: user.signingKey = key file");
-    assert_has(&status, &fingerprint(&sb, &alice));
+    assert_has(&status, fingerprint(&sb, &alice));
     assert_has(&status, "(gpg.ssh.allowedSignersFile;");
 
     // A tag seal is signed the same way.
