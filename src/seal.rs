@@ -89,6 +89,12 @@ pub enum ParseError {
 pub struct Parsed {
     pub seal: Seal,
     pub computed_digest: String,
+    /// The bytes its signature must sign ([`signed_message`] of the document as
+    /// stored, unknown fields included).
+    pub signed: Vec<u8>,
+    /// A `signature` present but not of the field's shape: a bad signature (the
+    /// seal's other fields still read).
+    pub signature_error: Option<String>,
 }
 
 /// Everything a seal records besides the commit itself.
@@ -145,6 +151,14 @@ impl Seal {
         crate::yaml::to_string(self)
     }
 
+    /// `sealed_at` as unix seconds (what a signature is judged at); `None` when it
+    /// is not RFC 3339.
+    pub fn sealed_at_unix(&self) -> Option<i64> {
+        DateTime::parse_from_rfc3339(&self.sealed_at)
+            .ok()
+            .map(|t| t.timestamp())
+    }
+
     pub fn to_json(&self) -> Value {
         serde_json::to_value(self).unwrap_or(Value::Null)
     }
@@ -163,11 +177,23 @@ impl Seal {
                 crate::limits::prefix(schema, 64).to_string(),
             ));
         }
-        let seal: Seal =
-            serde_json::from_value(value.clone()).map_err(|e| ParseError::Fields(e.to_string()))?;
+        let (signature, signature_error) = match signature_in(&value) {
+            Ok(s) => (s, None),
+            Err(e) => (None, Some(e)),
+        };
+        let signed = signed_message(&value);
+        let mut fields = value;
+        if let Value::Object(map) = &mut fields {
+            map.remove("signature");
+        }
+        let mut seal: Seal =
+            serde_json::from_value(fields).map_err(|e| ParseError::Fields(e.to_string()))?;
+        seal.signature = signature;
         Ok(Parsed {
             seal,
-            computed_digest: digest_of(value),
+            computed_digest: format!("sha256:{}", hex::encode(Sha256::digest(&signed))),
+            signed,
+            signature_error,
         })
     }
 }

@@ -353,7 +353,7 @@ fn refusal(checked: usize, problems: &[Problem]) -> GateOutcome {
 }
 
 /// Prints the refusal: per bad commit its short id, subject and reason, then the fix.
-fn print_refusal(repo: &Repo, problems: &[Problem], sent_from: &[String]) {
+fn print_refusal(repo: &Repo, problems: &[Problem], sent_from: &[String], remote: &str) {
     let mut seen = std::collections::HashSet::new();
     let commits: Vec<Oid> = problems
         .iter()
@@ -373,7 +373,30 @@ fn print_refusal(repo: &Repo, problems: &[Problem], sent_from: &[String]) {
         );
     }
     let only_missing = problems.iter().all(|p| p.reason == Reason::NoSeal);
-    if only_missing {
+    let countersign = problems.iter().find_map(|p| match &p.reason {
+        Reason::MissingCountersign { role, .. } => Some((p.commit, role)),
+        _ => None,
+    });
+    let untrusted = problems
+        .iter()
+        .any(|p| matches!(p.reason, Reason::NotTrusted(_)));
+    if let Some((tip, role)) = countersign {
+        // Children come first: the first is the tip, whose countersign covers the
+        // sealed chain behind it. Someone else runs it (two-person rule).
+        eprintln!(
+            "hint: a second person countersigns the tip, then pushes the ledger: git seal countersign {tip} --role {} && git seal push {}",
+            crate::quote::shell(role),
+            crate::quote::shell(remote)
+        );
+    }
+    if untrusted {
+        eprintln!(
+            "hint: seals must be signed by a key in the receiving side's allowed signers (git seal status shows yours); commit again with the key configured: git config gpg.format ssh && git config user.signingKey ~/.ssh/id_ed25519"
+        );
+    }
+    if countersign.is_some() || untrusted {
+        // The fix is above.
+    } else if only_missing {
         // Name what was pushed: HEAD may be another branch, where --missing alone
         // would seal nothing that this push sends. Names come from the pusher.
         let tips: Vec<String> = sent_from.iter().map(|t| crate::quote::shell(t)).collect();
@@ -434,6 +457,7 @@ fn pre_push(args: &[String]) -> Result<(Run, GateOutcome)> {
             &repo,
             &checked.problems,
             &gate::sent_from(&updates, cfg.gate_tags),
+            &remote,
         );
         return Ok((run, refusal(commits, &checked.problems)));
     }
@@ -555,6 +579,7 @@ fn pre_receive() -> Result<(Run, GateOutcome)> {
             &repo,
             &report.problems,
             &gate::sent_from(&updates, cfg.gate_tags),
+            "origin",
         );
         eprintln!(
             "hint: then push the ledger, before the branch: git seal push origin && git push"

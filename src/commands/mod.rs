@@ -8,6 +8,7 @@ use clap::Subcommand;
 
 use crate::error::{Error, Result};
 
+pub mod countersign;
 pub mod diff;
 pub mod docs;
 pub mod export;
@@ -29,6 +30,7 @@ pub enum Command {
     Uninstall(install::UninstallArgs),
     Status(status::Args),
     Seal(seal::Args),
+    Countersign(countersign::Args),
     Show(show::Args),
     Manifest(manifest::Args),
     Verify(verify::Args),
@@ -53,6 +55,7 @@ pub fn run(command: Command) -> Result<u8> {
         Command::Uninstall(a) => install::run_uninstall(a),
         Command::Status(a) => status::run(a),
         Command::Seal(a) => seal::run(a),
+        Command::Countersign(a) => countersign::run(a),
         Command::Show(a) => show::run(a),
         Command::Manifest(a) => manifest::run(a),
         Command::Verify(a) => verify::run(a),

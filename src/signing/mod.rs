@@ -52,8 +52,14 @@ pub struct Signature {
     pub namespace: String,
     /// The signer's identity as written in allowed signers (usually an email).
     pub principal: String,
-    /// The armored SSHSIG (`-----BEGIN SSH SIGNATURE-----` …).
+    /// The armored SSHSIG (`-----BEGIN SSH SIGNATURE-----` …), written to YAML as a
+    /// literal block (`sig: |`) as the brief shows it.
+    #[serde(serialize_with = "literal_block")]
     pub sig: String,
+}
+
+fn literal_block<S: serde::Serializer>(sig: &str, s: S) -> Result<S::Ok, S::Error> {
+    serde::Serialize::serialize(&serde_saphyr::LitStr(sig), s)
 }
 
 impl Signature {

@@ -18,6 +18,7 @@ mod push;
 mod rollback;
 mod runlog;
 mod sealing;
+mod signed_seals;
 mod signing;
 mod stress;
 mod submodules;
