@@ -4,8 +4,10 @@
 //! The file `.seal/allowed_signers` in a commit's tree (OpenSSH's allowed-signers
 //! format, `namespaces="git-seal"`) is the policy *in force* at that commit, once the
 //! chain has accepted it. A commit's seal signature is judged by the policy in force
-//! at its first parent; the root's own seal by the root's policy, or, when a key
-//! fingerprint is pinned with the root, by that key alone.
+//! at its first parent. The root starts the chain only when its own seal is signed
+//! by a signer its own policy trusts, or, when a key fingerprint is pinned with the
+//! root, by that key (`verify` then still judges the root's signature by the root's
+//! policy); a root that cannot start it is an error for every commit that reaches it.
 //!
 //! Invariants:
 //! - A commit that changes anything under `.seal/` (its `.seal` tree entry differs

@@ -128,6 +128,10 @@ fn a_fresh_clone_pins_its_root_and_verifies_with_no_allowed_signers_file() {
     let show = clone.seal(&["trust", "--show"]).ok();
     show.stdout_has(format!("trust root: {root}"));
     show.stdout_has(&alice.fingerprint);
+    clone.seal(&["status"]).ok().stdout_has(format!(
+        ".seal/allowed_signers in the repository, trusted from root {}",
+        short(&root)
+    ));
     // Signatures count now: with signatures required, every commit since the root
     // verifies against the in-repo policy alone.
     clone.git(&["config", "seal.requireSigned", "true"]).ok();
@@ -262,6 +266,10 @@ fn a_configured_allowed_signers_file_takes_precedence_over_the_in_repo_policy() 
         .seal(&["trust", "--show"])
         .ok()
         .stdout_has("(seal.allowedSignersFile), which takes precedence over the in-repo policy");
+    clone
+        .seal(&["status"])
+        .ok()
+        .stdout_has("(seal.allowedSignersFile; takes precedence over an in-repo policy)");
 }
 
 #[test]
