@@ -19,6 +19,7 @@ use crate::error::{Error, Result};
 use crate::git::{recorded_parents, short, Repo};
 use crate::ledger::{Ledger, View};
 use crate::seal::{Identity, ManifestSummary, Seal, SealInputs};
+use crate::signing::SealSigner;
 
 /// What a sealing run did.
 #[derive(Debug, Default)]
@@ -29,6 +30,9 @@ pub struct Sealed {
     pub already: Vec<Oid>,
     /// Ledger attempts used.
     pub attempts: u32,
+    /// Why the seals written are unsigned although a signing key is configured (the
+    /// first failure; no further signing is tried in this run).
+    pub unsigned: Option<crate::signing::SignError>,
 }
 
 /// Options of one sealing run.
@@ -41,6 +45,11 @@ pub struct SealRun<'a> {
     /// the old commit's note onto an amended one, or concatenates it onto the new
     /// seal), keeping that note at `alternates/`: what the sealing hooks do.
     pub replace_foreign: bool,
+    /// Who signs the seals written (brief §2.4); `None`: unsigned.
+    pub signer: Option<&'a SealSigner>,
+    /// A signing failure fails the run (a command) instead of leaving the seal
+    /// unsigned (a hook, which never fails).
+    pub signing_required: bool,
 }
 
 /// Seals `commits` (parents before children), skipping those already sealed.
@@ -78,6 +87,20 @@ pub fn seal_commits(
             &name,
             &email,
         )?;
+        let mut seal = seal;
+        if let (Some(signer), None) = (run.signer, &sealed.unsigned) {
+            if let Err(e) = seal.sign(signer) {
+                if run.signing_required {
+                    let hint = e.hint();
+                    let err = Error::usage(format!("cannot sign the seal of {}: {e}", short(oid)));
+                    return Err(match hint {
+                        Some(h) => err.hint(h),
+                        None => err.hint("git seal status   # shows the signing key in use"),
+                    });
+                }
+                sealed.unsigned = Some(e);
+            }
+        }
         batch_digests.insert(oid, seal.digest.clone());
         sealed.written.push((oid, seal.digest.clone()));
         let yaml = seal.to_yaml().into_bytes();

@@ -210,7 +210,27 @@ pub fn check(
         .filter(|u| is_gated(&u.refname, gate_tags))
         .collect();
     let commits = sent_commits(repo, &gated, vetted)?;
-    let problems = Verifier::new(repo, view, CacheMode::ReadWrite).check_all(&commits)?;
+    // Signatures are judged by this side's own allowed signers and policy.
+    let resolver = crate::signing::PolicyResolver::from_config(repo)?;
+    let policy = crate::policy::SignPolicy::from_config(repo)?;
+    let mut verifier = Verifier::new(repo, view, CacheMode::ReadWrite).with_policy(resolver);
+    let mut problems = verifier.check_all(&commits)?;
+    for u in gated.iter().filter(|u| !u.is_delete()) {
+        let rule = policy.for_ref(&u.refname);
+        let Some(tip) = peel_commit(repo, u.new).filter(|_| !rule.is_empty()) else {
+            continue;
+        };
+        let old = peel_commit(repo, u.old).unwrap_or_else(Oid::zero);
+        let landing = crate::policy::landing(repo, old, tip, vetted)?;
+        for p in crate::policy::check_rule(&mut verifier, &rule, &landing)? {
+            if !problems
+                .iter()
+                .any(|q| q.commit == p.commit && q.reason == p.reason)
+            {
+                problems.push(p);
+            }
+        }
+    }
     Ok(Report {
         commits: commits.len(),
         problems,

@@ -178,6 +178,23 @@ impl Repo {
         }
     }
 
+    /// A second handle on this repository, opened the way this one was (quarantined
+    /// objects of a `pre-receive` included), with the same `git -c` settings.
+    pub fn reopen(&self) -> Result<Repo> {
+        let git = self
+            .locator()
+            .open()
+            .map_err(|e| open_error(e, self.git_dir.as_str()))?;
+        Ok(Repo {
+            git,
+            git_dir: self.git_dir.clone(),
+            common_dir: self.common_dir.clone(),
+            workdir: self.workdir.clone(),
+            from_env: self.from_env,
+            command_config: self.command_config.clone(),
+        })
+    }
+
     /// How to reach this repository again from another thread or process.
     pub fn locator(&self) -> Locator {
         Locator {

@@ -33,9 +33,11 @@ pub enum Doc {
     SnapshotFile,
     /// `rollbacks/<run id>.yaml`.
     Rollback,
+    /// `countersigns/<commit>/<digest>.yaml`.
+    Countersign,
 }
 
-/// Cap of a seal, an alternate seal, a tag seal and a rollback record.
+/// Cap of a seal, an alternate seal, a tag seal, a rollback record and a countersign.
 pub const DOCUMENT_CAP: u64 = 64 * 1024;
 /// Cap of a snapshot's frozen manifest or checksum file.
 pub const SNAPSHOT_FILE_CAP: u64 = 256 * 1024 * 1024;
@@ -44,7 +46,9 @@ impl Doc {
     pub fn cap(self) -> u64 {
         match self {
             Doc::SnapshotFile => SNAPSHOT_FILE_CAP,
-            Doc::Seal | Doc::Alternate | Doc::TagSeal | Doc::Rollback => DOCUMENT_CAP,
+            Doc::Seal | Doc::Alternate | Doc::TagSeal | Doc::Rollback | Doc::Countersign => {
+                DOCUMENT_CAP
+            }
         }
     }
 
@@ -55,6 +59,7 @@ impl Doc {
             Doc::TagSeal => "tag seal",
             Doc::SnapshotFile => "snapshot file",
             Doc::Rollback => "rollback record",
+            Doc::Countersign => "countersign",
         }
     }
 
@@ -64,6 +69,7 @@ impl Doc {
             Some("tags") => Doc::TagSeal,
             Some("snapshots") => Doc::SnapshotFile,
             Some("rollbacks") => Doc::Rollback,
+            Some("countersigns") => Doc::Countersign,
             Some("alternates") => Doc::Alternate,
             _ => Doc::Seal,
         }

@@ -30,6 +30,45 @@ pub struct Verify {
     pub not_checked: Vec<NotChecked>,
     /// Ways the ledger's tree is not canonical.
     pub ledger: Vec<String>,
+    /// Changes to the in-repository policy its parent's policy does not allow.
+    pub trust: Vec<TrustProblem>,
+    /// The signature verdict of each checked commit's chosen seal.
+    pub signatures: Vec<SignatureReport>,
+    /// Which signatures and countersigns vouch for each tip named, and for how many
+    /// commits of its sealed ancestry.
+    pub coverage: Vec<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct TrustProblem {
+    pub commit: String,
+    pub reason: String,
+}
+
+impl From<&crate::trust::Problem> for TrustProblem {
+    fn from(p: &crate::trust::Problem) -> Self {
+        TrustProblem {
+            commit: p.commit().to_string(),
+            reason: p.to_string(),
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct SignatureReport {
+    pub commit: String,
+    pub trusted: bool,
+    pub verdict: String,
+}
+
+impl SignatureReport {
+    pub fn of(commit: git2::Oid, verdict: &crate::signing::Verdict) -> Self {
+        SignatureReport {
+            commit: commit.to_string(),
+            trusted: verdict.is_trusted(),
+            verdict: verdict.to_string(),
+        }
+    }
 }
 
 #[derive(Debug, Serialize)]

@@ -14,6 +14,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
+use crate::signing::{SealSigner, SignError, Signature};
+
 /// The schema a seal of this version writes.
 pub const SCHEMA: &str = "git-seal/seal/v1";
 const SCHEMA_PREFIX: &str = "git-seal/seal/";
@@ -64,6 +66,10 @@ pub struct Seal {
     pub sealed_by: Identity,
     pub tool: Tool,
     pub digest: String,
+    /// Who vouches (brief §2.4): an SSH signature over [`Seal::signed_message`].
+    /// Outside `digest`, so signing never changes what a seal's digest is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signature: Option<Signature>,
 }
 
 /// Why a stored seal could not be read.
@@ -83,6 +89,12 @@ pub enum ParseError {
 pub struct Parsed {
     pub seal: Seal,
     pub computed_digest: String,
+    /// The bytes its signature must sign ([`signed_message`] of the document as
+    /// stored, unknown fields included).
+    pub signed: Vec<u8>,
+    /// A `signature` present but not of the field's shape: a bad signature (the
+    /// seal's other fields still read).
+    pub signature_error: Option<String>,
 }
 
 /// Everything a seal records besides the commit itself.
@@ -116,14 +128,35 @@ impl Seal {
                 version: env!("CARGO_PKG_VERSION").into(),
             },
             digest: String::new(),
+            signature: None,
         };
         let value = serde_json::to_value(&seal).unwrap_or(Value::Null);
         seal.digest = digest_of(value);
         seal
     }
 
+    /// The bytes a seal's signature signs: the canonical JSON whose SHA-256 is its
+    /// `digest` (every field but `digest` and `signature`).
+    pub fn signed_message(&self) -> Vec<u8> {
+        signed_message(&self.to_json())
+    }
+
+    /// Signs the seal (replacing any signature), or says why it could not.
+    pub fn sign(&mut self, signer: &SealSigner) -> Result<(), SignError> {
+        self.signature = Some(signer.sign_doc(&self.to_json())?);
+        Ok(())
+    }
+
     pub fn to_yaml(&self) -> String {
         crate::yaml::to_string(self)
+    }
+
+    /// `sealed_at` as unix seconds (what a signature is judged at); `None` when it
+    /// is not RFC 3339.
+    pub fn sealed_at_unix(&self) -> Option<i64> {
+        DateTime::parse_from_rfc3339(&self.sealed_at)
+            .ok()
+            .map(|t| t.timestamp())
     }
 
     pub fn to_json(&self) -> Value {
@@ -144,25 +177,58 @@ impl Seal {
                 crate::limits::prefix(schema, 64).to_string(),
             ));
         }
-        let seal: Seal =
-            serde_json::from_value(value.clone()).map_err(|e| ParseError::Fields(e.to_string()))?;
+        let (signature, signature_error) = match signature_in(&value) {
+            Ok(s) => (s, None),
+            Err(e) => (None, Some(e)),
+        };
+        let signed = signed_message(&value);
+        let mut fields = value;
+        if let Value::Object(map) = &mut fields {
+            map.remove("signature");
+        }
+        let mut seal: Seal =
+            serde_json::from_value(fields).map_err(|e| ParseError::Fields(e.to_string()))?;
+        seal.signature = signature;
         Ok(Parsed {
             seal,
-            computed_digest: digest_of(value),
+            computed_digest: format!("sha256:{}", hex::encode(Sha256::digest(&signed))),
+            signed,
+            signature_error,
         })
     }
 }
 
-/// `sha256:` + hex SHA-256 of the canonical JSON of `value` without its `digest`.
-pub fn digest_of(mut value: Value) -> String {
-    if let Value::Object(map) = &mut value {
-        map.remove("digest");
-    }
-    let canonical = canonical_json(&value);
+/// `sha256:` + hex SHA-256 of the canonical JSON of `value` without its `digest`
+/// and `signature`: the same bytes [`signed_message`] gives a signer.
+pub fn digest_of(value: Value) -> String {
     format!(
         "sha256:{}",
-        hex::encode(Sha256::digest(canonical.as_bytes()))
+        hex::encode(Sha256::digest(signed_message(&value)))
     )
+}
+
+/// The one definition of what a ledger document's `digest` covers and its
+/// `signature` signs (seals, tag and snapshot seals, countersigns, rollback
+/// records): the canonical JSON of every field but `digest` and `signature`.
+pub fn signed_message(value: &Value) -> Vec<u8> {
+    let mut value = value.clone();
+    if let Value::Object(map) = &mut value {
+        map.remove("digest");
+        map.remove("signature");
+    }
+    canonical_json(&value).into_bytes()
+}
+
+/// The `signature` field of a ledger document as read (the one reader of the field):
+/// `Ok(None)` when absent, `Err` when present but not of the signature's shape (a
+/// bad signature, never "unsigned").
+pub fn signature_in(value: &Value) -> Result<Option<Signature>, String> {
+    match value.get("signature") {
+        None | Some(Value::Null) => Ok(None),
+        Some(v) => serde_json::from_value::<Signature>(v.clone())
+            .map(Some)
+            .map_err(|e| format!("the signature field is malformed: {e}")),
+    }
 }
 
 /// Canonical JSON: keys sorted, no insignificant whitespace, non-ASCII unescaped;

@@ -123,9 +123,25 @@ pub fn create_snapshot(repo: &Repo, cfg: &Config, plan: &SnapshotPlan) -> Result
     let head = repo.git.find_commit(plan.head)?;
     repo.git
         .tag(&plan.tag, head.as_object(), &tagger, &plan.message, false)?;
-    crate::tags::seal_tag(repo, cfg, &plan.tag, Some(&plan.files), false).inspect_err(|_| {
-        // No tag without its seal.
-        let _ = repo.git.tag_delete(&plan.tag);
+    let signer = signer_for(repo, &email)?;
+    let signing = crate::tags::TagSigning {
+        signer: signer.as_ref(),
+        required: true,
+    };
+    crate::tags::seal_tag(repo, cfg, &plan.tag, Some(&plan.files), false, signing).inspect_err(
+        |_| {
+            // No tag without its seal.
+            let _ = repo.git.tag_delete(&plan.tag);
+        },
+    )
+}
+
+/// The configured signer of snapshot seals and rollback records (brief §2.4); a key
+/// that is configured but cannot be used is an error before anything is written.
+fn signer_for(repo: &Repo, email: &str) -> Result<Option<crate::signing::SealSigner>> {
+    crate::signing::SealSigner::from_config(repo, Some(email)).map_err(|e| {
+        let hint = e.hint().unwrap_or_else(|| "git seal status".into());
+        crate::error::Error::usage(format!("cannot sign: {e}")).hint(hint)
     })
 }
 
@@ -708,7 +724,21 @@ pub fn apply(repo: &Repo, cfg: &Config, plan: &RollbackPlan) -> Result<Option<Ap
         aside_dir: (!aside.is_empty()).then(|| plan.aside_dir.to_string()),
         aside,
         worktree_verified: worktree_problems.is_empty(),
+        signature: None,
     };
+    let mut record = record;
+    // The worktree has moved already: a record unsigned (and said so) beats none.
+    let mut sign_failed = None;
+    match crate::signing::SealSigner::from_config(repo, Some(&me.email)) {
+        Ok(Some(signer)) => {
+            match signer.sign_doc(&serde_json::to_value(&record).unwrap_or_default()) {
+                Ok(sig) => record.signature = Some(sig),
+                Err(e) => sign_failed = Some(e.to_string()),
+            }
+        }
+        Ok(None) => {}
+        Err(e) => sign_failed = Some(e.to_string()),
+    }
     let yaml = crate::yaml::to_string(&record);
     let who = Signature::now(&me.name, &me.email)?;
     let path = format!("rollbacks/{}.yaml", record.run_id);
@@ -725,7 +755,8 @@ pub fn apply(repo: &Repo, cfg: &Config, plan: &RollbackPlan) -> Result<Option<Ap
         "safety_ref": record.safety_ref, "stash_ref": record.stash_ref,
         "aside_dir": record.aside_dir, "aside": record.aside,
         "worktree_problems": worktree_problems.len()});
-    let status = if not_recorded.is_none() && worktree_problems.is_empty() {
+    let status = if not_recorded.is_none() && worktree_problems.is_empty() && sign_failed.is_none()
+    {
         Status::Success
     } else {
         Status::Partial
@@ -788,6 +819,9 @@ pub struct RollbackRecord {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub aside: Vec<String>,
     pub worktree_verified: bool,
+    /// Who vouches (brief §2.4), over the canonical JSON of every other field.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signature: Option<crate::signing::Signature>,
 }
 
 /// Past rollbacks, oldest first.

@@ -116,6 +116,9 @@ pub struct TagSeal {
     pub sealed_by: Identity,
     pub tool: Tool,
     pub digest: String,
+    /// Who vouches (brief §2.4), over the same bytes as `digest`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signature: Option<crate::signing::Signature>,
 }
 
 impl TagSeal {
@@ -313,6 +316,16 @@ pub struct TagSealed {
     pub yaml: String,
     /// False when an identical seal (same tag object and target) was already there.
     pub written: bool,
+    /// Why it is unsigned although a key is configured (only when signing is not
+    /// required: the hooks).
+    pub unsigned: Option<crate::signing::SignError>,
+}
+
+/// Who signs a tag seal, and whether a signing failure fails the seal.
+#[derive(Clone, Copy, Default)]
+pub struct TagSigning<'a> {
+    pub signer: Option<&'a crate::signing::SealSigner>,
+    pub required: bool,
 }
 
 /// Files a snapshot freezes beside its seal: (ledger path, content).
@@ -346,6 +359,7 @@ pub fn seal_tag(
     name: &str,
     snapshot: Option<&SnapshotFiles>,
     dry_run: bool,
+    signing: TagSigning<'_>,
 ) -> Result<TagSealed> {
     let state = tag_state(repo, name)?;
     let ledger = Ledger::new(repo, cfg);
@@ -367,6 +381,7 @@ pub fn seal_tag(
             seal,
             yaml,
             written: false,
+            unsigned: None,
         })
     };
     // A seal whose evtag covers everything is final; one that left submodules out
@@ -434,8 +449,22 @@ pub fn seal_tag(
             version: env!("CARGO_PKG_VERSION").into(),
         },
         digest: String::new(),
+        signature: None,
     };
     seal.digest = digest_of(serde_json::to_value(&seal).unwrap_or_default());
+    let mut unsigned = None;
+    if let Some(signer) = signing.signer {
+        match signer.sign_doc(&serde_json::to_value(&seal).unwrap_or_default()) {
+            Ok(sig) => seal.signature = Some(sig),
+            Err(e) if signing.required => {
+                let hint = e.hint().unwrap_or_else(|| "git seal status".into());
+                return Err(
+                    Error::usage(format!("cannot sign the seal of tag {name}: {e}")).hint(hint),
+                );
+            }
+            Err(e) => unsigned = Some(e),
+        }
+    }
     let yaml = crate::yaml::to_string(&seal);
     if !dry_run {
         let mut files = vec![(seal_path(name, &seal.digest), yaml.clone().into_bytes())];
@@ -450,6 +479,7 @@ pub fn seal_tag(
         seal,
         yaml,
         written: true,
+        unsigned,
     })
 }
 

@@ -15,6 +15,7 @@ use crate::git::{recorded_parents, short, Repo};
 use crate::ledger::View;
 use crate::manifest::{hash_path, Manifest};
 use crate::seal::{person, Person, Seal};
+use crate::signing::{Policy, PolicyResolver, Verdict};
 
 /// Why a commit's seal is not valid.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -79,6 +80,19 @@ pub enum Reason {
     SealedAfterChild {
         parent: Oid,
     },
+    /// A signature is present and does not verify (or is malformed): always a
+    /// problem, whatever the policy (brief §2.4).
+    BadSignature(Verdict),
+    /// Policy (`seal.requireSigned`) asks for a signature by an allowed signer and the
+    /// seal has none that is trusted (unsigned, not allowed, expired, revoked).
+    NotTrusted(Verdict),
+    /// Policy (`seal.requireCountersign`) asks for `need` countersigns of `role` by
+    /// distinct allowed signers covering this commit; `have` cover it.
+    MissingCountersign {
+        role: String,
+        need: usize,
+        have: usize,
+    },
 }
 
 impl Reason {
@@ -108,6 +122,9 @@ impl Reason {
             Reason::WrongByteCount { .. } => "wrong_byte_count",
             Reason::UnsealedParent { .. } => "unsealed_parent",
             Reason::SealedAfterChild { .. } => "sealed_after_child",
+            Reason::BadSignature(_) => "bad_signature",
+            Reason::NotTrusted(_) => "not_trusted",
+            Reason::MissingCountersign { .. } => "missing_countersign",
         }
     }
 }
@@ -196,6 +213,12 @@ impl fmt::Display for Reason {
                 f,
                 "manifest byte total mismatch: seal states {stated}, tree has {actual}"
             ),
+            Reason::BadSignature(v) => write!(f, "{v}"),
+            Reason::NotTrusted(v) => write!(f, "not signed by an allowed signer: {v}"),
+            Reason::MissingCountersign { role, need, have } => write!(
+                f,
+                "needs {need} {role} countersign(s) by distinct allowed signers, has {have}"
+            ),
         }
     }
 }
@@ -214,6 +237,24 @@ pub struct Verifier<'r> {
     manifests: Manifests<'r>,
     /// The parents each valid seal checked so far leaves unlinked (`null`).
     unlinked: std::collections::HashMap<Oid, Vec<Oid>>,
+    /// Who judges signatures; `None`: nobody is allowed (signatures are still
+    /// checked: a bad one is a problem).
+    policy: Option<PolicyResolver>,
+    /// The seal each valid commit checked so far is verified by, and its verdict.
+    chosen: std::collections::HashMap<Oid, Chosen>,
+}
+
+/// The seal a valid commit is verified by: of its valid candidates, the first whose
+/// signature is trusted, else the first (so an untrusted or unsigned seal never
+/// displaces a trusted one).
+#[derive(Debug, Clone)]
+pub struct Chosen {
+    pub digest: String,
+    pub verdict: Verdict,
+    /// Its `parent_seals`, for coverage walks.
+    pub parent_seals: Vec<Option<String>>,
+    /// How many valid candidates it was chosen from.
+    pub candidates: usize,
 }
 
 impl<'r> Verifier<'r> {
@@ -225,7 +266,58 @@ impl<'r> Verifier<'r> {
             view,
             manifests: Manifests::new(repo, mode),
             unlinked: std::collections::HashMap::new(),
+            policy: None,
+            chosen: std::collections::HashMap::new(),
         }
+    }
+
+    /// Judges signatures with `policy` (and so lets trust choose between candidates).
+    pub fn with_policy(mut self, policy: PolicyResolver) -> Self {
+        self.policy = Some(policy);
+        self
+    }
+
+    /// The seal `oid` was verified by ([`Verifier::check`] found it valid), and its
+    /// signature's verdict.
+    pub fn chosen(&self, oid: Oid) -> Option<&Chosen> {
+        self.chosen.get(&oid)
+    }
+
+    /// The repository.
+    pub fn repo(&self) -> &'r Repo {
+        self.repo
+    }
+
+    /// The view seals are read from.
+    pub fn view(&self) -> &View<'r> {
+        &self.view
+    }
+
+    /// The policy judging `oid`'s seal (`None`: none configured).
+    pub fn policy_for(&mut self, oid: Oid) -> Result<Option<std::sync::Arc<Policy>>> {
+        match &mut self.policy {
+            Some(p) => p.policy_for(oid),
+            None => Ok(None),
+        }
+    }
+
+    /// The verdict on `signature` over `message` at `at`, by `oid`'s policy.
+    fn judge(
+        &mut self,
+        oid: Oid,
+        signature: Option<&crate::signing::Signature>,
+        message: &[u8],
+        at: i64,
+    ) -> Result<Verdict> {
+        if signature.is_none() {
+            return Ok(Verdict::Unsigned);
+        }
+        let policy = self.policy_for(oid)?;
+        let empty = Policy::default();
+        Ok(policy
+            .as_deref()
+            .unwrap_or(&empty)
+            .verify(signature, message, at))
     }
 
     /// The problems with `oid`'s seal; empty when it is valid. A commit may have
@@ -235,8 +327,9 @@ impl<'r> Verifier<'r> {
     pub fn check(&mut self, oid: Oid) -> Result<Vec<Reason>> {
         let candidates = self.view.candidates(oid)?;
         let mut first = None;
+        let mut valid: Vec<(String, Chosen)> = Vec::new();
         for candidate in &candidates {
-            let (reasons, text) = match self.view.text(candidate.blob, &format!("of {oid}"))? {
+            let (mut reasons, text) = match self.view.text(candidate.blob, &format!("of {oid}"))? {
                 Ok(text) => (self.check_text(oid, &text)?, text),
                 Err(too_large) => (
                     vec![Reason::Unreadable(too_large.to_string())],
@@ -244,10 +337,49 @@ impl<'r> Verifier<'r> {
                 ),
             };
             if reasons.is_empty() {
-                self.remember_unlinked(oid, &text)?;
-                return Ok(reasons);
+                if let Ok(p) = Seal::parse(&text) {
+                    let verdict = match &p.signature_error {
+                        Some(why) => Verdict::BadSignature { why: why.clone() },
+                        None => {
+                            let at = p.seal.sealed_at_unix().unwrap_or(i64::MIN);
+                            self.judge(oid, p.seal.signature.as_ref(), &p.signed, at)?
+                        }
+                    };
+                    if verdict.is_bad() {
+                        reasons.push(Reason::BadSignature(verdict));
+                    } else {
+                        let trusted = verdict.is_trusted();
+                        valid.push((
+                            text,
+                            Chosen {
+                                digest: p.seal.digest,
+                                verdict,
+                                parent_seals: p.seal.parent_seals,
+                                candidates: 0,
+                            },
+                        ));
+                        if trusted {
+                            break;
+                        }
+                        continue;
+                    }
+                }
             }
-            first.get_or_insert(reasons);
+            if !reasons.is_empty() {
+                first.get_or_insert(reasons);
+            }
+        }
+        let count = valid.len();
+        // The first trusted one (the loop stops at it), else the first valid one.
+        let pick = valid
+            .iter()
+            .position(|(_, c)| c.verdict.is_trusted())
+            .unwrap_or(0);
+        if let Some((text, mut chosen)) = valid.into_iter().nth(pick) {
+            chosen.candidates = count;
+            self.remember_unlinked(oid, &text)?;
+            self.chosen.insert(oid, chosen);
+            return Ok(Vec::new());
         }
         Ok(first.unwrap_or_else(|| vec![Reason::NoSeal]))
     }

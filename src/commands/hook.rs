@@ -151,6 +151,11 @@ fn sealing_hook(name: &str, targets: impl FnOnce(&Repo) -> Result<Vec<Oid>>) -> 
     let Some((repo, mut run)) = start_hook(name) else {
         return 0;
     };
+    // A signing key that cannot be used leaves the seal unsigned, never unwritten.
+    let (signer, mut unsigned) = match crate::signing::SealSigner::from_config(&repo, None) {
+        Ok(s) => (s, None),
+        Err(e) => (None, Some(e)),
+    };
     let result = Config::load(&repo).and_then(|cfg| {
         let commits = targets(&repo)?;
         let sealed = seal_commits(
@@ -162,6 +167,8 @@ fn sealing_hook(name: &str, targets: impl FnOnce(&Repo) -> Result<Vec<Oid>>) -> 
                 dry_run: false,
                 progress: None,
                 replace_foreign: true,
+                signer: signer.as_ref(),
+                signing_required: false,
             },
         )?;
         Ok((cfg, commits, sealed))
@@ -173,14 +180,26 @@ fn sealing_hook(name: &str, targets: impl FnOnce(&Repo) -> Result<Vec<Oid>>) -> 
                 written,
                 already,
                 attempts,
+                unsigned: sign_failed,
             } = sealed;
             if cfg.verbose {
                 for (oid, digest) in &written {
                     eprintln!("git-seal: sealed {} {digest}", short(*oid));
                 }
             }
+            unsigned = unsigned.or(sign_failed).filter(|_| !written.is_empty());
+            if let Some(e) = &unsigned {
+                eprintln!("warning: git-seal ({name}): sealed, but unsigned: {e}");
+                eprintln!(
+                    "hint: {}",
+                    e.hint()
+                        .unwrap_or_else(|| "check the key with: git seal status".into())
+                );
+            }
             let status = if written.is_empty() {
                 Status::Skipped
+            } else if unsigned.is_some() {
+                Status::Partial
             } else {
                 Status::Success
             };
@@ -190,9 +209,17 @@ fn sealing_hook(name: &str, targets: impl FnOnce(&Repo) -> Result<Vec<Oid>>) -> 
                 .collect();
             warn_log(run.finish(
                 status,
-                json!({"sealed": outputs, "already": ids(&already)}),
+                json!({"sealed": outputs, "already": ids(&already),
+                       "unsigned": unsigned.as_ref().map(|e| e.to_string())}),
                 attempts.max(1),
-                format!("sealed {}, {} already sealed", written.len(), already.len()),
+                match &unsigned {
+                    Some(e) => format!(
+                        "sealed {} unsigned ({e}), {} already sealed",
+                        written.len(),
+                        already.len()
+                    ),
+                    None => format!("sealed {}, {} already sealed", written.len(), already.len()),
+                },
             ));
         }
         Err(e) => {
@@ -326,7 +353,7 @@ fn refusal(checked: usize, problems: &[Problem]) -> GateOutcome {
 }
 
 /// Prints the refusal: per bad commit its short id, subject and reason, then the fix.
-fn print_refusal(repo: &Repo, problems: &[Problem], sent_from: &[String]) {
+fn print_refusal(repo: &Repo, problems: &[Problem], sent_from: &[String], remote: &str) {
     let mut seen = std::collections::HashSet::new();
     let commits: Vec<Oid> = problems
         .iter()
@@ -346,7 +373,30 @@ fn print_refusal(repo: &Repo, problems: &[Problem], sent_from: &[String]) {
         );
     }
     let only_missing = problems.iter().all(|p| p.reason == Reason::NoSeal);
-    if only_missing {
+    let countersign = problems.iter().find_map(|p| match &p.reason {
+        Reason::MissingCountersign { role, .. } => Some((p.commit, role)),
+        _ => None,
+    });
+    let untrusted = problems
+        .iter()
+        .any(|p| matches!(p.reason, Reason::NotTrusted(_)));
+    if let Some((tip, role)) = countersign {
+        // Children come first: the first is the tip, whose countersign covers the
+        // sealed chain behind it. Someone else runs it (two-person rule).
+        eprintln!(
+            "hint: a second person countersigns the tip, then pushes the ledger: git seal countersign {tip} --role {} && git seal push {}",
+            crate::quote::shell(role),
+            crate::quote::shell(remote)
+        );
+    }
+    if untrusted {
+        eprintln!(
+            "hint: seals must be signed by a key in the receiving side's allowed signers (git seal status shows yours); commit again with the key configured: git config gpg.format ssh && git config user.signingKey ~/.ssh/id_ed25519"
+        );
+    }
+    if countersign.is_some() || untrusted {
+        // The fix is above.
+    } else if only_missing {
         // Name what was pushed: HEAD may be another branch, where --missing alone
         // would seal nothing that this push sends. Names come from the pusher.
         let tips: Vec<String> = sent_from.iter().map(|t| crate::quote::shell(t)).collect();
@@ -407,6 +457,7 @@ fn pre_push(args: &[String]) -> Result<(Run, GateOutcome)> {
             &repo,
             &checked.problems,
             &gate::sent_from(&updates, cfg.gate_tags),
+            &remote,
         );
         return Ok((run, refusal(commits, &checked.problems)));
     }
@@ -528,6 +579,7 @@ fn pre_receive() -> Result<(Run, GateOutcome)> {
             &repo,
             &report.problems,
             &gate::sent_from(&updates, cfg.gate_tags),
+            "origin",
         );
         eprintln!(
             "hint: then push the ledger, before the branch: git seal push origin && git push"
@@ -595,9 +647,21 @@ fn tag_hook(state: Option<&str>, input: &str) -> u8 {
             return 0;
         }
     };
+    let signer = crate::signing::SealSigner::from_config(&repo, None);
+    if let Err(e) = &signer {
+        eprintln!("warning: git-seal: tags sealed unsigned: {e}");
+    }
+    let signing = crate::tags::TagSigning {
+        signer: signer.as_ref().ok().and_then(Option::as_ref),
+        required: false,
+    };
     for tag in &tags {
-        match crate::tags::seal_tag(&repo, &cfg, tag, None, false) {
+        match crate::tags::seal_tag(&repo, &cfg, tag, None, false, signing) {
             Ok(t) => {
+                if let Some(e) = &t.unsigned {
+                    eprintln!("warning: git-seal: tag {tag} sealed, but unsigned: {e}");
+                    failed.push(json!({"tag": tag, "unsigned": e.to_string()}));
+                }
                 if cfg.verbose && t.written {
                     eprintln!("git-seal: sealed tag {tag} {}", t.seal.digest);
                 }

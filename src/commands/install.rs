@@ -153,6 +153,12 @@ pub fn run_install(args: InstallArgs) -> Result<u8> {
             wanted.len()
         ))?;
     }
+    if !args.server {
+        // On first use, as SSH asks about an unknown host key; never fails install.
+        if let Err(e) = crate::commands::trust::offer(&repo) {
+            eprintln!("warning: {}", e.message);
+        }
+    }
     Ok(0)
 }
 

@@ -8,6 +8,7 @@ use clap::Subcommand;
 
 use crate::error::{Error, Result};
 
+pub mod countersign;
 pub mod diff;
 pub mod docs;
 pub mod export;
@@ -20,6 +21,7 @@ pub mod show;
 pub mod snapshot;
 pub mod status;
 pub mod sync;
+pub mod trust;
 pub mod verify;
 
 #[derive(Debug, Subcommand)]
@@ -28,6 +30,7 @@ pub enum Command {
     Uninstall(install::UninstallArgs),
     Status(status::Args),
     Seal(seal::Args),
+    Countersign(countersign::Args),
     Show(show::Args),
     Manifest(manifest::Args),
     Verify(verify::Args),
@@ -39,6 +42,7 @@ pub enum Command {
     Push(sync::PushArgs),
     Fetch(sync::FetchArgs),
     Hook(hook::Args),
+    Trust(trust::Args),
     Completions(docs::CompletionsArgs),
     Man(docs::ManArgs),
 }
@@ -51,6 +55,7 @@ pub fn run(command: Command) -> Result<u8> {
         Command::Uninstall(a) => install::run_uninstall(a),
         Command::Status(a) => status::run(a),
         Command::Seal(a) => seal::run(a),
+        Command::Countersign(a) => countersign::run(a),
         Command::Show(a) => show::run(a),
         Command::Manifest(a) => manifest::run(a),
         Command::Verify(a) => verify::run(a),
@@ -62,6 +67,7 @@ pub fn run(command: Command) -> Result<u8> {
         Command::Push(a) => sync::run_push(a),
         Command::Fetch(a) => sync::run_fetch(a),
         Command::Hook(a) => hook::run(a),
+        Command::Trust(a) => trust::run(a),
         Command::Completions(a) => docs::run_completions(a),
         Command::Man(a) => docs::run_man(a),
     }

@@ -76,6 +76,10 @@ pub fn run(args: Args) -> Result<u8> {
         Some(head.to_string()),
     );
     run.inputs(json!({"revs": args.revs, "missing": args.missing, "commits": commits.len()}));
+    let signer = crate::signing::SealSigner::from_config(&repo, None).map_err(|e| {
+        let hint = e.hint().unwrap_or_else(|| "git seal status".into());
+        Error::usage(format!("cannot sign seals: {e}")).hint(hint)
+    })?;
     let bar = progress_bar(commits.len());
     let tick = || bar.inc(1);
     let result = seal_commits(
@@ -87,6 +91,8 @@ pub fn run(args: Args) -> Result<u8> {
             dry_run: args.dry_run,
             progress: Some(&tick),
             replace_foreign: false,
+            signer: signer.as_ref(),
+            signing_required: true,
         },
     );
     bar.finish_and_clear();
@@ -123,7 +129,17 @@ pub fn run(args: Args) -> Result<u8> {
     // partial when something was sealed first).
     let mut tags_done = Vec::new();
     for tag in &tags {
-        let t = match crate::tags::seal_tag(&repo, &cfg, tag, None, args.dry_run) {
+        let t = match crate::tags::seal_tag(
+            &repo,
+            &cfg,
+            tag,
+            None,
+            args.dry_run,
+            crate::tags::TagSigning {
+                signer: signer.as_ref(),
+                required: true,
+            },
+        ) {
             Ok(t) => t,
             Err(e) => {
                 if !args.dry_run {

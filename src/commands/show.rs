@@ -61,10 +61,91 @@ pub fn run(args: Args) -> Result<u8> {
             "replace it with a fresh seal: git seal seal --force {commit}"
         ))
     })?;
+    // The seal verify uses: of the valid candidates, the one whose signature is
+    // trusted; the note when none is valid (its problems are verify's to say).
+    let resolver = crate::signing::PolicyResolver::from_config(&repo)?;
+    let mut verifier =
+        crate::verify::Verifier::new(&repo, view, crate::cache::CacheMode::ReadWrite)
+            .with_policy(resolver);
+    let reasons = verifier.check(commit)?;
+    let (text, parsed) = match chosen_text(&verifier, commit)? {
+        Some((t, p)) => (t, p),
+        None => (text, parsed),
+    };
+    let mut status = Vec::new();
+    match verifier.chosen(commit) {
+        Some(c) => {
+            status.push(format!("signature: {}", c.verdict));
+            if c.candidates > 1 {
+                status.push(format!(
+                    "chosen from {} valid seals (a trusted signature wins; all are kept)",
+                    c.candidates
+                ));
+            }
+        }
+        None => status.push(format!(
+            "does not verify: {}",
+            reasons
+                .first()
+                .map(ToString::to_string)
+                .unwrap_or_else(|| "no seal".into())
+        )),
+    }
+    let policy = verifier.policy_for(commit)?;
+    for s in crate::countersign::of_commit(verifier.view(), commit)? {
+        let verdict = crate::countersign::judge(&s, policy.as_deref());
+        let of_this = if s.countersign.seal == parsed.seal.digest {
+            ""
+        } else {
+            " (of another seal of this commit)"
+        };
+        status.push(format!(
+            "countersign {} at {}{of_this}: {verdict}",
+            crate::quote::printable(&s.countersign.role),
+            crate::quote::printable(&s.countersign.at),
+        ));
+    }
+    // Unsigned, without countersigns and alone: nothing to add to the seal itself.
+    let plain = parsed.seal.signature.is_none()
+        && parsed.signature_error.is_none()
+        && status.len() == 1
+        && verifier.chosen(commit).is_some_and(|c| c.candidates <= 1);
+    if plain {
+        status.clear();
+    }
     if json {
         outln(serde_json::to_string_pretty(&parsed.seal.to_json()).unwrap_or_default())?;
+        for line in &status {
+            eprintln!("{line}");
+        }
     } else {
         out(text.as_bytes())?;
+        // YAML comments: the output still reads as the seal.
+        for line in &status {
+            outln(format!("# {line}"))?;
+        }
     }
     Ok(0)
+}
+
+/// The text and parse of the seal `verifier` chose for `commit`.
+fn chosen_text(
+    verifier: &crate::verify::Verifier<'_>,
+    commit: git2::Oid,
+) -> Result<Option<(String, crate::seal::Parsed)>> {
+    let Some(digest) = verifier.chosen(commit).map(|c| c.digest.clone()) else {
+        return Ok(None);
+    };
+    let view = verifier.view();
+    for c in view.candidates(commit)? {
+        let Ok(text) = view.text(c.blob, &format!("of {commit}"))? else {
+            continue;
+        };
+        if let Ok(p) = Seal::parse(&text) {
+            if p.seal.digest == digest {
+                return Ok(Some((text, p)));
+            }
+        }
+    }
+    Ok(None)
 }

@@ -39,6 +39,7 @@ pub fn run(args: Args) -> Result<u8> {
     }
     let binary = recorded_binary(&repo);
     let upstream = upstream_states(&repo, &cfg, tip)?;
+    let signing = signing_lines(&repo);
     if args.json {
         let hooks: serde_json::Map<_, _> = installed
             .iter()
@@ -55,6 +56,7 @@ pub fn run(args: Args) -> Result<u8> {
                     "upstream": upstream.iter().map(|(r, s)| (r.clone(), json!(s))).collect::<serde_json::Map<_, _>>(),
                 },
                 "branch": {"sealed": sealed, "unsealed": unsealed},
+                "signing": {"key": signing.0, "allowed_signers": signing.1},
             }))
             .unwrap_or_default(),
         )?;
@@ -88,6 +90,8 @@ pub fn run(args: Args) -> Result<u8> {
             describe(remote, *state)
         ))?;
     }
+    outln(format!("signing key: {}", signing.0))?;
+    outln(format!("allowed signers: {}", signing.1))?;
     outln(format!(
         "branch: {sealed} sealed, {unsealed} unsealed commit(s)"
     ))?;
@@ -116,6 +120,33 @@ pub fn run(args: Args) -> Result<u8> {
         }
     }
     Ok(0)
+}
+
+/// (signing key in use, allowed signers in force), one line each: which setting,
+/// which key (fingerprint), which file; a key that cannot be used says why.
+fn signing_lines(repo: &Repo) -> (String, String) {
+    use crate::signing::{PolicyResolver, PolicySource, SealSigner};
+    let key = match SealSigner::from_config(repo, None) {
+        Ok(Some(s)) => format!(
+            "{}, signing as {} ({})",
+            s.key.describe(),
+            s.principal,
+            s.principal_from
+        ),
+        Ok(None) => "none (seals are unsigned; git config gpg.format ssh && git config user.signingKey ~/.ssh/id_ed25519)".into(),
+        Err(e) => format!("unusable: {e}"),
+    };
+    let allowed = match PolicyResolver::from_config(repo).map(|r| r.source()) {
+        Ok(PolicySource::Configured { path, setting }) => {
+            format!("{} ({setting}; takes precedence over an in-repo policy)", path.display())
+        }
+        Ok(PolicySource::InRepo { root }) => {
+            format!(".seal/allowed_signers in the repository, trusted from root {}", short(root))
+        }
+        Ok(PolicySource::None) => "none configured (signatures are checked, nobody is trusted; git config gpg.ssh.allowedSignersFile ~/.ssh/allowed_signers)".into(),
+        Err(e) => format!("unusable: {}", e.message),
+    };
+    (key, allowed)
 }
 
 /// git's (major, minor) version, from `git --version`.

@@ -50,8 +50,31 @@ pub fn run(args: Args) -> Result<u8> {
     } else {
         CacheMode::ReadWrite
     };
-    let mut verifier = Verifier::new(&repo, view, cache_mode);
+    let resolver = crate::signing::PolicyResolver::from_config(&repo)?;
+    let policy = crate::policy::SignPolicy::from_config(&repo)?;
+    let mut verifier = Verifier::new(&repo, view, cache_mode).with_policy(resolver);
     let mut problems = verifier.check_all(&commits)?;
+    // Signatures: a bad one is already a problem; an untrusted one is one only where
+    // policy (seal.requireSigned, for the refs named) asks for signatures.
+    let rule = named_refs(&repo, &revs)
+        .iter()
+        .fold(policy.global.clone(), |mut r, name| {
+            r.require_signed |= policy.for_ref(name).require_signed;
+            r
+        });
+    let mut signatures = Vec::new();
+    for &commit in &commits {
+        if let Some(chosen) = verifier.chosen(commit) {
+            if rule.require_signed && !chosen.verdict.is_trusted() {
+                problems.push(Problem {
+                    commit,
+                    reason: Reason::NotTrusted(chosen.verdict.clone()),
+                });
+            }
+            signatures.push((commit, chosen.verdict.clone()));
+        }
+    }
+    let coverage = coverage_lines(&repo, &mut verifier, &revs)?;
     // A null parent_seals entry is never silent: over a parent that still has no seal
     // it fails, over one sealed after its child it is a warning.
     let mut warnings = Vec::new();
@@ -90,6 +113,14 @@ pub fn run(args: Args) -> Result<u8> {
             .iter()
             .map(|(tag, p)| format!("tag {tag}: {p}")),
     );
+    // The in-repo policy chain (brief §2.7): a change to .seal/ its parent's policy
+    // does not allow fails, wherever on the checked commits' lines from the root.
+    let trust = crate::signing::PolicyResolver::from_config(&repo)?.trust_problems(&commits)?;
+    lines.extend(
+        trust
+            .iter()
+            .map(|p| format!("{} {}: {p}", short(p.commit()), subject(&repo, p.commit()))),
+    );
     // A ledger tree outside the one canonical shape can hide or swap seals from some
     // reader: it is a problem in itself.
     let shape = Ledger::new(&repo, &cfg).check_shape()?;
@@ -126,6 +157,12 @@ pub fn run(args: Args) -> Result<u8> {
             worktree: worktree.iter().map(Into::into).collect(),
             not_checked: unchecked.iter().map(Into::into).collect(),
             ledger: shape.iter().map(|p| p.to_string()).collect(),
+            trust: trust.iter().map(Into::into).collect(),
+            signatures: signatures
+                .iter()
+                .map(|(c, v)| crate::report::SignatureReport::of(*c, v))
+                .collect(),
+            coverage: coverage.clone(),
         };
         outln(serde_json::to_string_pretty(&report).unwrap_or_default())?;
     } else {
@@ -139,6 +176,12 @@ pub fn run(args: Args) -> Result<u8> {
                 subject(&repo, w.commit),
                 w.reason
             ))?;
+        }
+        if let Some(line) = signature_summary(&signatures) {
+            outln(line)?;
+        }
+        for line in &coverage {
+            outln(line)?;
         }
         // What could not be checked is said as exactly that, never as a problem:
         // it does not change the exit code.
@@ -190,6 +233,11 @@ pub fn run(args: Args) -> Result<u8> {
             "hint: the ledger was written by something other than git-seal; list it with git ls-tree -r {}",
             cfg.ledger_ref
         );
+    } else if let (false, Some(p)) = (args.json, trust.first()) {
+        eprintln!(
+            "hint: see who sealed it: git seal show {}   # a change to .seal/ counts only when a signer its parent's policy allows signs its seal",
+            short(p.commit())
+        );
     } else if !args.json {
         eprintln!("hint: {}", hint(&problems, &tag_problems));
     }
@@ -199,6 +247,14 @@ pub fn run(args: Args) -> Result<u8> {
 /// The one next step for the gravest kind of problem found: content or a seal that
 /// changed after sealing, then what was never sealed.
 fn hint(problems: &[Problem], tag_problems: &[(&str, TagProblem)]) -> String {
+    if !problems.is_empty()
+        && tag_problems.is_empty()
+        && problems
+            .iter()
+            .all(|p| matches!(p.reason, Reason::NotTrusted(_)))
+    {
+        return "seal.requireSigned: a seal counts when signed by a key in your allowed signers (git seal status names the file); add a signer you trust with: echo 'EMAIL namespaces=\"git-seal\" KEY' >> FILE".into();
+    }
     let unsealed_commits = problems
         .iter()
         .filter(|p| matches!(p.reason, Reason::NoSeal | Reason::UnsealedParent { .. }))
@@ -232,4 +288,118 @@ fn hint(problems: &[Problem], tag_problems: &[(&str, TagProblem)]) -> String {
             unsealed_tags.join(" ")
         )
     }
+}
+
+/// The refs the revisions name (`main`, `A..main` → `refs/heads/main`; none given:
+/// the branch HEAD is on), for the policy scoped to them.
+fn named_refs(repo: &Repo, revs: &[String]) -> Vec<String> {
+    revs.iter()
+        .filter_map(|r| {
+            let tip = r.rsplit("..").next().unwrap_or(r);
+            let tip = if tip.is_empty() { "HEAD" } else { tip };
+            if tip == "HEAD" {
+                return repo
+                    .git
+                    .head()
+                    .ok()
+                    .and_then(|h| h.name().map(str::to_string));
+            }
+            repo.dwim_refs(tip).into_iter().next()
+        })
+        .collect()
+}
+
+/// One line counting the verdicts on the signatures of the seals verified, when any
+/// is signed: "signatures: 3 trusted, 1 unsigned, …".
+fn signature_summary(signatures: &[(git2::Oid, crate::signing::Verdict)]) -> Option<String> {
+    use crate::signing::Verdict;
+    if signatures.iter().all(|(_, v)| *v == Verdict::Unsigned) {
+        return None;
+    }
+    let mut counts: Vec<(&str, usize)> = Vec::new();
+    for (_, v) in signatures {
+        let k = match v {
+            Verdict::Trusted { .. } => "trusted",
+            Verdict::Unsigned => "unsigned",
+            Verdict::NotAllowed { .. } => "signer not allowed",
+            Verdict::Expired { .. } => "key expired",
+            Verdict::NotYetValid { .. } => "key not yet valid",
+            Verdict::Revoked { .. } => "key revoked",
+            Verdict::BadSignature { .. } | Verdict::WrongNamespace { .. } => "bad",
+        };
+        match counts.iter_mut().find(|(n, _)| *n == k) {
+            Some((_, c)) => *c += 1,
+            None => counts.push((k, 1)),
+        }
+    }
+    let parts: Vec<String> = counts.iter().map(|(k, n)| format!("{n} {k}")).collect();
+    let mut line = format!("signatures: {}", parts.join(", "));
+    // Name the first untrusted one: which key, which principal.
+    if let Some((c, v)) = signatures
+        .iter()
+        .find(|(_, v)| !v.is_trusted() && *v != Verdict::Unsigned)
+    {
+        line.push_str(&format!(" ({}: {v})", short(*c)));
+    }
+    Some(line)
+}
+
+/// For each revision named (a tip), what vouches for its history: "main: 1,204
+/// commits, covered by review countersign of <tip> by alice@…".
+fn coverage_lines(
+    repo: &Repo,
+    verifier: &mut Verifier<'_>,
+    revs: &[String],
+) -> Result<Vec<String>> {
+    let mut out = Vec::new();
+    for rev in revs {
+        let name = rev.rsplit("..").next().unwrap_or(rev);
+        let name = if name.is_empty() { "HEAD" } else { name };
+        let Ok(tip) = repo.commit(name).map(|c| c.id()) else {
+            continue;
+        };
+        if verifier.chosen(tip).is_none() && !verifier.check(tip)?.is_empty() {
+            continue;
+        }
+        let vouchers = crate::policy::vouchers(verifier, tip)?;
+        let signed = verifier.chosen(tip).and_then(|c| match &c.verdict {
+            crate::signing::Verdict::Trusted { principal, .. } => Some(principal.clone()),
+            _ => None,
+        });
+        if vouchers.is_empty() && signed.is_none() {
+            continue;
+        }
+        let n = crate::policy::chained(verifier, tip)?;
+        let mut by: Vec<String> = vouchers
+            .iter()
+            .map(|(role, who)| {
+                format!(
+                    "{role} countersign of {} by {}",
+                    short(tip),
+                    who.iter().cloned().collect::<Vec<_>>().join(", ")
+                )
+            })
+            .collect();
+        if let Some(p) = signed {
+            by.push(format!("the seal of {} signed by {p}", short(tip)));
+        }
+        out.push(format!(
+            "{name}: {} commit(s), covered by {}",
+            thousands(n),
+            by.join("; ")
+        ));
+    }
+    Ok(out)
+}
+
+fn thousands(n: usize) -> String {
+    let s = n.to_string();
+    let mut out = String::new();
+    for (i, ch) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(ch);
+    }
+    out
 }

@@ -11,6 +11,8 @@
 //!   the union.
 //! - A fetched ledger whose new parts are not canonical is not merged at all.
 //! - The merge is computed from the diff of the two trees, so it costs what differs.
+//! - Countersigns are files like any other (append-only, added where new); one over
+//!   the document cap is left out (`Merged::left_out`), never merged.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -34,6 +36,8 @@ pub struct Merged {
     pub added: usize,
     /// Fetched seals kept at `alternates/` beside a different local seal.
     pub kept_aside: usize,
+    /// Fetched files not merged: countersigns over the document cap.
+    pub left_out: Vec<String>,
     /// Paths both hold with different content: ours kept.
     pub conflicts: Vec<String>,
 }
@@ -127,6 +131,14 @@ pub fn plan(
     for f in &changes.files {
         match (f.old, f.new) {
             (None, Some((blob, _))) => {
+                // A countersign over the cap is left behind: the local ledger would
+                // carry it to a server that refuses it (`rule::Violation::TooLarge`).
+                if f.path.starts_with("countersigns/")
+                    && git.odb()?.read_header(blob)?.0 as u64 > crate::limits::DOCUMENT_CAP
+                {
+                    merged.left_out.push(f.path.clone());
+                    continue;
+                }
                 files.insert(f.path.clone(), blob);
             }
             (Some(_), Some(_)) => merged.conflicts.push(f.path.clone()),

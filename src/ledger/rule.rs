@@ -6,7 +6,8 @@
 //! not by path (a fanout change that moves a note keeps it), and a note may change
 //! from blob B to C only where `new` keeps B at `alternates/<commit>/<B>` (so two
 //! users who sealed one commit independently can both push; no seal is lost).
-//! Everything `new` adds must be canonical ([`super::tree`]).
+//! Everything `new` adds must be canonical ([`super::tree`]); a countersign it adds
+//! must be within the document cap (`countersigns/` is append-only like every file).
 //!
 //! The rule is computed from the diff of the two trees, which skips every subtree
 //! whose id did not change: a server's check costs what the push changes, not the
@@ -48,6 +49,9 @@ pub enum Violation {
     FileChanged { path: String },
     /// What the update adds is not in the canonical shape.
     NotCanonical(ShapeProblem),
+    /// A countersign the update adds is over the document cap (no reader would read
+    /// it; a server does not keep what nobody reads).
+    TooLarge { path: String, size: u64 },
 }
 
 impl fmt::Display for Violation {
@@ -71,6 +75,11 @@ impl fmt::Display for Violation {
             Violation::NotCanonical(p) => {
                 write!(f, "the update adds a non-canonical ledger entry: {p}")
             }
+            Violation::TooLarge { path, size } => write!(
+                f,
+                "the update adds {path} of {size} bytes, over the {}-byte cap",
+                crate::limits::DOCUMENT_CAP
+            ),
         }
     }
 }
@@ -137,6 +146,16 @@ pub fn violations(
     }
     for f in &changes.files {
         match (f.old, f.new) {
+            (None, Some((new, _))) if f.path.starts_with("countersigns/") => {
+                // Sized from the object header: the blob is never read here.
+                let size = repo.git.odb()?.read_header(new)?.0 as u64;
+                if size > crate::limits::DOCUMENT_CAP {
+                    out.push(Violation::TooLarge {
+                        path: f.path.clone(),
+                        size,
+                    });
+                }
+            }
             (None, _) => {}
             (Some(_), None) => out.push(Violation::FileRemoved {
                 path: f.path.clone(),

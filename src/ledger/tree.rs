@@ -14,7 +14,8 @@
 //!   (lookups search by name and rely on it).
 //! - Under a known directory every name is [`is_safe_name`] and a path is at most
 //!   [`MAX_PATH`] bytes. `alternates/` is exactly `<commit>/<blob id>`, each entry
-//!   named by its own blob id.
+//!   named by its own blob id. `countersigns/` is exactly
+//!   `<commit>/<64 lowercase hex>.yaml` (a countersign named by its digest).
 //!
 //! The diff walks the two trees side by side and skips every subtree whose id is the
 //! same on both sides, so it costs what changed, not the ledger's size. Notes are
@@ -111,6 +112,9 @@ pub enum ShapeIssue {
     /// `alternates/<commit>/<name>` whose name is not its blob's id, or a commit
     /// directory that is not a lowercase-hex id.
     BadAlternate,
+    /// `countersigns/<commit>/<name>` whose name is not 64 lowercase hex + `.yaml`,
+    /// or a commit directory that is not a lowercase-hex id.
+    BadCountersign,
     /// Entries out of git's order, or one name twice.
     Unsorted,
 }
@@ -150,6 +154,9 @@ impl fmt::Display for ShapeIssue {
             ShapeIssue::PathTooLong => write!(f, "is a path longer than {MAX_PATH} bytes"),
             ShapeIssue::BadAlternate => {
                 f.write_str("is not alternates/<commit id>/<its own blob id>")
+            }
+            ShapeIssue::BadCountersign => {
+                f.write_str("is not countersigns/<commit id>/<64 hex digest>.yaml")
             }
             ShapeIssue::Unsorted => f.write_str("is out of git's order or named twice"),
         }
@@ -453,6 +460,7 @@ pub fn files_under(repo: &Repo, root: &Tree<'_>, dir: &str) -> Result<Vec<(Strin
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Dir {
     Alternates,
+    Countersigns,
     Plain,
 }
 
@@ -473,6 +481,19 @@ fn check_entry(shape: Shape, dir: Dir, depth: usize, path: &[u8], e: &Entry) -> 
             };
             (!ok).then_some(ShapeIssue::BadAlternate)
         }
+        Dir::Countersigns => {
+            let ok = match depth {
+                1 => e.is_tree() && is_lower_hex(&e.name, shape.hex_len),
+                2 => {
+                    !e.is_tree()
+                        && e.name.len() == 64 + 5
+                        && e.name.ends_with(b".yaml")
+                        && is_lower_hex(&e.name[..64], 64)
+                }
+                _ => false,
+            };
+            (!ok).then_some(ShapeIssue::BadCountersign)
+        }
         Dir::Plain => (!is_safe_name(&e.name)).then_some(ShapeIssue::UnsafeName),
     }
 }
@@ -480,6 +501,7 @@ fn check_entry(shape: Shape, dir: Dir, depth: usize, path: &[u8], e: &Entry) -> 
 fn dir_of(name: &[u8]) -> Option<Dir> {
     match name {
         b"alternates" => Some(Dir::Alternates),
+        b"countersigns" => Some(Dir::Countersigns),
         n if KNOWN_DIRS.iter().any(|k| k.as_bytes() == n) => Some(Dir::Plain),
         _ => None,
     }
@@ -1040,6 +1062,9 @@ pub fn check_file_path(shape: Shape, path: &str, blob: Oid) -> Option<ShapeIssue
     if dir == Dir::Alternates && rest.len() != 2 {
         return Some(ShapeIssue::BadAlternate);
     }
+    if dir == Dir::Countersigns && rest.len() != 2 {
+        return Some(ShapeIssue::BadCountersign);
+    }
     None
 }
 
@@ -1132,6 +1157,24 @@ mod tests {
             check_file_path(shape, &format!("alternates/{commit}/x"), blob),
             Some(ShapeIssue::BadAlternate)
         );
+        let hex64 = "d".repeat(64);
+        assert_eq!(
+            check_file_path(shape, &format!("countersigns/{commit}/{hex64}.yaml"), blob),
+            None
+        );
+        for bad in [
+            format!("countersigns/{commit}/x.yaml"),
+            format!("countersigns/{commit}/{hex64}.yml"),
+            format!("countersigns/{commit}"),
+            format!("countersigns/{commit}/a/{hex64}.yaml"),
+            format!("countersigns/{}/{hex64}.yaml", "C".repeat(40)),
+        ] {
+            assert_eq!(
+                check_file_path(shape, &bad, blob),
+                Some(ShapeIssue::BadCountersign),
+                "{bad}"
+            );
+        }
         assert_eq!(
             check_file_path(shape, "README", blob),
             Some(ShapeIssue::UnknownTopLevel)

@@ -19,6 +19,8 @@ pub mod agent;
 pub mod allowed_signers;
 pub mod key;
 mod pattern;
+pub mod resolver;
+pub mod setup;
 pub mod sign;
 pub mod sshsig;
 
@@ -31,6 +33,8 @@ use ssh_key::HashAlg;
 pub use allowed_signers::{AllowedSigners, Decision, PolicyError, Revocations};
 pub use key::{resolve, KeyConfig, KeySource, SignEnv, SigningKey};
 pub use pattern::{matches, matches_list, ListMatch};
+pub use resolver::{PolicyResolver, PolicySource};
+pub use setup::SealSigner;
 pub use sign::sign;
 pub use sshsig::Signer;
 
@@ -48,8 +52,14 @@ pub struct Signature {
     pub namespace: String,
     /// The signer's identity as written in allowed signers (usually an email).
     pub principal: String,
-    /// The armored SSHSIG (`-----BEGIN SSH SIGNATURE-----` …).
+    /// The armored SSHSIG (`-----BEGIN SSH SIGNATURE-----` …), written to YAML as a
+    /// literal block (`sig: |`) as the brief shows it.
+    #[serde(serialize_with = "literal_block")]
     pub sig: String,
+}
+
+fn literal_block<S: serde::Serializer>(sig: &str, s: S) -> Result<S::Ok, S::Error> {
+    serde::Serialize::serialize(&serde_saphyr::LitStr(sig), s)
 }
 
 impl Signature {

@@ -32,7 +32,7 @@ fn run(sb: &Sandbox, program: &str, args: &[&str]) -> Run {
 }
 
 /// `ssh-keygen -t TYPE -N PASS -f ~/.ssh/NAME`; returns the private key's path.
-fn keygen(sb: &Sandbox, name: &str, ty: &str, pass: &str) -> PathBuf {
+pub(crate) fn keygen(sb: &Sandbox, name: &str, ty: &str, pass: &str) -> PathBuf {
     let dir = home(sb).join(".ssh");
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join(name);
@@ -46,7 +46,7 @@ fn keygen(sb: &Sandbox, name: &str, ty: &str, pass: &str) -> PathBuf {
     path
 }
 
-fn public_of(key: &Path) -> String {
+pub(crate) fn public_of(key: &Path) -> String {
     let mut p = key.as_os_str().to_owned();
     p.push(".pub");
     let text = std::fs::read_to_string(p).unwrap();
@@ -55,13 +55,13 @@ fn public_of(key: &Path) -> String {
 }
 
 /// A real ssh-agent on a socket in the sandbox, killed when dropped.
-struct Agent {
-    sock: PathBuf,
+pub(crate) struct Agent {
+    pub(crate) sock: PathBuf,
     child: Child,
 }
 
 impl Agent {
-    fn start(sb: &Sandbox) -> Agent {
+    pub(crate) fn start(sb: &Sandbox) -> Agent {
         let sock = sb.path().join("agent.sock");
         let mut cmd = sb.command("ssh-agent", sb.path());
         cmd.arg("-D").arg("-a").arg(&sock);
@@ -79,7 +79,7 @@ impl Agent {
     }
 
     /// `ssh-add KEY`, answering a passphrase prompt with `pass` through askpass.
-    fn add(&self, sb: &Sandbox, key: &Path, pass: &str) {
+    pub(crate) fn add(&self, sb: &Sandbox, key: &Path, pass: &str) {
         let askpass = sb.path().join("askpass");
         write_script(&askpass, &format!("#!/bin/sh\necho '{pass}'\n"));
         let mut cmd = sb.command("ssh-add", sb.path());
