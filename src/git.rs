@@ -31,6 +31,16 @@ pub struct Repo {
     /// Refs are kept in reftable (`extensions.refStorage`), which libgit2 cannot
     /// read or write: every ref then goes through `git` (see `refs`).
     reftable: bool,
+    /// reftable only: every ref as one `git for-each-ref` listed it, read at the first
+    /// ref asked for and dropped whenever git-seal moves a ref or runs `git` (which
+    /// may), so a command pays one or two processes for its refs, not one per ref.
+    ref_snapshot: std::cell::RefCell<Option<std::rc::Rc<RefSnapshot>>>,
+}
+
+/// Every ref of a reftable repository at one instant, and `HEAD`.
+struct RefSnapshot {
+    refs: std::collections::BTreeMap<String, (Oid, bool)>,
+    head: Head,
 }
 
 /// Whether every object libgit2 reads is hashed again with SHA-1 and compared with its
@@ -125,6 +135,7 @@ impl Repo {
             from_env,
             command_config: Vec::new(),
             reftable: false,
+            ref_snapshot: std::cell::RefCell::new(None),
         };
         repo.reftable = repo
             .git
@@ -256,7 +267,19 @@ impl Repo {
                 .hint("name a commit, branch or tag that exists: git log --oneline")
         };
         let obj = if self.reftable {
-            let id = self.rev_parse(rev)?.ok_or_else(unknown)?;
+            // A full id or a plain ref name is answered from the ref snapshot; the
+            // rest of git's revision syntax by `git rev-parse`.
+            let known = match Oid::from_str(rev) {
+                Ok(id) if rev.len() == 40 => Some(id),
+                _ => match self.dwim_refs(rev).first() {
+                    Some(name) => self.ref_target(name)?,
+                    None => None,
+                },
+            };
+            let id = match known {
+                Some(id) => id,
+                None => self.rev_parse(rev)?.ok_or_else(unknown)?,
+            };
             self.git.find_object(id, None).map_err(|_| unknown())?
         } else {
             self.git.revparse_single(rev).map_err(|_| unknown())?
@@ -351,6 +374,12 @@ impl Repo {
 
     /// A `git` command run in this repository, with its environment as git gave it.
     pub fn git_command(&self) -> Command {
+        // It may move refs: what was read of them is read again.
+        self.ref_snapshot.replace(None);
+        self.plain_git_command()
+    }
+
+    fn plain_git_command(&self) -> Command {
         let mut cmd = Command::new("git");
         let dir = self.workdir.as_ref().unwrap_or(&self.git_dir);
         cmd.current_dir(dir.as_std_path());
@@ -441,7 +470,7 @@ impl Repo {
 
     /// A `git` for ref plumbing: its messages in English, so failures can be classed.
     fn ref_git(&self) -> Command {
-        let mut cmd = self.git_command();
+        let mut cmd = self.plain_git_command();
         cmd.env("LC_ALL", "C").stdin(Stdio::null());
         cmd
     }
@@ -450,6 +479,51 @@ impl Repo {
         self.ref_git().args(args).output().map_err(|e| {
             Error::usage(format!("cannot run git: {e}")).hint("install git and put it on PATH")
         })
+    }
+
+    /// The refs of a reftable repository: one `for-each-ref`, one `symbolic-ref`
+    /// (and a `rev-parse` when `HEAD` is detached), kept until a ref may have moved.
+    fn snapshot(&self) -> Result<std::rc::Rc<RefSnapshot>> {
+        if let Some(snap) = self.ref_snapshot.borrow().as_ref() {
+            return Ok(snap.clone());
+        }
+        let out = self.ref_git_output(&[
+            "for-each-ref",
+            "--format=%(objectname) %(symref) %(refname)",
+        ])?;
+        if !out.status.success() {
+            return Err(Error::usage(format!(
+                "cannot list the repository's refs: {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            ))
+            .hint("check the repository: git for-each-ref"));
+        }
+        let mut refs = std::collections::BTreeMap::new();
+        for line in String::from_utf8_lossy(&out.stdout).lines() {
+            let mut fields = line.splitn(3, ' ');
+            if let (Some(id), Some(symref), Some(name)) =
+                (fields.next(), fields.next(), fields.next())
+            {
+                if let Ok(id) = Oid::from_str(id) {
+                    refs.insert(name.to_string(), (id, !symref.is_empty()));
+                }
+            }
+        }
+        let out = self.ref_git_output(&["symbolic-ref", "-q", "HEAD"])?;
+        let symref = out
+            .status
+            .success()
+            .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string());
+        let target = match &symref {
+            Some(name) => refs.get(name).map(|(id, _)| *id),
+            None => self.rev_parse("HEAD")?,
+        };
+        let snap = std::rc::Rc::new(RefSnapshot {
+            refs,
+            head: Head { symref, target },
+        });
+        self.ref_snapshot.replace(Some(snap.clone()));
+        Ok(snap)
     }
 
     /// `git rev-parse --verify` of `rev`: the object id, or none when it names nothing.
@@ -469,12 +543,7 @@ impl Repo {
         if !self.reftable {
             return self.git.find_reference(name).is_ok();
         }
-        if name.starts_with("refs/") {
-            return self
-                .ref_git_output(&["show-ref", "--verify", "-q", name])
-                .is_ok_and(|o| o.status.success());
-        }
-        self.rev_parse(name).is_ok_and(|id| id.is_some())
+        self.ref_target(name).is_ok_and(|id| id.is_some())
     }
 
     /// The object the ref `name` points to (symbolic refs followed), if it exists.
@@ -487,12 +556,10 @@ impl Repo {
             };
         }
         if name.starts_with("refs/") {
-            let out = self.ref_git_output(&["show-ref", "--verify", name])?;
-            if !out.status.success() {
-                return Ok(None);
-            }
-            let text = String::from_utf8_lossy(&out.stdout);
-            return Ok(text.split(' ').next().and_then(|h| Oid::from_str(h).ok()));
+            return Ok(self.snapshot()?.refs.get(name).map(|(id, _)| *id));
+        }
+        if name == "HEAD" {
+            return Ok(self.snapshot()?.head.target);
         }
         self.rev_parse(name)
     }
@@ -518,40 +585,17 @@ impl Repo {
             }
             return Ok(out);
         }
-        let out = self.ref_git_output(&[
-            "for-each-ref",
-            "--format=%(objectname) %(symref) %(refname)",
-            prefix,
-        ])?;
-        if !out.status.success() {
-            return Err(Error::usage(format!(
-                "cannot list the refs under {prefix}: {}",
-                String::from_utf8_lossy(&out.stderr).trim()
-            ))
-            .hint(format!("check the repository: git for-each-ref {prefix}")));
-        }
-        let text = String::from_utf8_lossy(&out.stdout);
-        let mut refs = Vec::new();
-        for line in text.lines() {
-            let mut fields = line.splitn(3, ' ');
-            let (Some(id), Some(symref), Some(name)) =
-                (fields.next(), fields.next(), fields.next())
-            else {
-                continue;
-            };
-            // for-each-ref matches whole components; keep what a glob `prefix*` keeps.
-            if !name.starts_with(prefix) {
-                continue;
-            }
-            if let Ok(target) = Oid::from_str(id) {
-                refs.push(RefEntry {
-                    name: name.to_string(),
-                    target,
-                    symbolic: !symref.is_empty(),
-                });
-            }
-        }
-        Ok(refs)
+        Ok(self
+            .snapshot()?
+            .refs
+            .range(prefix.to_string()..)
+            .take_while(|(name, _)| name.starts_with(prefix))
+            .map(|(name, (target, symbolic))| RefEntry {
+                name: name.clone(),
+                target: *target,
+                symbolic: *symbolic,
+            })
+            .collect())
     }
 
     /// Where `HEAD` is.
@@ -570,15 +614,7 @@ impl Repo {
             };
             return Ok(Head { symref, target });
         }
-        let out = self.ref_git_output(&["symbolic-ref", "-q", "HEAD"])?;
-        let symref = out
-            .status
-            .success()
-            .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string());
-        Ok(Head {
-            symref,
-            target: self.rev_parse("HEAD")?,
-        })
+        Ok(self.snapshot()?.head.clone())
     }
 
     /// Points `name` at `new` if it holds what `expect` says, in one transaction, with
@@ -629,9 +665,20 @@ impl Repo {
 
     fn ref_transaction(&self, script: &str, message: &str) -> std::result::Result<(), git2::Error> {
         use std::io::Write;
+        // Moved or not, the ref is read again next time (a lost race reads the winner).
+        self.ref_snapshot.replace(None);
         let failed = |code, msg: String| git2::Error::new(code, git2::ErrorClass::Reference, msg);
         let mut cmd = self.ref_git();
-        cmd.args(["update-ref", "--stdin"]);
+        // As libgit2 moves refs on the files backend: no hook runs (git-seal's own
+        // reference-transaction hook has nothing to do with a ref it moves itself).
+        cmd.args([
+            "-c",
+            "core.hooksPath=/dev/null",
+            "-c",
+            "hook.git-seal-reference-transaction.enabled=false",
+            "update-ref",
+            "--stdin",
+        ]);
         if !message.is_empty() {
             cmd.args(["-m", message]);
         }
