@@ -128,10 +128,8 @@ fn peel_commit(repo: &Repo, id: Oid) -> Option<Oid> {
 /// Tips of every ref under `prefix` (e.g. `refs/remotes/origin/`).
 pub fn tips_under(repo: &Repo, prefix: &str) -> Result<Vec<Oid>> {
     let mut out = Vec::new();
-    for r in repo.git.references_glob(&format!("{prefix}*"))? {
-        if let Some(t) = r?.resolve().ok().and_then(|r| r.target()) {
-            out.push(t);
-        }
+    for r in repo.refs_with_prefix(prefix)? {
+        out.push(r.target);
     }
     Ok(out)
 }

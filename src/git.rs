@@ -28,6 +28,19 @@ pub struct Repo {
     /// Settings given on git's command line (`git -c seal.push=off push`): git hands
     /// them to hooks in its environment, where libgit2 does not look.
     command_config: Vec<(String, String)>,
+    /// Refs are kept in reftable (`extensions.refStorage`), which libgit2 cannot
+    /// read or write: every ref then goes through `git` (see `refs`).
+    reftable: bool,
+    /// reftable only: every ref as one `git for-each-ref` listed it, read at the first
+    /// ref asked for and dropped whenever git-seal moves a ref or runs `git` (which
+    /// may), so a command pays one or two processes for its refs, not one per ref.
+    ref_snapshot: std::cell::RefCell<Option<std::rc::Rc<RefSnapshot>>>,
+}
+
+/// Every ref of a reftable repository at one instant, and `HEAD`.
+struct RefSnapshot {
+    refs: std::collections::BTreeMap<String, (Oid, bool)>,
+    head: Head,
 }
 
 /// Whether every object libgit2 reads is hashed again with SHA-1 and compared with its
@@ -71,10 +84,28 @@ fn open_error(e: git2::Error, at: &str) -> Error {
     .with_source(e)
 }
 
+/// Lets libgit2 open repositories whose refs are in reftable (git 2.45+): libgit2
+/// refuses any repository extension it does not know, and has no reftable backend.
+/// Objects, config and the index are read by libgit2 as in any repository; refs there
+/// are read and moved only through `git` (`Repo::ref_target` and the rest), because
+/// libgit2's files backend would see none of them (git leaves `HEAD` pointing at
+/// `refs/heads/.invalid` for older readers) and would write loose refs git ignores.
+fn accept_reftable() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        // SAFETY: libgit2's global options are not synchronised; this runs once,
+        // before the first repository is opened, from the thread that opens it
+        // (worker threads open repositories only after `Repo::open` returned).
+        #[allow(unsafe_code)]
+        let _ = unsafe { git2::opts::set_extensions(&["refstorage"]) };
+    });
+}
+
 impl Repo {
     /// Opens the repository at `path`, or the one git's environment and the current
     /// directory name (as `git` itself would find it, `GIT_DIR` and worktrees included).
     pub fn open(path: Option<&Utf8Path>) -> Result<Repo> {
+        accept_reftable();
         let git = match path {
             Some(p) => {
                 if !p.exists() {
@@ -104,7 +135,14 @@ impl Repo {
             workdir: workdir.map(trim_slash),
             from_env,
             command_config: Vec::new(),
+            reftable: false,
+            ref_snapshot: std::cell::RefCell::new(None),
         };
+        repo.reftable = repo
+            .git
+            .config()
+            .and_then(|c| c.get_string("extensions.refstorage"))
+            .is_ok_and(|f| f.eq_ignore_ascii_case("reftable"));
         repo.command_config = repo.read_command_config();
         repo.refuse_sha256()?;
         Ok(repo)
@@ -192,6 +230,8 @@ impl Repo {
             workdir: self.workdir.clone(),
             from_env: self.from_env,
             command_config: self.command_config.clone(),
+            reftable: self.reftable,
+            ref_snapshot: std::cell::RefCell::new(None),
         })
     }
 
@@ -235,17 +275,35 @@ impl Repo {
                 || r == "HEAD"
                 || r.starts_with("refs/")
                 || r.bytes().all(|b| b.is_ascii_uppercase() || b == b'_'))
-                && self.git.find_reference(r).is_ok()
+                && self.ref_exists(r)
         })
         .collect()
     }
 
     /// Resolves `rev` to a commit, peeling tags.
     pub fn commit(&self, rev: &str) -> Result<Commit<'_>> {
-        let obj = self.git.revparse_single(rev).map_err(|_| {
+        let unknown = || {
             Error::usage(format!("unknown revision '{rev}'"))
                 .hint("name a commit, branch or tag that exists: git log --oneline")
-        })?;
+        };
+        let obj = if self.reftable {
+            // A full id or a plain ref name is answered from the ref snapshot; the
+            // rest of git's revision syntax by `git rev-parse`.
+            let known = match Oid::from_str(rev) {
+                Ok(id) if rev.len() == 40 => Some(id),
+                _ => match self.dwim_refs(rev).first() {
+                    Some(name) => self.ref_target(name)?,
+                    None => None,
+                },
+            };
+            let id = match known {
+                Some(id) => id,
+                None => self.rev_parse(rev)?.ok_or_else(unknown)?,
+            };
+            self.git.find_object(id, None).map_err(|_| unknown())?
+        } else {
+            self.git.revparse_single(rev).map_err(|_| unknown())?
+        };
         obj.peel_to_commit().map_err(|_| {
             Error::usage(format!("'{rev}' does not name a commit"))
                 .hint("name a commit, branch or tag: git log --oneline")
@@ -254,6 +312,15 @@ impl Repo {
 
     /// HEAD's commit, or a clear error on an unborn branch.
     pub fn head_commit(&self) -> Result<Commit<'_>> {
+        if self.reftable {
+            return match self.head()?.target {
+                Some(id) => Ok(self.git.find_commit(id)?),
+                None => Err(
+                    Error::usage("nothing to seal: the current branch has no commits yet")
+                        .hint("make a first commit: git commit"),
+                ),
+            };
+        }
         match self.git.head() {
             Ok(head) => Ok(head.peel_to_commit()?),
             Err(e) if e.code() == git2::ErrorCode::UnbornBranch => Err(Error::usage(
@@ -273,10 +340,25 @@ impl Repo {
         let mut ranged = false;
         for arg in args {
             if arg.contains("..") {
-                walk.push_range(arg).map_err(|_| {
+                let bad = || {
                     Error::usage(format!("unknown revision range '{arg}'"))
                         .hint("name a range of existing commits, e.g. main..HEAD")
-                })?;
+                };
+                if self.reftable {
+                    // libgit2 would resolve both ends through its own refs.
+                    let (from, to) = arg.split_once("..").ok_or_else(bad)?;
+                    if to.starts_with('.') {
+                        return Err(bad());
+                    }
+                    let end = |r: &str| -> Result<Oid> {
+                        let r = if r.is_empty() { "HEAD" } else { r };
+                        self.rev_parse(&format!("{r}^{{commit}}"))?.ok_or_else(bad)
+                    };
+                    walk.hide(end(from)?)?;
+                    walk.push(end(to)?)?;
+                } else {
+                    walk.push_range(arg).map_err(|_| bad())?;
+                }
                 ranged = true;
             } else if let Some(neg) = arg.strip_prefix('^') {
                 walk.hide(self.commit(neg)?.id())?;
@@ -312,6 +394,12 @@ impl Repo {
 
     /// A `git` command run in this repository, with its environment as git gave it.
     pub fn git_command(&self) -> Command {
+        // It may move refs: what was read of them is read again.
+        self.ref_snapshot.replace(None);
+        self.plain_git_command()
+    }
+
+    fn plain_git_command(&self) -> Command {
         let mut cmd = Command::new("git");
         let dir = self.workdir.as_ref().unwrap_or(&self.git_dir);
         cmd.current_dir(dir.as_std_path());
@@ -359,6 +447,297 @@ impl Repo {
         let name = value("user.name", "GIT_COMMITTER_NAME").ok_or_else(missing)?;
         let email = value("user.email", "GIT_COMMITTER_EMAIL").ok_or_else(missing)?;
         Ok((name, email))
+    }
+}
+
+/// Where `HEAD` is: the branch it names (if any) and the commit it resolves to (none on
+/// an unborn branch).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Head {
+    /// The full ref name `HEAD` points to (`refs/heads/main`); none when detached.
+    pub symref: Option<String>,
+    pub target: Option<Oid>,
+}
+
+/// A ref as listed: its full name and the object it points to (symbolic refs
+/// resolved).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefEntry {
+    pub name: String,
+    pub target: Oid,
+    pub symbolic: bool,
+}
+
+/// What a ref must hold for an update to go ahead (compare-and-swap).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Expect {
+    /// The ref must not exist yet.
+    Absent,
+    /// The ref must point exactly here.
+    At(Oid),
+    /// Whatever it holds (a tracking ref git-seal keeps for itself).
+    Any,
+}
+
+/// Every read and move of a ref git-seal makes, in one place: libgit2 for the files
+/// backend (no process), `git` itself for reftable, whose `update-ref --stdin`
+/// transactions check the old value on every backend. Errors of `update_ref` carry
+/// libgit2's codes either way (`Modified`, `Exists`: the ref moved; `Locked`: another
+/// writer holds it), so a compare-and-swap loop reads them alike.
+impl Repo {
+    /// Whether refs live in reftable (and so are read through `git`).
+    pub fn uses_reftable(&self) -> bool {
+        self.reftable
+    }
+
+    /// A `git` for ref plumbing: its messages in English, so failures can be classed.
+    fn ref_git(&self) -> Command {
+        let mut cmd = self.plain_git_command();
+        cmd.env("LC_ALL", "C").stdin(Stdio::null());
+        cmd
+    }
+
+    fn ref_git_output(&self, args: &[&str]) -> Result<std::process::Output> {
+        self.ref_git().args(args).output().map_err(|e| {
+            Error::usage(format!("cannot run git: {e}")).hint("install git and put it on PATH")
+        })
+    }
+
+    /// The refs of a reftable repository: one `for-each-ref`, one `symbolic-ref`
+    /// (and a `rev-parse` when `HEAD` is detached), kept until a ref may have moved.
+    fn snapshot(&self) -> Result<std::rc::Rc<RefSnapshot>> {
+        if let Some(snap) = self.ref_snapshot.borrow().as_ref() {
+            return Ok(snap.clone());
+        }
+        let out = self.ref_git_output(&[
+            "for-each-ref",
+            "--format=%(objectname) %(symref) %(refname)",
+        ])?;
+        if !out.status.success() {
+            return Err(Error::usage(format!(
+                "cannot list the repository's refs: {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            ))
+            .hint("check the repository: git for-each-ref"));
+        }
+        let mut refs = std::collections::BTreeMap::new();
+        for line in String::from_utf8_lossy(&out.stdout).lines() {
+            let mut fields = line.splitn(3, ' ');
+            if let (Some(id), Some(symref), Some(name)) =
+                (fields.next(), fields.next(), fields.next())
+            {
+                if let Ok(id) = Oid::from_str(id) {
+                    refs.insert(name.to_string(), (id, !symref.is_empty()));
+                }
+            }
+        }
+        let out = self.ref_git_output(&["symbolic-ref", "-q", "HEAD"])?;
+        let symref = out
+            .status
+            .success()
+            .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string());
+        let target = match &symref {
+            Some(name) => refs.get(name).map(|(id, _)| *id),
+            None => self.rev_parse("HEAD")?,
+        };
+        let snap = std::rc::Rc::new(RefSnapshot {
+            refs,
+            head: Head { symref, target },
+        });
+        self.ref_snapshot.replace(Some(snap.clone()));
+        Ok(snap)
+    }
+
+    /// `git rev-parse --verify` of `rev`: the object id, or none when it names nothing.
+    fn rev_parse(&self, rev: &str) -> Result<Option<Oid>> {
+        if rev.starts_with('-') {
+            return Ok(None);
+        }
+        let out = self.ref_git_output(&["rev-parse", "--verify", "-q", "--end-of-options", rev])?;
+        if !out.status.success() {
+            return Ok(None);
+        }
+        Ok(Oid::from_str(String::from_utf8_lossy(&out.stdout).trim()).ok())
+    }
+
+    /// Whether the ref `name` exists (a full name, or one in the git dir like `HEAD`).
+    pub fn ref_exists(&self, name: &str) -> bool {
+        if !self.reftable {
+            return self.git.find_reference(name).is_ok();
+        }
+        self.ref_target(name).is_ok_and(|id| id.is_some())
+    }
+
+    /// The object the ref `name` points to (symbolic refs followed), if it exists.
+    pub fn ref_target(&self, name: &str) -> Result<Option<Oid>> {
+        if !self.reftable {
+            return match self.git.find_reference(name) {
+                Ok(r) => Ok(r.resolve()?.target()),
+                Err(e) if e.code() == git2::ErrorCode::NotFound => Ok(None),
+                Err(e) => Err(e.into()),
+            };
+        }
+        if name.starts_with("refs/") {
+            return Ok(self.snapshot()?.refs.get(name).map(|(id, _)| *id));
+        }
+        if name == "HEAD" {
+            return Ok(self.snapshot()?.head.target);
+        }
+        self.rev_parse(name)
+    }
+
+    /// Every ref whose full name starts with `prefix` (`refs/seal/remotes/`), in name
+    /// order.
+    pub fn refs_with_prefix(&self, prefix: &str) -> Result<Vec<RefEntry>> {
+        if !self.reftable {
+            let mut out = Vec::new();
+            for r in self.git.references_glob(&format!("{prefix}*"))? {
+                let r = r?;
+                let Some(name) = r.name().map(str::to_string) else {
+                    continue;
+                };
+                let symbolic = r.kind() == Some(git2::ReferenceType::Symbolic);
+                if let Some(target) = r.resolve().ok().and_then(|r| r.target()) {
+                    out.push(RefEntry {
+                        name,
+                        target,
+                        symbolic,
+                    });
+                }
+            }
+            return Ok(out);
+        }
+        Ok(self
+            .snapshot()?
+            .refs
+            .range(prefix.to_string()..)
+            .take_while(|(name, _)| name.starts_with(prefix))
+            .map(|(name, (target, symbolic))| RefEntry {
+                name: name.clone(),
+                target: *target,
+                symbolic: *symbolic,
+            })
+            .collect())
+    }
+
+    /// Where `HEAD` is.
+    pub fn head(&self) -> Result<Head> {
+        if !self.reftable {
+            let symref = self
+                .git
+                .find_reference("HEAD")
+                .ok()
+                .and_then(|h| h.symbolic_target().map(str::to_string));
+            let target = match self.git.head() {
+                Ok(h) => h.target(),
+                Err(e) if e.code() == git2::ErrorCode::UnbornBranch => None,
+                Err(e) if e.code() == git2::ErrorCode::NotFound => None,
+                Err(e) => return Err(e.into()),
+            };
+            return Ok(Head { symref, target });
+        }
+        Ok(self.snapshot()?.head.clone())
+    }
+
+    /// Points `name` at `new` if it holds what `expect` says, in one transaction, with
+    /// `message` in its reflog.
+    pub fn update_ref(
+        &self,
+        name: &str,
+        new: Oid,
+        expect: Expect,
+        message: &str,
+    ) -> std::result::Result<(), git2::Error> {
+        if !self.reftable {
+            return match expect {
+                Expect::At(old) => self.git.reference_matching(name, new, true, old, message),
+                Expect::Absent => self.git.reference(name, new, false, message),
+                Expect::Any => self.git.reference(name, new, true, message),
+            }
+            .map(|_| ());
+        }
+        let zero = Oid::zero().to_string();
+        let old = match expect {
+            Expect::At(old) => old.to_string(),
+            Expect::Absent => zero,
+            Expect::Any => String::new(),
+        };
+        let script = format!("start\nupdate {name} {new} {old}\nprepare\ncommit\n");
+        self.ref_transaction(&script, message)
+    }
+
+    /// Deletes `name` if it points at `old`.
+    pub fn delete_ref(&self, name: &str, old: Oid) -> std::result::Result<(), git2::Error> {
+        if !self.reftable {
+            let mut r = self.git.find_reference(name)?;
+            if r.target() != Some(old) {
+                return Err(git2::Error::new(
+                    git2::ErrorCode::Modified,
+                    git2::ErrorClass::Reference,
+                    format!("{name} moved"),
+                ));
+            }
+            return r.delete();
+        }
+        self.ref_transaction(
+            &format!("start\ndelete {name} {old}\nprepare\ncommit\n"),
+            "",
+        )
+    }
+
+    fn ref_transaction(&self, script: &str, message: &str) -> std::result::Result<(), git2::Error> {
+        use std::io::Write;
+        // Moved or not, the ref is read again next time (a lost race reads the winner).
+        self.ref_snapshot.replace(None);
+        let failed = |code, msg: String| git2::Error::new(code, git2::ErrorClass::Reference, msg);
+        let mut cmd = self.ref_git();
+        // As libgit2 moves refs on the files backend: no hook runs (git-seal's own
+        // reference-transaction hook has nothing to do with a ref it moves itself).
+        cmd.args([
+            "-c",
+            "core.hooksPath=/dev/null",
+            "-c",
+            "hook.git-seal-reference-transaction.enabled=false",
+            "update-ref",
+            "--stdin",
+        ]);
+        if !message.is_empty() {
+            cmd.args(["-m", message]);
+        }
+        let mut child = cmd
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|e| {
+                failed(
+                    git2::ErrorCode::GenericError,
+                    format!("cannot run git: {e}"),
+                )
+            })?;
+        if let Some(mut stdin) = child.stdin.take() {
+            let _ = stdin.write_all(script.as_bytes());
+        }
+        let out = child.wait_with_output().map_err(|e| {
+            failed(
+                git2::ErrorCode::GenericError,
+                format!("git update-ref: {e}"),
+            )
+        })?;
+        if out.status.success() {
+            return Ok(());
+        }
+        let err = String::from_utf8_lossy(&out.stderr).trim().to_string();
+        // git's English messages (LC_ALL=C): an old value that no longer holds is a
+        // lost race; a lock another writer holds is contention too.
+        let code = if err.contains("but expected") || err.contains("already exists") {
+            git2::ErrorCode::Modified
+        } else if err.contains("lock") {
+            git2::ErrorCode::Locked
+        } else {
+            git2::ErrorCode::GenericError
+        };
+        Err(failed(code, format!("git update-ref: {err}")))
     }
 }
 

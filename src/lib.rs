@@ -3,7 +3,7 @@
 //! Layers, each depending only on those below it:
 //! `cli` → `commands` → core (`engine`, `verify`, `hooks`, `runlog`, `ledger`,
 //! `seal`, `manifest`, `cache`, `config`) → `git`. See docs/ARCHITECTURE.md.
-#![forbid(unsafe_code)]
+#![deny(unsafe_code)]
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
 pub mod cache;
@@ -17,6 +17,7 @@ pub mod evtag;
 pub mod fsutil;
 pub mod gate;
 pub mod git;
+pub mod hookconfig;
 pub mod hooks;
 pub mod ledger;
 pub mod limits;

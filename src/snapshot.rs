@@ -37,7 +37,7 @@ use serde_json::json;
 use crate::cache::{CacheMode, Manifests};
 use crate::config::Config;
 use crate::error::{Error, Result};
-use crate::git::Repo;
+use crate::git::{Expect, Repo};
 use crate::ledger::Ledger;
 use crate::quote::{c_style, shell as shell_quote};
 use crate::runlog::{Run, Source, Status};
@@ -121,9 +121,13 @@ pub fn create_snapshot(repo: &Repo, cfg: &Config, plan: &SnapshotPlan) -> Result
     let (name, email) = repo.identity()?;
     let tagger = Signature::now(&name, &email)?;
     let head = repo.git.find_commit(plan.head)?;
-    repo.git
-        .tag(&plan.tag, head.as_object(), &tagger, &plan.message, false)?;
+    // The tag object, then its ref through the one ref writer (reftable included).
+    let tag =
+        repo.git
+            .tag_annotation_create(&plan.tag, head.as_object(), &tagger, &plan.message)?;
+    let refname = format!("refs/tags/{}", plan.tag);
     let signer = signer_for(repo, &email)?;
+    repo.update_ref(&refname, tag, Expect::Absent, "git-seal: snapshot")?;
     let signing = crate::tags::TagSigning {
         signer: signer.as_ref(),
         required: true,
@@ -131,7 +135,7 @@ pub fn create_snapshot(repo: &Repo, cfg: &Config, plan: &SnapshotPlan) -> Result
     crate::tags::seal_tag(repo, cfg, &plan.tag, Some(&plan.files), false, signing).inspect_err(
         |_| {
             // No tag without its seal.
-            let _ = repo.git.tag_delete(&plan.tag);
+            let _ = repo.delete_ref(&refname, tag);
         },
     )
 }
@@ -198,12 +202,11 @@ pub struct Choice {
 /// A snapshot ref as found: its tag name and target commit, or why it has none.
 fn snapshot_refs(repo: &Repo) -> Result<Vec<(String, std::result::Result<Oid, String>)>> {
     let mut out = Vec::new();
-    for r in repo.git.references_glob(&format!("refs/tags/{PREFIX}*"))? {
-        let Ok(r) = r else { continue };
-        let Some(name) = r.name().and_then(|n| n.strip_prefix("refs/tags/")) else {
+    for r in repo.refs_with_prefix(&format!("refs/tags/{PREFIX}"))? {
+        let Some(name) = r.name.strip_prefix("refs/tags/") else {
             continue;
         };
-        let target = match r.target() {
+        let target = match (!r.symbolic).then_some(r.target) {
             None => Err("the tag is a symbolic ref".to_string()),
             Some(id) => match repo.git.find_object(id, None) {
                 Err(_) => Err(format!(
@@ -440,7 +443,7 @@ pub fn plan_rollback(
     let stamp = Utc::now().format("%Y%m%dT%H%M%SZ").to_string();
     let mut safety_ref = format!("refs/seal/safety/{stamp}");
     let mut n = 1;
-    while repo.git.find_reference(&safety_ref).is_ok() {
+    while repo.ref_exists(&safety_ref) {
         n += 1;
         safety_ref = format!("refs/seal/safety/{stamp}-{n}");
     }
@@ -448,10 +451,10 @@ pub fn plan_rollback(
         .seal_dir()
         .join("aside")
         .join(safety_ref.trim_start_matches("refs/seal/safety/"));
-    let head_ref = repo.git.head()?;
-    let branch = head_ref
-        .is_branch()
-        .then(|| head_ref.shorthand().unwrap_or_default().to_string());
+    let branch = repo
+        .head()?
+        .symref
+        .and_then(|r| r.strip_prefix("refs/heads/").map(str::to_string));
     Ok(RollbackPlan {
         tag: choice.tag,
         by: choice.by,
@@ -642,10 +645,10 @@ pub fn apply(repo: &Repo, cfg: &Config, plan: &RollbackPlan) -> Result<Option<Ap
         );
         e.context(what)
     };
-    repo.git.reference(
+    repo.update_ref(
         &plan.safety_ref,
         plan.from,
-        false,
+        Expect::Absent,
         &format!("git-seal rollback: {}", plan.reason),
     )?;
     let kept = format!("where you were is kept as {}", plan.safety_ref);
@@ -674,7 +677,10 @@ pub fn apply(repo: &Repo, cfg: &Config, plan: &RollbackPlan) -> Result<Option<Ap
                 "-m",
                 &format!("git-seal rollback to {}", plan.tag),
             ])
-            .and_then(|_| Ok(repo.git.refname_to_id("refs/stash")?));
+            .and_then(|_| {
+                repo.ref_target("refs/stash")?
+                    .ok_or_else(|| Error::usage("git stash made no refs/stash"))
+            });
         let stash = match stashed {
             Ok(s) => s,
             Err(e) => {
@@ -686,10 +692,10 @@ pub fn apply(repo: &Repo, cfg: &Config, plan: &RollbackPlan) -> Result<Option<Ap
             }
         };
         let name = format!("{}-worktree", plan.safety_ref);
-        repo.git.reference(
+        repo.update_ref(
             &name,
             stash,
-            false,
+            Expect::Absent,
             "git-seal rollback: uncommitted changes",
         )?;
         Some(name)

@@ -80,17 +80,16 @@ pub fn absorb_fetched(repo: &Repo, cfg: &Config) -> Result<Absorbed> {
             .unwrap_or(&cfg.ledger_ref)
     );
     let mut tracking = Vec::new();
-    for r in repo.git.references_glob("refs/seal/remotes/*")? {
-        let r = r?;
-        let Some(name) = r
-            .name()
-            .filter(|n| n.ends_with(&suffix))
-            .map(str::to_string)
-        else {
+    for r in repo.refs_with_prefix("refs/seal/remotes/")? {
+        if !r.name.ends_with(&suffix) {
             continue;
-        };
-        if let Ok(commit) = r.peel_to_commit() {
-            tracking.push((name, commit.id()));
+        }
+        if let Ok(commit) = repo
+            .git
+            .find_object(r.target, None)
+            .and_then(|o| o.peel_to_commit())
+        {
+            tracking.push((r.name, commit.id()));
         }
     }
     let mut out = Absorbed::default();
@@ -152,7 +151,7 @@ pub fn fetch(repo: &Repo, cfg: &Config, remote: &str) -> Result<Fetched> {
             "check the remote (git remote -v), then retry: git seal fetch {remote}"
         )));
     }
-    if repo.git.refname_to_id(&tracking).is_err() {
+    if repo.ref_target(&tracking).ok().flatten().is_none() {
         return Ok(Fetched::NoLedger);
     }
     Ok(Fetched::Absorbed(absorb_fetched(repo, cfg)?))
@@ -237,7 +236,7 @@ pub fn remote_ledger(
     remote: &str,
     local_tip: Option<Oid>,
 ) -> Result<RemoteLedger> {
-    if let Ok(theirs) = repo.git.refname_to_id(&tracking_ref(cfg, remote)) {
+    if let Some(theirs) = repo.ref_target(&tracking_ref(cfg, remote)).ok().flatten() {
         let (ahead, behind) = match local_tip {
             None => (0, 1),
             Some(ours) if ours == theirs => (0, 0),

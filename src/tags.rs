@@ -152,12 +152,9 @@ pub struct TagState {
 /// Reads `refs/tags/<name>`.
 pub fn tag_state(repo: &Repo, name: &str) -> Result<TagState> {
     let refname = format!("refs/tags/{name}");
-    let reference = repo.git.find_reference(&refname).map_err(|_| {
+    let id = repo.ref_target(&refname).ok().flatten().ok_or_else(|| {
         Error::usage(format!("no tag named '{name}'")).hint("list tags: git tag --list")
     })?;
-    let id = reference
-        .target()
-        .ok_or_else(|| Error::usage(format!("tag {name} is symbolic")))?;
     let obj = repo.git.find_object(id, None)?;
     let (tag_object, tagger) = match obj.kind() {
         Some(ObjectType::Tag) => {
@@ -185,9 +182,7 @@ pub fn tag_state(repo: &Repo, name: &str) -> Result<TagState> {
 
 /// Whether `name` is a tag in this repository.
 pub fn is_tag(repo: &Repo, name: &str) -> bool {
-    repo.git
-        .find_reference(&format!("refs/tags/{name}"))
-        .is_ok()
+    repo.ref_exists(&format!("refs/tags/{name}"))
 }
 
 /// Splits revisions given on the command line into tags named by themselves (sealed

@@ -14,7 +14,7 @@ use crate::config::{Config, PushMode};
 use crate::engine::{seal_commits, SealRun, Sealed};
 use crate::error::{Error, Result};
 use crate::gate::{self, Update};
-use crate::git::{short, Repo};
+use crate::git::{short, Expect, Repo};
 use crate::ledger::Ledger;
 use crate::runlog::{self, Run, Source, Status};
 use crate::sync;
@@ -138,7 +138,7 @@ fn start_hook(name: &str) -> Option<(Repo, Run)> {
 
 /// The run record of hook `name`, started now, naming HEAD.
 fn start_run(repo: &Repo, name: &str) -> Run {
-    let head = repo.git.head().ok().and_then(|h| h.target());
+    let head = repo.head().ok().and_then(|h| h.target);
     Run::start(
         &repo.seal_dir(),
         Source::Hook(name),
@@ -527,14 +527,14 @@ fn push_ledger_along(
         Err(e) => return (0, false, Some(e.message)),
     };
     let tracking = sync::tracking_ref(cfg, remote);
-    if named && repo.git.refname_to_id(&tracking).ok() == Some(tip) {
+    if named && repo.ref_target(&tracking).ok().flatten() == Some(tip) {
         return (0, false, None);
     }
     match sync::push(repo, cfg, remote) {
         Ok(attempts) => {
             if named {
                 if let Ok(Some(t)) = Ledger::new(repo, cfg).tip() {
-                    let _ = repo.git.reference(&tracking, t, true, "git-seal: pushed");
+                    let _ = repo.update_ref(&tracking, t, Expect::Any, "git-seal: pushed");
                 }
             }
             (attempts, true, None)

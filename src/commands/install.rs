@@ -7,13 +7,17 @@ use crate::commands::{outln, warn_log};
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::git::Repo;
+use crate::hookconfig::{self, Scope};
 use crate::hooks::{self, Step};
 use crate::runlog::{Run, Source, Status};
 use crate::sync;
 
 /// Wire git-seal's hooks into a repository
 ///
-/// Respects core.hooksPath, linked worktrees and bare repositories. A hook already
+/// On git 2.54 or later the hooks are entries of the repository's config
+/// (`[hook "git-seal-<event>"]`, see `git hook list <event>`), and the hooks directory
+/// is left to other hook managers. On older git they are shims in the hooks directory
+/// (core.hooksPath, linked worktrees and bare repositories respected): a hook already
 /// there that is not git-seal's is kept and chained: it still runs, first, with the
 /// same arguments and stdin. Running install again is harmless.
 #[derive(Debug, clap::Args)]
@@ -21,6 +25,18 @@ pub struct InstallArgs {
     /// The repository (default: the one the current directory is in)
     #[arg(long, value_name = "PATH")]
     pub repo: Option<Utf8PathBuf>,
+    /// Register the hooks once in your global git config, for every repository you
+    /// use (git 2.54 or later)
+    #[arg(long, conflicts_with_all = ["repo", "system", "server"])]
+    pub global: bool,
+    /// Register the hooks once in the machine's git config, for every user (git 2.54
+    /// or later)
+    #[arg(long, conflicts_with_all = ["repo", "server"])]
+    pub system: bool,
+    /// How to wire the hooks: `config` entries (git 2.54 or later), shim `files` in
+    /// the hooks directory, or `auto` (config when git has it)
+    #[arg(long, value_enum, default_value_t = HookForm::Auto)]
+    pub hooks: HookForm,
     /// Install the server's gate instead (pre-receive); a server only checks, it
     /// seals nothing
     #[arg(long)]
@@ -47,14 +63,53 @@ pub struct InstallArgs {
 }
 
 /// Remove git-seal's hooks, restoring the hooks directory as it was before install
+///
+/// Removes the repository's `hook.git-seal-*` config entries too; hooks of other
+/// managers, in config or in the hooks directory, are left as they are.
 #[derive(Debug, clap::Args)]
 pub struct UninstallArgs {
     /// The repository (default: the one the current directory is in)
     #[arg(long, value_name = "PATH")]
     pub repo: Option<Utf8PathBuf>,
+    /// Remove the hooks `install --global` registered in your global git config
+    #[arg(long, conflicts_with_all = ["repo", "system"])]
+    pub global: bool,
+    /// Remove the hooks `install --system` registered in the machine's git config
+    #[arg(long, conflicts_with = "repo")]
+    pub system: bool,
     /// Print what would be done and change nothing
     #[arg(long)]
     pub dry_run: bool,
+}
+
+/// How install wires the hooks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum HookForm {
+    /// Config entries when git has them (2.54 or later), else shim files
+    Auto,
+    /// `hook.git-seal-<event>.*` entries in the config
+    Config,
+    /// Shims in the hooks directory
+    Files,
+}
+
+fn user_scope(global: bool, system: bool) -> Option<Scope> {
+    match (global, system) {
+        (true, _) => Some(Scope::Global),
+        (_, true) => Some(Scope::System),
+        _ => None,
+    }
+}
+
+fn needs_config_hooks(git: &hookconfig::Git<'_>, what: &str) -> Result<()> {
+    if git.supports_config_hooks() {
+        return Ok(());
+    }
+    let (major, minor) = git.version().unwrap_or((0, 0));
+    Err(Error::usage(format!(
+        "{what} needs hooks defined in config, which git {major}.{minor} does not run (git 2.54 or later does)"
+    ))
+    .hint("install into each repository instead: git seal install --repo PATH"))
 }
 
 fn this_binary() -> Result<Utf8PathBuf> {
@@ -73,14 +128,33 @@ fn this_binary() -> Result<Utf8PathBuf> {
 }
 
 pub fn run_install(args: InstallArgs) -> Result<u8> {
-    let repo = Repo::open(args.repo.as_deref())?;
-    let location = hooks::locate(&repo)?;
-    check_owner(&location.owner, &args)?;
-    let dirs = location.dirs;
     let mut wanted = hooks::wanted_hooks(args.server);
     if args.no_tag_hook {
         wanted.retain(|h| *h != "reference-transaction");
     }
+    if let Some(scope) = user_scope(args.global, args.system) {
+        return install_in_scope(scope, &wanted, &args);
+    }
+    let repo = Repo::open(args.repo.as_deref())?;
+    let location = hooks::locate(&repo)?;
+    let here = repo.workdir.as_ref().unwrap_or(&repo.git_dir).clone();
+    let git = hookconfig::Git { dir: Some(&here) };
+    let config_form = match args.hooks {
+        HookForm::Auto => git.supports_config_hooks(),
+        HookForm::Config => {
+            needs_config_hooks(&git, "--hooks config")?;
+            true
+        }
+        HookForm::Files => false,
+    };
+    let binary = this_binary()?;
+    let dirs = location.dirs.clone();
+    if config_form {
+        return install_config_hooks(&repo, &git, &location, &wanted, &binary, &args);
+    }
+    check_owner(&location.owner, &args)?;
+    // Shims replace config entries an earlier install wrote: one form at a time.
+    let config_steps = hookconfig::plan_uninstall(&git, Scope::Local)?;
     let mut steps = Vec::new();
     if args.server {
         let client_only: Vec<&str> = hooks::CLIENT_HOOKS
@@ -110,27 +184,18 @@ pub fn run_install(args: InstallArgs) -> Result<u8> {
                 ))?;
             }
         }
+        print_config_steps(&config_steps, "would")?;
         return print_steps(&steps, "would");
     }
-    let binary = this_binary()?;
     let mut run = Run::start(&repo.seal_dir(), Source::Command("install"), None);
     run.inputs(json!({"hooks_dirs": dirs, "server": args.server}));
-    if let Err(e) = hooks::install(&repo, &steps, &binary) {
+    let done = hooks::install(&repo, &steps, &binary)
+        .and_then(|()| hookconfig::apply(&git, &config_steps));
+    if let Err(e) = done {
         warn_log(run.finish(Status::Failed, json!({}), 1, e.message.clone()));
         return Err(e);
     }
-    for r in &refspecs {
-        if let Some(old) = &r.replaces {
-            remove_refspec(&repo, &r.remote, old)?;
-        }
-        repo.git.remote_add_fetch(&r.remote, &r.spec).map_err(|e| {
-            Error::environment(format!(
-                "cannot add the ledger refspec to {}: {}",
-                r.remote,
-                e.message()
-            ))
-        })?;
-    }
+    add_refspecs(&repo, &refspecs)?;
     let chained: Vec<String> = steps
         .iter()
         .filter_map(|s| match s {
@@ -162,6 +227,119 @@ pub fn run_install(args: InstallArgs) -> Result<u8> {
     Ok(0)
 }
 
+fn add_refspecs(repo: &Repo, refspecs: &[MissingRefspec]) -> Result<()> {
+    for r in refspecs {
+        if let Some(old) = &r.replaces {
+            remove_refspec(repo, &r.remote, old)?;
+        }
+        repo.git.remote_add_fetch(&r.remote, &r.spec).map_err(|e| {
+            Error::environment(format!(
+                "cannot add the ledger refspec to {}: {}",
+                r.remote,
+                e.message()
+            ))
+        })?;
+    }
+    Ok(())
+}
+
+/// Install as config entries in the repository's config. The hooks directory is
+/// another manager's: only git-seal's own shims (an install by older git) leave it,
+/// each chained hook back at its name, and only from a directory that is this
+/// repository's own.
+fn install_config_hooks(
+    repo: &Repo,
+    git: &hookconfig::Git<'_>,
+    location: &hooks::HooksLocation,
+    wanted: &[&str],
+    binary: &Utf8Path,
+    args: &InstallArgs,
+) -> Result<u8> {
+    let steps = if location.owner == hooks::Owner::Repository {
+        let every: Vec<&str> = hooks::CLIENT_HOOKS
+            .iter()
+            .chain(hooks::SERVER_HOOKS)
+            .copied()
+            .collect();
+        hooks::plan_removal(&location.dirs, &every)
+    } else {
+        Vec::new()
+    };
+    let config_steps = hookconfig::plan_install(git, Scope::Local, wanted, binary)?;
+    let cfg = Config::load(repo)?;
+    let refspecs = if args.no_fetch_refspec {
+        Vec::new()
+    } else {
+        missing_refspecs(repo, &cfg)?
+    };
+    if args.dry_run {
+        for r in &refspecs {
+            outln(format!(
+                "would add fetch refspec {} to remote {}",
+                r.spec, r.remote
+            ))?;
+        }
+        print_steps(&steps, "would")?;
+        return print_config_steps(&config_steps, "would");
+    }
+    let mut run = Run::start(&repo.seal_dir(), Source::Command("install"), None);
+    run.inputs(json!({"config": "local", "server": args.server}));
+    let done =
+        hooks::install(repo, &steps, binary).and_then(|()| hookconfig::apply(git, &config_steps));
+    if let Err(e) = done {
+        warn_log(run.finish(Status::Failed, json!({}), 1, e.message.clone()));
+        return Err(e);
+    }
+    add_refspecs(repo, &refspecs)?;
+    warn_log(run.finish(
+        Status::Success,
+        json!({"hooks": wanted, "form": "config"}),
+        1,
+        format!("installed {} hooks in the local config", wanted.len()),
+    ));
+    for step in &steps {
+        outln(format!("{step}"))?;
+    }
+    outln(format!(
+        "git-seal: {} hooks installed in the repository's config (binary {binary}); see: git hook list post-commit",
+        wanted.len()
+    ))?;
+    Ok(0)
+}
+
+/// `install --global` / `--system`: config entries once for every repository.
+fn install_in_scope(scope: Scope, wanted: &[&str], args: &InstallArgs) -> Result<u8> {
+    let git = hookconfig::Git { dir: None };
+    needs_config_hooks(&git, &format!("install --{}", scope.name()))?;
+    if args.hooks == HookForm::Files {
+        return Err(Error::usage(format!(
+            "--{} registers config hooks; shim files go into one repository",
+            scope.name()
+        ))
+        .hint("git seal install --repo PATH --hooks files"));
+    }
+    let binary = this_binary()?;
+    let steps = hookconfig::plan_install(&git, scope, wanted, &binary)?;
+    if args.dry_run {
+        return print_config_steps(&steps, "would");
+    }
+    hookconfig::apply(&git, &steps)?;
+    outln(format!(
+        "git-seal: {} hooks installed in the {} config (binary {binary}); every repository runs them: git hook list post-commit",
+        wanted.len(),
+        scope.name()
+    ))?;
+    outln("hint: add the ledger's fetch refspec to a repository's remotes with: git seal install --repo PATH")?;
+    Ok(0)
+}
+
+fn print_config_steps(steps: &[hookconfig::Step], verb: &str) -> Result<u8> {
+    for step in steps {
+        outln(format!("{verb} {step}"))?;
+    }
+    Ok(0)
+}
+
 /// Refuses to write into a hooks directory that is not this repository's alone,
 /// unless the user said so.
 fn check_owner(owner: &hooks::Owner, args: &InstallArgs) -> Result<()> {
@@ -170,6 +348,11 @@ fn check_owner(owner: &hooks::Owner, args: &InstallArgs) -> Result<()> {
         .as_ref()
         .map(|p| format!(" --repo {}", crate::quote::shell(p.as_str())))
         .unwrap_or_default();
+    let repo_arg = if args.hooks == HookForm::Files {
+        format!(" --hooks files{repo_arg}")
+    } else {
+        repo_arg
+    };
     match owner {
         hooks::Owner::Shared { scope, origin } if !args.allow_shared_hooks => Err(Error::usage(
             format!(
@@ -189,8 +372,26 @@ fn check_owner(owner: &hooks::Owner, args: &InstallArgs) -> Result<()> {
     }
 }
 pub fn run_uninstall(args: UninstallArgs) -> Result<u8> {
+    if let Some(scope) = user_scope(args.global, args.system) {
+        let git = hookconfig::Git { dir: None };
+        let steps = hookconfig::plan_uninstall(&git, scope)?;
+        if args.dry_run {
+            return print_config_steps(&steps, "would");
+        }
+        hookconfig::apply(&git, &steps)?;
+        if steps.is_empty() {
+            outln(format!(
+                "git-seal: no git-seal hooks in the {} config; nothing to do",
+                scope.name()
+            ))?;
+        }
+        return print_config_steps(&steps, "done:");
+    }
     let repo = Repo::open(args.repo.as_deref())?;
     let steps = hooks::plan_uninstall(&repo)?;
+    let here = repo.workdir.as_ref().unwrap_or(&repo.git_dir).clone();
+    let git = hookconfig::Git { dir: Some(&here) };
+    let config_steps = hookconfig::plan_uninstall(&git, Scope::Local)?;
     let cfg = Config::load(&repo)?;
     let refspecs = present_refspecs(&repo, &cfg)?;
     if args.dry_run {
@@ -199,6 +400,7 @@ pub fn run_uninstall(args: UninstallArgs) -> Result<u8> {
                 "would remove fetch refspec {spec} from remote {remote}"
             ))?;
         }
+        print_config_steps(&config_steps, "would")?;
         return print_steps(&steps, "would");
     }
     for (remote, spec) in &refspecs {
@@ -206,19 +408,24 @@ pub fn run_uninstall(args: UninstallArgs) -> Result<u8> {
     }
     let mut run = Run::start(&repo.seal_dir(), Source::Command("uninstall"), None);
     run.inputs(json!({}));
-    let result = hooks::uninstall(&repo, &steps);
+    let result =
+        hooks::uninstall(&repo, &steps).and_then(|()| hookconfig::apply(&git, &config_steps));
     let (status, msg) = match &result {
-        Ok(()) => (Status::Success, format!("{} steps", steps.len())),
+        Ok(()) => (
+            Status::Success,
+            format!("{} steps", steps.len() + config_steps.len()),
+        ),
         Err(e) => (Status::Failed, e.message.clone()),
     };
     warn_log(run.finish(status, json!({}), 1, msg));
     result?;
-    if steps.is_empty() {
+    if steps.is_empty() && config_steps.is_empty() {
         outln("git-seal: no git-seal hooks were installed; nothing to do")?;
     } else {
         for step in &steps {
             outln(format!("{step}"))?;
         }
+        print_config_steps(&config_steps, "done:")?;
     }
     Ok(0)
 }

@@ -7,6 +7,7 @@ use crate::commands::outln;
 use crate::config::Config;
 use crate::error::Result;
 use crate::git::{short, Repo};
+use crate::hookconfig;
 use crate::hooks;
 use crate::ledger::Ledger;
 use crate::sync::{self, RemoteLedger};
@@ -23,7 +24,8 @@ pub fn run(args: Args) -> Result<u8> {
     let repo = Repo::open(None)?;
     let cfg = Config::load(&repo)?;
     let server = repo.git.is_bare();
-    let installed = hooks::installed(&repo, server)?;
+    let mut installed = hooks::installed(&repo, server)?;
+    let listed = hook_lists(&repo, &mut installed)?;
     let ledger = Ledger::new(&repo, &cfg);
     let tip = ledger.tip()?;
     let view = ledger.view()?;
@@ -45,10 +47,15 @@ pub fn run(args: Args) -> Result<u8> {
             .iter()
             .map(|(h, ok)| (h.to_string(), json!(ok)))
             .collect();
+        let hook_list: serde_json::Map<_, _> = listed
+            .iter()
+            .map(|(h, l)| (h.to_string(), json!(l)))
+            .collect();
         outln(
             serde_json::to_string_pretty(&json!({
                 "schema": "git-seal/status/v1",
                 "hooks": hooks,
+                "hook_list": hook_list,
                 "binary": binary,
                 "ledger": {
                     "ref": cfg.ledger_ref,
@@ -67,6 +74,12 @@ pub fn run(args: Args) -> Result<u8> {
             "hook {hook:<22} {}",
             if *ok { "installed" } else { "missing" }
         ))?;
+        if let Some((_, runs)) = listed.iter().find(|(h, _)| h == hook) {
+            if !runs.is_empty() {
+                let runs: Vec<String> = runs.iter().map(|l| l.to_string()).collect();
+                outln(format!("     git runs: {}", runs.join(", ")))?;
+            }
+        }
     }
     if installed.iter().any(|(_, ok)| !ok) {
         outln("hint: install the hooks with: git seal install")?;
@@ -147,6 +160,28 @@ fn signing_lines(repo: &Repo) -> (String, String) {
         Err(e) => format!("unusable: {}", e.message),
     };
     (key, allowed)
+}
+
+/// Per hook, what `git hook list` shows (git 2.54 or later); a hook git-seal registered
+/// in config, and not disabled, counts as installed.
+fn hook_lists(
+    repo: &Repo,
+    installed: &mut [(&'static str, bool)],
+) -> Result<Vec<(&'static str, Vec<hookconfig::Listed>)>> {
+    let here = repo.workdir.as_ref().unwrap_or(&repo.git_dir).clone();
+    let git = hookconfig::Git { dir: Some(&here) };
+    if !git.supports_config_hooks() {
+        return Ok(Vec::new());
+    }
+    let mut out = Vec::new();
+    for (hook, ok) in installed.iter_mut() {
+        let listed = hookconfig::list(&git, hook)?;
+        if listed.iter().any(|l| l.is_ours() && !l.disabled) {
+            *ok = true;
+        }
+        out.push((*hook, listed));
+    }
+    Ok(out)
 }
 
 /// git's (major, minor) version, from `git --version`.

@@ -5,7 +5,7 @@ use serde_json::json;
 use crate::commands::{outln, warn_log};
 use crate::config::Config;
 use crate::error::{Error, Result};
-use crate::git::{short, Repo};
+use crate::git::{short, Expect, Repo};
 use crate::ledger::Ledger;
 use crate::runlog::{Run, Source, Status};
 use crate::sync;
@@ -34,8 +34,8 @@ pub struct FetchArgs {
 fn remote_of(repo: &Repo, named: Option<String>) -> Result<String> {
     let remote = named
         .or_else(|| {
-            let head = repo.git.head().ok()?;
-            let branch = head.shorthand()?;
+            let head = repo.head().ok()?;
+            let branch = head.symref?.strip_prefix("refs/heads/")?.to_string();
             repo.git
                 .config()
                 .ok()?
@@ -69,10 +69,10 @@ pub fn run_push(args: PushArgs) -> Result<u8> {
         Ok(attempts) => {
             let tip = Ledger::new(&repo, &cfg).tip()?;
             if let (Some(t), Ok(_)) = (tip, repo.git.find_remote(&remote)) {
-                let _ = repo.git.reference(
+                let _ = repo.update_ref(
                     &sync::tracking_ref(&cfg, &remote),
                     t,
-                    true,
+                    Expect::Any,
                     "git-seal: pushed",
                 );
             }

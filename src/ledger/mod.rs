@@ -35,7 +35,7 @@ use git2::{ErrorCode, ObjectType, Oid, Signature, Tree};
 
 use crate::config::Config;
 use crate::error::{Error, Result};
-use crate::git::Repo;
+use crate::git::{Expect, Repo};
 
 pub use tree::{Shape, ShapeProblem, FANOUT_LIMIT};
 
@@ -194,13 +194,10 @@ impl<'r> Ledger<'r> {
 
     /// The current tip commit, if the ledger exists.
     pub fn tip(&self) -> Result<Option<Oid>> {
-        let reference = match self.repo.git.find_reference(&self.refname) {
-            Ok(r) => r,
-            Err(e) if e.code() == ErrorCode::NotFound => return Ok(None),
-            Err(e) => return Err(e.into()),
+        let Some(target) = self.repo.ref_target(&self.refname)? else {
+            return Ok(None);
         };
-        let target = reference.resolve()?.target();
-        match target.map(|t| self.repo.git.find_object(t, None)) {
+        match Some(self.repo.git.find_object(target, None)) {
             Some(Ok(obj)) if obj.kind() == Some(ObjectType::Commit) => Ok(Some(obj.id())),
             _ => Err(Error::usage(format!(
                 "the ledger ref {} does not point to a commit",
@@ -218,13 +215,17 @@ impl<'r> Ledger<'r> {
         let tip = self.tip()?;
         let mut view = View::at(self.repo, tip)?;
         let suffix = format!("/{}", short_name(&self.refname));
-        for r in self.repo.git.references_glob("refs/seal/remotes/*")? {
-            let r = r?;
-            if !r.name().is_some_and(|n| n.ends_with(&suffix)) {
+        for r in self.repo.refs_with_prefix("refs/seal/remotes/")? {
+            if !r.name.ends_with(&suffix) {
                 continue;
             }
-            if let (Some(name), Ok(tree)) = (r.name().map(str::to_string), r.peel_to_tree()) {
-                view.fetched.push((name, tree));
+            if let Ok(tree) = self
+                .repo
+                .git
+                .find_object(r.target, None)
+                .and_then(|o| o.peel_to_tree())
+            {
+                view.fetched.push((r.name, tree));
             }
         }
         Ok(view)
@@ -351,7 +352,6 @@ impl<'r> Ledger<'r> {
         what: &str,
         mut next: impl FnMut(&View<'r>) -> Result<Option<Oid>>,
     ) -> Result<(Option<Oid>, u32)> {
-        let git = &self.repo.git;
         let _writer =
             WriterLock::acquire(self.repo, writer_wait(self.max_retries, self.retry_base_ms))?;
         let reflog = format!("git-seal: {what}");
@@ -362,10 +362,11 @@ impl<'r> Ledger<'r> {
             let Some(new) = next(&view)? else {
                 return Ok((None, attempt));
             };
-            let swapped = match view.tip {
-                Some(old) => git.reference_matching(&self.refname, new, true, old, &reflog),
-                None => git.reference(&self.refname, new, false, &reflog),
+            let expect = match view.tip {
+                Some(old) => Expect::At(old),
+                None => Expect::Absent,
             };
+            let swapped = self.repo.update_ref(&self.refname, new, expect, &reflog);
             match swapped {
                 Ok(_) => return Ok((Some(new), attempt)),
                 Err(e)

@@ -163,8 +163,7 @@ fn an_oversized_tag_seal_is_reported_not_read() {
     let repo = sb.installed("victim");
     repo.commit_file("a", "1", "first");
     // A tag made without the hook, whose only stored "seal" is the hostile one.
-    repo.git(&["-c", "core.hooksPath=/dev/null", "tag", "v2"])
-        .ok();
+    repo.git_hooks_off(&["tag", "v2"]).ok();
     let path = format!("tags/v2/{}.yaml", "ab".repeat(32));
     repo.hostile_ledger_file(&path, "[".repeat(MIB).as_bytes());
     let (r, took) = timed_seal(&repo, &["verify", "v2"]);
@@ -338,7 +337,8 @@ fn shim_with_stand_in(repo: &TestRepo<'_>) -> (std::path::PathBuf, std::path::Pa
 #[test]
 fn a_transaction_of_16000_tags_passes_the_shim_whole_and_quickly() {
     let sb = Sandbox::new();
-    let repo = sb.installed("victim");
+    let repo = sb.init("victim", &[]);
+    repo.install_shims();
     let (shim, received) = shim_with_stand_in(&repo);
     let (zero, id) = ("0".repeat(40), "1".repeat(40));
     // Branches first (they are not git-seal's), then a fetched ledger and 16,000 tags.

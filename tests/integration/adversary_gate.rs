@@ -103,15 +103,7 @@ fn a_server_seals_nothing_a_pushed_tag_gets_no_seal_from_the_server() {
     let sb = Sandbox::new();
     let (server, attacker) = gated_server(&sb);
     attacker
-        .git(&[
-            "-c",
-            "core.hooksPath=/dev/null",
-            "tag",
-            "-a",
-            "v1",
-            "-m",
-            "v1",
-        ])
+        .git_hooks_off(&["tag", "-a", "v1", "-m", "v1"])
         .ok();
     let ledger_before = server.rev("refs/notes/seal");
     push(&attacker, &["origin", "v1"]).ok();
@@ -120,23 +112,42 @@ fn a_server_seals_nothing_a_pushed_tag_gets_no_seal_from_the_server() {
         ledger_before,
         "the server wrote into its ledger"
     );
-    let hooks: Vec<String> = std::fs::read_dir(server.path.join("hooks"))
+    let mut hooks: Vec<String> = std::fs::read_dir(server.path.join("hooks"))
         .unwrap()
         .map(|e| e.unwrap().file_name().into_string().unwrap())
         .filter(|n| !n.ends_with(".sample"))
         .collect();
-    let mut hooks = hooks;
+    // Config-defined hooks (git ≥ 2.54): the gate is the one entry, the dir is empty.
+    hooks.extend(
+        server
+            .git(&[
+                "config",
+                "--name-only",
+                "--get-regexp",
+                "^hook\\..*\\.event$",
+            ])
+            .stdout()
+            .lines()
+            .map(str::to_string),
+    );
     hooks.sort();
-    assert_eq!(hooks, ["pre-receive"]);
+    let gate_only: &[&str] = if crate::harness::git_version().1 >= (2, 54, 0) {
+        &["hook.git-seal-pre-receive.event"]
+    } else {
+        &["pre-receive"]
+    };
+    assert_eq!(hooks, gate_only);
 }
 
 #[test]
 fn a_server_once_installed_with_client_hooks_converges_to_the_gate_alone() {
     let sb = Sandbox::new();
     let server = sb.bare("server.git");
-    server.seal(&["install"]).ok();
+    server.install_shims();
     assert!(server.path.join("hooks/post-commit").exists());
-    server.seal(&["install", "--server"]).ok();
+    server
+        .seal(&["install", "--hooks", "files", "--server"])
+        .ok();
     assert!(!server.path.join("hooks/post-commit").exists());
     assert!(server.path.join("hooks/pre-receive").exists());
 }

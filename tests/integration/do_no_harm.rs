@@ -333,7 +333,13 @@ fn dry_run_install_changes_nothing_and_uninstall_restores_config_hooks_and_refs(
     let before = footprint(&repo);
     let plan = repo.seal(&["install", "--dry-run"]).ok().stdout();
     assert_has(&plan, "would add fetch refspec");
-    assert_has(&plan, "would keep existing hook");
+    if crate::harness::git_version().1 >= (2, 54, 0) {
+        // Config-defined hooks: the other hook stays where it is, unchained.
+        assert_has(&plan, "would set hook.git-seal-pre-push.event = pre-push");
+        assert!(!plan.contains("would keep existing hook"), "{plan}");
+    } else {
+        assert_has(&plan, "would keep existing hook");
+    }
     assert_eq!(footprint(&repo), before, "a dry run changed something");
     repo.install();
     assert_ne!(footprint(&repo), before);
@@ -370,11 +376,12 @@ fn a_global_hooks_path_shared_by_every_repository_is_left_alone_unless_asked() {
             out: cmd.output().unwrap(),
         }
     };
-    let refused = global_env(repo.cmd(crate::harness::SEAL, &["install"])).fails_with(2);
+    let refused =
+        global_env(repo.cmd(crate::harness::SEAL, &["install", "--hooks", "files"])).fails_with(2);
     refused.stderr_has("core.hooksPath is set in your global config");
     refused.stderr_has("git-seal left it alone");
     refused.stderr_has(
-        "hint: to seal every repository that uses it: git seal install --allow-shared-hooks",
+        "hint: to seal every repository that uses it: git seal install --hooks files --allow-shared-hooks",
     );
     let names = |d: &Path| {
         let mut v: Vec<_> = std::fs::read_dir(d)
@@ -386,7 +393,11 @@ fn a_global_hooks_path_shared_by_every_repository_is_left_alone_unless_asked() {
     };
     assert_eq!(names(&shared), ["pre-commit"]);
     // The hint, pasted: installs there, on purpose.
-    global_env(repo.cmd("sh", &["-c", "git seal install --allow-shared-hooks"])).ok();
+    global_env(repo.cmd(
+        "sh",
+        &["-c", "git seal install --hooks files --allow-shared-hooks"],
+    ))
+    .ok();
     assert!(names(&shared).contains(&"post-commit".to_string()));
 }
 
@@ -399,7 +410,7 @@ fn a_committed_hooks_directory_is_left_alone_unless_asked() {
     repo.git(&["add", "githooks"]).ok();
     repo.git(&["commit", "-q", "-m", "hooks"]).ok();
     repo.git(&["config", "core.hooksPath", "githooks"]).ok();
-    let refused = repo.seal(&["install"]).fails_with(2);
+    let refused = repo.seal(&["install", "--hooks", "files"]).fails_with(2);
     refused.stderr_has("holds files this repository tracks, so git-seal left it alone");
     assert_eq!(repo.git_out(&["status", "--porcelain"]), "");
     let hint = refused.stderr();
@@ -422,7 +433,7 @@ fn a_relative_hooks_path_is_wired_in_every_worktree_so_linked_worktrees_seal_too
         .ok();
     // As husky sets it: relative, resolved by git in the worktree a hook runs in.
     repo.git(&["config", "core.hooksPath", ".hooks"]).ok();
-    repo.install();
+    repo.install_shims();
     let linked = sb.at(sb.path().join("linked"));
     assert!(linked.path.join(".hooks/post-commit").exists());
     let c = linked.commit_file("g", "2\n", "in the linked worktree");

@@ -161,7 +161,8 @@ impl Drop for Mount {
 
 /// A repository whose git dir lives on a small tmpfs (when root may mount one).
 fn repo_on_tmpfs<'s>(sb: &'s Sandbox, size: &str) -> (TestRepo<'s>, Option<Mount>) {
-    let repo = sb.installed("r");
+    let repo = sb.init("r", &[]);
+    repo.install_shims();
     repo.commit_file("a", "1", "first");
     // Move .git onto the tmpfs: the repository keeps working through a gitfile.
     let store = sb.path().join("store");
@@ -250,7 +251,7 @@ fn full_disk_never_fails_a_commit() {
             fill.display()
         );
         write_script(&hook, &script);
-        repo.install();
+        repo.install_shims();
     } else {
         // Without root: the log cannot be written (ENOSPC from /dev/full).
         let log = sb.path().join("store/git/seal/runs.jsonl");

@@ -199,6 +199,13 @@ impl TestRepo<'_> {
         }
     }
 
+    /// `git args…` with git-seal's hooks off, in both forms (`HOOKS_OFF`).
+    pub fn git_hooks_off(&self, args: &[&str]) -> Run {
+        let mut all = HOOKS_OFF.to_vec();
+        all.extend_from_slice(args);
+        self.git(&all)
+    }
+
     pub fn seal(&self, args: &[&str]) -> Run {
         Run {
             out: self.cmd(SEAL, args).output().expect("run git-seal"),
@@ -242,8 +249,7 @@ impl TestRepo<'_> {
     pub fn commit_unsealed(&self, rel: &str, msg: &str) -> String {
         self.write(rel, msg);
         self.git(&["add", "-A"]).ok();
-        self.git(&["-c", "core.hooksPath=/dev/null", "commit", "-q", "-m", msg])
-            .ok();
+        self.git_hooks_off(&["commit", "-q", "-m", msg]).ok();
         self.rev("HEAD")
     }
 
@@ -276,6 +282,12 @@ impl TestRepo<'_> {
 
     pub fn install(&self) {
         self.seal(&["install"]).ok();
+    }
+
+    /// Installs the shim files (`--hooks files`), whatever the git: for tests of the
+    /// hooks directory's rules, which config-defined hooks (git ≥ 2.54) do not touch.
+    pub fn install_shims(&self) {
+        self.seal(&["install", "--hooks", "files"]).ok();
     }
 
     /// Replaces the seal of `rev` in the ledger with `edit(seal)`, using git notes.
@@ -385,6 +397,28 @@ pub fn git_version() -> &'static (String, (u32, u32, u32)) {
         (text, number)
     })
 }
+
+/// `git -c …` that turns git-seal's hooks off in both forms: shims in the hooks
+/// directory (`core.hooksPath`) and config-defined hooks (git ≥ 2.54), which a
+/// `core.hooksPath` does not turn off.
+pub const HOOKS_OFF: &[&str] = &[
+    "-c",
+    "core.hooksPath=/dev/null",
+    "-c",
+    "hook.git-seal-post-commit.enabled=false",
+    "-c",
+    "hook.git-seal-post-merge.enabled=false",
+    "-c",
+    "hook.git-seal-post-rewrite.enabled=false",
+    "-c",
+    "hook.git-seal-post-applypatch.enabled=false",
+    "-c",
+    "hook.git-seal-pre-push.enabled=false",
+    "-c",
+    "hook.git-seal-reference-transaction.enabled=false",
+    "-c",
+    "hook.git-seal-pre-receive.enabled=false",
+];
 
 /// "git 2.47.3": which git a test ran on, for its messages and reports.
 pub fn git_ran_on() -> String {

@@ -1,5 +1,7 @@
 //! Installing and uninstalling hooks: chaining, core.hooksPath, bare repositories,
-//! linked worktrees, awkward paths, idempotence.
+//! linked worktrees, awkward paths, idempotence. These are the shim files' rules
+//! (`--hooks files`, what git before 2.54 gets); config-defined hooks are in
+//! `config_hooks`.
 
 use std::os::unix::fs::PermissionsExt;
 
@@ -18,9 +20,9 @@ fn existing_hook_is_chained_then_restored_byte_for_byte() {
         .unwrap()
         .count();
 
-    let out = repo.seal(&["install"]).ok().stdout();
+    let out = repo.seal(&["install", "--hooks", "files"]).ok().stdout();
     assert_has(&out, "kept: keep existing hook");
-    repo.install(); // idempotent: nothing chained twice
+    repo.install_shims(); // idempotent: nothing chained twice
     assert!(!repo
         .path
         .join(".git/hooks/post-commit.seal-chained.seal-chained")
@@ -52,7 +54,7 @@ fn chained_hook_gets_same_stdin_and_args() {
     let sb = Sandbox::new();
     let repo = sb.init("r", &[]);
     write_script(repo.path.join(".git/hooks/post-rewrite"), FOREIGN);
-    repo.install();
+    repo.install_shims();
     let old = repo.commit_file("a", "a", "first");
     repo.git(&["commit", "-q", "--amend", "-m", "amended"]).ok();
     let new = repo.rev("HEAD");
@@ -66,13 +68,16 @@ fn core_hooks_path_is_respected_and_dir_removed_on_uninstall() {
     let sb = Sandbox::new();
     let repo = sb.init("r", &[]);
     repo.git(&["config", "core.hooksPath", "my hooks"]).ok();
-    let dry = repo.seal(&["install", "--dry-run"]).ok().stdout();
+    let dry = repo
+        .seal(&["install", "--hooks", "files", "--dry-run"])
+        .ok()
+        .stdout();
     assert_has(&dry, "would create directory");
     assert!(
         !repo.path.join("my hooks").exists(),
         "dry run changed nothing"
     );
-    repo.install();
+    repo.install_shims();
     assert!(repo.path.join("my hooks/post-commit").exists());
     assert!(!repo.path.join(".git/hooks/post-commit").exists());
     repo.commit_file("a", "a", "first");
@@ -94,14 +99,20 @@ fn repo_path_with_spaces_and_quotes_and_bare_server_install() {
     let sb = Sandbox::new();
     let repo = sb.init("it's a \"repo\" here", &[]);
     let r = repo
-        .seal(&["install", "--repo", repo.path.to_str().unwrap()])
+        .seal(&[
+            "install",
+            "--hooks",
+            "files",
+            "--repo",
+            repo.path.to_str().unwrap(),
+        ])
         .ok();
     assert!(r.stdout().contains("hooks installed"));
     repo.commit_file("a", "a", "first");
     repo.seal(&["verify"]).ok();
 
     let bare = sb.init("server.git", &["--bare"]);
-    let r = bare.seal(&["install", "--server"]).ok();
+    let r = bare.seal(&["install", "--hooks", "files", "--server"]).ok();
     r.stdout_has("1 hooks installed");
     assert!(bare.path.join("hooks/pre-receive").exists());
     // A server only checks: no sealing hook.
@@ -119,7 +130,7 @@ fn linked_worktree_shares_the_hooks_and_the_ledger() {
     repo.git(&["worktree", "add", "-q", "-b", "side", wt.to_str().unwrap()])
         .ok();
     let linked = sb.at(&wt);
-    linked.install(); // installing from the linked worktree wires the shared hooks dir
+    linked.install_shims(); // installing from the linked worktree wires the shared hooks dir
     assert!(repo.path.join(".git/hooks/post-commit").exists());
     let c = linked.commit_file("b", "b", "in worktree");
     assert!(repo.note(&c).is_some());
@@ -202,7 +213,9 @@ fn install_sh_builds_installs_man_pages_and_completions_and_wires_only_the_repo_
     assert!(bin.exists());
     assert_has(&stdout, format!("installed {}", bin.display()));
     assert_has(&stdout, "is not on your PATH");
-    let shim = std::fs::read_to_string(repo.path.join(".git/hooks/post-commit")).unwrap();
+    // A shim file, or on git ≥ 2.54 a config-defined hook.
+    let shim = std::fs::read_to_string(repo.path.join(".git/hooks/post-commit"))
+        .unwrap_or_else(|_| repo.git_out(&["config", "hook.git-seal-post-commit.command"]));
     assert!(
         shim.contains(bin.to_str().unwrap()),
         "hooks call the installed binary"
@@ -316,7 +329,9 @@ __git_wrap__git_main git --wo verify; echo "2:${{COMPREPLY[*]}}""#,
 fn no_tag_hook_leaves_tags_to_be_sealed_by_hand() {
     let sb = Sandbox::new();
     let repo = sb.init("r", &[]);
-    let r = repo.seal(&["install", "--no-tag-hook"]).ok();
+    let r = repo
+        .seal(&["install", "--hooks", "files", "--no-tag-hook"])
+        .ok();
     r.stdout_has("5 hooks installed");
     assert!(!repo.path.join(".git/hooks/reference-transaction").exists());
     assert!(repo.path.join(".git/hooks/post-commit").exists());

@@ -596,9 +596,7 @@ fn the_reference_transaction_hook_absorbs_a_fetched_ledger() {
     let pulled = other.commit_file("b", "1", "pulled");
     other.git(&["push", "-q", "origin", "main"]).ok();
     // A fetch with hooks off: the seal is only in the tracking ref.
-    victim
-        .git(&["-c", "core.hooksPath=/dev/null", "fetch", "-q", "origin"])
-        .ok();
+    victim.git_hooks_off(&["fetch", "-q", "origin"]).ok();
     assert!(victim.note(&pulled).is_none());
     let tracking = victim.rev("refs/seal/remotes/origin/seal");
     let line = format!(
@@ -623,9 +621,7 @@ fn pulling_from_one_remote_then_pushing_to_a_gated_one_carries_the_seals() {
     let other = clone(&sb, &remote, "other");
     let gated = gated_server(&sb, "gated.git");
     // The ledger arrives by a fetch that ran no hook: only pre-push can merge it.
-    other
-        .git(&["-c", "core.hooksPath=/dev/null", "fetch", "-q", "origin"])
-        .ok();
+    other.git_hooks_off(&["fetch", "-q", "origin"]).ok();
     assert!(other.note("HEAD").is_none());
     other
         .git(&["remote", "add", "gated", gated.path.to_str().unwrap()])

@@ -8,7 +8,9 @@ mod adversary_gate;
 mod adversary_output;
 mod do_no_harm;
 mod failures;
+mod formats;
 
+mod config_hooks;
 mod install;
 mod ledger_rules;
 mod manifest;

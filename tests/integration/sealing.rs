@@ -194,7 +194,8 @@ fn post_commit_is_silent_and_verbose_prints_one_line() {
 #[test]
 fn post_commit_never_fails_the_commit() {
     let sb = Sandbox::new();
-    let repo = sb.installed("r");
+    let repo = sb.init("r", &[]);
+    repo.install_shims();
     // A bad setting makes sealing fail: the commit must still go through.
     repo.git(&["config", "seal.ref", "not-a-notes-ref"]).ok();
     repo.write("a", "a");

@@ -180,9 +180,7 @@ fn tags_made_without_the_submodule_are_sealed_and_name_what_their_evtag_leaves_o
     ));
     clone.git(&["tag", "-a", "v2", "-m", "annotated"]).ok();
     // By hand too, for git without the hook.
-    clone
-        .git(&["-c", "core.hooksPath=/dev/null", "tag", "v3"])
-        .ok();
+    clone.git_hooks_off(&["tag", "v3"]).ok();
     let r = clone.seal(&["seal", "v3"]).ok();
     r.stdout_has("sealed tag v3 sha256:");
     r.stderr_has("note: tag v3 sealed; its Git-EVTag-v0-SHA512 leaves out submodule modules/sub");

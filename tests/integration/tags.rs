@@ -95,8 +95,7 @@ fn tags_are_sealed_by_the_hook_and_carry_the_evtag_checksum() {
 
     // A tag moved without its seal following is reported as moved.
     repo.commit_file("a.txt", "later\n", "later");
-    repo.git(&["-c", "core.hooksPath=/dev/null", "tag", "-f", "v1"])
-        .ok();
+    repo.git_hooks_off(&["tag", "-f", "v1"]).ok();
     let r = repo.seal(&["verify", "v1"]).fails_with(1);
     r.stdout_has(format!("tag v1: tag moved: sealed at {}", &head[..7]));
     // Moving it with the hook on seals the new target too.
@@ -104,8 +103,7 @@ fn tags_are_sealed_by_the_hook_and_carry_the_evtag_checksum() {
     repo.git(&["tag", "-f", "v1", "HEAD"]).ok();
     repo.seal(&["verify", "v1"]).ok();
     // By hand, for git without the hook.
-    repo.git(&["-c", "core.hooksPath=/dev/null", "tag", "v3"])
-        .ok();
+    repo.git_hooks_off(&["tag", "v3"]).ok();
     let r = repo.seal(&["verify", "v3"]).fails_with(1);
     r.stderr_has("hint: seal tags by hand with: git seal seal v3");
     let r = repo.seal(&["seal", "v3"]).ok();
@@ -193,7 +191,8 @@ fn fetching_500_branches_starts_no_git_seal_process() {
 
     // Exactly: not one git-seal process for 500 branch updates, while a tag still
     // reaches git-seal through the same spied hook.
-    let spied = sb.installed("spied");
+    let spied = sb.init("spied", &[]);
+    spied.install_shims();
     let calls = spy_on_tag_hook(&spied);
     spied
         .git(&[
