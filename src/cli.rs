@@ -3,6 +3,7 @@
 
 use std::process::ExitCode;
 
+use camino::Utf8PathBuf;
 use clap::{CommandFactory, FromArgMatches, Parser};
 
 use crate::commands::{self, Command};
@@ -11,6 +12,9 @@ use crate::commands::{self, Command};
 #[derive(Debug, Parser)]
 #[command(name = "git-seal", version)]
 pub struct Cli {
+    /// Run as if git-seal was started in PATH (like git -C PATH)
+    #[arg(long, global = true, value_name = "PATH")]
+    pub repo: Option<Utf8PathBuf>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -23,7 +27,11 @@ pub fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(e) => e.exit(),
     };
-    match commands::run(cli.command) {
+    let result = match &cli.repo {
+        Some(path) => commands::enter(path).and_then(|abs| commands::run(cli.command, Some(abs))),
+        None => commands::run(cli.command, None),
+    };
+    match result {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
             eprintln!("error: {}", e.message);

@@ -518,8 +518,15 @@ fn pre_receive() -> Result<(Run, GateOutcome)> {
             commits
         );
         eprintln!("error: push refused: {why}");
+        // Name the refs pushed, so the pasted `git push` sends them whatever the
+        // pusher's push.default and upstreams are.
+        let refs: Vec<String> = gate::sent_from(&updates, cfg.gate_tags)
+            .iter()
+            .map(|r| crate::quote::shell(r))
+            .collect();
         eprintln!(
-            "hint: push the ledger first, then the branch (what pre-push does): git seal push origin && git push"
+            "hint: push the ledger first, then the branch (what pre-push does): git seal push origin && git push origin {}",
+            refs.join(" ")
         );
         return Ok((run, refusal(commits, &report.problems)));
     }

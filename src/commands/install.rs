@@ -18,8 +18,8 @@ use crate::sync;
 /// same arguments and stdin. Running install again is harmless.
 #[derive(Debug, clap::Args)]
 pub struct InstallArgs {
-    /// The repository (default: the one the current directory is in)
-    #[arg(long, value_name = "PATH")]
+    /// The global `--repo PATH`, made absolute (named in hints)
+    #[arg(skip)]
     pub repo: Option<Utf8PathBuf>,
     /// Install the server's gate instead (pre-receive); a server only checks, it
     /// seals nothing
@@ -49,8 +49,8 @@ pub struct InstallArgs {
 /// Remove git-seal's hooks, restoring the hooks directory as it was before install
 #[derive(Debug, clap::Args)]
 pub struct UninstallArgs {
-    /// The repository (default: the one the current directory is in)
-    #[arg(long, value_name = "PATH")]
+    /// The global `--repo PATH`, made absolute (named in hints)
+    #[arg(skip)]
     pub repo: Option<Utf8PathBuf>,
     /// Print what would be done and change nothing
     #[arg(long)]
@@ -107,6 +107,12 @@ pub fn run_install(args: InstallArgs) -> Result<u8> {
                     r.remote
                 ))?;
             }
+            if !args.server {
+                outln(format!(
+                    "would fetch {}'s ledger and merge it into this one",
+                    r.remote
+                ))?;
+            }
         }
         return print_steps(&steps, "would");
     }
@@ -151,7 +157,50 @@ pub fn run_install(args: InstallArgs) -> Result<u8> {
             wanted.len()
         ))?;
     }
+    if !args.server {
+        fetch_new_remotes(&repo, &cfg, &refspecs)?;
+    }
     Ok(0)
+}
+
+/// A fresh clone has its remote's commits but not their seals (clone fetches no
+/// notes): each remote that just got the ledger's refspec is fetched and merged
+/// once, so `status` and `verify` see others' seals before anything is sealed
+/// here. A remote that cannot be reached leaves a warning, never a failed install.
+fn fetch_new_remotes(repo: &Repo, cfg: &Config, added: &[MissingRefspec]) -> Result<()> {
+    for r in added {
+        match sync::fetch(repo, cfg, &r.remote) {
+            Ok(sync::Fetched::NoLedger) => {
+                outln(format!("git-seal: {} has no ledger yet", r.remote))?;
+            }
+            Ok(sync::Fetched::Absorbed(absorbed)) => {
+                // The fetch's own hook may have merged it already: say where it is.
+                let tip = crate::ledger::Ledger::new(repo, cfg).tip()?;
+                let state = match tip {
+                    Some(t) => format!("{} at {}", cfg.ledger_ref, crate::git::short(t)),
+                    None => format!("{} is empty", cfg.ledger_ref),
+                };
+                outln(format!(
+                    "git-seal: fetched {}'s ledger and merged it: {state}",
+                    r.remote
+                ))?;
+                if let Some((tracking, e)) = absorbed.refused.first() {
+                    eprintln!("warning: git-seal: {tracking} not merged: {}", e);
+                }
+            }
+            Err(e) => {
+                eprintln!(
+                    "warning: git-seal: cannot fetch {}'s ledger: {}",
+                    r.remote, e.message
+                );
+                eprintln!(
+                    "hint: fetch it later: git seal fetch {}",
+                    crate::quote::shell(&r.remote)
+                );
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Refuses to write into a hooks directory that is not this repository's alone,
@@ -195,6 +244,7 @@ pub fn run_uninstall(args: UninstallArgs) -> Result<u8> {
     }
     for (remote, spec) in &refspecs {
         remove_refspec(&repo, remote, spec)?;
+        outln(format!("removed fetch refspec {spec} from remote {remote}"))?;
     }
     let mut run = Run::start(&repo.seal_dir(), Source::Command("uninstall"), None);
     run.inputs(json!({}));
@@ -205,7 +255,7 @@ pub fn run_uninstall(args: UninstallArgs) -> Result<u8> {
     };
     warn_log(run.finish(status, json!({}), 1, msg));
     result?;
-    if steps.is_empty() {
+    if steps.is_empty() && refspecs.is_empty() {
         outln("git-seal: no git-seal hooks were installed; nothing to do")?;
     } else {
         for step in &steps {

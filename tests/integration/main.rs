@@ -15,6 +15,7 @@ mod manifest;
 mod matrix;
 mod precommit;
 mod push;
+mod readme;
 mod rollback;
 mod runlog;
 mod sealing;
