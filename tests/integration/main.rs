@@ -8,6 +8,7 @@ mod adversary_gate;
 mod adversary_output;
 mod do_no_harm;
 mod failures;
+mod hints;
 
 mod install;
 mod ledger_rules;

@@ -1,0 +1,232 @@
+//! Hints that work when pasted: each test provokes the problem, runs the hint's
+//! command through `sh -c` as a user pasting it would, and checks the problem is
+//! gone. docs/HINTS.md lists every hint in the code and the test that runs it.
+
+use crate::harness::{run_with_stdin, Run, Sandbox, TestRepo};
+
+/// The command after `hint: <what>` on a line of `stderr` (`what` ends with `: `).
+pub fn hinted(stderr: &str, what: &str) -> String {
+    let prefix = format!("hint: {what}");
+    stderr
+        .lines()
+        .find_map(|l| l.strip_prefix(&prefix))
+        .unwrap_or_else(|| panic!("no {prefix:?} in:\n{stderr}"))
+        .to_string()
+}
+
+/// Runs a hinted command through the shell in `repo`.
+pub fn paste(repo: &TestRepo<'_>, command: &str) -> Run {
+    run_with_stdin(repo.cmd("sh", &["-c", command]), b"")
+}
+
+#[test]
+fn repo_flag_works_on_every_command_like_git_dash_c() {
+    let sb = Sandbox::new();
+    let hub = sb.bare("hub.git");
+    let repo = sb.init("r", &[]);
+    repo.git(&["remote", "add", "origin", hub.path.to_str().unwrap()])
+        .ok();
+    repo.install();
+    repo.commit_file("a", "1\n", "first");
+    let outside = sb.at(sb.path());
+    let path = repo.path.to_str().unwrap();
+    // Outside any repository, the hint names the flag; every command takes it,
+    // before or after the subcommand.
+    outside
+        .seal(&["status"])
+        .fails_with(2)
+        .stderr_has("or pass --repo PATH");
+    for args in [
+        &["status"][..],
+        &["verify"],
+        &["verify", "--all"],
+        &["show"],
+        &["manifest"],
+        &["seal", "--dry-run"],
+        &["log"],
+        &["diff", "HEAD", "HEAD"],
+        &["export", "--dry-run", "--out", "x"],
+        &["snapshot", "--dry-run", "rel"],
+        &["rollback", "--list"],
+        &["push", "--dry-run"],
+        &["fetch", "--dry-run"],
+        &["install", "--dry-run"],
+        &["uninstall", "--dry-run"],
+    ] {
+        let mut before = vec!["--repo", path];
+        before.extend_from_slice(args);
+        outside.seal(&before).ok();
+        let mut after = args.to_vec();
+        after.extend_from_slice(&["--repo", path]);
+        outside.seal(&after).ok();
+    }
+    // A relative PATH is read from the current directory, as git -C reads it.
+    outside
+        .seal(&["--repo", "r", "verify"])
+        .ok()
+        .stdout_has("ok: 1 commit(s) verified");
+    let r = outside.seal(&["--repo", "nowhere", "status"]).fails_with(2);
+    r.stderr_has("error: --repo nowhere: no such directory");
+}
+
+#[test]
+fn install_and_uninstall_take_the_global_repo_flag_and_name_it_in_their_hints() {
+    let sb = Sandbox::new();
+    let repo = sb.init("r", &[]);
+    let outside = sb.at(sb.path());
+    let path = repo.path.to_str().unwrap().to_string();
+    // A tracked hooks directory is refused with a hint that, pasted anywhere, works.
+    std::fs::create_dir_all(repo.path.join("githooks")).unwrap();
+    repo.write("githooks/pre-commit", "#!/bin/sh\n");
+    repo.git(&["add", "githooks"]).ok();
+    repo.git(&["commit", "-qm", "hooks"]).ok();
+    repo.git(&["config", "core.hooksPath", "githooks"]).ok();
+    let r = outside.seal(&["--repo", &path, "install"]).fails_with(2);
+    let hint = hinted(
+        &r.stderr(),
+        "to chain its hooks and add git-seal's beside them: ",
+    );
+    assert!(hint.contains(&format!("--repo {path}")), "{hint}");
+    paste(&outside, &hint).ok();
+    repo.seal(&["status"]).ok().stdout_has("hook post-commit");
+    let r = outside.seal(&["uninstall", "--repo", &path]).ok();
+    r.stdout_has("remove hook");
+}
+
+#[test]
+fn uninstall_says_what_it_removed_hooks_and_refspecs() {
+    let sb = Sandbox::new();
+    let hub = sb.bare("hub.git");
+    let repo = sb.init("r", &[]);
+    repo.git(&["remote", "add", "origin", hub.path.to_str().unwrap()])
+        .ok();
+    repo.install();
+    let r = repo.seal(&["uninstall"]).ok();
+    r.stdout_has("remove hook");
+    r.stdout_has("post-commit");
+    r.stdout_has(
+        "removed fetch refspec +refs/notes/seal*:refs/seal/remotes/origin/seal* from remote origin",
+    );
+    repo.seal(&["uninstall"]).ok().stdout_has("nothing to do");
+}
+
+#[test]
+fn the_range_hint_names_the_repositorys_own_branch_not_main() {
+    let sb = Sandbox::new();
+    let repo = sb.installed("r");
+    repo.git(&["branch", "-m", "main", "trunk"]).ok();
+    repo.commit_file("a", "1\n", "first");
+    repo.commit_file("a", "2\n", "second");
+    let r = repo.seal(&["verify", "nope..HEAD"]).fails_with(2);
+    let hint = hinted(&r.stderr(), "name a range of existing commits, e.g.: ");
+    assert_eq!(hint, "git log --oneline trunk~1..trunk");
+    assert!(!r.stderr().contains("main"), "{}", r.stderr());
+    paste(&repo, &hint).ok().stdout_has("second");
+    // In a clone, the remote's default branch (origin/HEAD).
+    let clone = sb.clone("r", "c");
+    clone.git(&["checkout", "-q", "-b", "topic"]).ok();
+    let r = clone.seal(&["verify", "nope..HEAD"]).fails_with(2);
+    let hint = hinted(&r.stderr(), "name a range of existing commits, e.g.: ");
+    assert_eq!(hint, "git log --oneline trunk~1..trunk");
+    paste(&clone, &hint).ok().stdout_has("second");
+}
+
+#[test]
+fn verify_on_an_unborn_branch_says_nothing_to_verify_and_its_hint_works() {
+    let sb = Sandbox::new();
+    let repo = sb.installed("r");
+    for args in [&["verify"][..], &["verify", "--all"]] {
+        let r = repo.seal(args).fails_with(2);
+        r.stderr_has("error: nothing to verify: branch 'main' has no commits yet");
+        assert!(!r.stderr().contains("nothing to seal"), "{}", r.stderr());
+    }
+    let r = repo.seal(&["verify"]).fails_with(2);
+    let hint = hinted(&r.stderr(), "make a first commit, then verify it: ");
+    paste(&repo, &hint).ok();
+    repo.seal(&["verify"])
+        .ok()
+        .stdout_has("ok: 1 commit(s) verified");
+}
+
+#[test]
+fn verify_worktree_hint_names_no_tag_when_only_files_differ() {
+    let sb = Sandbox::new();
+    let repo = sb.installed("r");
+    repo.commit_file("a", "1\n", "first");
+    repo.write("a", "changed\n");
+    let r = repo.seal(&["verify", "--worktree"]).fails_with(1);
+    r.stdout_has("worktree a: modified");
+    assert!(!r.stderr().contains("seal tags"), "{}", r.stderr());
+    let hint = hinted(&r.stderr(), "see what differs from HEAD's commit: ");
+    let shown = paste(&repo, &hint).ok();
+    shown.stdout_has(" M a");
+}
+
+#[test]
+fn verify_all_checks_every_branch_or_the_refs_given_and_fails_on_any_problem() {
+    let sb = Sandbox::new();
+    let repo = sb.installed("r");
+    repo.commit_file("a", "1\n", "first");
+    repo.git(&["checkout", "-q", "-b", "side"]).ok();
+    let bad = repo.commit_unsealed("s", "unsealed on side");
+    repo.git(&["checkout", "-q", "main"]).ok();
+    repo.commit_file("b", "2\n", "second");
+    // HEAD alone verifies; --all finds the other branch's commit.
+    repo.seal(&["verify"]).ok();
+    let r = repo.seal(&["verify", "--all"]).fails_with(1);
+    r.stdout_has(format!("{} unsealed on side: no seal", &bad[..7]));
+    repo.seal(&["verify", "--all", "main"])
+        .ok()
+        .stdout_has("ok: 2 commit(s) verified");
+    let r = repo.seal(&["verify", "--all", "side"]).fails_with(1);
+    r.stdout_has("no seal");
+    let hint = hinted(&r.stderr(), "seal what has no seal with: ");
+    // The hint seals HEAD's history; on another branch name it (the gate does).
+    paste(&repo, &format!("{hint} side")).ok();
+    repo.seal(&["verify", "--all"])
+        .ok()
+        .stdout_has("ok: 3 commit(s) verified");
+}
+
+/// As root, a repository owned by another user is one git refuses ("dubious
+/// ownership"); libgit2 refuses it too. The hint is git's own fix.
+#[test]
+fn a_repository_owned_by_another_user_gets_the_safe_directory_hint_and_it_works() {
+    let sb = Sandbox::new();
+    let uid = sb.at(sb.path()).cmd("id", &["-u"]).output().unwrap();
+    if String::from_utf8_lossy(&uid.stdout).trim() != "0" {
+        eprintln!("not run: chown to another user needs root");
+        return;
+    }
+    let server = sb.bare("server.git");
+    let chown = sb
+        .at(sb.path())
+        .cmd("chown", &["-R", "nobody", server.path.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(chown.status.success());
+    // A global config the hint can write to (the harness's is /dev/null).
+    let global = sb.path().join("home/.gitconfig");
+    let with_global = |mut cmd: std::process::Command| {
+        cmd.env("GIT_CONFIG_GLOBAL", &global);
+        run_with_stdin(cmd, b"")
+    };
+    let r = with_global(server.cmd(crate::harness::SEAL, &["install", "--server"]));
+    assert_eq!(r.code(), 2, "{}", r.stderr());
+    r.stderr_has("is owned by another user");
+    let hint = hinted(&r.stderr(), "if you trust it: ");
+    assert!(
+        hint.starts_with("git config --global --add safe.directory "),
+        "{hint}"
+    );
+    // git itself refuses it too, until the hint is pasted.
+    assert_ne!(
+        with_global(server.cmd("git", &["rev-parse", "--git-dir"])).code(),
+        0
+    );
+    with_global(server.cmd("sh", &["-c", &hint])).ok();
+    with_global(server.cmd("git", &["rev-parse", "--git-dir"])).ok();
+    with_global(server.cmd(crate::harness::SEAL, &["install", "--server"]))
+        .ok()
+        .stdout_has("hooks installed");
+}
