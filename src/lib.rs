@@ -16,6 +16,7 @@ pub mod evtag;
 pub mod fsutil;
 pub mod gate;
 pub mod git;
+pub mod hook_managers;
 pub mod hooks;
 pub mod ledger;
 pub mod limits;

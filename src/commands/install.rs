@@ -152,10 +152,29 @@ pub fn run_install(args: InstallArgs) -> Result<u8> {
         outln(format!("kept: {step}"))?;
     }
     for dir in &dirs {
+        let written: Vec<&str> = steps
+            .iter()
+            .filter_map(|s| match s {
+                Step::WriteShim(p) if p.parent() == Some(dir.as_path()) => p.file_name(),
+                _ => None,
+            })
+            .collect();
         outln(format!(
             "git-seal: {} hooks installed in {dir} (binary {binary})",
-            wanted.len()
+            written.len()
         ))?;
+        let left: Vec<&str> = wanted
+            .iter()
+            .copied()
+            .filter(|h| !written.contains(h))
+            .collect();
+        if !left.is_empty() {
+            // pre-commit's `.legacy` or husky's scripts: `status` says which runs what.
+            outln(format!(
+                "git-seal: left to the hook manager there: {} (see: git seal status)",
+                left.join(", ")
+            ))?;
+        }
     }
     if !args.server {
         fetch_new_remotes(&repo, &cfg, &refspecs)?;

@@ -9,6 +9,7 @@ mod adversary_output;
 mod do_no_harm;
 mod failures;
 mod hints;
+mod hook_managers;
 
 mod install;
 mod ledger_rules;
