@@ -230,3 +230,162 @@ fn a_repository_owned_by_another_user_gets_the_safe_directory_hint_and_it_works(
         .ok()
         .stdout_has("hooks installed");
 }
+
+/// The command a hint line gives: from its first `git ` on (hints read
+/// "what to do: command", or are the command alone).
+fn command_in(stderr: &str) -> String {
+    let line = stderr
+        .lines()
+        .find(|l| l.starts_with("hint: "))
+        .unwrap_or_else(|| panic!("no hint in:\n{stderr}"));
+    let at = line
+        .find("git ")
+        .unwrap_or_else(|| panic!("no command in {line:?}"));
+    line[at..].to_string()
+}
+
+/// One problem per case: set it up, see the command fail with a hint, paste the
+/// hint, and run the command again: it succeeds.
+#[test]
+fn each_hint_pasted_makes_its_problem_go_away() {
+    type Setup = fn(&TestRepo<'_>);
+    let cases: &[(&str, Setup, &[&str], i32)] = &[
+        (
+            "seal.push",
+            |r| {
+                r.git(&["config", "seal.push", "sometimes"]).ok();
+            },
+            &["status"],
+            2,
+        ),
+        (
+            "seal.maxRetries",
+            |r| {
+                r.git(&["config", "seal.maxRetries", "-1"]).ok();
+            },
+            &["status"],
+            2,
+        ),
+        (
+            "seal.retryBaseMs",
+            |r| {
+                r.git(&["config", "seal.retryBaseMs", "soon"]).ok();
+            },
+            &["status"],
+            2,
+        ),
+        (
+            "seal.ref",
+            |r| {
+                r.git(&["config", "seal.ref", "refs/heads/seals"]).ok();
+            },
+            &["status"],
+            2,
+        ),
+        (
+            "show unsealed",
+            |r| {
+                r.commit_unsealed("u", "unsealed");
+            },
+            &["show", "HEAD"],
+            1,
+        ),
+        (
+            "show unreadable",
+            |r| {
+                let c = r.commit_file("u", "2\n", "sealed");
+                r.git(&["notes", "--ref=seal", "add", "-f", "-m", "not: [a seal", &c])
+                    .ok();
+            },
+            &["show"],
+            2,
+        ),
+        (
+            "export unsealed",
+            |r| {
+                r.commit_unsealed("u", "unsealed");
+            },
+            &["export", "HEAD", "--out", "out"],
+            1,
+        ),
+        (
+            "snapshot unsealed",
+            |r| {
+                r.commit_unsealed("u", "unsealed");
+            },
+            &["snapshot", "rel"],
+            1,
+        ),
+        (
+            "verify unsealed",
+            |r| {
+                r.commit_unsealed("u", "unsealed");
+            },
+            &["verify"],
+            1,
+        ),
+    ];
+    for (name, setup, args, code) in cases {
+        let sb = Sandbox::new();
+        let repo = sb.installed("r");
+        repo.commit_file("a", "1\n", "first");
+        setup(&repo);
+        let r = repo.seal(args);
+        assert_eq!(r.code(), *code, "{name}: {}", r.stderr());
+        let hint = command_in(&r.stderr());
+        let pasted = paste(&repo, &hint);
+        assert_eq!(pasted.code(), 0, "{name}: {hint}: {}", pasted.stderr());
+        let again = repo.seal(args);
+        assert_eq!(again.code(), 0, "{name}: after {hint}: {}", again.stderr());
+    }
+}
+
+#[test]
+fn the_identity_hint_pasted_lets_sealing_work() {
+    let sb = Sandbox::new();
+    let repo = sb.installed("r");
+    repo.commit_unsealed("a", "first");
+    repo.git(&["config", "--unset", "user.name"]).ok();
+    let no_identity = |args: &[&str]| {
+        let mut cmd = repo.cmd(crate::harness::SEAL, args);
+        cmd.env_remove("GIT_COMMITTER_NAME")
+            .env_remove("GIT_COMMITTER_EMAIL");
+        run_with_stdin(cmd, b"")
+    };
+    let r = no_identity(&["seal"]);
+    assert_eq!(r.code(), 2, "{}", r.stderr());
+    let hint = command_in(&r.stderr());
+    assert_eq!(
+        hint,
+        "git config user.name 'Your Name' && git config user.email you@example.com"
+    );
+    paste(&repo, &hint).ok();
+    no_identity(&["seal"]).ok();
+    repo.seal(&["verify"]).ok();
+}
+
+#[test]
+fn hints_that_only_show_something_run_cleanly() {
+    let sb = Sandbox::new();
+    let repo = sb.installed("r");
+    repo.commit_file("a", "1\n", "first");
+    for (args, what) in [
+        (
+            &["show", "nope"][..],
+            "name a commit, branch or tag that exists: ",
+        ),
+        (
+            &["verify", "nope"],
+            "name a commit, branch or tag that exists: ",
+        ),
+        (&["push", "nowhere"], "name one: "),
+        (
+            &["seal", "--missing", "nope"],
+            "name a commit, branch or tag that exists: ",
+        ),
+    ] {
+        let r = repo.seal(args).fails_with(2);
+        let hint = hinted(&r.stderr(), what);
+        paste(&repo, &hint).ok();
+    }
+}
