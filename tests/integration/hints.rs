@@ -380,6 +380,10 @@ fn hints_that_only_show_something_run_cleanly() {
         ),
         (&["push", "nowhere"], "name one: "),
         (
+            &["snapshot", "a b"],
+            "use letters, digits, '-', '_', '.' and '/': ",
+        ),
+        (
             &["seal", "--missing", "nope"],
             "name a commit, branch or tag that exists: ",
         ),
@@ -388,4 +392,41 @@ fn hints_that_only_show_something_run_cleanly() {
         let hint = hinted(&r.stderr(), what);
         paste(&repo, &hint).ok();
     }
+}
+
+#[test]
+fn rollback_with_no_snapshot_hints_a_snapshot_that_pasted_makes_rollback_work() {
+    let sb = Sandbox::new();
+    let repo = sb.installed("r");
+    repo.commit_file("a", "1\n", "first");
+    let r = repo.seal(&["rollback", "--reason", "test"]).fails_with(1);
+    let hint = hinted(&r.stderr(), "make one from a sealed commit: ");
+    paste(&repo, &hint).ok();
+    repo.commit_file("a", "2\n", "second");
+    repo.seal(&["rollback", "--reason", "test"]).ok();
+    assert_eq!(std::fs::read_to_string(repo.path.join("a")).unwrap(), "1\n");
+}
+
+#[test]
+fn status_hints_pasted_clear_what_status_reported() {
+    let sb = Sandbox::new();
+    // Not installed: the hooks are missing.
+    let repo = sb.init("r", &[]);
+    let r = repo.seal(&["status"]).ok();
+    r.stdout_has("hook post-commit            missing");
+    let hint = hinted(&r.stdout(), "install the hooks with: ");
+    paste(&repo, &hint).ok();
+    let r = repo.seal(&["status"]).ok();
+    assert!(!r.stdout().contains("missing"), "{}", r.stdout());
+    // A clone whose remote's seals are not fetched: fetch them, never re-seal them.
+    repo.commit_file("a", "1\n", "first");
+    let clone = sb.clone("r", "c");
+    let r = clone.seal(&["status"]).ok();
+    r.stdout_has("branch: 0 sealed, 1 unsealed commit(s)");
+    let hint = hinted(&r.stdout(), "fetch the seals others made first: ");
+    assert_eq!(hint, "git seal fetch origin");
+    paste(&clone, &hint).ok();
+    let r = clone.seal(&["status"]).ok();
+    r.stdout_has("branch: 1 sealed, 0 unsealed commit(s)");
+    assert!(!r.stdout().contains("hint: fetch"), "{}", r.stdout());
 }
