@@ -696,7 +696,9 @@ fn transfer_command() -> Option<String> {
 /// The command line of the git process that runs this hook, from
 /// `/proc/<git's pid>/cmdline` (the shim passes git's pid as `SEAL_GIT_PID`).
 fn git_argv() -> Option<Vec<String>> {
-    let pid = std::env::var("SEAL_GIT_PID").ok()?;
+    let pid = std::env::var("SEAL_GIT_PID")
+        .ok()
+        .or_else(nearest_git_ancestor)?;
     let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
     Some(
         cmdline
@@ -704,6 +706,41 @@ fn git_argv() -> Option<Vec<String>> {
             .map(|a| String::from_utf8_lossy(a).into_owned())
             .collect(),
     )
+}
+
+/// Run by another hook manager (a husky script, pre-commit, lefthook), without our
+/// shim to pass git's pid: the nearest `git` among this process's ancestors is the
+/// one running the hook (Linux `/proc`; elsewhere none is found).
+fn nearest_git_ancestor() -> Option<String> {
+    let mut pid = std::os::unix::process::parent_id();
+    for _ in 0..16 {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+        // "pid (comm) state ppid …": comm may itself hold spaces and parentheses.
+        let open = stat.find('(')?;
+        let close = stat.rfind(')')?;
+        // `git seal hook …` (how such scripts call us) is a git too: skip it.
+        if stat.get(open + 1..close)? == "git" && !runs_seal(pid) {
+            return Some(pid.to_string());
+        }
+        let ppid: u32 = stat.get(close + 2..)?.split(' ').nth(1)?.parse().ok()?;
+        if ppid <= 1 {
+            return None;
+        }
+        pid = ppid;
+    }
+    None
+}
+
+/// Whether process `pid` is `git seal …`.
+fn runs_seal(pid: u32) -> bool {
+    let Ok(cmdline) = std::fs::read(format!("/proc/{pid}/cmdline")) else {
+        return false;
+    };
+    let argv: Vec<String> = cmdline
+        .split(|b| *b == 0)
+        .map(|a| String::from_utf8_lossy(a).into_owned())
+        .collect();
+    crate::gate::git_subcommand(&argv).is_some_and(|(command, _)| command == "seal")
 }
 
 /// The git command that ran this hook (`fetch`, `receive-pack` …), from git's

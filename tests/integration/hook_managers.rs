@@ -188,6 +188,20 @@ fn husky_recipe_from_the_readme_seals_commits_and_tags_and_gates_pushes() {
     assert!(repo.note(&amended).is_some(), "post-rewrite did not seal");
     repo.git(&["tag", "-a", "v1", "-m", "v1"]).ok();
     repo.seal(&["verify", "v1"]).ok();
+    // Through husky's script there is no shim to name git's process: a dry run is
+    // still told from a push, and pushes nothing, the ledger included.
+    let ledger_before = server
+        .git(&["rev-parse", "-q", "--verify", "refs/notes/seal"])
+        .stdout();
+    repo.git(&["push", "-q", "--dry-run", "origin", "main"])
+        .ok();
+    assert_eq!(
+        server
+            .git(&["rev-parse", "-q", "--verify", "refs/notes/seal"])
+            .stdout(),
+        ledger_before,
+        "a dry-run push through husky pushed the ledger"
+    );
     repo.git(&["push", "-q", "origin", "main"]).ok();
     assert_eq!(server.rev("main"), amended);
     let bad = repo.commit_unsealed("e", "unsealed");
