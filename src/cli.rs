@@ -9,6 +9,7 @@
 
 use std::process::ExitCode;
 
+use camino::Utf8PathBuf;
 use clap::{CommandFactory, FromArgMatches, Parser};
 
 use crate::commands::{self, Command};
@@ -17,6 +18,9 @@ use crate::commands::{self, Command};
 #[derive(Debug, Parser)]
 #[command(name = "git-seal", version)]
 pub struct Cli {
+    /// Run as if git-seal was started in PATH (like git -C PATH)
+    #[arg(long, global = true, value_name = "PATH")]
+    pub repo: Option<Utf8PathBuf>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -36,7 +40,11 @@ pub fn main() -> ExitCode {
             .copied()
             .unwrap_or(false)
     });
-    match commands::run(cli.command) {
+    let result = match &cli.repo {
+        Some(path) => commands::enter(path).and_then(|abs| commands::run(cli.command, Some(abs))),
+        None => commands::run(cli.command, None),
+    };
+    match result {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
             if json {

@@ -71,6 +71,17 @@ fn open_error(e: git2::Error, at: &str) -> Error {
         ))
         .hint("use git-seal on a SHA-1 repository (git init --object-format=sha1)");
     }
+    if e.code() == git2::ErrorCode::Owner {
+        // As git says "dubious ownership": the fix is the same one git gives.
+        let dir = owner_dir(&e, at);
+        return Error::usage(format!(
+            "{dir} is owned by another user, and git refuses repositories it does not trust"
+        ))
+        .hint(format!(
+            "if you trust it: git config --global --add safe.directory {}",
+            crate::quote::shell(&dir)
+        ));
+    }
     if e.code() == git2::ErrorCode::NotFound {
         return Error::environment(format!(
             "{at} is not a git repository (or any parent up to /)"
@@ -99,6 +110,19 @@ fn accept_reftable() {
         #[allow(unsafe_code)]
         let _ = unsafe { git2::opts::set_extensions(&["refstorage"]) };
     });
+}
+
+/// The directory libgit2 names in its ownership error ("repository path 'X' is not
+/// owned by current user"), which is the one safe.directory must list.
+fn owner_dir(e: &git2::Error, at: &str) -> String {
+    let m = e.message();
+    m.find('\'')
+        .and_then(|i| {
+            let rest = &m[i + 1..];
+            rest.find('\'').map(|j| rest[..j].to_string())
+        })
+        .map(|d| d.trim_end_matches('/').to_string())
+        .unwrap_or_else(|| at.to_string())
 }
 
 impl Repo {
@@ -341,8 +365,15 @@ impl Repo {
         for arg in args {
             if arg.contains("..") {
                 let bad = || {
-                    Error::usage(format!("unknown revision range '{arg}'"))
-                        .hint("name a range of existing commits, e.g. main..HEAD")
+                    let b = crate::quote::shell(&self.default_branch());
+                    let e = Error::usage(format!("unknown revision range '{arg}'"));
+                    if self.git.is_shallow() {
+                        e.hint("this is a shallow clone, which lacks older commits: git fetch --unshallow")
+                    } else {
+                        e.hint(format!(
+                            "name a range of existing commits, e.g.: git log --oneline {b}~1..{b}"
+                        ))
+                    }
                 };
                 if self.reftable {
                     // libgit2 would resolve both ends through its own refs.
@@ -375,6 +406,36 @@ impl Repo {
             walk.push(oid)?;
         }
         Ok(walk.collect::<std::result::Result<Vec<_>, _>>()?)
+    }
+
+    /// The tips of every local branch (`refs/heads/*`), for `verify --all`.
+    pub fn branch_tips(&self) -> Result<Vec<Oid>> {
+        let mut tips = Vec::new();
+        for r in self.git.references_glob("refs/heads/*")? {
+            if let Some(oid) = r?.peel_to_commit().ok().map(|c| c.id()) {
+                tips.push(oid);
+            }
+        }
+        Ok(tips)
+    }
+
+    /// The branch hints name: the one `origin/HEAD` points at (the remote's default),
+    /// else the current branch, else `HEAD`. Never a guess such as `main`.
+    pub fn default_branch(&self) -> String {
+        let short = |r: git2::Reference<'_>| {
+            r.symbolic_target()
+                .and_then(|t| {
+                    t.strip_prefix("refs/remotes/origin/")
+                        .or_else(|| t.strip_prefix("refs/heads/"))
+                })
+                .map(str::to_string)
+        };
+        self.git
+            .find_reference("refs/remotes/origin/HEAD")
+            .ok()
+            .and_then(short)
+            .or_else(|| self.git.find_reference("HEAD").ok().and_then(short))
+            .unwrap_or_else(|| "HEAD".into())
     }
 
     /// Every commit reachable from `tip`, parents before children.

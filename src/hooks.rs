@@ -321,21 +321,61 @@ fn plan_install_in(dir: &Utf8Path, hooks: &[&str], steps: &mut Vec<Step>) -> Res
         let path = dir.join(hook);
         let chained = dir.join(format!("{hook}{CHAINED_SUFFIX}"));
         let exists = path.symlink_metadata().is_ok();
+        // pre-commit and prek, installed after git-seal, keep our shim as
+        // `<hook>.legacy` and run it: chaining theirs would run git-seal twice.
+        if exists && !is_ours(&path) && is_ours(&dir.join(format!("{hook}.legacy"))) {
+            continue;
+        }
+        // husky's generated `_/<hook>` runs the project's `.husky/<hook>` script by
+        // its own file name: chained under another name it would run nothing, and
+        // husky rewrites it anyway. git-seal goes into that script instead (status).
+        if exists && crate::hook_managers::is_husky_stub(&path) {
+            continue;
+        }
         if exists && !is_ours(&path) {
             if chained.symlink_metadata().is_ok() {
-                return Err(
-                    Error::usage(format!("cannot chain {path}: {chained} already exists"))
-                        .hint("move one of them away, then run git seal install again"),
-                );
+                // A tool rewrote the hook over our shim (husky, pre-commit, lefthook
+                // re-run): the chained one is stale. The same bytes again need no
+                // keeping; different ones replace it, and the stale one is kept.
+                if same_file(&path, &chained) {
+                    steps.push(Step::RemoveShim(path.clone()));
+                    steps.push(Step::WriteShim(path));
+                    continue;
+                }
+                let stale = dir.join(format!("{hook}{CHAINED_SUFFIX}.stale"));
+                if stale.symlink_metadata().is_ok() {
+                    return Err(Error::usage(format!(
+                        "cannot chain {path}: {chained} and {stale} already exist"
+                    ))
+                    .hint(format!(
+                        "remove the oldest, then install again: rm {} && git seal install",
+                        crate::quote::shell(stale.as_str())
+                    )));
+                }
+                steps.push(Step::Chain {
+                    from: chained.clone(),
+                    to: stale,
+                });
             }
             steps.push(Step::Chain {
                 from: path.clone(),
                 to: chained,
             });
         }
+        // lefthook renames a hook it replaces to `<hook>.old` and never runs it; a
+        // shim of ours left there blocks its next install ("file already exists").
+        let old = dir.join(format!("{hook}.old"));
+        if is_ours(&old) {
+            steps.push(Step::RemoveShim(old));
+        }
         steps.push(Step::WriteShim(path));
     }
     Ok(())
+}
+
+/// Whether two hook files hold the same bytes.
+fn same_file(a: &Utf8Path, b: &Utf8Path) -> bool {
+    matches!((fs_err::read(a), fs_err::read(b)), (Ok(x), Ok(y)) if x == y)
 }
 
 /// Fills the shim template for one hook.

@@ -17,6 +17,7 @@ pub mod evtag;
 pub mod fsutil;
 pub mod gate;
 pub mod git;
+pub mod hook_managers;
 pub mod hookconfig;
 pub mod hooks;
 pub mod ledger;

@@ -340,7 +340,7 @@ pub fn choose(
         return Err(Error::check(format!(
             "no snapshot in HEAD's history verifies, so there is no known-good state to return to ({why})"
         ))
-        .hint("make one from a sealed commit: git seal snapshot NAME"));
+        .hint("make one from a sealed commit: git seal snapshot known-good"));
     };
     Ok(Choice {
         tag,

@@ -569,8 +569,15 @@ fn pre_receive() -> Result<(Run, GateOutcome)> {
             commits
         );
         eprintln!("error: push refused: {why}");
+        // Name the refs pushed, so the pasted `git push` sends them whatever the
+        // pusher's push.default and upstreams are.
+        let refs: Vec<String> = gate::sent_from(&updates, cfg.gate_tags)
+            .iter()
+            .map(|r| crate::quote::shell(r))
+            .collect();
         eprintln!(
-            "hint: push the ledger first, then the branch (what pre-push does): git seal push origin && git push"
+            "hint: push the ledger first, then the branch (what pre-push does): git seal push origin && git push origin {}",
+            refs.join(" ")
         );
         return Ok((run, refusal(commits, &report.problems)));
     }
@@ -753,7 +760,9 @@ fn transfer_command() -> Option<String> {
 /// The command line of the git process that runs this hook, from
 /// `/proc/<git's pid>/cmdline` (the shim passes git's pid as `SEAL_GIT_PID`).
 fn git_argv() -> Option<Vec<String>> {
-    let pid = std::env::var("SEAL_GIT_PID").ok()?;
+    let pid = std::env::var("SEAL_GIT_PID")
+        .ok()
+        .or_else(nearest_git_ancestor)?;
     let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
     Some(
         cmdline
@@ -761,6 +770,41 @@ fn git_argv() -> Option<Vec<String>> {
             .map(|a| String::from_utf8_lossy(a).into_owned())
             .collect(),
     )
+}
+
+/// Run by another hook manager (a husky script, pre-commit, lefthook), without our
+/// shim to pass git's pid: the nearest `git` among this process's ancestors is the
+/// one running the hook (Linux `/proc`; elsewhere none is found).
+fn nearest_git_ancestor() -> Option<String> {
+    let mut pid = std::os::unix::process::parent_id();
+    for _ in 0..16 {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+        // "pid (comm) state ppid …": comm may itself hold spaces and parentheses.
+        let open = stat.find('(')?;
+        let close = stat.rfind(')')?;
+        // `git seal hook …` (how such scripts call us) is a git too: skip it.
+        if stat.get(open + 1..close)? == "git" && !runs_seal(pid) {
+            return Some(pid.to_string());
+        }
+        let ppid: u32 = stat.get(close + 2..)?.split(' ').nth(1)?.parse().ok()?;
+        if ppid <= 1 {
+            return None;
+        }
+        pid = ppid;
+    }
+    None
+}
+
+/// Whether process `pid` is `git seal …`.
+fn runs_seal(pid: u32) -> bool {
+    let Ok(cmdline) = std::fs::read(format!("/proc/{pid}/cmdline")) else {
+        return false;
+    };
+    let argv: Vec<String> = cmdline
+        .split(|b| *b == 0)
+        .map(|a| String::from_utf8_lossy(a).into_owned())
+        .collect();
+    crate::gate::git_subcommand(&argv).is_some_and(|(command, _)| command == "seal")
 }
 
 /// The git command that ran this hook (`fetch`, `receive-pack` …), from git's

@@ -22,8 +22,8 @@ use crate::sync;
 /// same arguments and stdin. Running install again is harmless.
 #[derive(Debug, clap::Args)]
 pub struct InstallArgs {
-    /// The repository (default: the one the current directory is in)
-    #[arg(long, value_name = "PATH")]
+    /// The global `--repo PATH`, made absolute (named in hints)
+    #[arg(skip)]
     pub repo: Option<Utf8PathBuf>,
     /// Register the hooks once in your global git config, for every repository you
     /// use (git 2.54 or later)
@@ -68,8 +68,8 @@ pub struct InstallArgs {
 /// managers, in config or in the hooks directory, are left as they are.
 #[derive(Debug, clap::Args)]
 pub struct UninstallArgs {
-    /// The repository (default: the one the current directory is in)
-    #[arg(long, value_name = "PATH")]
+    /// The global `--repo PATH`, made absolute (named in hints)
+    #[arg(skip)]
     pub repo: Option<Utf8PathBuf>,
     /// Remove the hooks `install --global` registered in your global git config
     #[arg(long, conflicts_with_all = ["repo", "system"])]
@@ -183,6 +183,12 @@ pub fn run_install(args: InstallArgs) -> Result<u8> {
                     r.remote
                 ))?;
             }
+            if !args.server {
+                outln(format!(
+                    "would fetch {}'s ledger and merge it into this one",
+                    r.remote
+                ))?;
+            }
         }
         print_config_steps(&config_steps, "would")?;
         return print_steps(&steps, "would");
@@ -213,10 +219,32 @@ pub fn run_install(args: InstallArgs) -> Result<u8> {
         outln(format!("kept: {step}"))?;
     }
     for dir in &dirs {
+        let written: Vec<&str> = steps
+            .iter()
+            .filter_map(|s| match s {
+                Step::WriteShim(p) if p.parent() == Some(dir.as_path()) => p.file_name(),
+                _ => None,
+            })
+            .collect();
         outln(format!(
             "git-seal: {} hooks installed in {dir} (binary {binary})",
-            wanted.len()
+            written.len()
         ))?;
+        let left: Vec<&str> = wanted
+            .iter()
+            .copied()
+            .filter(|h| !written.contains(h))
+            .collect();
+        if !left.is_empty() {
+            // pre-commit's `.legacy` or husky's scripts: `status` says which runs what.
+            outln(format!(
+                "git-seal: left to the hook manager there: {} (see: git seal status)",
+                left.join(", ")
+            ))?;
+        }
+    }
+    if !args.server {
+        fetch_new_remotes(&repo, &cfg, &refspecs)?;
     }
     if !args.server {
         // On first use, as SSH asks about an unknown host key; never fails install.
@@ -340,6 +368,46 @@ fn print_config_steps(steps: &[hookconfig::Step], verb: &str) -> Result<u8> {
     Ok(0)
 }
 
+/// A fresh clone has its remote's commits but not their seals (clone fetches no
+/// notes): each remote that just got the ledger's refspec is fetched and merged
+/// once, so `status` and `verify` see others' seals before anything is sealed
+/// here. A remote that cannot be reached leaves a warning, never a failed install.
+fn fetch_new_remotes(repo: &Repo, cfg: &Config, added: &[MissingRefspec]) -> Result<()> {
+    for r in added {
+        match sync::fetch(repo, cfg, &r.remote) {
+            Ok(sync::Fetched::NoLedger) => {
+                outln(format!("git-seal: {} has no ledger yet", r.remote))?;
+            }
+            Ok(sync::Fetched::Absorbed(absorbed)) => {
+                // The fetch's own hook may have merged it already: say where it is.
+                let tip = crate::ledger::Ledger::new(repo, cfg).tip()?;
+                let state = match tip {
+                    Some(t) => format!("{} at {}", cfg.ledger_ref, crate::git::short(t)),
+                    None => format!("{} is empty", cfg.ledger_ref),
+                };
+                outln(format!(
+                    "git-seal: fetched {}'s ledger and merged it: {state}",
+                    r.remote
+                ))?;
+                if let Some((tracking, e)) = absorbed.refused.first() {
+                    eprintln!("warning: git-seal: {tracking} not merged: {}", e);
+                }
+            }
+            Err(e) => {
+                eprintln!(
+                    "warning: git-seal: cannot fetch {}'s ledger: {}",
+                    r.remote, e.message
+                );
+                eprintln!(
+                    "hint: fetch it later: git seal fetch {}",
+                    crate::quote::shell(&r.remote)
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Refuses to write into a hooks directory that is not this repository's alone,
 /// unless the user said so.
 fn check_owner(owner: &hooks::Owner, args: &InstallArgs) -> Result<()> {
@@ -405,6 +473,7 @@ pub fn run_uninstall(args: UninstallArgs) -> Result<u8> {
     }
     for (remote, spec) in &refspecs {
         remove_refspec(&repo, remote, spec)?;
+        outln(format!("removed fetch refspec {spec} from remote {remote}"))?;
     }
     let mut run = Run::start(&repo.seal_dir(), Source::Command("uninstall"), None);
     run.inputs(json!({}));
@@ -419,7 +488,7 @@ pub fn run_uninstall(args: UninstallArgs) -> Result<u8> {
     };
     warn_log(run.finish(status, json!({}), 1, msg));
     result?;
-    if steps.is_empty() && config_steps.is_empty() {
+    if steps.is_empty() && config_steps.is_empty() && refspecs.is_empty() {
         outln("git-seal: no git-seal hooks were installed; nothing to do")?;
     } else {
         for step in &steps {

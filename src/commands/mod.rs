@@ -47,12 +47,38 @@ pub enum Command {
     Man(docs::ManArgs),
 }
 
-/// Runs a command; the result is the process exit code.
-pub fn run(command: Command) -> Result<u8> {
+/// `--repo PATH`, for every command alike: git-seal runs in PATH as `git -C PATH`
+/// runs git there (relative paths in other arguments are then read from PATH too).
+/// The one place the flag is handled; returns PATH made absolute, for hints.
+pub fn enter(path: &camino::Utf8Path) -> Result<camino::Utf8PathBuf> {
+    let missing = || {
+        Error::usage(format!("--repo {path}: no such directory"))
+            .hint("name an existing repository: git seal --repo PATH status")
+    };
+    let abs = path.canonicalize_utf8().map_err(|_| missing())?;
+    if !abs.is_dir() {
+        return Err(missing());
+    }
+    std::env::set_current_dir(&abs).map_err(|e| {
+        Error::usage(format!("cannot enter --repo {path}: {e}"))
+            .hint("name a directory you can read: git seal --repo PATH status")
+    })?;
+    Ok(abs)
+}
+
+/// Runs a command (in `repo`, when `--repo` named one and [`enter`] went there);
+/// the result is the process exit code.
+pub fn run(command: Command, repo: Option<camino::Utf8PathBuf>) -> Result<u8> {
     crate::git::rehash_objects_on_read(false);
     match command {
-        Command::Install(a) => install::run_install(a),
-        Command::Uninstall(a) => install::run_uninstall(a),
+        Command::Install(mut a) => {
+            a.repo = repo;
+            install::run_install(a)
+        }
+        Command::Uninstall(mut a) => {
+            a.repo = repo;
+            install::run_uninstall(a)
+        }
         Command::Status(a) => status::run(a),
         Command::Seal(a) => seal::run(a),
         Command::Countersign(a) => countersign::run(a),

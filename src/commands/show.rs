@@ -52,8 +52,10 @@ pub fn run(args: Args) -> Result<u8> {
     let view = Ledger::new(&repo, &cfg).view()?;
     let Some(text) = view.note(commit)? else {
         return Err(
-            Error::check(format!("commit {} has no seal", short(commit)))
-                .hint(format!("seal it: git seal seal {}", args.rev)),
+            Error::check(format!("commit {} has no seal", short(commit))).hint(format!(
+                "seal it: git seal seal {}",
+                crate::quote::shell(&args.rev)
+            )),
         );
     };
     let parsed = Seal::parse(&text).map_err(|e| {

@@ -69,11 +69,19 @@ pub fn run(args: Args) -> Result<u8> {
         )?;
         return Ok(0);
     }
+    let dirs = hooks::locate(&repo)?.dirs;
+    let mut fixes: Vec<String> = Vec::new();
     for (hook, ok) in &installed {
-        outln(format!(
-            "hook {hook:<22} {}",
-            if *ok { "installed" } else { "missing" }
-        ))?;
+        let state = if *ok {
+            "installed".to_string()
+        } else {
+            let (state, fix) = other_holder(&dirs, hook);
+            if !fixes.contains(&fix) && !fix.is_empty() {
+                fixes.push(fix);
+            }
+            state
+        };
+        outln(format!("hook {hook:<22} {state}"))?;
         if let Some((_, runs)) = listed.iter().find(|(h, _)| h == hook) {
             if !runs.is_empty() {
                 let runs: Vec<String> = runs.iter().map(|l| l.to_string()).collect();
@@ -81,8 +89,8 @@ pub fn run(args: Args) -> Result<u8> {
             }
         }
     }
-    if installed.iter().any(|(_, ok)| !ok) {
-        outln("hint: install the hooks with: git seal install")?;
+    for fix in &fixes {
+        outln(format!("hint: {fix}"))?;
     }
     if let Some(version) = git_version(&repo) {
         if version < (2, 28) {
@@ -182,6 +190,33 @@ fn hook_lists(
         out.push((*hook, listed));
     }
     Ok(out)
+}
+
+/// What holds a hook that is not our shim, in words, and the fix (empty when
+/// git-seal runs anyway: pre-commit's `.legacy`, a husky script that calls it).
+fn other_holder(dirs: &[camino::Utf8PathBuf], hook: &str) -> (String, String) {
+    use crate::hook_managers::{fix, holder, Holder};
+    let mut via = None;
+    for dir in dirs {
+        match holder(dir, hook) {
+            Holder::Ours => {}
+            Holder::Via { tool, via: file } => via = Some(format!("run by {tool}, through {file}")),
+            Holder::Taken { tool, moved } => {
+                let moved = match moved {
+                    Some(m) => format!("; it moved git-seal's hook to {m}, which nothing runs"),
+                    None => String::new(),
+                };
+                return (format!("taken by {tool}{moved}"), fix(tool, hook));
+            }
+            Holder::Missing => {
+                return (
+                    "missing".into(),
+                    "install the hooks with: git seal install".into(),
+                )
+            }
+        }
+    }
+    (via.unwrap_or_else(|| "installed".into()), String::new())
 }
 
 /// git's (major, minor) version, from `git --version`.

@@ -12,12 +12,16 @@ use crate::verify::{check_worktree, Problem, Reason, Verifier};
 /// Check the seals of commits (default HEAD)
 ///
 /// Prints one line per problem, naming the commit and the reason, and exits 1 if
-/// there is any. A range (A..B) checks every commit in it.
+/// there is any. A range (A..B) checks every commit in it; `--all` every commit
+/// reachable from the refs given, or from every branch.
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Commits or ranges to check
     #[arg(value_name = "REV|RANGE")]
     pub revs: Vec<String>,
+    /// Check every commit reachable from the REVs given, or from every branch (CI)
+    #[arg(long)]
+    pub all: bool,
     /// Also check the files on disk against HEAD's manifest
     #[arg(long)]
     pub worktree: bool,
@@ -35,21 +39,55 @@ pub fn run(args: Args) -> Result<u8> {
     let cfg = Config::load(&repo)?;
     // A tag named by itself is checked as a tag: its seal, its evtag checksum, and
     // its target's seal chain.
-    let (tags, mut revs) = crate::tags::split_tags(&repo, &args.revs);
+    let (tags, mut revs) = if args.all {
+        (Vec::new(), args.revs.clone())
+    } else {
+        crate::tags::split_tags(&repo, &args.revs)
+    };
     for w in crate::tags::ambiguity_warnings(&repo, &args.revs) {
         eprintln!("{w}");
     }
-    if revs.is_empty() && tags.is_empty() {
-        repo.head_commit()?;
-        revs.push("HEAD".to_string());
-    }
-    let commits = repo.expand_revs(&revs)?;
+    let commits = if args.all {
+        let tips = if revs.is_empty() {
+            repo.branch_tips()?
+        } else {
+            revs.iter()
+                .map(|r| repo.commit(r).map(|c| c.id()))
+                .collect::<Result<Vec<_>>>()?
+        };
+        if tips.is_empty() {
+            return Err(nothing_to_verify(&repo));
+        }
+        repo.history_of(&tips)?
+    } else {
+        if revs.is_empty() && tags.is_empty() {
+            if let Err(e) = repo.git.head() {
+                if e.code() == git2::ErrorCode::UnbornBranch
+                    || e.code() == git2::ErrorCode::NotFound
+                {
+                    return Err(nothing_to_verify(&repo));
+                }
+            }
+            revs.push("HEAD".to_string());
+        }
+        repo.expand_revs(&revs)?
+    };
     let view = Ledger::new(&repo, &cfg).view()?;
     let cache_mode = if args.no_cache {
         CacheMode::Off
     } else {
         CacheMode::ReadWrite
     };
+    if repo.git.is_shallow() && !args.json {
+        // The parents past the shallow boundary are not here: their seals, and the
+        // chain's links to them, cannot be checked, and "ok" must not hide that.
+        eprintln!(
+            "note: this is a shallow clone: seals are checked for the commits it holds, not for the history past its boundary"
+        );
+        eprintln!(
+            "hint: to check the whole history: git fetch --unshallow && git seal verify --all"
+        );
+    }
     let resolver = crate::signing::PolicyResolver::from_config(&repo)?;
     let policy = crate::policy::SignPolicy::from_config(&repo)?;
     let mut verifier = Verifier::new(&repo, view, cache_mode).with_policy(resolver);
@@ -244,6 +282,25 @@ pub fn run(args: Args) -> Result<u8> {
     Ok(1)
 }
 
+/// On an unborn branch (or with no branch at all) there is nothing to check yet.
+fn nothing_to_verify(repo: &Repo) -> Error {
+    let branch = repo
+        .git
+        .find_reference("HEAD")
+        .ok()
+        .and_then(|h| h.symbolic_target().map(str::to_string))
+        .and_then(|t| t.strip_prefix("refs/heads/").map(str::to_string));
+    let what = match branch {
+        Some(b) => format!(
+            "branch '{}' has no commits yet",
+            crate::quote::printable(&b)
+        ),
+        None => "this repository has no commits yet".into(),
+    };
+    Error::usage(format!("nothing to verify: {what}"))
+        .hint("make a first commit, then verify it: git commit --allow-empty -m 'first commit'")
+}
+
 /// The one next step for the gravest kind of problem found: content or a seal that
 /// changed after sealing, then what was never sealed.
 fn hint(problems: &[Problem], tag_problems: &[(&str, TagProblem)]) -> String {
@@ -254,6 +311,10 @@ fn hint(problems: &[Problem], tag_problems: &[(&str, TagProblem)]) -> String {
             .all(|p| matches!(p.reason, Reason::NotTrusted(_)))
     {
         return "seal.requireSigned: a seal counts when signed by a key in your allowed signers (git seal status names the file); add a signer you trust with: echo 'EMAIL namespaces=\"git-seal\" KEY' >> FILE".into();
+    }
+    if problems.is_empty() && tag_problems.is_empty() {
+        // Only the working tree differs from HEAD's manifest.
+        return "see what differs from HEAD's commit: git status --short && git diff --stat".into();
     }
     let unsealed_commits = problems
         .iter()

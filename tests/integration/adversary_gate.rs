@@ -78,7 +78,7 @@ fn a_branch_never_lands_on_seals_that_only_the_ledger_it_brings_holds() {
         }
         let r = push(&attacker, &args).fails_with(1);
         r.stderr_has("sealed only in the ledger this push brings");
-        r.stderr_has("hint: push the ledger first, then the branch (what pre-push does): git seal push origin && git push");
+        r.stderr_has("hint: push the ledger first, then the branch (what pre-push does): git seal push origin && git push origin main");
         assert_ne!(server.rev("main"), c, "the branch landed without its seals");
         assert_eq!(server.rev("refs/notes/seal"), ledger_before);
     }
@@ -87,7 +87,7 @@ fn a_branch_never_lands_on_seals_that_only_the_ledger_it_brings_holds() {
     attacker
         .cmd(
             "sh",
-            &["-c", "git seal push origin && git push -q origin main"],
+            &["-c", "git seal push origin && git push origin main"],
         )
         .output()
         .unwrap();

@@ -617,11 +617,17 @@ fn the_reference_transaction_hook_absorbs_a_fetched_ledger() {
 #[test]
 fn pulling_from_one_remote_then_pushing_to_a_gated_one_carries_the_seals() {
     let sb = Sandbox::new();
-    let (remote, _victim) = open_remote(&sb);
+    let (remote, victim) = open_remote(&sb);
     let other = clone(&sb, &remote, "other");
     let gated = gated_server(&sb, "gated.git");
-    // The ledger arrives by a fetch that ran no hook: only pre-push can merge it.
+    // Sealed after the clone's install fetched the ledger, and brought by a fetch
+    // (and a fast-forward) that ran no hook: only pre-push can merge its seals.
+    victim.commit_file("a", "3", "third");
+    victim.git(&["push", "-q", "origin", "main"]).ok();
     other.git_hooks_off(&["fetch", "-q", "origin"]).ok();
+    other
+        .git_hooks_off(&["merge", "-q", "--ff-only", "origin/main"])
+        .ok();
     assert!(other.note("HEAD").is_none());
     other
         .git(&["remote", "add", "gated", gated.path.to_str().unwrap()])

@@ -9,6 +9,8 @@ mod adversary_output;
 mod do_no_harm;
 mod failures;
 mod formats;
+mod hints;
+mod hook_managers;
 
 mod config_hooks;
 mod install;
@@ -18,6 +20,7 @@ mod matrix;
 mod output;
 mod precommit;
 mod push;
+mod readme;
 mod rollback;
 mod runlog;
 mod sealing;

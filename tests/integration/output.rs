@@ -99,16 +99,8 @@ fn under_json_an_error_is_a_json_document_on_stdout_too() {
 fn show_of_a_tag_prints_the_tag_seal_and_its_commit_with_commit_suffix() {
     let sb = Sandbox::new();
     let repo = sealed_repo(&sb);
-    repo.git(&[
-        "-c",
-        "core.hooksPath=/dev/null",
-        "tag",
-        "-a",
-        "v1.4",
-        "-m",
-        "release",
-    ])
-    .ok();
+    repo.git_hooks_off(&["tag", "-a", "v1.4", "-m", "release"])
+        .ok();
     repo.seal(&["seal", "v1.4"]).ok();
     let yaml = repo.seal(&["show", "v1.4"]).ok().stdout();
     assert_has(&yaml, "kind: tag");
@@ -125,8 +117,7 @@ fn show_of_a_tag_prints_the_tag_seal_and_its_commit_with_commit_suffix() {
     );
     assert_eq!(commit["kind"], "commit");
     // A tag with no seal is a failed check, not the commit's seal.
-    repo.git(&["-c", "core.hooksPath=/dev/null", "tag", "v2"])
-        .ok();
+    repo.git_hooks_off(&["tag", "v2"]).ok();
     let r = repo.seal(&["show", "v2"]).fails_with(1);
     assert_eq!(
         r.stderr(),
@@ -155,8 +146,7 @@ fn conflicting_output_flags_are_refused_by_the_parser() {
 fn verify_json_carries_the_tag_problems_the_text_lists() {
     let sb = Sandbox::new();
     let repo = sealed_repo(&sb);
-    repo.git(&["-c", "core.hooksPath=/dev/null", "tag", "v1"])
-        .ok();
+    repo.git_hooks_off(&["tag", "v1"]).ok();
     let text = repo.seal(&["verify", "v1"]).fails_with(1).stdout();
     assert_has(&text, "tag v1: ");
     let doc = json(

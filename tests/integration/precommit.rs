@@ -27,8 +27,31 @@ fn pre_commit() -> PathBuf {
 fn local_config() -> String {
     let hooks = std::fs::read_to_string(format!("{ROOT}/.pre-commit-hooks.yaml")).unwrap();
     assert!(hooks.matches("language: rust").count() == 3, "{hooks}");
-    let hooks: String = hooks
-        .replace("language: rust", "language: system")
+    // The `-system` ids are the `rust` ones with `language: system`: the test runs
+    // those, as they are shipped.
+    let system_at = hooks
+        .find("-system\n")
+        .and_then(|i| hooks[..i].rfind("- id:"))
+        .unwrap();
+    let (rust, system) = hooks.split_at(system_at);
+    let expected: String = rust
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .map(|l| {
+            let l = l.replace("language: rust", "language: system");
+            if l.starts_with("- id: ") {
+                format!("{l}-system\n")
+            } else {
+                format!("{l}\n")
+            }
+        })
+        .collect();
+    assert_eq!(
+        system, expected,
+        "the -system ids differ from the rust ones"
+    );
+    let hooks: String = system
+        .replace("-system", "")
         .lines()
         .filter(|l| !l.starts_with('#'))
         .map(|l| format!("    {l}\n"))

@@ -281,8 +281,12 @@ fn conflicting_seals_merge_keeping_each_local_seal_in_its_slot_and_both_seals() 
     alice.commit_file("a", "1", "shared");
     push(&alice, &["origin", "main"]).ok();
     let alices = server.note("main").unwrap();
-    // Bob clones but has not fetched the ledger yet, and seals the same commit himself.
+    // Bob clones but has not fetched the ledger yet (install fetches it: undone
+    // here), and seals the same commit himself.
     let bob = clone(&sb, &server, "bob");
+    bob.git(&["update-ref", "-d", "refs/notes/seal"]).ok();
+    bob.git(&["update-ref", "-d", "refs/seal/remotes/origin/seal"])
+        .ok();
     // Who seals follows git's committer identity (GIT_COMMITTER_* first).
     let mut seal_as_bob = bob.cmd(crate::harness::SEAL, &["seal"]);
     seal_as_bob.env("GIT_COMMITTER_NAME", "Bob");
