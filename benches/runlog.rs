@@ -21,7 +21,11 @@ fn record(i: usize) -> Record {
             "digest": "sha256:3466d448efa0c3b73e99e9dc527179ce5b9634d01d894ec38a35f4b5ce0c6f07"}]}),
         attempts: 1,
         message: "sealed 1, 0 already sealed".into(),
-        tool_version: "0.1.0".into(),
+        tool: git_seal::seal::Tool {
+            name: "git-seal".into(),
+            version: "0.1.0".into(),
+        },
+        tool_version: None,
     }
 }
 

@@ -6,10 +6,13 @@
 //!   then the canonical bytes). At most [`KEEP_FULL`] are kept.
 //! - `deltas/<tree id>`: a manifest as the changes from a whole one (`base=<tree>`),
 //!   so that a commit writes a few hundred bytes, not the repository's size. Once
-//!   the changes since the base pass [`DELTA_LIMIT`] the next manifest is stored
+//!   the changes since the base pass [`delta_limit`] the next manifest is stored
 //!   whole. At most [`KEEP_DELTAS`] are kept.
 //! - `digests/<2 hex>/<38 hex>`: the manifest digest of every tree whose manifest was
 //!   computed here, so that `verify` and `pre-push` need not recompute it.
+//!
+//! A run writes the digest of every manifest it computes, but only the last manifest
+//! itself (the one the next commit derives from), when it ends.
 //!
 //! Manifests of fewer than [`CACHE_MIN_FILES`] entries are not cached at all.
 //!
@@ -35,8 +38,19 @@ pub const KEEP_FULL: usize = 4;
 /// How many delta manifests the cache keeps on disk (trimmed back to this on about
 /// one delta write in 16).
 pub const KEEP_DELTAS: usize = 512;
-/// Changes from its base past which a manifest is stored whole.
-pub const DELTA_LIMIT: usize = 4096;
+/// Changes from its base past which a manifest is stored whole, and past which a
+/// manifest held in memory is rebuilt whole (see [`Manifests::remember`]).
+///
+/// Every later derivation costs what the changes since the whole base hold (each
+/// is looked up in the base, twice per commit, and written in every delta), while
+/// a rebuild costs one copy of the manifest: a limit of one 64th of the entries
+/// keeps the copy's share small and the changes' share bounded, so a run over a
+/// long history costs linear time, not time quadratic in its length.
+pub fn delta_limit(files: u64) -> usize {
+    usize::try_from(files / 64)
+        .unwrap_or(usize::MAX)
+        .clamp(256, 4096)
+}
 
 /// Manifests with fewer entries are not written to the cache: recomputing them costs
 /// less than the files would (this keeps a small repository's hooks at their
@@ -83,6 +97,14 @@ pub struct Manifests<'r> {
     dir: Utf8PathBuf,
     mode: CacheMode,
     recent: VecDeque<(Oid, Known)>,
+    /// The last manifest computed, to store when the run ends.
+    newest: Option<(Oid, Known)>,
+}
+
+impl Drop for Manifests<'_> {
+    fn drop(&mut self) {
+        self.flush();
+    }
 }
 
 impl<'r> Manifests<'r> {
@@ -92,6 +114,7 @@ impl<'r> Manifests<'r> {
             dir: repo.seal_dir().join("cache"),
             mode,
             recent: VecDeque::new(),
+            newest: None,
         }
     }
 
@@ -209,50 +232,73 @@ impl<'r> Manifests<'r> {
         self.recent.push_back((tree, known));
     }
 
-    /// Records a manifest computed here: as a delta from its whole base while that is
-    /// small and the base is on disk, else whole. Cache writes are best-effort: a
+    /// Records a manifest computed here: its digest entry now, and the manifest itself
+    /// when this run ends ([`Manifests::flush`]), so that a run over a long history
+    /// writes one manifest, not one per commit (creating and evicting thousands of
+    /// files cost more than computing the manifests). Cache writes are best-effort: a
     /// read-only or full disk costs speed later, never correctness now.
     fn remember(&mut self, tree: Oid, mut known: Known) {
-        if self.mode == CacheMode::ReadWrite && known.manifest.files() >= CACHE_MIN_FILES {
+        if self.writes(&known.manifest) {
             let m = &known.manifest;
             let entry = format!("{} {} {}", m.digest(), m.files(), m.bytes());
             let _ = write_atomic(&self.digest_path(tree), entry.as_bytes());
-            let as_delta = known.root.zip(m.derivation()).filter(|(root, changes)| {
-                changes.len() <= DELTA_LIMIT && self.full_path(*root).exists()
-            });
-            match as_delta {
-                Some((base, changes)) => {
-                    let body = changes.to_bytes();
-                    let header = format!(
-                        "{DELTA_MAGIC} base={base} files={} bytes={} crc32={:08x}\n",
-                        m.files(),
-                        m.bytes(),
-                        crc32fast::hash(&body)
-                    );
-                    let parts = [header.as_bytes(), &body[..]];
-                    // Trimming scans the whole store, so it is not done on every
-                    // commit: on one delta write in 16 (by the tree id, which is
-                    // uniform), keeping the store near KEEP_DELTAS.
-                    let trim = tree.as_bytes()[0].is_multiple_of(16);
-                    if write_atomic_parts(&self.delta_path(tree), &parts).is_ok() && trim {
-                        self.evict("deltas", KEEP_DELTAS);
-                    }
+            self.newest = Some((tree, known.clone()));
+        }
+        // The chain of changes kept in memory stays bounded: the next commit derives
+        // from this one, and a chain that only grows made a backfill cost the square
+        // of the history's length.
+        let long = |c: &Changes| c.len() > delta_limit(known.manifest.files());
+        if known.manifest.derivation().is_some_and(|c| long(c)) {
+            known = Known {
+                manifest: Rc::new(Manifest::whole(&known.manifest)),
+                root: None,
+            };
+        }
+        self.keep_recent(tree, known);
+    }
+
+    fn writes(&self, manifest: &Manifest) -> bool {
+        self.mode == CacheMode::ReadWrite && manifest.files() >= CACHE_MIN_FILES
+    }
+
+    /// Stores the manifest this run computed last (the one the next commit derives
+    /// from): as a delta from its whole base while that is small and the base is on
+    /// disk, else whole. Runs when the run ends ([`Drop`]); a run killed first loses
+    /// nothing but the time the next run spends recomputing it.
+    pub fn flush(&mut self) {
+        let Some((tree, known)) = self.newest.take() else {
+            return;
+        };
+        let m = &known.manifest;
+        let as_delta = known.root.zip(m.derivation()).filter(|(root, changes)| {
+            changes.len() <= delta_limit(m.files()) && self.full_path(*root).exists()
+        });
+        match as_delta {
+            Some((base, changes)) => {
+                let body = changes.to_bytes();
+                let header = format!(
+                    "{DELTA_MAGIC} base={base} files={} bytes={} crc32={:08x}\n",
+                    m.files(),
+                    m.bytes(),
+                    crc32fast::hash(&body)
+                );
+                let parts = [header.as_bytes(), &body[..]];
+                // Trimming scans the whole store, so it is not done on every run:
+                // on one delta write in 16 (by the tree id, which is uniform),
+                // keeping the store near KEEP_DELTAS.
+                let trim = tree.as_bytes()[0].is_multiple_of(16);
+                if write_atomic_parts(&self.delta_path(tree), &parts).is_ok() && trim {
+                    self.evict("deltas", KEEP_DELTAS);
                 }
-                None => {
-                    let header = m.cache_header();
-                    let parts = [header.as_bytes(), m.canonical()];
-                    if write_atomic_parts(&self.full_path(tree), &parts).is_ok() {
-                        // Stored whole: later manifests derive from this one.
-                        known = Known {
-                            manifest: Rc::new(Manifest::whole(m)),
-                            root: None,
-                        };
-                        self.evict("manifests", KEEP_FULL);
-                    }
+            }
+            None => {
+                let header = m.cache_header();
+                let parts = [header.as_bytes(), m.canonical()];
+                if write_atomic_parts(&self.full_path(tree), &parts).is_ok() {
+                    self.evict("manifests", KEEP_FULL);
                 }
             }
         }
-        self.keep_recent(tree, known);
     }
 
     /// Keeps the `keep` most recently written entries of one store.

@@ -1,5 +1,11 @@
 //! The process boundary: parses arguments, runs the command, prints an error as
-//! `error:` and `hint:` lines (git's style) and turns it into the exit code.
+//! `error:`, `caused by:` and `hint:` lines (git's style) and turns it into the exit
+//! code. This is the only place an [`Error`](crate::error::Error) is printed.
+//!
+//! Under `--json` an error is also a JSON document on stdout (schema
+//! `git-seal/error/v1`: kind, exit code, message, causes, hint), so a script reading
+//! stdout always gets one JSON document, whether the run succeeded or not; the text
+//! still goes to stderr for the person watching.
 
 use std::process::ExitCode;
 
@@ -23,13 +29,24 @@ pub fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(e) => e.exit(),
     };
+    let json = matches.subcommand().is_some_and(|(_, sub)| {
+        sub.try_get_one::<bool>("json")
+            .ok()
+            .flatten()
+            .copied()
+            .unwrap_or(false)
+    });
     match commands::run(cli.command) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
-            eprintln!("error: {}", e.message);
-            if let Some(hint) = &e.hint {
-                eprintln!("hint: {hint}");
+            if json {
+                let doc = serde_json::to_string_pretty(&e.report()).unwrap_or_default();
+                // A closed stdout must not hide the error or change the exit
+                // code: stderr still says it.
+                use std::io::Write;
+                let _ = writeln!(std::io::stdout().lock(), "{doc}");
             }
+            eprint!("{}", e.render());
             ExitCode::from(e.kind.exit_code())
         }
     }

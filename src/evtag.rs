@@ -307,7 +307,7 @@ impl Plan<'_> {
                 if taken % BATCH == 0 {
                     batch = inboxes[(taken / BATCH) % readers]
                         .recv()
-                        .map_err(|_| Error::usage("cannot read blobs: a reader thread died"))??
+                        .map_err(|_| Error::internal("cannot read blobs: a reader thread died"))??
                         .into_iter();
                 }
                 taken += 1;
@@ -391,11 +391,9 @@ fn add_blob(repo: &Repository, hasher: &mut Sha512, oid: Oid) -> Result<()> {
     let odb = repo.odb()?;
     let (size, kind) = odb.read_header(oid)?;
     if kind == ObjectType::Blob && size as u64 > STREAM_THRESHOLD {
-        let dirs = crate::objects::object_dirs(repo.commondir());
-        if let Some(stream) = crate::objects::open_blob(&dirs, oid)? {
-            hasher.update(format!("blob {}\0", stream.size).as_bytes());
-            return stream.copy_into(oid, hasher);
-        }
+        let stream = crate::objects::open_blob(repo.path(), oid, size as u64)?;
+        hasher.update(format!("blob {}\0", stream.size).as_bytes());
+        return stream.copy_into(oid, hasher);
     }
     hasher.update(raw(&odb.read(oid)?));
     Ok(())

@@ -59,15 +59,16 @@ fn open_error(e: git2::Error, at: &str) -> Error {
         .hint("use git-seal on a SHA-1 repository (git init --object-format=sha1)");
     }
     if e.code() == git2::ErrorCode::NotFound {
-        return Error::usage(format!(
+        return Error::environment(format!(
             "{at} is not a git repository (or any parent up to /)"
         ))
         .hint("run git-seal inside a repository, or pass --repo PATH");
     }
-    Error::usage(format!(
+    Error::environment(format!(
         "cannot open the repository at {at}: {}",
         e.message()
     ))
+    .with_source(e)
 }
 
 impl Repo {
@@ -327,10 +328,12 @@ impl Repo {
             .stdin(Stdio::null())
             .output()
             .map_err(|e| {
-                Error::usage(format!("cannot run git: {e}")).hint("install git and put it on PATH")
+                Error::environment(format!("cannot run git: {e}"))
+                    .with_source(e)
+                    .hint("install git and put it on PATH")
             })?;
         if !out.status.success() {
-            return Err(Error::usage(format!(
+            return Err(Error::environment(format!(
                 "git {} failed: {}",
                 args.join(" "),
                 String::from_utf8_lossy(&out.stderr).trim()

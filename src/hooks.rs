@@ -193,13 +193,17 @@ fn hooks_path_setting(repo: &Repo) -> Result<Option<Setting>> {
         ])
         .stdin(std::process::Stdio::null())
         .output()
-        .map_err(|e| Error::usage(format!("cannot run git: {e}")).hint("put git on PATH"))?;
+        .map_err(|e| {
+            Error::environment(format!("cannot run git: {e}"))
+                .with_source(e)
+                .hint("put git on PATH")
+        })?;
     // `git config --get` exits 1 exactly when the key is not set.
     if out.status.code() == Some(1) {
         return Ok(None);
     }
     if !out.status.success() {
-        return Err(Error::usage(format!(
+        return Err(Error::environment(format!(
             "cannot read core.hooksPath: {}",
             String::from_utf8_lossy(&out.stderr).trim()
         ))

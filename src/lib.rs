@@ -24,6 +24,7 @@ pub mod manifest;
 pub mod objects;
 pub mod policy;
 pub mod quote;
+pub mod report;
 pub mod runlog;
 pub mod seal;
 pub mod signing;

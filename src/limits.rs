@@ -142,7 +142,7 @@ fn fetch_missing(git: &Repository, blob: Oid, kind: Doc, what: &str) -> Result<(
         .output();
     match out {
         Ok(o) if o.status.success() => Ok(()),
-        _ => Err(Error::usage(format!(
+        _ => Err(Error::environment(format!(
             "{} {what} (blob {blob}) is not in this repository and could not be fetched",
             kind.noun()
         ))

@@ -22,7 +22,7 @@ use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
-use crate::git::{Locator, Repo};
+use crate::git::Repo;
 
 /// Blobs above this size are streamed from their object files instead of being read
 /// whole into memory.
@@ -571,7 +571,7 @@ impl<'r> Builder<'r> {
         let h = self
             .blobs
             .get(&oid)
-            .ok_or_else(|| Error::usage(format!("internal error: blob {oid} was not hashed")))?;
+            .ok_or_else(|| Error::internal(format!("blob {oid} was not hashed")))?;
         Ok((hex::encode(h.sha256), h.size))
     }
 
@@ -608,7 +608,7 @@ impl<'r> Builder<'r> {
         let at = self.repo.locator();
         let hashed: Vec<(Oid, BlobHash)> = if todo.len() < PARALLEL_MIN {
             todo.iter()
-                .map(|oid| Ok((*oid, hash_blob(&self.repo.git, &at, *oid)?)))
+                .map(|oid| Ok((*oid, hash_blob(&self.repo.git, *oid)?)))
                 .collect::<Result<_>>()?
         } else {
             // A few chunks per thread, each with its own repository handle: opening
@@ -618,10 +618,11 @@ impl<'r> Builder<'r> {
                 .par_chunks(chunk)
                 .map(|oids| {
                     let git = at.open().map_err(|e| {
-                        Error::usage(format!("cannot reopen the repository: {}", e.message()))
+                        Error::environment(format!("cannot reopen the repository: {}", e.message()))
+                            .with_source(e)
                     })?;
                     oids.iter()
-                        .map(|oid| Ok((*oid, hash_blob(&git, &at, *oid)?)))
+                        .map(|oid| Ok((*oid, hash_blob(&git, *oid)?)))
                         .collect::<Result<Vec<_>>>()
                 })
                 .collect::<Result<_>>()?;
@@ -632,10 +633,12 @@ impl<'r> Builder<'r> {
     }
 }
 
-fn hash_blob(git: &Repository, at: &Locator, oid: Oid) -> Result<BlobHash> {
+fn hash_blob(git: &Repository, oid: Oid) -> Result<BlobHash> {
     let (size, kind) = git.odb()?.read_header(oid)?;
     if kind != ObjectType::Blob {
-        return Err(Error::usage(format!("tree entry {oid} is not a blob")));
+        return Err(Error::environment(format!(
+            "tree entry {oid} is not a blob"
+        )));
     }
     if (size as u64) <= STREAM_THRESHOLD {
         let blob = git.find_blob(oid)?;
@@ -644,22 +647,13 @@ fn hash_blob(git: &Repository, at: &Locator, oid: Oid) -> Result<BlobHash> {
             size: size as u64,
         });
     }
-    stream_blob(git, at, oid)
+    stream_blob(git, oid, size as u64)
 }
 
-/// Hashes a large blob as a stream from its object file, falling back to a whole
-/// read for the rare deltified one.
-fn stream_blob(git: &Repository, at: &Locator, oid: Oid) -> Result<BlobHash> {
-    let opened = crate::objects::open_blob(&at.object_dirs(), oid)
-        .map_err(|e| Error::usage(format!("cannot read blob {oid}: {e}")))?;
-    let Some(stream) = opened else {
-        let blob = git.find_blob(oid)?;
-        return Ok(BlobHash {
-            sha256: Sha256::digest(blob.content()).into(),
-            size: blob.size() as u64,
-        });
-    };
-    let size = stream.size;
+/// Hashes a large blob as a stream from `git cat-file`, which reads it as git
+/// itself does (objects.rs says why that matters).
+fn stream_blob(git: &Repository, oid: Oid, size: u64) -> Result<BlobHash> {
+    let stream = crate::objects::open_blob(git.path(), oid, size)?;
     let mut hasher = Sha256::new();
     stream.copy_into(oid, &mut hasher)?;
     Ok(BlobHash {

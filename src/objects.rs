@@ -1,25 +1,29 @@
-//! Streaming reads of large blobs straight from git's object files, so that hashing
-//! a file of any size holds one buffer, not the file.
+//! Streaming reads of large blobs, through the `git` binary itself, so that hashing
+//! a file of any size holds one buffer, not the file, and hashes exactly the bytes
+//! git would give for it.
 //!
-//! libgit2 and `git cat-file` both inflate a blob whole into memory. A loose object
-//! and an undeltified pack entry are each a single zlib stream, and git stores every
-//! blob above `core.bigFileThreshold` (512 MiB by default) undeltified, so those are
-//! inflated here chunk by chunk. A deltified blob returns `None` and the caller reads
-//! it whole.
-//!
-//! Objects are read as git reads them: packs before loose objects, and replacement
-//! refs (`git replace`) never: a seal pins the content of the id itself, as `git
-//! fsck` and transfer see it (libgit2 does not honour them either, and every `git`
-//! git-seal runs gets `GIT_NO_REPLACE_OBJECTS=1`).
+//! libgit2 inflates a blob whole into memory, so a blob over
+//! [`STREAM_THRESHOLD`](crate::manifest::STREAM_THRESHOLD) is read from
+//! `git cat-file blob`, which streams (loose objects and undeltified pack entries
+//! chunk by chunk) and whose output is what `git checkout` writes. Asking git, rather
+//! than parsing its object files here, is what keeps the two agreeing when one id is
+//! stored twice with two contents (a corrupt loose copy beside a packed one): which
+//! copy git reads depends on its version and on `core.bigFileThreshold`. git 2.47
+//! looks the object up packs first; git 2.55 opens a packed stream only for objects
+//! over `core.bigFileThreshold` and otherwise falls through to the loose copy
+//! (`packfile_read_object_stream` in its `packfile.c`, `istream_source` in
+//! `odb/streaming.c`). Replacement refs (`git replace`) are never followed
+//! (`GIT_NO_REPLACE_OBJECTS=1`): a seal pins the content of the id itself, as libgit2
+//! reads it for small blobs.
 //!
 //! Invariant: the byte count of every stream is checked against the size the object
-//! header states; a short or long stream is an error, never a wrong hash.
+//! header states, and git's exit status is checked after the last byte; a short, long
+//! or failed stream is an error, never a wrong hash.
 
-use std::fs::File;
-use std::io::{BufReader, Read, Seek, SeekFrom, Write};
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
 
-use flate2::read::ZlibDecoder;
 use git2::Oid;
 
 use crate::error::{Error, Result};
@@ -45,53 +49,66 @@ pub fn object_dirs(common_dir: &Path) -> Vec<PathBuf> {
     dirs
 }
 
-/// A streaming reader over a blob's content, if the blob is stored in a form that
-/// streams (loose, or undeltified in a pack).
-pub fn open_blob(dirs: &[PathBuf], oid: Oid) -> std::io::Result<Option<BlobStream>> {
-    let hex = oid.to_string();
-    // Packs first, in every object directory, then loose objects: the order git
-    // (`oid_object_info_extended`) and libgit2 (the pack backend's priority) read
-    // in, so when a pack and a loose file both hold `oid` with different contents,
-    // the copy hashed here is the one every other reader sees.
-    for dir in dirs {
-        let Ok(entries) = std::fs::read_dir(dir.join("pack")) else {
-            continue;
-        };
-        let mut idxs: Vec<PathBuf> = entries
-            .flatten()
-            .map(|e| e.path())
-            .filter(|p| p.extension().is_some_and(|e| e == "idx"))
-            .collect();
-        idxs.sort();
-        for idx in idxs {
-            if let Some(offset) = find_in_index(&idx, oid)? {
-                return open_packed(&idx.with_extension("pack"), offset);
-            }
-        }
-    }
-    for dir in dirs {
-        let loose = dir.join(&hex[..2]).join(&hex[2..]);
-        if let Ok(file) = File::open(&loose) {
-            return open_loose(file).map(Some);
-        }
-    }
-    Ok(None)
+/// A stream over the content of blob `oid` of the repository at `git_dir`, as `git`
+/// reads it; `size` is the size its header states. git's environment (a quarantine's
+/// object directory, alternates) is inherited.
+pub fn open_blob(git_dir: &Path, oid: Oid, size: u64) -> Result<BlobStream> {
+    let child = Command::new("git")
+        .arg("--git-dir")
+        .arg(git_dir)
+        .args(["cat-file", "blob", &oid.to_string()])
+        .env("GIT_NO_REPLACE_OBJECTS", "1")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| {
+            Error::environment(format!("cannot run git to read blob {oid}"))
+                .with_source(e)
+                .hint("install git and put it on PATH")
+        })?;
+    Ok(BlobStream { child, size })
 }
 
-/// A blob's content as a stream, and the size its object header states.
+/// A blob's content as a stream from `git cat-file`, and the size its header states.
 pub struct BlobStream {
-    reader: Box<dyn Read>,
+    child: Child,
     pub size: u64,
 }
 
 impl BlobStream {
     /// Copies the content of blob `oid` into `sink`, checking that it holds exactly
-    /// the size its header states.
+    /// the size its header states and that git read it without error.
     pub fn copy_into(mut self, oid: Oid, sink: &mut impl Write) -> Result<()> {
-        let copied = std::io::copy(&mut self.reader, sink)
-            .map_err(|e| Error::usage(format!("cannot read blob {oid}: {e}")))?;
+        let copied = match self.child.stdout.take() {
+            Some(mut out) => std::io::copy(&mut out, sink),
+            None => Ok(0),
+        };
+        let mut stderr = String::new();
+        if let Some(mut pipe) = self.child.stderr.take() {
+            let _ = (&mut pipe).take(64 * 1024).read_to_string(&mut stderr);
+        }
+        let status = self.child.wait();
+        let copied = copied.map_err(|e| {
+            Error::environment(format!("cannot read blob {oid} from git")).with_source(e)
+        })?;
+        match status {
+            Ok(s) if s.success() => {}
+            Ok(_) => {
+                return Err(Error::environment(format!(
+                    "git cannot read blob {oid}: {}",
+                    crate::quote::printable(stderr.trim())
+                ))
+                .hint("check the repository: git fsck"))
+            }
+            Err(e) => {
+                return Err(
+                    Error::environment(format!("cannot read blob {oid} from git")).with_source(e),
+                )
+            }
+        }
         if copied != self.size {
-            return Err(Error::usage(format!(
+            return Err(Error::environment(format!(
                 "blob {oid} is damaged: {copied} bytes where its header states {}",
                 self.size
             ))
@@ -101,100 +118,12 @@ impl BlobStream {
     }
 }
 
-fn open_loose(file: File) -> std::io::Result<BlobStream> {
-    let mut z = ZlibDecoder::new(BufReader::new(file));
-    // Header: "blob <size>\0".
-    let mut header = Vec::new();
-    let mut byte = [0u8; 1];
-    loop {
-        z.read_exact(&mut byte)?;
-        if byte[0] == 0 {
-            break;
-        }
-        header.push(byte[0]);
-        if header.len() > 32 {
-            return Err(std::io::Error::other("loose object header too long"));
+impl Drop for BlobStream {
+    fn drop(&mut self) {
+        // A stream dropped unread must not leave git running or a zombie behind.
+        if self.child.try_wait().ok().flatten().is_none() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
         }
     }
-    let header = String::from_utf8_lossy(&header);
-    let size = header
-        .strip_prefix("blob ")
-        .and_then(|s| s.parse::<u64>().ok())
-        .ok_or_else(|| std::io::Error::other(format!("not a blob: '{header}'")))?;
-    Ok(BlobStream {
-        reader: Box::new(z),
-        size,
-    })
-}
-
-fn be32(b: &[u8]) -> u32 {
-    u32::from_be_bytes([b[0], b[1], b[2], b[3]])
-}
-
-/// The pack offset of `oid` from a version 2 pack index, by binary search.
-fn find_in_index(idx: &Path, oid: Oid) -> std::io::Result<Option<u64>> {
-    let mut f = File::open(idx)?;
-    let mut head = [0u8; 8 + 256 * 4];
-    f.read_exact(&mut head)?;
-    if head[..4] != [0xff, b't', b'O', b'c'] || be32(&head[4..8]) != 2 {
-        return Ok(None);
-    }
-    let fanout = |i: usize| be32(&head[8 + i * 4..]) as u64;
-    let first = oid.as_bytes()[0] as usize;
-    let total = fanout(255);
-    let (mut lo, mut hi) = (
-        if first == 0 { 0 } else { fanout(first - 1) },
-        fanout(first),
-    );
-    let names = 8 + 256 * 4;
-    let mut name = [0u8; 20];
-    while lo < hi {
-        let mid = (lo + hi) / 2;
-        f.seek(SeekFrom::Start(names + mid * 20))?;
-        f.read_exact(&mut name)?;
-        match name.as_slice().cmp(oid.as_bytes()) {
-            std::cmp::Ordering::Less => lo = mid + 1,
-            std::cmp::Ordering::Greater => hi = mid,
-            std::cmp::Ordering::Equal => {
-                let offsets = names + total * 20 + total * 4;
-                let mut b = [0u8; 4];
-                f.seek(SeekFrom::Start(offsets + mid * 4))?;
-                f.read_exact(&mut b)?;
-                let small = be32(&b);
-                if small & 0x8000_0000 == 0 {
-                    return Ok(Some(small as u64));
-                }
-                let large = offsets + total * 4 + (small & 0x7fff_ffff) as u64 * 8;
-                let mut b = [0u8; 8];
-                f.seek(SeekFrom::Start(large))?;
-                f.read_exact(&mut b)?;
-                return Ok(Some(u64::from_be_bytes(b)));
-            }
-        }
-    }
-    Ok(None)
-}
-
-/// A stream over an undeltified blob entry of a pack, or `None` for any other kind.
-fn open_packed(pack: &Path, offset: u64) -> std::io::Result<Option<BlobStream>> {
-    let mut f = BufReader::new(File::open(pack)?);
-    f.seek(SeekFrom::Start(offset))?;
-    let mut byte = [0u8; 1];
-    f.read_exact(&mut byte)?;
-    let kind = (byte[0] >> 4) & 7;
-    let mut size = (byte[0] & 0x0f) as u64;
-    let mut shift = 4;
-    while byte[0] & 0x80 != 0 {
-        f.read_exact(&mut byte)?;
-        size |= ((byte[0] & 0x7f) as u64) << shift;
-        shift += 7;
-    }
-    const BLOB: u8 = 3;
-    if kind != BLOB {
-        return Ok(None);
-    }
-    Ok(Some(BlobStream {
-        reader: Box::new(ZlibDecoder::new(f)),
-        size,
-    }))
 }

@@ -21,7 +21,9 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-pub const SCHEMA: &str = "git-seal/run/v1";
+/// The schema records are written with. v2 renamed `tool_version` to `tool.version`
+/// (as seals spell it); v1 records are still read.
+pub const SCHEMA: &str = "git-seal/run/v2";
 const FILE: &str = "runs.jsonl";
 /// Size past which the live log is rotated.
 pub const ROTATE_BYTES: u64 = 16 << 20;
@@ -103,7 +105,29 @@ pub struct Record {
     pub outputs: Value,
     pub attempts: u32,
     pub message: String,
-    pub tool_version: String,
+    /// Which git-seal wrote the record, spelled as in seals (`tool.version`).
+    #[serde(default = "unknown_tool")]
+    pub tool: crate::seal::Tool,
+    /// How records before `tool` named the version; read, never written.
+    #[serde(default, skip_serializing)]
+    pub tool_version: Option<String>,
+}
+
+fn unknown_tool() -> crate::seal::Tool {
+    crate::seal::Tool {
+        name: "git-seal".into(),
+        version: String::new(),
+    }
+}
+
+impl Record {
+    /// The version of git-seal that wrote this record, whichever spelling it used.
+    pub fn written_by(&self) -> &str {
+        match &self.tool_version {
+            Some(v) if self.tool.version.is_empty() => v,
+            _ => &self.tool.version,
+        }
+    }
 }
 
 /// A run in progress; [`Run::finish`] writes its record.
@@ -140,7 +164,11 @@ impl Run {
                 outputs: Value::Object(Default::default()),
                 attempts: 0,
                 message: String::new(),
-                tool_version: env!("CARGO_PKG_VERSION").into(),
+                tool: crate::seal::Tool {
+                    name: "git-seal".into(),
+                    version: env!("CARGO_PKG_VERSION").into(),
+                },
+                tool_version: None,
             },
         }
     }
@@ -281,8 +309,7 @@ struct EntryFields<'a> {
     #[allow(dead_code)]
     attempts: serde::de::IgnoredAny,
     message: String,
-    #[allow(dead_code)]
-    tool_version: serde::de::IgnoredAny,
+    // `tool_version` (older records) or `tool` (newer): either, or neither, is read.
 }
 
 /// Everything read from the log: the records and the lines that did not parse.
@@ -322,16 +349,22 @@ pub fn read(seal_dir: &Utf8Path) -> std::io::Result<Contents> {
                 continue;
             }
             match serde_json::from_slice::<EntryFields<'_>>(line) {
-                Ok(f) if f.schema.starts_with("git-seal/run/v1") => contents.records.push(Entry {
-                    run_id: f.run_id,
-                    hook: f.hook,
-                    command: f.command,
-                    started_at: f.started_at,
-                    status: f.status,
-                    head: f.head,
-                    message: f.message,
-                    line: String::from_utf8_lossy(line).into_owned(),
-                }),
+                Ok(f)
+                    if ["git-seal/run/v1", "git-seal/run/v2"]
+                        .iter()
+                        .any(|v| f.schema.starts_with(v)) =>
+                {
+                    contents.records.push(Entry {
+                        run_id: f.run_id,
+                        hook: f.hook,
+                        command: f.command,
+                        started_at: f.started_at,
+                        status: f.status,
+                        head: f.head,
+                        message: f.message,
+                        line: String::from_utf8_lossy(line).into_owned(),
+                    })
+                }
                 _ => contents.bad_lines.push((path.clone(), i + 1)),
             }
         }

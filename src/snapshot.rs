@@ -484,10 +484,12 @@ fn dirty_files(repo: &Repo) -> Result<Vec<Vec<u8>>> {
         .stdin(std::process::Stdio::null())
         .output()
         .map_err(|e| {
-            Error::usage(format!("cannot run git: {e}")).hint("install git and put it on PATH")
+            Error::environment(format!("cannot run git: {e}"))
+                .with_source(e)
+                .hint("install git and put it on PATH")
         })?;
     if !out.status.success() {
-        return Err(Error::usage(format!(
+        return Err(Error::environment(format!(
             "git status failed: {}",
             String::from_utf8_lossy(&out.stderr).trim()
         )));
@@ -567,7 +569,9 @@ fn in_the_way(root: &Path, target: &git2::Tree<'_>, index: &git2::Index) -> Resu
         git2::TreeWalkResult::Ok
     })?;
     if let Some(e) = err {
-        return Err(Error::usage(format!("cannot read the working tree: {e}")));
+        return Err(
+            Error::environment(format!("cannot read the working tree: {e}")).with_source(e),
+        );
     }
     Ok(found.into_iter().collect())
 }
@@ -779,7 +783,7 @@ fn move_aside(root: &Path, aside: &Path, rel: &[u8]) -> Result<()> {
     let from = root.join(rel);
     let to = aside.join(rel);
     let io = |e: std::io::Error| {
-        Error::usage(format!(
+        Error::environment(format!(
             "cannot move {} aside to {}: {e}",
             c_style(rel.as_os_str().as_bytes()),
             to.display()

@@ -144,7 +144,7 @@ pub fn fetch(repo: &Repo, cfg: &Config, remote: &str) -> Result<Fetched> {
         .stdin(Stdio::null())
         .output()?;
     if !out.status.success() {
-        return Err(Error::usage(format!(
+        return Err(Error::environment(format!(
             "cannot fetch the ledger from {remote}: {}",
             String::from_utf8_lossy(&out.stderr).trim()
         ))
@@ -201,7 +201,7 @@ pub fn push(repo: &Repo, cfg: &Config, remote: &str) -> Result<u32> {
         }
         let moved = fetched.is_some() && Ledger::new(repo, cfg).tip()? != before;
         if !moved {
-            return Err(Error::usage(format!(
+            return Err(Error::environment(format!(
                 "cannot push the ledger to {remote} ({attempt} attempts): {err}"
             ))
             .hint(format!("retry by hand: git seal push {remote}")));

@@ -267,6 +267,33 @@ pub fn stored_seals_bounded(
     Ok((out, too_large))
 }
 
+/// The seal of tag `name` as it stands now (its current target and tag object) and
+/// the YAML text the ledger stores for it, if the ledger holds one; of several, the
+/// one `verify` checks.
+pub fn current_seal(repo: &Repo, cfg: &Config, name: &str) -> Result<Option<(TagSeal, String)>> {
+    let state = tag_state(repo, name)?;
+    let view = Ledger::new(repo, cfg).view()?;
+    let (target, tag_object) = (
+        state.target.to_string(),
+        state.tag_object.map(|o| o.to_string()),
+    );
+    let mut best: Option<(TagSeal, String)> = None;
+    for (_, content) in view.files_in_bounded(&format!("tags/{name}"))? {
+        let Ok(content) = content else { continue };
+        let text = String::from_utf8_lossy(&content).into_owned();
+        let Ok(seal) = crate::yaml::from_str::<TagSeal>(&text) else {
+            continue;
+        };
+        let better = best
+            .as_ref()
+            .is_none_or(|(b, _)| seal.evtag.not_covered.len() < b.evtag.not_covered.len());
+        if seal.target == target && seal.tag_object == tag_object && better {
+            best = Some((seal, text));
+        }
+    }
+    Ok(best)
+}
+
 /// Of several seals of one tag at one target, the one whose evtag leaves out the
 /// fewest submodules (the first of those, in ledger order): a seal that leaves more
 /// out, added beside it, never hides it.
@@ -519,6 +546,32 @@ pub enum TagProblem {
         stated: (u64, u64),
         actual: (u64, u64),
     },
+}
+
+impl TagProblem {
+    /// A stable name for this kind of problem, for `--json` (the text is for people).
+    pub fn code(&self) -> &'static str {
+        match self {
+            TagProblem::NoSeal => "no_seal",
+            TagProblem::Moved { .. } => "moved",
+            TagProblem::DigestMismatch { .. } => "digest_mismatch",
+            TagProblem::WrongTree { .. } => "wrong_tree",
+            TagProblem::ManifestMismatch { .. } => "manifest_mismatch",
+            TagProblem::EvtagMismatch { .. } => "evtag_mismatch",
+            TagProblem::EvtagLeavesOutUnknown { .. } => "evtag_leaves_out_unknown",
+            TagProblem::TargetSealChanged { .. } => "target_seal_changed",
+            TagProblem::Target { .. } => "target",
+            TagProblem::FrozenMismatch => "frozen_mismatch",
+            TagProblem::FrozenMissing => "frozen_missing",
+            TagProblem::FrozenManifestMismatch => "frozen_manifest_mismatch",
+            TagProblem::FrozenManifestMissing => "frozen_manifest_missing",
+            TagProblem::TooLarge(_) => "too_large",
+            TagProblem::WrongTagName { .. } => "wrong_tag_name",
+            TagProblem::WrongKind { .. } => "wrong_kind",
+            TagProblem::WrongTagger => "wrong_tagger",
+            TagProblem::WrongTotals { .. } => "wrong_totals",
+        }
+    }
 }
 
 impl std::fmt::Display for TagProblem {

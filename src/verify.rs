@@ -103,6 +103,32 @@ impl Reason {
     }
 }
 
+impl Reason {
+    /// A stable name for this kind of problem, for `--json` (the text is for people).
+    pub fn code(&self) -> &'static str {
+        match self {
+            Reason::NoSeal => "no_seal",
+            Reason::Unreadable(_) => "unreadable",
+            Reason::WrongCommit { .. } => "wrong_commit",
+            Reason::WrongTree { .. } => "wrong_tree",
+            Reason::WrongParents => "wrong_parents",
+            Reason::DigestMismatch { .. } => "digest_mismatch",
+            Reason::ManifestMismatch { .. } => "manifest_mismatch",
+            Reason::BrokenChain { .. } => "broken_chain",
+            Reason::WrongKind { .. } => "wrong_kind",
+            Reason::WrongAuthor { .. } => "wrong_author",
+            Reason::WrongCommitter { .. } => "wrong_committer",
+            Reason::WrongFileCount { .. } => "wrong_file_count",
+            Reason::WrongByteCount { .. } => "wrong_byte_count",
+            Reason::UnsealedParent { .. } => "unsealed_parent",
+            Reason::SealedAfterChild { .. } => "sealed_after_child",
+            Reason::BadSignature(_) => "bad_signature",
+            Reason::NotTrusted(_) => "not_trusted",
+            Reason::MissingCountersign { .. } => "missing_countersign",
+        }
+    }
+}
+
 impl fmt::Display for Reason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // Stated values come from the ledger: printed with control characters escaped.
@@ -540,6 +566,28 @@ pub enum WorktreeProblem {
     Modified(Vec<u8>),
     TypeChanged(Vec<u8>),
     ModeChanged(Vec<u8>),
+}
+
+impl WorktreeProblem {
+    /// What happened to the file, as a stable name for `--json`.
+    pub fn code(&self) -> &'static str {
+        match self {
+            WorktreeProblem::Missing(_) => "missing",
+            WorktreeProblem::Modified(_) => "modified",
+            WorktreeProblem::TypeChanged(_) => "type_changed",
+            WorktreeProblem::ModeChanged(_) => "mode_changed",
+        }
+    }
+
+    /// The path, as stored in the tree (bytes).
+    pub fn path(&self) -> &[u8] {
+        match self {
+            WorktreeProblem::Missing(p)
+            | WorktreeProblem::Modified(p)
+            | WorktreeProblem::TypeChanged(p)
+            | WorktreeProblem::ModeChanged(p) => p,
+        }
+    }
 }
 
 impl fmt::Display for WorktreeProblem {

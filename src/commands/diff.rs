@@ -106,7 +106,9 @@ pub fn run(args: Args) -> Result<u8> {
             })
             .collect();
         outln(
-            serde_json::to_string_pretty(&json!({"from": args.a, "to": args.b, "changes": items}))
+            serde_json::to_string_pretty(
+                &json!({"schema": "git-seal/diff/v1", "from": args.a, "to": args.b, "changes": items}),
+            )
                 .unwrap_or_default(),
         )?;
         return Ok(0);

@@ -96,7 +96,8 @@ pub fn run_completions(args: CompletionsArgs) -> Result<u8> {
 
 pub fn run_man(args: ManArgs) -> Result<u8> {
     fs_err::create_dir_all(&args.out).map_err(|e| {
-        Error::usage(format!("cannot create {}: {e}", args.out))
+        Error::environment(format!("cannot create {}: {e}", args.out))
+            .with_source(e)
             .hint("name a directory you can write: git seal man --out ./man")
     })?;
     let cmd = program();
@@ -119,9 +120,11 @@ fn write_page(dir: &Utf8PathBuf, cmd: &clap::Command, name: &str) -> Result<()> 
         .section("1")
         .manual("git-seal manual")
         .render(&mut buf)
-        .map_err(|e| Error::usage(format!("cannot render the {name} man page: {e}")))?;
+        .map_err(|e| {
+            Error::internal(format!("cannot render the {name} man page: {e}")).with_source(e)
+        })?;
     let path = dir.join(format!("{name}.1"));
     crate::fsutil::write_atomic(&path, &buf)
-        .map_err(|e| Error::usage(format!("cannot write {path}: {e}")))?;
+        .map_err(|e| Error::environment(format!("cannot write {path}: {e}")).with_source(e))?;
     Ok(())
 }

@@ -60,7 +60,9 @@ pub struct UninstallArgs {
 fn this_binary() -> Result<Utf8PathBuf> {
     let exe = std::env::current_exe()
         .and_then(|p| p.canonicalize())
-        .map_err(|e| Error::usage(format!("cannot locate the git-seal binary: {e}")))?;
+        .map_err(|e| {
+            Error::environment(format!("cannot locate the git-seal binary: {e}")).with_source(e)
+        })?;
     Utf8PathBuf::from_path_buf(exe).map_err(|p| {
         Error::usage(format!(
             "the git-seal binary's path {} is not UTF-8",
@@ -122,7 +124,7 @@ pub fn run_install(args: InstallArgs) -> Result<u8> {
             remove_refspec(&repo, &r.remote, old)?;
         }
         repo.git.remote_add_fetch(&r.remote, &r.spec).map_err(|e| {
-            Error::usage(format!(
+            Error::environment(format!(
                 "cannot add the ledger refspec to {}: {}",
                 r.remote,
                 e.message()

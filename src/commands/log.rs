@@ -1,7 +1,5 @@
 //! `git seal log`: read the run records.
 
-use std::io::IsTerminal;
-
 use crate::commands::outln;
 use crate::error::{Error, Result};
 use crate::git::Repo;
@@ -11,10 +9,11 @@ use crate::runlog::{self, parse_time, Entry, Status};
 ///
 /// Reads the live log and its rotated files together, oldest first. Lines that are
 /// not valid records (a write torn by a crash) are skipped; --check lists them.
+/// Times are UTC (RFC 3339, `Z`), in the records and in --since/--until.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Only runs that ended with this status
-    #[arg(long, value_enum)]
+    /// Only runs that ended with this status (any case: failed, FAILED)
+    #[arg(long, value_enum, ignore_case = true)]
     pub status: Option<Status>,
     /// Only runs of this hook (e.g. pre-push)
     #[arg(long, value_name = "NAME")]
@@ -22,16 +21,18 @@ pub struct Args {
     /// Only runs of this command (e.g. seal)
     #[arg(long, value_name = "NAME")]
     pub command: Option<String>,
-    /// Only runs started at or after this time (RFC 3339, or YYYY-MM-DD)
+    /// Only runs started at or after this time: RFC 3339, YYYY-MM-DD (midnight UTC),
+    /// or any date git understands ("yesterday", "10 minutes ago", "2026-11-01 09:30",
+    /// read as UTC)
     #[arg(long, value_name = "TIME")]
     pub since: Option<String>,
-    /// Only runs started before this time (RFC 3339, or YYYY-MM-DD)
+    /// Only runs started before this time (same forms as --since)
     #[arg(long, value_name = "TIME")]
     pub until: Option<String>,
     /// Only runs whose head, inputs or outputs name this commit (full id or prefix)
     #[arg(long, value_name = "ID")]
     pub commit: Option<String>,
-    /// One JSON record per line
+    /// JSON Lines: one run record (schema git-seal/run/v2; older lines v1) per line, as stored
     #[arg(long)]
     pub json: bool,
     /// Report lines that are not valid records (torn writes) and exit 1 if any
@@ -39,20 +40,54 @@ pub struct Args {
     pub check: bool,
 }
 
-fn time_arg(flag: &str, s: Option<&str>) -> Result<Option<chrono::DateTime<chrono::Utc>>> {
+fn time_arg(
+    repo: &Repo,
+    flag: &str,
+    s: Option<&str>,
+) -> Result<Option<chrono::DateTime<chrono::Utc>>> {
     let Some(s) = s else { return Ok(None) };
-    let parsed = parse_time(s).or_else(|| parse_time(&format!("{s}T00:00:00Z")));
+    let parsed = parse_time(s)
+        .or_else(|| parse_time(&format!("{s}T00:00:00Z")))
+        .or_else(|| (s.trim() == "now").then(chrono::Utc::now))
+        .or_else(|| git_date(repo, s));
     parsed.map(Some).ok_or_else(|| {
-        Error::usage(format!("{flag} '{s}' is not an RFC 3339 time or a date")).hint(format!(
-            "e.g. {flag} 2026-11-01 or {flag} 2026-11-01T09:30:00Z"
+        Error::usage(format!(
+            "{flag} '{}' is not a date git-seal or git understands",
+            crate::quote::printable(s)
+        ))
+        .hint(format!(
+            "e.g. {flag} yesterday, {flag} '10 minutes ago', {flag} 2026-11-01 or {flag} 2026-11-01T09:30:00Z"
         ))
     })
 }
 
+/// A date as git reads one (its approxidate, as for `git log --since`), in UTC.
+/// `git config --type=expiry-date` is git's careful parser: it refuses what is not
+/// a date instead of reading it as "now"; the value goes in through the
+/// environment, so no quoting is involved.
+fn git_date(repo: &Repo, s: &str) -> Option<chrono::DateTime<chrono::Utc>> {
+    let out = repo
+        .git_command()
+        .args(["config", "--type=expiry-date", "seal.logdate"])
+        .env("GIT_CONFIG_COUNT", "1")
+        .env("GIT_CONFIG_KEY_0", "seal.logdate")
+        .env("GIT_CONFIG_VALUE_0", s)
+        .env("TZ", "UTC")
+        .stdin(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .output()
+        .ok()?;
+    if !out.status.success() {
+        return None;
+    }
+    let secs: i64 = String::from_utf8_lossy(&out.stdout).trim().parse().ok()?;
+    chrono::DateTime::from_timestamp(secs, 0)
+}
+
 pub fn run(args: Args) -> Result<u8> {
     let repo = Repo::open(None)?;
-    let since = time_arg("--since", args.since.as_deref())?;
-    let until = time_arg("--until", args.until.as_deref())?;
+    let since = time_arg(&repo, "--since", args.since.as_deref())?;
+    let until = time_arg(&repo, "--until", args.until.as_deref())?;
     let contents = runlog::read(&repo.seal_dir())?;
     if args.check {
         for (file, line) in &contents.bad_lines {
@@ -82,9 +117,7 @@ pub fn run(args: Args) -> Result<u8> {
             && until.is_none_or(|t| started.is_some_and(|s| s < t))
             && args.commit.as_ref().is_none_or(|c| names_commit(r, c))
     };
-    let color = !args.json
-        && std::io::stdout().is_terminal()
-        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+    let color = !args.json && crate::commands::use_color(&repo);
     let mut out = String::new();
     for r in contents.records.iter().filter(|r| keep(r)) {
         if args.json {
@@ -131,13 +164,14 @@ fn table_row(r: &Entry, color: bool) -> String {
         .map_or("-", |h| crate::limits::prefix(h, 7));
     let status = format!("{:<8}", r.status.as_str());
     let status = if color {
-        let code = match r.status {
-            Status::Success => "32",
-            Status::Partial => "33",
-            Status::Failed => "31",
-            Status::Skipped => "2",
+        use anstyle::{AnsiColor, Style};
+        let style = match r.status {
+            Status::Success => Style::new().fg_color(Some(AnsiColor::Green.into())),
+            Status::Partial => Style::new().fg_color(Some(AnsiColor::Yellow.into())),
+            Status::Failed => Style::new().fg_color(Some(AnsiColor::Red.into())),
+            Status::Skipped => Style::new().dimmed(),
         };
-        format!("\x1b[{code}m{status}\x1b[0m")
+        format!("{style}{status}{style:#}")
     } else {
         status
     };

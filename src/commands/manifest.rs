@@ -24,7 +24,7 @@ pub struct Args {
     #[arg(long, value_enum, default_value = "json")]
     pub format: Format,
     /// Same as --format json
-    #[arg(long)]
+    #[arg(long, conflicts_with = "format")]
     pub json: bool,
 }
 

@@ -78,7 +78,7 @@ pub fn out(bytes: &[u8]) -> Result<()> {
     let mut stdout = std::io::stdout().lock();
     match stdout.write_all(bytes).and_then(|()| stdout.flush()) {
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => std::process::exit(0),
-        Err(e) => Err(Error::usage(format!("cannot write output: {e}"))),
+        Err(e) => Err(Error::environment("cannot write output").with_source(e)),
         Ok(()) => Ok(()),
     }
 }
@@ -88,6 +88,25 @@ pub fn outln(line: impl AsRef<str>) -> Result<()> {
     let mut s = line.as_ref().to_string();
     s.push('\n');
     out(s.as_bytes())
+}
+
+/// Whether to colour what goes to stdout, as git decides it: `NO_COLOR` (set and not
+/// empty) turns colour off; `color.ui` `never`/`false` turns it off and `always`
+/// turns it on; otherwise only when stdout is a terminal (never into a pipe).
+pub fn use_color(repo: &crate::git::Repo) -> bool {
+    use std::io::IsTerminal;
+    if std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty()) {
+        return false;
+    }
+    match repo
+        .config_string("color.ui")
+        .map(|v| v.to_ascii_lowercase())
+        .as_deref()
+    {
+        Some("never" | "false" | "no" | "off" | "0") => false,
+        Some("always") => true,
+        _ => std::io::stdout().is_terminal(),
+    }
 }
 
 /// Prints a run-log warning, if any (a log failure never fails the run).

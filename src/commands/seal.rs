@@ -119,8 +119,17 @@ pub fn run(args: Args) -> Result<u8> {
         sealed.written.len(),
         sealed.already.len()
     ))?;
+    let written: Vec<_> = sealed
+        .written
+        .iter()
+        .map(|(o, d)| json!({"commit": o.to_string(), "digest": d}))
+        .collect();
+    // Tags are sealed inside the same run, so its record says what happened to them
+    // too: a tag sealed is a success, a tag that fails fails the run (or leaves it
+    // partial when something was sealed first).
+    let mut tags_done = Vec::new();
     for tag in &tags {
-        let t = crate::tags::seal_tag(
+        let t = match crate::tags::seal_tag(
             &repo,
             &cfg,
             tag,
@@ -130,32 +139,62 @@ pub fn run(args: Args) -> Result<u8> {
                 signer: signer.as_ref(),
                 required: true,
             },
-        )?;
+        ) {
+            Ok(t) => t,
+            Err(e) => {
+                if !args.dry_run {
+                    let some = !written.is_empty() || tags_done.iter().any(|(_, w)| *w);
+                    let status = if some {
+                        Status::Partial
+                    } else {
+                        Status::Failed
+                    };
+                    let tags_json = tags_json(&tags_done);
+                    warn_log(run.finish(
+                        status,
+                        json!({"sealed": written, "already": sealed.already.len(),
+                               "tags": tags_json, "failed_tag": tag}),
+                        sealed.attempts.max(1),
+                        format!("tag {tag}: {}", e.message),
+                    ));
+                }
+                return Err(e);
+            }
+        };
         let what = if t.written { verb } else { "already sealed" };
         outln(format!("{what} tag {tag} {}", t.seal.digest))?;
         if let Some(note) = t.seal.leaves_out_note() {
             eprintln!("note: {note}");
         }
+        tags_done.push(((tag.clone(), t.seal.digest.clone()), t.written));
     }
     if !args.dry_run {
-        let status = if sealed.written.is_empty() {
+        let tags_written = tags_done.iter().filter(|(_, w)| *w).count();
+        let status = if sealed.written.is_empty() && tags_written == 0 {
             Status::Skipped
         } else {
             Status::Success
         };
-        let written: Vec<_> = sealed
-            .written
-            .iter()
-            .map(|(o, d)| json!({"commit": o.to_string(), "digest": d}))
-            .collect();
+        let message = if tags.is_empty() {
+            format!("sealed {}", sealed.written.len())
+        } else {
+            format!("sealed {}, {tags_written} tag(s)", sealed.written.len())
+        };
         warn_log(run.finish(
             status,
-            json!({"sealed": written, "already": sealed.already.len()}),
+            json!({"sealed": written, "already": sealed.already.len(), "tags": tags_json(&tags_done)}),
             sealed.attempts,
-            format!("sealed {}", sealed.written.len()),
+            message,
         ));
     }
     Ok(0)
+}
+
+/// The tags a run sealed (or found sealed), for its record.
+fn tags_json(done: &[((String, String), bool)]) -> Vec<serde_json::Value> {
+    done.iter()
+        .map(|((tag, digest), written)| json!({"tag": tag, "digest": digest, "written": written}))
+        .collect()
 }
 
 /// Every commit reachable from `head` that has no seal, parents first.

@@ -1,4 +1,4 @@
-//! `git seal show`: print a commit's seal.
+//! `git seal show`: print the seal of a commit, or of a tag named by itself.
 
 use crate::commands::{out, outln};
 use crate::config::Config;
@@ -13,22 +13,41 @@ pub enum Format {
     Json,
 }
 
-/// Print the seal of a commit
+/// Print the seal of a commit, or of a tag
+///
+/// A tag named by itself (`git seal show v1.4`) shows the tag's seal; `v1.4^{commit}`
+/// shows its commit's.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// The commit (default HEAD)
+    /// The commit or tag (default HEAD)
     #[arg(default_value = "HEAD")]
     pub rev: String,
     #[arg(long, value_enum, default_value = "yaml")]
     pub format: Format,
     /// Same as --format json
-    #[arg(long)]
+    #[arg(long, conflicts_with = "format")]
     pub json: bool,
 }
 
 pub fn run(args: Args) -> Result<u8> {
     let repo = Repo::open(None)?;
     let cfg = Config::load(&repo)?;
+    let json = args.json || matches!(args.format, Format::Json);
+    let (tags, _) = crate::tags::split_tags(&repo, std::slice::from_ref(&args.rev));
+    if let Some(tag) = tags.first() {
+        let Some((seal, text)) = crate::tags::current_seal(&repo, &cfg, tag)? else {
+            return Err(Error::check(format!("tag {tag} has no seal")).hint(format!(
+                "seal it: git seal seal {}",
+                crate::quote::shell(tag)
+            )));
+        };
+        if json {
+            outln(serde_json::to_string_pretty(&seal).unwrap_or_default())?;
+        } else {
+            out(text.as_bytes())?;
+        }
+        return Ok(0);
+    }
     let commit = repo.commit(&args.rev)?.id();
     let view = Ledger::new(&repo, &cfg).view()?;
     let Some(text) = view.note(commit)? else {
@@ -94,19 +113,16 @@ pub fn run(args: Args) -> Result<u8> {
     if plain {
         status.clear();
     }
-    match (args.json, args.format) {
-        (true, _) | (_, Format::Json) => {
-            outln(serde_json::to_string_pretty(&parsed.seal.to_json()).unwrap_or_default())?;
-            for line in &status {
-                eprintln!("{line}");
-            }
+    if json {
+        outln(serde_json::to_string_pretty(&parsed.seal.to_json()).unwrap_or_default())?;
+        for line in &status {
+            eprintln!("{line}");
         }
-        (false, Format::Yaml) => {
-            out(text.as_bytes())?;
-            // YAML comments: the output still reads as the seal.
-            for line in &status {
-                outln(format!("# {line}"))?;
-            }
+    } else {
+        out(text.as_bytes())?;
+        // YAML comments: the output still reads as the seal.
+        for line in &status {
+            outln(format!("# {line}"))?;
         }
     }
     Ok(0)

@@ -61,6 +61,10 @@ pub struct RollbackArgs {
     /// List past rollbacks
     #[arg(long, conflicts_with_all = ["tag", "force", "dry_run"])]
     pub list: bool,
+    /// With --list: machine-readable output (schema git-seal/rollback-list/v1, each
+    /// record as the ledger stores it)
+    #[arg(long, requires = "list")]
+    pub json: bool,
 }
 
 pub fn run_snapshot(args: SnapshotArgs) -> Result<u8> {
@@ -161,6 +165,11 @@ pub fn run_rollback(args: RollbackArgs) -> Result<u8> {
     let cfg = Config::load(&repo)?;
     if args.list {
         let past = snapshot::rollbacks(&repo, &cfg)?;
+        if args.json {
+            let doc = serde_json::json!({"schema": "git-seal/rollback-list/v1", "rollbacks": past});
+            outln(serde_json::to_string_pretty(&doc).unwrap_or_default())?;
+            return Ok(0);
+        }
         if past.is_empty() {
             outln("no rollbacks recorded")?;
         }

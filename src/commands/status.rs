@@ -47,6 +47,7 @@ pub fn run(args: Args) -> Result<u8> {
             .collect();
         outln(
             serde_json::to_string_pretty(&json!({
+                "schema": "git-seal/status/v1",
                 "hooks": hooks,
                 "binary": binary,
                 "ledger": {

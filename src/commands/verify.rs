@@ -1,7 +1,5 @@
 //! `git seal verify`: check seals, and optionally the working tree.
 
-use serde_json::json;
-
 use crate::cache::{CacheMode, Manifests};
 use crate::commands::{outln, subject};
 use crate::config::Config;
@@ -131,6 +129,7 @@ pub fn run(args: Args) -> Result<u8> {
             .iter()
             .map(|p| format!("ledger {}: not canonical: {p}", cfg.ledger_ref)),
     );
+    let mut worktree = Vec::new();
     if args.worktree {
         let root = repo.workdir.clone().ok_or_else(|| {
             Error::usage("--worktree needs a working tree; this repository is bare")
@@ -138,55 +137,34 @@ pub fn run(args: Args) -> Result<u8> {
         })?;
         let head = repo.head_commit()?;
         let manifest = Manifests::new(&repo, cache_mode).manifest_of(&head)?;
-        for p in check_worktree(root.as_std_path(), &manifest) {
+        worktree = check_worktree(root.as_std_path(), &manifest);
+        for p in &worktree {
             lines.push(format!("worktree {p}"));
         }
     }
     if args.json {
-        let items: Vec<_> = problems
-            .iter()
-            .map(|p| json!({"commit": p.commit.to_string(), "reason": p.reason.to_string()}))
-            .collect();
-        let worktree: Vec<_> = lines
-            .iter()
-            .filter_map(|l| l.strip_prefix("worktree "))
-            .collect();
-        let not_checked: Vec<_> = unchecked
-            .iter()
-            .map(|u| {
-                json!({
-                    "tag": u.tag,
-                    "submodule": {"path": u.submodule.path, "commit": u.submodule.commit.to_string()},
-                    "left_out_by_seal": u.left_out_by_seal,
-                    "reason": u.to_string(),
-                    "fix": u.fix,
-                })
-            })
-            .collect();
-        outln(
-            serde_json::to_string_pretty(&json!({
-                "ok": lines.is_empty(),
-                "commits": commits.len(),
-                "problems": items,
-                "warnings": warnings
-                    .iter()
-                    .map(|p| json!({"commit": p.commit.to_string(), "reason": p.reason.to_string()}))
-                    .collect::<Vec<_>>(),
-                "worktree": worktree,
-                "not_checked": not_checked,
-                "ledger": shape.iter().map(|p| p.to_string()).collect::<Vec<_>>(),
-                "trust": trust
-                    .iter()
-                    .map(|p| json!({"commit": p.commit().to_string(), "reason": p.to_string()}))
-                    .collect::<Vec<_>>(),
-                "signatures": signatures
-                    .iter()
-                    .map(|(c, v)| json!({"commit": c.to_string(), "trusted": v.is_trusted(), "verdict": v.to_string()}))
-                    .collect::<Vec<_>>(),
-                "coverage": coverage,
-            }))
-            .unwrap_or_default(),
-        )?;
+        // Built from the typed results, never from the lines printed above.
+        let report = crate::report::Verify {
+            schema: crate::report::VERIFY_SCHEMA,
+            ok: lines.is_empty(),
+            commits: commits.len(),
+            problems: problems.iter().map(Into::into).collect(),
+            warnings: warnings.iter().map(Into::into).collect(),
+            tags: tags
+                .iter()
+                .map(|t| crate::report::TagReport::of(t, &tag_problems))
+                .collect(),
+            worktree: worktree.iter().map(Into::into).collect(),
+            not_checked: unchecked.iter().map(Into::into).collect(),
+            ledger: shape.iter().map(|p| p.to_string()).collect(),
+            trust: trust.iter().map(Into::into).collect(),
+            signatures: signatures
+                .iter()
+                .map(|(c, v)| crate::report::SignatureReport::of(*c, v))
+                .collect(),
+            coverage: coverage.clone(),
+        };
+        outln(serde_json::to_string_pretty(&report).unwrap_or_default())?;
     } else {
         for line in &lines {
             outln(line)?;

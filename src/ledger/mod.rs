@@ -66,7 +66,8 @@ impl WriterLock {
     fn acquire(repo: &Repo, wait: Duration) -> Result<WriterLock> {
         let dir = repo.seal_dir();
         fs_err::create_dir_all(&dir).map_err(|e| {
-            Error::usage(format!("cannot write to {dir}: {e}"))
+            Error::environment(format!("cannot write to {dir}: {e}"))
+                .with_source(e)
                 .hint("check that the git directory is writable and has space")
         })?;
         let path = dir.join("ledger.lock");
@@ -75,7 +76,7 @@ impl WriterLock {
             .truncate(false)
             .write(true)
             .open(&path)
-            .map_err(|e| Error::usage(format!("cannot open {path}: {e}")))?;
+            .map_err(|e| Error::environment(format!("cannot open {path}: {e}")).with_source(e))?;
         let deadline = std::time::Instant::now() + wait;
         let mut pause = Duration::from_millis(1);
         loop {
@@ -86,14 +87,14 @@ impl WriterLock {
                     pause = (pause * 2).min(Duration::from_millis(50));
                 }
                 Err(std::fs::TryLockError::WouldBlock) => {
-                    return Err(Error::usage(format!(
+                    return Err(Error::environment(format!(
                         "another git-seal process has held {path} for {} ms (the wait seal.maxRetries and seal.retryBaseMs allow)",
                         wait.as_millis()
                     ))
                     .hint("if it is stuck, stop it; then retry: git seal seal --missing"))
                 }
                 Err(std::fs::TryLockError::Error(e)) => {
-                    return Err(Error::usage(format!("cannot lock {path}: {e}")))
+                    return Err(Error::environment(format!("cannot lock {path}: {e}")).with_source(e))
                 }
             }
         }
@@ -378,14 +379,14 @@ impl<'r> Ledger<'r> {
                 }
                 Err(e) if e.code() == ErrorCode::Locked => {
                     let lock = self.repo.common_dir.join(format!("{}.lock", self.refname));
-                    return Err(Error::usage(format!(
+                    return Err(Error::environment(format!(
                         "the ledger {} is locked by another git process ({attempt} attempts): {lock} exists",
                         self.refname
                     ))
                     .hint(format!("if no git process is running, remove it: rm '{lock}'")));
                 }
                 Err(e) if is_contention(&e) => {
-                    return Err(Error::usage(format!(
+                    return Err(Error::environment(format!(
                         "the ledger {} kept moving under concurrent writers ({attempt} attempts): {}",
                         self.refname,
                         e.message()

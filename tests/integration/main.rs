@@ -13,6 +13,7 @@ mod install;
 mod ledger_rules;
 mod manifest;
 mod matrix;
+mod output;
 mod precommit;
 mod push;
 mod rollback;

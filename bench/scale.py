@@ -1,0 +1,313 @@
+#!/usr/bin/env python3
+"""Scale benchmark (issue 14): backfill and full-history verify beside the floor.
+
+    python3 bench/scale.py [--commits N] [--files N] [--changes N] [--runs N]
+                           [--clone PATH] [--keep DIR] [--push]
+
+Builds a synthetic history with `git fast-import` (default 20,000 commits over
+10,000 files, three files changed per commit), or takes a real repository with
+`--clone PATH` (cloned with --no-local, then `git repack -ad`), and prints, measured
+in the same run:
+
+- the floor, in two parts: objects (every object inflated and SHA-256-hashed once:
+  `git cat-file --batch-all-objects --batch --unordered | openssl dgst -sha256`) and
+  manifests (OpenSSL's SHA-256 over as many bytes as all the commits' canonical
+  listings hold: a cost the manifest format forces);
+- `git seal seal --missing` (the backfill) with its peak RSS;
+- full `verify`, cold (`--no-cache`) and warm, with peak RSS;
+- with `--push`, pushing the sealed history whole to a freshly gated bare server
+  (pre-push on the client and pre-receive on the server);
+
+each with its ratio to the floor. Medians over `--runs` runs (default 3) for the
+floors and the warm verify; backfill and cold verify each start from a fresh copy.
+Uses target/release/git-seal (built first if missing) and hermetic git config.
+"""
+import argparse
+import os
+import random
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BIN = os.path.join(ROOT, "target", "release", "git-seal")
+
+
+def env_for(home):
+    return {
+        "PATH": os.path.dirname(BIN) + ":" + os.environ.get("PATH", ""),
+        "HOME": home,
+        "GIT_CONFIG_GLOBAL": "/dev/null",
+        "GIT_CONFIG_NOSYSTEM": "1",
+        "GIT_AUTHOR_NAME": "Bench", "GIT_AUTHOR_EMAIL": "bench@example.com",
+        "GIT_COMMITTER_NAME": "Bench", "GIT_COMMITTER_EMAIL": "bench@example.com",
+        "LC_ALL": "C",
+    }
+
+
+def run(args, cwd, env, stdin=None, check=True):
+    p = subprocess.run(args, cwd=cwd, env=env, input=stdin,
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    if check and p.returncode != 0:
+        sys.exit(f"{' '.join(args)} failed ({p.returncode}): {p.stderr.decode(errors='replace').strip()[-2000:]}")
+    return p
+
+
+def measured(args, cwd, env, check=True):
+    """Wall seconds and peak RSS (MB) of one command, children included."""
+    t = time.perf_counter()
+    p = subprocess.Popen(args, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(p.pid, 0)
+    wall = time.perf_counter() - t
+    err = p.stderr.read().decode(errors="replace")
+    p.stderr.close()
+    code = os.waitstatus_to_exitcode(status)
+    if check and code != 0:
+        sys.exit(f"{' '.join(args)} failed ({code}): {err.strip()[-2000:]}")
+    return wall, usage.ru_maxrss / 1024
+
+
+def entry_len(path, size):
+    # <mode 6> SP <sha256 hex 64> SP <size> SP <path> NUL
+    return 6 + 1 + 64 + 1 + len(str(size)) + 1 + len(path) + 1
+
+
+def synthesize(path, env, commits, files, changes):
+    """A linear history through fast-import; returns the total bytes of every
+    commit's canonical manifest listing, tracked as the history is written."""
+    subprocess.run(["git", "init", "-q", "-b", "main", path], env=env, check=True)
+    run(["git", "config", "gc.auto", "0"], path, env)
+    rnd = random.Random(14)
+    names = [f"d{i // 1000:03d}/s{(i // 100) % 10}/f{i:06d}.txt".encode() for i in range(files)]
+    sizes = [0] * files
+    listing = 0
+    out = []
+    mark = 0
+
+    def blob(data):
+        nonlocal mark
+        mark += 1
+        out.append(b"blob\nmark :%d\ndata %d\n" % (mark, len(data)))
+        out.append(data)
+        out.append(b"\n")
+        return mark
+
+    when = 1_700_000_000
+    current = 0  # the listing length of the commit being written
+    for c in range(commits):
+        touched = range(files) if c == 0 else rnd.sample(range(files), changes)
+        mods = []
+        for i in touched:
+            data = (b"%d %d " % (c, i)) + rnd.randbytes(rnd.randint(100, 900)).hex().encode()
+            if c > 0:
+                current -= entry_len(names[i], sizes[i])
+            sizes[i] = len(data)
+            current += entry_len(names[i], sizes[i])
+            mods.append((i, blob(data)))
+        out.append(b"commit refs/heads/main\n")
+        out.append(b"committer Bench <bench@example.com> %d +0000\n" % (when + c * 60))
+        msg = b"commit %d\n" % c
+        out.append(b"data %d\n%s" % (len(msg), msg))
+        for i, m in mods:
+            out.append(b"M 100644 :%d %s\n" % (m, names[i]))
+        out.append(b"\n")
+        listing += current
+        if len(out) > 20000:
+            _feed(path, env, b"".join(out))
+            out.clear()
+    _feed(path, env, b"".join(out), done=True)
+    run(["git", "checkout", "-q", "main"], path, env)
+    return listing
+
+
+_importer = {}
+
+
+def _feed(path, env, data, done=False):
+    p = _importer.get(path)
+    if p is None:
+        p = subprocess.Popen(["git", "fast-import", "--quiet"], cwd=path, env=env, stdin=subprocess.PIPE)
+        _importer[path] = p
+    p.stdin.write(data)
+    if done:
+        p.stdin.close()
+        if p.wait() != 0:
+            sys.exit("git fast-import failed")
+        del _importer[path]
+
+
+def listing_bytes(path, env):
+    """The total bytes of every commit's canonical listing in a real history: each
+    commit's listing is its first parent's plus the first-parent diff."""
+    sizes = {}
+    for line in run(["git", "cat-file", "--batch-all-objects", "--batch-check=%(objectname) %(objecttype) %(objectsize)"],
+                    path, env).stdout.split(b"\n"):
+        parts = line.split(b" ")
+        if len(parts) == 3 and parts[1] == b"blob":
+            sizes[parts[0]] = int(parts[2])
+    order = run(["git", "rev-list", "--topo-order", "--reverse", "--parents", "HEAD"], path, env).stdout.split(b"\n")
+    order = [l.split(b" ") for l in order if l]
+    stdin = b"".join(b"%s %s\n" % (l[0], l[1]) if len(l) > 1 else b"%s\n" % l[0] for l in order)
+    diff = run(["git", "diff-tree", "--stdin", "-r", "--root", "--no-renames", "--raw", "-z"], path, env,
+               stdin=stdin).stdout
+    by_path = {}
+    current = 0
+    total = 0
+    # diff-tree --stdin prints "<commit>\0" then raw records for each input line, in order.
+    fields = diff.split(b"\0")
+    i = 0
+    prev_commit = None
+    while i < len(fields):
+        f = fields[i]
+        if len(f) in (40, 64) and not f.startswith(b":"):
+            if prev_commit is not None:
+                total += current
+            prev_commit = f
+            i += 1
+            continue
+        if not f.startswith(b":"):
+            i += 1
+            continue
+        meta = f[1:].split(b" ")
+        new_mode, new_oid, status = meta[1], meta[3], meta[4]
+        p = fields[i + 1]
+        i += 2
+        old = by_path.pop(p, 0)
+        current -= old
+        if status != b"D":
+            size = 0 if new_mode == b"160000" else sizes.get(new_oid, 0)
+            n = entry_len(p, size)
+            by_path[p] = n
+            current += n
+    if prev_commit is not None:
+        total += current
+    return total
+
+
+def floor_objects(path, env, runs):
+    times = []
+    for _ in range(runs):
+        t = time.perf_counter()
+        cat = subprocess.Popen(["git", "cat-file", "--batch-all-objects", "--batch", "--unordered"],
+                               cwd=path, env=env, stdout=subprocess.PIPE)
+        subprocess.run(["openssl", "dgst", "-sha256"], stdin=cat.stdout, stdout=subprocess.DEVNULL, check=True)
+        cat.stdout.close()
+        cat.wait()
+        times.append(time.perf_counter() - t)
+    return statistics.median(times)
+
+
+def floor_manifests(total_bytes, runs):
+    """OpenSSL SHA-256 over total_bytes (from a 64 MiB buffer fed repeatedly)."""
+    chunk = os.urandom(64 << 20)
+    times = []
+    for _ in range(runs):
+        t = time.perf_counter()
+        p = subprocess.Popen(["openssl", "dgst", "-sha256"], stdin=subprocess.PIPE, stdout=subprocess.DEVNULL)
+        view, left = memoryview(chunk), total_bytes
+        while left > 0:
+            n = min(left, len(chunk))
+            p.stdin.write(view[:n])
+            left -= n
+        p.stdin.close()
+        p.wait()
+        times.append(time.perf_counter() - t)
+    return statistics.median(times)
+
+
+def fresh_copy(src, dst, env):
+    if os.path.exists(dst):
+        shutil.rmtree(dst)
+    shutil.copytree(src, dst, symlinks=True)
+    return dst
+
+
+def line(name, seconds, floor, rss=None, target=None):
+    s = f"{name}: {seconds:.2f} s; floor {floor:.2f} s; ratio {seconds / floor:.2f}"
+    if target:
+        s += f" (target ≤ {target})"
+    if rss is not None:
+        s += f"; peak RSS {rss:.0f} MB"
+    print(s, flush=True)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--commits", type=int, default=20_000)
+    ap.add_argument("--files", type=int, default=10_000)
+    ap.add_argument("--changes", type=int, default=3)
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--clone", help="measure a real repository (path or URL) instead of a synthetic one")
+    ap.add_argument("--keep", help="work in this directory and keep it")
+    ap.add_argument("--push", action="store_true", help="also push the sealed history to a fresh gated server")
+    a = ap.parse_args()
+
+    if not os.path.exists(BIN):
+        subprocess.run(["cargo", "build", "--release", "--quiet"], cwd=ROOT, check=True)
+    base = a.keep or tempfile.mkdtemp(prefix="git-seal-scale-")
+    os.makedirs(base, exist_ok=True)
+    home = os.path.join(base, "home")
+    os.makedirs(home, exist_ok=True)
+    env = env_for(home)
+    pristine = os.path.join(base, "pristine")
+    if not os.path.isdir(pristine):
+        t = time.perf_counter()
+        if a.clone:
+            run(["git", "clone", "-q", "--no-local", a.clone, pristine], base, env)
+            run(["git", "config", "gc.auto", "0"], pristine, env)
+            run(["git", "repack", "-adq"], pristine, env)
+            listing = listing_bytes(pristine, env)
+        else:
+            listing = synthesize(pristine, env, a.commits, a.files, a.changes)
+            run(["git", "repack", "-adq"], pristine, env)
+        with open(os.path.join(base, "listing-bytes"), "w") as f:
+            f.write(str(listing))
+        print(f"(built the history in {time.perf_counter() - t:.0f} s)", flush=True)
+    with open(os.path.join(base, "listing-bytes")) as f:
+        listing = int(f.read())
+    commits = int(run(["git", "rev-list", "--count", "HEAD"], pristine, env).stdout)
+    files = len(run(["git", "ls-tree", "-r", "--name-only", "-z", "HEAD"], pristine, env).stdout.split(b"\0")) - 1
+    print(f"history: {commits} commits, {files} files at HEAD, {listing / 1e9:.2f} GB of canonical listings",
+          flush=True)
+
+    objects = floor_objects(pristine, env, a.runs)
+    manifests = floor_manifests(listing, a.runs)
+    floor = objects + manifests
+    print(f"floor: objects {objects:.2f} s + manifests {manifests:.2f} s = {floor:.2f} s", flush=True)
+
+    work = fresh_copy(pristine, os.path.join(base, "work"), env)
+    run([BIN, "install"], work, env)
+    wall, rss = measured([BIN, "seal", "--missing"], work, env)
+    line("backfill (seal --missing)", wall, floor, rss, target=2)
+
+    all_flag = b"--all" in run([BIN, "verify", "--help"], work, env).stdout
+    target = ["--all"] if all_flag else ["HEAD", run(["git", "rev-list", "--max-parents=0", "HEAD"], work, env)
+                                         .stdout.decode().split()[0] + "..HEAD"]
+    wall, rss = measured([BIN, "verify", "--no-cache", *target], work, env)
+    line("full verify, --no-cache", wall, floor, rss, target=2)
+    shutil.rmtree(os.path.join(work, ".git", "seal", "cache"), ignore_errors=True)
+    wall, rss = measured([BIN, "verify", *target], work, env)
+    line("full verify, cold cache", wall, floor, rss, target=2)
+    warm = [measured([BIN, "verify", *target], work, env) for _ in range(a.runs)]
+    line("full verify, warm cache (median)", statistics.median(w for w, _ in warm), floor,
+         max(r for _, r in warm), target=0.3)
+
+    if a.push:
+        server = os.path.join(base, "server.git")
+        shutil.rmtree(server, ignore_errors=True)
+        run(["git", "init", "-q", "--bare", server], base, env)
+        run([BIN, "install", "--server"], server, env)
+        run(["git", "remote", "add", "gated", server], work, env, check=False)
+        run([BIN, "install"], work, env)
+        wall, rss = measured(["git", "push", "-q", "gated", "main"], work, env)
+        line("push whole sealed history to a fresh gated server (pre-push + pre-receive)", wall, floor, rss,
+             target=4)
+    if not a.keep:
+        shutil.rmtree(base, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
