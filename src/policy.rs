@@ -235,15 +235,22 @@ pub fn check_rule(
 }
 
 /// The trusted countersigners of `role` whose countersign covers `commit`: on the
-/// seal `verifier` chose for it.
+/// seal `verifier` chose for it, by a principal other than the one who signed that
+/// seal (so `review:1` is a second person).
 pub fn countersigners(
     verifier: &mut Verifier<'_>,
     role: &str,
     commit: Oid,
 ) -> Result<BTreeSet<String>> {
     let mut out = BTreeSet::new();
-    let Some(digest) = verifier.chosen(commit).map(|c| c.digest.clone()) else {
+    let Some(chosen) = verifier.chosen(commit).cloned() else {
         return Ok(out);
+    };
+    let digest = chosen.digest;
+    // The seal's own signer vouching again is not a second person.
+    let sealer = match chosen.verdict {
+        crate::signing::Verdict::Trusted { principal, .. } => Some(principal),
+        _ => None,
     };
     let stored = crate::countersign::of_commit(verifier.view(), commit)?;
     if stored.is_empty() {
@@ -257,7 +264,9 @@ pub fn countersigners(
         if let crate::signing::Verdict::Trusted { principal, .. } =
             crate::countersign::judge(&s, policy.as_deref())
         {
-            out.insert(principal);
+            if sealer.as_ref() != Some(&principal) {
+                out.insert(principal);
+            }
         }
     }
     Ok(out)

@@ -293,6 +293,15 @@ impl<'r> Verifier<'r> {
         &self.view
     }
 
+    /// The in-repo trust chain's problems on the first-parent lines of `commits`
+    /// (`PolicyResolver::trust_problems`), from the resolver that judged them.
+    pub fn trust_problems(&mut self, commits: &[Oid]) -> Result<Vec<crate::trust::Problem>> {
+        match &mut self.policy {
+            Some(p) => p.trust_problems(commits),
+            None => Ok(Vec::new()),
+        }
+    }
+
     /// The policy judging `oid`'s seal (`None`: none configured).
     pub fn policy_for(&mut self, oid: Oid) -> Result<Option<std::sync::Arc<Policy>>> {
         match &mut self.policy {

@@ -360,10 +360,23 @@ fn print_refusal(repo: &Repo, problems: &[Problem], sent_from: &[String], remote
         .map(|p| p.commit)
         .filter(|c| seen.insert(*c))
         .collect();
-    eprintln!(
-        "error: push refused: {} commit(s) without a valid seal",
-        commits.len()
-    );
+    let policy_only = problems.iter().all(|p| {
+        matches!(
+            p.reason,
+            Reason::NotTrusted(_) | Reason::MissingCountersign { .. }
+        )
+    });
+    if policy_only {
+        eprintln!(
+            "error: push refused: {} commit(s) do not meet the signing policy",
+            commits.len()
+        );
+    } else {
+        eprintln!(
+            "error: push refused: {} commit(s) without a valid seal",
+            commits.len()
+        );
+    }
     for p in problems {
         eprintln!(
             "  {} {}: {}",

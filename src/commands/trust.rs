@@ -26,7 +26,8 @@ pub struct Args {
     /// `ssh-keygen -l` prints it (SHA256:…)
     #[arg(long, value_name = "FINGERPRINT", requires = "root")]
     pub key: Option<String>,
-    /// Print the pinned root and the policy in force
+    /// Print the pinned root and the policy in force (exit 1 when the chain from the
+    /// root to HEAD has a problem)
     #[arg(long, conflicts_with = "root")]
     pub show: bool,
 }

@@ -153,7 +153,7 @@ pub fn run(args: Args) -> Result<u8> {
     );
     // The in-repo policy chain (brief §2.7): a change to .seal/ its parent's policy
     // does not allow fails, wherever on the checked commits' lines from the root.
-    let trust = crate::signing::PolicyResolver::from_config(&repo)?.trust_problems(&commits)?;
+    let trust = verifier.trust_problems(&commits)?;
     lines.extend(
         trust
             .iter()

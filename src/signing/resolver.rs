@@ -28,7 +28,7 @@ pub enum PolicySource {
         setting: &'static str,
     },
     /// The repository's own `.seal/allowed_signers`, trusted from a pinned root
-    /// (brief §2.7; filled in by the in-repo trust work).
+    /// (brief §2.7; `crate::trust`), used when no allowed-signers file is configured.
     InRepo { root: Oid },
     /// No allowed signers: every signature is judged "not allowed".
     None,

@@ -326,6 +326,12 @@ fn two_person_rule_a_review_countersign_by_a_second_clone_lets_main_move() {
         format!("git seal countersign {tip} --role review && git seal push origin")
     );
     assert_ne!(server.rev("main"), tip);
+    // Alice vouching for her own seal is not a second person.
+    a.seal(&["countersign", &tip, "--role", "review"]).ok();
+    a.seal(&["push", "origin"]).ok();
+    a.git(&["push", "-q", "origin", "feature:main"])
+        .fails_with(1)
+        .stderr_has("needs 1 review countersign(s) by distinct allowed signers, has 0");
 
     // Bob, in his own clone with his own key, runs the hint as printed.
     let b = clone(&sb, &server, "bob");

@@ -374,3 +374,55 @@ fn pinning_a_root_checks_the_commit_its_seal_and_the_key_with_hints_that_work() 
     origin.seal(&["seal", short(&unsealed)]).ok();
     origin.seal(&["trust", "--root", &unsealed]).ok();
 }
+
+#[test]
+fn a_merge_is_judged_by_its_first_parent_and_brings_a_side_policy_only_when_signed_for_it() {
+    let sb = Sandbox::new();
+    let alice = keygen(&sb, "alice");
+    let mallory = keygen(&sb, "mallory");
+    let (origin, _server, root) = project(&sb, &alice);
+    origin.seal(&["trust", "--root", &root]).ok();
+    // A side branch that adds mallory, signed by mallory.
+    origin.git(&["checkout", "-q", "-b", "side"]).ok();
+    sign_as(&origin, &mallory);
+    let policy = format!("{}{}", alice.line(), mallory.line());
+    let side = origin.commit_file(".seal/allowed_signers", &policy, "side: add mallory");
+    // Merged into main by mallory: the merge changes .seal/ against its first
+    // parent, and alice's policy there does not allow mallory.
+    origin.git(&["checkout", "-q", "main"]).ok();
+    origin
+        .git(&[
+            "merge",
+            "-q",
+            "--no-ff",
+            "-m",
+            "merge side (mallory)",
+            "side",
+        ])
+        .ok();
+    let merge = origin.rev("HEAD");
+    let r = origin.seal(&["verify"]).fails_with(1);
+    r.stdout_has(format!(
+        "{} merge side (mallory): changes .seal/",
+        short(&merge)
+    ));
+    r.stdout_has(&mallory.fingerprint);
+    // The side commit is reported where it is on its own line.
+    origin
+        .seal(&["verify", &side])
+        .fails_with(1)
+        .stdout_has(format!(
+            "{} side: add mallory: changes .seal/",
+            short(&side)
+        ));
+    // The same merge made and signed by alice: she vouches for the change, and from
+    // it on mallory's key counts.
+    origin.git(&["reset", "-q", "--hard", "HEAD^"]).ok();
+    sign_as(&origin, &alice);
+    origin
+        .git(&["merge", "-q", "--no-ff", "-m", "merge side (alice)", "side"])
+        .ok();
+    origin.seal(&["verify"]).ok();
+    let show = origin.seal(&["trust", "--show"]).ok();
+    show.stdout_has(&mallory.fingerprint);
+}
