@@ -337,17 +337,19 @@ pub fn chained(verifier: &Verifier<'_>, tip: Oid) -> Result<usize> {
         if !seen.insert(c) {
             continue;
         }
-        let Some(seal) = seal_with_digest(view, c, &digest)? else {
+        // The seal verify chose carries its links already; another one is read.
+        let links = match verifier.chosen(c) {
+            Some(ch) if ch.digest == digest => Some(ch.parent_seals.clone()),
+            _ => seal_with_digest(view, c, &digest)?.map(|s| s.parent_seals),
+        };
+        let Some(links) = links else {
             seen.remove(&c);
             continue;
         };
         let Ok(commit) = repo.git.find_commit(c) else {
             continue;
         };
-        for (p, link) in crate::git::recorded_parents(&commit)
-            .into_iter()
-            .zip(seal.parent_seals)
-        {
+        for (p, link) in crate::git::recorded_parents(&commit).into_iter().zip(links) {
             if let Some(d) = link {
                 stack.push((p, d));
             }

@@ -14,7 +14,7 @@ use crate::error::Result;
 use crate::git::{recorded_parents, short, Repo};
 use crate::ledger::View;
 use crate::manifest::{hash_path, Manifest};
-use crate::seal::{person, Person, Seal};
+use crate::seal::{person, Parsed as ParsedSeal, Person, Seal};
 use crate::signing::{Policy, PolicyResolver, Verdict};
 
 /// Why a commit's seal is not valid.
@@ -336,17 +336,15 @@ impl<'r> Verifier<'r> {
     pub fn check(&mut self, oid: Oid) -> Result<Vec<Reason>> {
         let candidates = self.view.candidates(oid)?;
         let mut first = None;
-        let mut valid: Vec<(String, Chosen)> = Vec::new();
+        let mut valid: Vec<Chosen> = Vec::new();
         for candidate in &candidates {
-            let (mut reasons, text) = match self.view.text(candidate.blob, &format!("of {oid}"))? {
-                Ok(text) => (self.check_text(oid, &text)?, text),
-                Err(too_large) => (
-                    vec![Reason::Unreadable(too_large.to_string())],
-                    String::new(),
-                ),
-            };
+            let (mut reasons, parsed) =
+                match self.view.text(candidate.blob, &format!("of {oid}"))? {
+                    Ok(text) => self.check_text(oid, &text)?,
+                    Err(too_large) => (vec![Reason::Unreadable(too_large.to_string())], None),
+                };
             if reasons.is_empty() {
-                if let Ok(p) = Seal::parse(&text) {
+                if let Some(p) = parsed {
                     let verdict = match &p.signature_error {
                         Some(why) => Verdict::BadSignature { why: why.clone() },
                         None => {
@@ -358,15 +356,12 @@ impl<'r> Verifier<'r> {
                         reasons.push(Reason::BadSignature(verdict));
                     } else {
                         let trusted = verdict.is_trusted();
-                        valid.push((
-                            text,
-                            Chosen {
-                                digest: p.seal.digest,
-                                verdict,
-                                parent_seals: p.seal.parent_seals,
-                                candidates: 0,
-                            },
-                        ));
+                        valid.push(Chosen {
+                            digest: p.seal.digest,
+                            verdict,
+                            parent_seals: p.seal.parent_seals,
+                            candidates: 0,
+                        });
                         if trusted {
                             break;
                         }
@@ -382,11 +377,11 @@ impl<'r> Verifier<'r> {
         // The first trusted one (the loop stops at it), else the first valid one.
         let pick = valid
             .iter()
-            .position(|(_, c)| c.verdict.is_trusted())
+            .position(|c| c.verdict.is_trusted())
             .unwrap_or(0);
-        if let Some((text, mut chosen)) = valid.into_iter().nth(pick) {
+        if let Some(mut chosen) = valid.into_iter().nth(pick) {
             chosen.candidates = count;
-            self.remember_unlinked(oid, &text)?;
+            self.remember_unlinked(oid, &chosen.parent_seals)?;
             self.chosen.insert(oid, chosen);
             return Ok(Vec::new());
         }
@@ -395,14 +390,11 @@ impl<'r> Verifier<'r> {
 
     /// Notes the parents whose `parent_seals` entry is `null` in `text`, the valid
     /// seal of `oid`, for [`Verifier::chain_gaps`].
-    fn remember_unlinked(&mut self, oid: Oid, text: &str) -> Result<()> {
-        let Ok(p) = Seal::parse(text) else {
-            return Ok(());
-        };
+    fn remember_unlinked(&mut self, oid: Oid, parent_seals: &[Option<String>]) -> Result<()> {
         let recorded = recorded_parents(&self.repo.git.find_commit(oid)?);
         let nulls = recorded
             .into_iter()
-            .zip(&p.seal.parent_seals)
+            .zip(parent_seals)
             .filter(|(_, s)| s.is_none())
             .map(|(parent, _)| parent)
             .collect();
@@ -410,13 +402,19 @@ impl<'r> Verifier<'r> {
         Ok(())
     }
 
-    /// The problems with `text` as the seal of `oid`.
-    fn check_text(&mut self, oid: Oid, text: &str) -> Result<Vec<Reason>> {
+    /// The problems with `text` as the seal of `oid`, and the seal as parsed (read
+    /// once: the signature is judged from the same parse).
+    fn check_text(&mut self, oid: Oid, text: &str) -> Result<(Vec<Reason>, Option<ParsedSeal>)> {
         let parsed = match Seal::parse(text) {
             Ok(p) => p,
-            Err(e) => return Ok(vec![Reason::Unreadable(e.to_string())]),
+            Err(e) => return Ok((vec![Reason::Unreadable(e.to_string())], None)),
         };
-        let seal = parsed.seal;
+        let reasons = self.check_parsed(oid, &parsed)?;
+        Ok((reasons, Some(parsed)))
+    }
+
+    fn check_parsed(&mut self, oid: Oid, parsed: &ParsedSeal) -> Result<Vec<Reason>> {
+        let seal = &parsed.seal;
         let commit = self.repo.git.find_commit(oid)?;
         let mut reasons = Vec::new();
         if seal.commit != oid.to_string() {
@@ -439,7 +437,7 @@ impl<'r> Verifier<'r> {
         if parsed.computed_digest != seal.digest {
             reasons.push(Reason::DigestMismatch {
                 stated: seal.digest.clone(),
-                actual: parsed.computed_digest,
+                actual: parsed.computed_digest.clone(),
             });
         }
         if seal.kind != "commit" {
