@@ -22,6 +22,7 @@ fn record(i: usize) -> Record {
         attempts: 1,
         message: "sealed 1, 0 already sealed".into(),
         tool_version: "0.1.0".into(),
+        ..Record::new()
     }
 }
 

@@ -33,10 +33,15 @@ pub enum Doc {
     SnapshotFile,
     /// `rollbacks/<run id>.yaml`.
     Rollback,
+    /// `runs/<run id>.json`: a shared pipeline-step record.
+    RunRecord,
 }
 
 /// Cap of a seal, an alternate seal, a tag seal and a rollback record.
 pub const DOCUMENT_CAP: u64 = 64 * 1024;
+/// Cap of a shared run record: its inputs and outputs are about 130 bytes a file, so
+/// about 2,000 files; a step with more is recorded in the local log only.
+pub const RUN_RECORD_CAP: u64 = 256 * 1024;
 /// Cap of a snapshot's frozen manifest or checksum file.
 pub const SNAPSHOT_FILE_CAP: u64 = 256 * 1024 * 1024;
 
@@ -44,6 +49,7 @@ impl Doc {
     pub fn cap(self) -> u64 {
         match self {
             Doc::SnapshotFile => SNAPSHOT_FILE_CAP,
+            Doc::RunRecord => RUN_RECORD_CAP,
             Doc::Seal | Doc::Alternate | Doc::TagSeal | Doc::Rollback => DOCUMENT_CAP,
         }
     }
@@ -55,6 +61,7 @@ impl Doc {
             Doc::TagSeal => "tag seal",
             Doc::SnapshotFile => "snapshot file",
             Doc::Rollback => "rollback record",
+            Doc::RunRecord => "shared run record",
         }
     }
 
@@ -64,6 +71,7 @@ impl Doc {
             Some("tags") => Doc::TagSeal,
             Some("snapshots") => Doc::SnapshotFile,
             Some("rollbacks") => Doc::Rollback,
+            Some("runs") => Doc::RunRecord,
             Some("alternates") => Doc::Alternate,
             _ => Doc::Seal,
         }

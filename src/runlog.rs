@@ -86,7 +86,35 @@ impl Status {
     }
 }
 
-/// One run record, as written.
+/// What a record's `command` holds: the git-seal subcommand of a command run
+/// (`"seal"`), or the argument vector of a pipeline step (`source: run`, §2.6).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(untagged)]
+pub enum Invocation {
+    Name(String),
+    Argv(Vec<String>),
+}
+
+impl Invocation {
+    /// The subcommand name, for a command run.
+    pub fn name(&self) -> Option<&str> {
+        match self {
+            Invocation::Name(n) => Some(n),
+            Invocation::Argv(_) => None,
+        }
+    }
+}
+
+/// Who ran a pipeline step.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Who {
+    pub name: String,
+    pub email: String,
+}
+
+/// One run record, as written. The fields after `tool_version` are additive (still
+/// `git-seal/run/v1`): pipeline steps (`source: run`) write them, hooks and commands
+/// do not, and a reader of either kind reads both.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Record {
     pub schema: String,
@@ -94,7 +122,7 @@ pub struct Record {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hook: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub command: Option<String>,
+    pub command: Option<Invocation>,
     pub started_at: String,
     pub finished_at: String,
     pub status: Status,
@@ -104,6 +132,30 @@ pub struct Record {
     pub attempts: u32,
     pub message: String,
     pub tool_version: String,
+    /// `run` for a pipeline step (`git seal run`, `git seal record`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+    /// The step's name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// The step's exit code (`None`: killed by a signal, not started, or recorded).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exit_code: Option<i32>,
+    /// The signal that ended the step, if one did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signal: Option<i32>,
+    /// The seal digest of `head` (`sha256:…`), `unsealed`, or `invalid` (a seal that
+    /// does not verify).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub head_seal: Option<String>,
+    /// Whether every input was, on disk, as `head` has it (tracked, same content).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub worktree_clean: Option<bool>,
+    /// Declared inputs or outputs that did not exist (repository-relative paths).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub missing: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub by: Option<Who>,
 }
 
 /// A run in progress; [`Run::finish`] writes its record.
@@ -123,24 +175,15 @@ impl Run {
     pub fn start(seal_dir: &Utf8Path, source: Source<'_>, head: Option<String>) -> Run {
         let (hook, command) = match source {
             Source::Hook(h) => (Some(h.to_string()), None),
-            Source::Command(c) => (None, Some(c.to_string())),
+            Source::Command(c) => (None, Some(Invocation::Name(c.to_string()))),
         };
         Run {
             dir: seal_dir.to_path_buf(),
             record: Record {
-                schema: SCHEMA.into(),
-                run_id: uuid::Uuid::now_v7().to_string(),
                 hook,
                 command,
-                started_at: now(),
-                finished_at: String::new(),
-                status: Status::Success,
                 head,
-                inputs: Value::Object(Default::default()),
-                outputs: Value::Object(Default::default()),
-                attempts: 0,
-                message: String::new(),
-                tool_version: env!("CARGO_PKG_VERSION").into(),
+                ..Record::new()
             },
         }
     }
@@ -169,7 +212,43 @@ impl Run {
     }
 }
 
-fn now() -> String {
+impl Record {
+    /// An empty record with a fresh run id, started now, SUCCESS until told otherwise.
+    pub fn new() -> Record {
+        Record {
+            schema: SCHEMA.into(),
+            run_id: uuid::Uuid::now_v7().to_string(),
+            hook: None,
+            command: None,
+            started_at: now(),
+            finished_at: String::new(),
+            status: Status::Success,
+            head: None,
+            inputs: Value::Object(Default::default()),
+            outputs: Value::Object(Default::default()),
+            attempts: 0,
+            message: String::new(),
+            tool_version: env!("CARGO_PKG_VERSION").into(),
+            source: None,
+            name: None,
+            exit_code: None,
+            signal: None,
+            head_seal: None,
+            worktree_clean: None,
+            missing: Vec::new(),
+            by: None,
+        }
+    }
+}
+
+impl Default for Record {
+    fn default() -> Self {
+        Record::new()
+    }
+}
+
+/// Now, as records write times (RFC 3339, milliseconds, UTC).
+pub fn now() -> String {
     Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
@@ -245,7 +324,12 @@ fn ends_with_newline(file: &mut File, len: u64) -> std::io::Result<bool> {
 pub struct Entry {
     pub run_id: String,
     pub hook: Option<String>,
+    /// The git-seal subcommand of a command run (a step's argv is in the record).
     pub command: Option<String>,
+    /// `run` for a pipeline step.
+    pub source: Option<String>,
+    /// A pipeline step's name.
+    pub name: Option<String>,
     pub started_at: String,
     pub status: Status,
     pub head: Option<String>,
@@ -254,6 +338,25 @@ pub struct Entry {
 }
 
 impl Entry {
+    /// The entry of a record read from elsewhere (a shared one, from the ledger).
+    pub fn of_record(r: &Record) -> Entry {
+        Entry {
+            run_id: r.run_id.clone(),
+            hook: r.hook.clone(),
+            command: r
+                .command
+                .as_ref()
+                .and_then(|c| c.name().map(str::to_string)),
+            source: r.source.clone(),
+            name: r.name.clone(),
+            started_at: r.started_at.clone(),
+            status: r.status,
+            head: r.head.clone(),
+            message: r.message.clone(),
+            line: serde_json::to_string(r).unwrap_or_default(),
+        }
+    }
+
     /// The whole record.
     pub fn record(&self) -> Option<Record> {
         serde_json::from_str(&self.line).ok()
@@ -268,7 +371,11 @@ struct EntryFields<'a> {
     #[serde(default)]
     hook: Option<String>,
     #[serde(default)]
-    command: Option<String>,
+    command: Option<Invocation>,
+    #[serde(default)]
+    source: Option<String>,
+    #[serde(default)]
+    name: Option<String>,
     started_at: String,
     #[allow(dead_code)]
     finished_at: serde::de::IgnoredAny,
@@ -295,6 +402,15 @@ pub struct Contents {
 
 /// Reads the rotated logs and the live one, oldest first.
 pub fn read(seal_dir: &Utf8Path) -> std::io::Result<Contents> {
+    read_matching(seal_dir, &[])
+}
+
+/// Like [`read`], keeping only the lines that contain one of `needles` (a digest, a
+/// path a caller looks for; none: every line) before any is parsed, so a search of a
+/// long log costs a byte scan.
+pub fn read_matching(seal_dir: &Utf8Path, needles: &[&[u8]]) -> std::io::Result<Contents> {
+    let finders: Vec<memchr::memmem::Finder<'_>> =
+        needles.iter().map(memchr::memmem::Finder::new).collect();
     let mut files: Vec<Utf8PathBuf> = match fs_err::read_dir(seal_dir) {
         Ok(dir) => dir
             .filter_map(|e| e.ok())
@@ -318,14 +434,21 @@ pub fn read(seal_dir: &Utf8Path) -> std::io::Result<Contents> {
             Err(e) => return Err(e),
         };
         for (i, line) in bytes.split(|b| *b == b'\n').enumerate() {
-            if line.is_empty() {
+            if line.is_empty()
+                || (!finders.is_empty() && finders.iter().all(|f| f.find(line).is_none()))
+            {
                 continue;
             }
             match serde_json::from_slice::<EntryFields<'_>>(line) {
                 Ok(f) if f.schema.starts_with("git-seal/run/v1") => contents.records.push(Entry {
                     run_id: f.run_id,
                     hook: f.hook,
-                    command: f.command,
+                    command: f
+                        .command
+                        .as_ref()
+                        .and_then(|c| c.name().map(str::to_string)),
+                    source: f.source,
+                    name: f.name,
                     started_at: f.started_at,
                     status: f.status,
                     head: f.head,

@@ -15,6 +15,8 @@ pub mod hook;
 pub mod install;
 pub mod log;
 pub mod manifest;
+pub mod provenance;
+pub mod run;
 pub mod seal;
 pub mod show;
 pub mod snapshot;
@@ -36,6 +38,9 @@ pub enum Command {
     Rollback(snapshot::RollbackArgs),
     Diff(diff::Args),
     Log(log::Args),
+    Run(run::RunArgs),
+    Record(run::RecordArgs),
+    Provenance(provenance::Args),
     Push(sync::PushArgs),
     Fetch(sync::FetchArgs),
     Hook(hook::Args),
@@ -59,6 +64,9 @@ pub fn run(command: Command) -> Result<u8> {
         Command::Rollback(a) => snapshot::run_rollback(a),
         Command::Diff(a) => diff::run(a),
         Command::Log(a) => log::run(a),
+        Command::Run(a) => run::run_run(a),
+        Command::Record(a) => run::run_record(a),
+        Command::Provenance(a) => provenance::run(a),
         Command::Push(a) => sync::run_push(a),
         Command::Fetch(a) => sync::run_fetch(a),
         Command::Hook(a) => hook::run(a),
