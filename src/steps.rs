@@ -642,7 +642,10 @@ pub fn shared(repo: &Repo, cfg: &Config) -> Result<(Vec<SharedRun>, Vec<SharedPr
         match content {
             Err(too_large) => problems.push(SharedProblem {
                 path,
-                why: too_large.to_string(),
+                why: format!(
+                    "is {} bytes, over the {}-byte cap",
+                    too_large.size, too_large.cap
+                ),
             }),
             Ok(bytes) => match check_shared(&path, &bytes) {
                 Ok(run) => runs.push(run),

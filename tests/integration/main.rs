@@ -19,6 +19,7 @@ mod rollback;
 mod runlog;
 mod sealing;
 mod signing;
+mod steps;
 mod stress;
 mod submodules;
 mod tags;
