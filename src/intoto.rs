@@ -17,7 +17,7 @@ use serde::Serialize;
 use serde_json::{json, Value};
 
 use crate::error::{Error, Result};
-use crate::runlog::{Invocation, Record};
+use crate::runlog::Record;
 use crate::steps::artifacts;
 
 pub const STATEMENT_TYPE: &str = "https://in-toto.io/Statement/v1";
@@ -80,10 +80,7 @@ pub fn of_run(r: &Record) -> Result<Statement> {
     if let Some(head) = &r.head {
         materials.push(Resource::new("HEAD", "gitCommit", head.clone()));
     }
-    let command = match &r.command {
-        Some(Invocation::Argv(argv)) => argv.clone(),
-        _ => Vec::new(),
-    };
+    let command = r.argv.clone().unwrap_or_default();
     Ok(Statement {
         kind: STATEMENT_TYPE,
         subject,

@@ -86,25 +86,6 @@ impl Status {
     }
 }
 
-/// What a record's `command` holds: the git-seal subcommand of a command run
-/// (`"seal"`), or the argument vector of a pipeline step (`source: run`, §2.6).
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-#[serde(untagged)]
-pub enum Invocation {
-    Name(String),
-    Argv(Vec<String>),
-}
-
-impl Invocation {
-    /// The subcommand name, for a command run.
-    pub fn name(&self) -> Option<&str> {
-        match self {
-            Invocation::Name(n) => Some(n),
-            Invocation::Argv(_) => None,
-        }
-    }
-}
-
 /// Who ran a pipeline step.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Who {
@@ -121,8 +102,10 @@ pub struct Record {
     pub run_id: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hook: Option<String>,
+    /// The git-seal subcommand of a command run (`seal`); for a pipeline step, its
+    /// command line (each word shell-quoted), so that v1 readers read it as text.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub command: Option<Invocation>,
+    pub command: Option<String>,
     pub started_at: String,
     pub finished_at: String,
     pub status: Status,
@@ -138,6 +121,9 @@ pub struct Record {
     /// The step's name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
+    /// The step's argument vector, as run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub argv: Option<Vec<String>>,
     /// The step's exit code (`None`: killed by a signal, not started, or recorded).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub exit_code: Option<i32>,
@@ -175,7 +161,7 @@ impl Run {
     pub fn start(seal_dir: &Utf8Path, source: Source<'_>, head: Option<String>) -> Run {
         let (hook, command) = match source {
             Source::Hook(h) => (Some(h.to_string()), None),
-            Source::Command(c) => (None, Some(Invocation::Name(c.to_string()))),
+            Source::Command(c) => (None, Some(c.to_string())),
         };
         Run {
             dir: seal_dir.to_path_buf(),
@@ -231,6 +217,7 @@ impl Record {
             tool_version: env!("CARGO_PKG_VERSION").into(),
             source: None,
             name: None,
+            argv: None,
             exit_code: None,
             signal: None,
             head_seal: None,
@@ -324,7 +311,6 @@ fn ends_with_newline(file: &mut File, len: u64) -> std::io::Result<bool> {
 pub struct Entry {
     pub run_id: String,
     pub hook: Option<String>,
-    /// The git-seal subcommand of a command run (a step's argv is in the record).
     pub command: Option<String>,
     /// `run` for a pipeline step.
     pub source: Option<String>,
@@ -343,10 +329,7 @@ impl Entry {
         Entry {
             run_id: r.run_id.clone(),
             hook: r.hook.clone(),
-            command: r
-                .command
-                .as_ref()
-                .and_then(|c| c.name().map(str::to_string)),
+            command: r.command.clone(),
             source: r.source.clone(),
             name: r.name.clone(),
             started_at: r.started_at.clone(),
@@ -371,7 +354,7 @@ struct EntryFields<'a> {
     #[serde(default)]
     hook: Option<String>,
     #[serde(default)]
-    command: Option<Invocation>,
+    command: Option<String>,
     #[serde(default)]
     source: Option<String>,
     #[serde(default)]
@@ -443,10 +426,7 @@ pub fn read_matching(seal_dir: &Utf8Path, needles: &[&[u8]]) -> std::io::Result<
                 Ok(f) if f.schema.starts_with("git-seal/run/v1") => contents.records.push(Entry {
                     run_id: f.run_id,
                     hook: f.hook,
-                    command: f
-                        .command
-                        .as_ref()
-                        .and_then(|c| c.name().map(str::to_string)),
+                    command: f.command,
                     source: f.source,
                     name: f.name,
                     started_at: f.started_at,

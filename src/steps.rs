@@ -25,7 +25,7 @@
 //!   checked ([`check_shared`]) before any of it is used: schema, digest, and every
 //!   path and name it carries. It is only ever printed (quoted), never written to disk.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::io::Read;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Component, Path, PathBuf};
@@ -41,7 +41,7 @@ use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::git::Repo;
 use crate::ledger::Ledger;
-use crate::runlog::{self, Invocation, Record, Status, Who};
+use crate::runlog::{self, Record, Status, Who};
 use crate::verify::Verifier;
 
 /// The `source` of a pipeline step's record.
@@ -380,7 +380,13 @@ impl StepRecord {
         missing.extend(self.outputs.missing.iter().cloned());
         let list = |h: &Hashed| serde_json::to_value(&h.files).unwrap_or(Value::Array(vec![]));
         Record {
-            command: self.argv.clone().map(Invocation::Argv),
+            command: self.argv.as_ref().map(|a| {
+                a.iter()
+                    .map(|w| crate::quote::shell(w))
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            }),
+            argv: self.argv.clone(),
             started_at: self.started_at.clone(),
             finished_at: runlog::now(),
             status: self.status,
@@ -440,7 +446,7 @@ pub fn unchanged_since_last_success(
         .filter(|e| e.source.as_deref() == Some(SOURCE) && e.name.as_deref() == Some(name))
         .filter(|e| e.status == Status::Success)
         .filter_map(|e| e.record())
-        .find(|r| r.command == Some(Invocation::Argv(argv.to_vec())))?;
+        .find(|r| r.argv.as_deref() == Some(argv))?;
     let same = artifacts(&last.inputs) == inputs.files && artifacts(&last.outputs) == outputs.files;
     same.then_some(last.run_id)
 }
@@ -672,28 +678,29 @@ pub fn known_runs(
     needles: &[&[u8]],
 ) -> Result<(Vec<Known>, Vec<SharedProblem>)> {
     let contents = runlog::read_matching(&repo.seal_dir(), needles)?;
-    let mut seen = HashSet::new();
+    let (shared, problems) = shared(repo, cfg)?;
+    let mut by_id: HashMap<String, SharedRun> = shared
+        .into_iter()
+        .map(|s| (s.record.run_id.clone(), s))
+        .collect();
     let mut out = Vec::new();
     for e in contents.records {
         if e.source.as_deref() != Some(SOURCE) {
             continue;
         }
         if let Some(r) = e.record() {
-            seen.insert(r.run_id.clone());
-            out.push(Known {
-                record: r,
-                shared: None,
-            });
+            // A run shared from here: the local record, with the shared copy's signature.
+            let shared = by_id.remove(&r.run_id).map(|s| s.signature);
+            out.push(Known { record: r, shared });
         }
     }
-    let (shared, problems) = shared(repo, cfg)?;
-    for s in shared {
-        if seen.insert(s.record.run_id.clone()) {
-            out.push(Known {
-                record: s.record,
-                shared: Some(s.signature),
-            });
-        }
+    let mut rest: Vec<SharedRun> = by_id.into_values().collect();
+    rest.sort_by(|a, b| a.record.started_at.cmp(&b.record.started_at));
+    for s in rest {
+        out.push(Known {
+            record: s.record,
+            shared: Some(s.signature),
+        });
     }
     Ok((out, problems))
 }
@@ -790,4 +797,91 @@ pub fn provenance(repo: &Repo, cfg: &Config, root: &Path, rel: &str) -> Result<P
         wrote_path_before,
         shared_problems,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hashed(files: &[(&str, &str, i128)]) -> Hashed {
+        let mut h = Hashed::default();
+        for (p, sha, mtime) in files {
+            h.files.push(Artifact {
+                path: p.to_string(),
+                sha256: sha.to_string(),
+                size: 1,
+            });
+            h.mtimes.insert(p.to_string(), *mtime);
+        }
+        h
+    }
+
+    #[test]
+    fn the_exit_code_is_the_boundary_between_partial_and_failed() {
+        let outs = vec!["out".to_string(), "dir".to_string()];
+        let before = hashed(&[("out", "a", 1), ("dir/x", "b", 1)]);
+        let written = hashed(&[("out", "a", 2), ("dir/x", "c", 2)]);
+        let ok = decide(&Ended::Exited(0), &outs, &before, &written);
+        assert_eq!(
+            ok,
+            (Status::Success, String::new()),
+            "same content rewritten counts"
+        );
+        let untouched = decide(&Ended::Exited(0), &outs, &before, &before);
+        assert_eq!(untouched.0, Status::Partial);
+        assert_eq!(
+            untouched.1,
+            "output out not written; output dir not written"
+        );
+        let gone = decide(
+            &Ended::Exited(0),
+            &outs,
+            &before,
+            &hashed(&[("out", "a", 2)]),
+        );
+        assert_eq!(gone, (Status::Partial, "output dir missing".to_string()));
+        assert_eq!(
+            decide(&Ended::Exited(2), &outs, &before, &written).0,
+            Status::Failed
+        );
+        assert_eq!(
+            decide(&Ended::Signalled(9), &outs, &before, &written).0,
+            Status::Failed
+        );
+        assert_eq!(
+            decide(&Ended::NotStarted("x".into()), &[], &before, &written).0,
+            Status::Failed
+        );
+    }
+
+    #[test]
+    fn declared_paths_stay_in_the_worktree() {
+        let root = Path::new("/w/repo");
+        let cwd = Path::new("/w/repo/sub");
+        assert_eq!(declare(root, cwd, Path::new("a.csv")).unwrap(), "sub/a.csv");
+        assert_eq!(declare(root, cwd, Path::new("../b/./c")).unwrap(), "b/c");
+        assert_eq!(declare(root, cwd, Path::new("..")).unwrap(), "");
+        assert_eq!(declare(root, cwd, Path::new("/w/repo/x")).unwrap(), "x");
+        assert!(declare(root, cwd, Path::new("../../etc")).is_err());
+        assert!(declare(root, cwd, Path::new("/w/repository/x")).is_err());
+        assert!(declare(root, cwd, Path::new("../.git/config")).is_err());
+        assert!(declare(root, cwd, Path::new("a\nb")).is_err());
+    }
+
+    #[test]
+    fn record_paths_from_a_ledger_are_checked() {
+        assert!(is_record_path("data/a.csv"));
+        for bad in [
+            "",
+            "/etc/passwd",
+            "../x",
+            "a/../../x",
+            "a//b",
+            "./a",
+            ".git/config",
+            "a\u{1b}b",
+        ] {
+            assert!(!is_record_path(bad), "{bad:?}");
+        }
+    }
 }

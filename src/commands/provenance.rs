@@ -82,7 +82,7 @@ pub fn run(args: Args) -> Result<u8> {
                     "run_id": r.run_id,
                     "name": r.name,
                     "status": r.status.as_str(),
-                    "command": r.command,
+                    "command": r.argv,
                     "by": r.by,
                     "started_at": r.started_at,
                     "finished_at": r.finished_at,

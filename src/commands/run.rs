@@ -212,7 +212,19 @@ pub fn run_run(args: RunArgs) -> Result<u8> {
             .unwrap_or_else(|| argv[0].clone()),
     };
     steps::check_name(&name)?;
-    let p = prepare(open()?, &args.inputs, &args.outputs, args.share)?;
+    let opened = match open() {
+        Ok(o) => o,
+        Err(e) => {
+            // Not recordable here (no repository, a bare one): the step still runs.
+            eprintln!(
+                "warning: step {} runs unrecorded: {}",
+                crate::quote::printable(&name),
+                e.message
+            );
+            return Ok(exit_code(&execute(program, rest)));
+        }
+    };
+    let p = prepare(opened, &args.inputs, &args.outputs, args.share)?;
     let started_at = runlog::now();
     let inputs = steps::hash_declared(&p.root, &p.inputs);
     let before = steps::hash_declared(&p.root, &p.outputs);
@@ -246,14 +258,7 @@ pub fn run_run(args: RunArgs) -> Result<u8> {
     let after = steps::hash_declared(&p.root, &p.outputs);
     warn_unreadable(&after);
     let (status, message) = steps::decide(&ended, &p.outputs, &before, &after);
-    let code = match &ended {
-        Ended::Exited(c) => *c,
-        Ended::Signalled(s) => 128 + s,
-        Ended::NotStarted(why) => {
-            eprintln!("error: {}", crate::quote::printable(why));
-            127
-        }
-    };
+    let code = exit_code(&ended);
     let step = StepRecord {
         name,
         argv: Some(argv),
@@ -267,7 +272,21 @@ pub fn run_run(args: RunArgs) -> Result<u8> {
         started_at,
     };
     crate::commands::warn_log(write(&p, &step));
-    Ok(u8::try_from(code & 0xff).unwrap_or(1))
+    Ok(code)
+}
+
+/// The exit code of `git seal run`: the step's, 128+N for signal N, 127 when it
+/// could not start (as a shell reports them).
+fn exit_code(ended: &Ended) -> u8 {
+    let code = match ended {
+        Ended::Exited(c) => *c,
+        Ended::Signalled(s) => 128 + s,
+        Ended::NotStarted(why) => {
+            eprintln!("error: {}", crate::quote::printable(why));
+            127
+        }
+    };
+    u8::try_from(code & 0xff).unwrap_or(1)
 }
 
 /// Runs the step with inherited stdio; forwards the signals that are sent to a

@@ -111,6 +111,8 @@ pub enum ShapeIssue {
     /// `alternates/<commit>/<name>` whose name is not its blob's id, or a commit
     /// directory that is not a lowercase-hex id.
     BadAlternate,
+    /// Under `runs/`, anything but a `<run id>.json` file.
+    BadRunRecord,
     /// Entries out of git's order, or one name twice.
     Unsorted,
 }
@@ -151,6 +153,7 @@ impl fmt::Display for ShapeIssue {
             ShapeIssue::BadAlternate => {
                 f.write_str("is not alternates/<commit id>/<its own blob id>")
             }
+            ShapeIssue::BadRunRecord => f.write_str("is not runs/<run id>.json"),
             ShapeIssue::Unsorted => f.write_str("is out of git's order or named twice"),
         }
     }
@@ -453,6 +456,8 @@ pub fn files_under(repo: &Repo, root: &Tree<'_>, dir: &str) -> Result<Vec<(Strin
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Dir {
     Alternates,
+    /// `runs/<run id>.json`: shared run records, one level, nothing else.
+    Runs,
     Plain,
 }
 
@@ -473,6 +478,11 @@ fn check_entry(shape: Shape, dir: Dir, depth: usize, path: &[u8], e: &Entry) -> 
             };
             (!ok).then_some(ShapeIssue::BadAlternate)
         }
+        Dir::Runs if !is_safe_name(&e.name) => Some(ShapeIssue::UnsafeName),
+        Dir::Runs => {
+            let ok = depth == 1 && !e.is_tree() && e.name.ends_with(b".json");
+            (!ok).then_some(ShapeIssue::BadRunRecord)
+        }
         Dir::Plain => (!is_safe_name(&e.name)).then_some(ShapeIssue::UnsafeName),
     }
 }
@@ -480,6 +490,7 @@ fn check_entry(shape: Shape, dir: Dir, depth: usize, path: &[u8], e: &Entry) -> 
 fn dir_of(name: &[u8]) -> Option<Dir> {
     match name {
         b"alternates" => Some(Dir::Alternates),
+        b"runs" => Some(Dir::Runs),
         n if KNOWN_DIRS.iter().any(|k| k.as_bytes() == n) => Some(Dir::Plain),
         _ => None,
     }
@@ -1040,6 +1051,9 @@ pub fn check_file_path(shape: Shape, path: &str, blob: Oid) -> Option<ShapeIssue
     if dir == Dir::Alternates && rest.len() != 2 {
         return Some(ShapeIssue::BadAlternate);
     }
+    if dir == Dir::Runs && rest.len() != 1 {
+        return Some(ShapeIssue::BadRunRecord);
+    }
     None
 }
 
@@ -1135,6 +1149,22 @@ mod tests {
         assert_eq!(
             check_file_path(shape, "README", blob),
             Some(ShapeIssue::UnknownTopLevel)
+        );
+        assert_eq!(
+            check_file_path(
+                shape,
+                "runs/01900000-0000-7000-8000-000000000001.json",
+                blob
+            ),
+            None
+        );
+        assert_eq!(
+            check_file_path(shape, "runs/a/b.json", blob),
+            Some(ShapeIssue::BadRunRecord)
+        );
+        assert_eq!(
+            check_file_path(shape, "runs/x.yaml", blob),
+            Some(ShapeIssue::BadRunRecord)
         );
         assert_eq!(
             check_file_path(shape, "tags/a b/x.yaml", blob),

@@ -107,7 +107,11 @@ fn run_records_inputs_and_outputs_with_exact_hashes() {
     assert_eq!(rec["name"], "export");
     assert_eq!(rec["status"], "SUCCESS");
     assert_eq!(rec["exit_code"], 0);
-    assert_eq!(rec["command"], serde_json::json!(["sh", "export.sh"]));
+    assert_eq!(rec["argv"], serde_json::json!(["sh", "export.sh"]));
+    assert_eq!(
+        rec["command"], "sh export.sh",
+        "text, as v1 readers read it"
+    );
     assert_eq!(rec["head"], repo.rev("HEAD"));
     let digest = repo
         .seal(&["show", "HEAD", "--format", "json"])
@@ -234,7 +238,7 @@ fn each_status_success_partial_failed_skipped() {
             (rec["name"].as_str(), rec["status"].as_str()),
             (Some("agent"), Some(status))
         );
-        assert_eq!(rec.get("command"), None, "a recorded step has no command");
+        assert_eq!(rec.get("argv"), None, "a recorded step has no command");
     }
     repo.seal(&["log", "--check"]).ok();
 }
@@ -411,6 +415,19 @@ fn an_unwritable_log_never_fails_the_step_nor_record() {
     };
     assert_eq!(r.code(), 0);
     r.stderr_has("warning: step x not recorded");
+    let r = Run {
+        out: sb
+            .command(crate::harness::SEAL, sb.path())
+            .args(["run", "--name", "y", "--", "sh", "-c", "echo ran; exit 4"])
+            .output()
+            .unwrap(),
+    };
+    assert_eq!(
+        (r.code(), r.stdout().as_str()),
+        (4, "ran\n"),
+        "the step runs all the same"
+    );
+    r.stderr_has("warning: step y runs unrecorded");
 }
 
 #[test]
@@ -1080,4 +1097,78 @@ impl Drop for Daemon {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+#[test]
+fn a_shared_record_is_signed_when_signing_is_configured_and_openssh_verifies_it() {
+    let sb = Sandbox::new();
+    let repo = sealed_repo(&sb);
+    let key = sb.path().join("home/id_ed25519");
+    Run {
+        out: sb
+            .command("ssh-keygen", sb.path())
+            .args(["-q", "-t", "ed25519", "-N", "", "-C", "sam", "-f"])
+            .arg(&key)
+            .output()
+            .unwrap(),
+    }
+    .ok();
+    repo.git(&["config", "gpg.format", "ssh"]).ok();
+    repo.git(&["config", "user.signingKey", key.to_str().unwrap()])
+        .ok();
+    repo.seal(&[
+        "run",
+        "--share",
+        "--name",
+        "export",
+        "--output",
+        "out.csv",
+        "--",
+        "sh",
+        "export.sh",
+    ])
+    .ok();
+    let id = last_run(&repo)["run_id"].as_str().unwrap().to_string();
+    let doc = repo.git_out(&["cat-file", "-p", &format!("refs/notes/seal:runs/{id}.json")]);
+    let parsed: Value = serde_json::from_str(&doc).unwrap();
+    assert_eq!(parsed["signature"]["principal"], "sam@example.com");
+    assert_eq!(parsed["signature"]["namespace"], "git-seal");
+    // OpenSSH checks it over the canonical JSON of every other field.
+    let py = r#"
+import json, sys
+d = json.loads(sys.stdin.read())
+open(sys.argv[1], "w").write(d.pop("signature")["sig"])
+d.pop("digest")
+sys.stdout.write(json.dumps(d, sort_keys=True, separators=(",", ":"), ensure_ascii=False))
+"#;
+    let sig = sb.path().join("record.sig");
+    let canonical = run_with_stdin(
+        repo.cmd("python3", &["-c", py, sig.to_str().unwrap()]),
+        doc.as_bytes(),
+    )
+    .ok()
+    .stdout();
+    let public = std::fs::read_to_string(key.with_extension("pub")).unwrap();
+    let allowed = sb.path().join("allowed");
+    std::fs::write(&allowed, format!("sam@example.com {public}")).unwrap();
+    let mut verify = sb.command("ssh-keygen", sb.path());
+    verify
+        .args([
+            "-Y",
+            "verify",
+            "-n",
+            "git-seal",
+            "-I",
+            "sam@example.com",
+            "-f",
+        ])
+        .arg(&allowed)
+        .arg("-s")
+        .arg(&sig);
+    run_with_stdin(verify, canonical.as_bytes()).ok();
+    let out = repo.seal(&["provenance", "out.csv"]).ok().stdout();
+    assert_has(&out, "from shared, signature by sam@example.com (SHA256:");
+    // The local record and the shared one are one run.
+    let runs_all = runs(&repo, &[]);
+    assert_eq!(runs_all.len(), 1);
 }
