@@ -152,13 +152,16 @@ pub fn hash_declared(root: &Path, declared: &[String]) -> Hashed {
             }
         }
     }
-    let hashed: Vec<(String, std::io::Result<FileHash>)> = found
-        .into_par_iter()
-        .map(|(rel, symlink)| {
-            let r = hash_file(&root.join(&rel), symlink);
-            (rel, r)
-        })
-        .collect();
+    let hash = |(rel, symlink): (String, bool)| {
+        let r = hash_file(&root.join(&rel), symlink);
+        (rel, r)
+    };
+    // One file needs no thread pool (starting one costs a step with no inputs).
+    let hashed: Vec<(String, std::io::Result<FileHash>)> = if found.len() < 2 {
+        found.into_iter().map(hash).collect()
+    } else {
+        found.into_par_iter().map(hash).collect()
+    };
     for (rel, r) in hashed {
         match r {
             Ok((sha256, size, mtime)) => {
@@ -306,7 +309,7 @@ pub struct HeadInfo {
 }
 
 /// HEAD, its seal's digest (when it verifies), and whether `inputs` are as HEAD has
-/// them. Reads only (the cache read-only, git without optional locks).
+/// them. Writes nothing but the manifest cache.
 pub fn head_info(repo: &Repo, cfg: &Config, inputs: &Hashed) -> Result<HeadInfo> {
     let Ok(head) = repo.head_commit() else {
         return Ok(HeadInfo {
@@ -319,7 +322,9 @@ pub fn head_info(repo: &Repo, cfg: &Config, inputs: &Hashed) -> Result<HeadInfo>
     let seal = match stated {
         None => "unsealed".to_string(),
         Some(digest) => {
-            let reasons = Verifier::new(repo, view, CacheMode::ReadOnly).check(head.id())?;
+            // The cache may be written (a failed write is ignored): a cold cache in a
+            // large repository would cost every later step a whole manifest.
+            let reasons = Verifier::new(repo, view, CacheMode::ReadWrite).check(head.id())?;
             if reasons.iter().all(|r| r.is_warning()) {
                 digest
             } else {
@@ -335,7 +340,7 @@ pub fn head_info(repo: &Repo, cfg: &Config, inputs: &Hashed) -> Result<HeadInfo>
             .iter()
             .map(|a| (a.path.as_str(), a.sha256.as_str()))
             .collect();
-        let manifest = Manifests::new(repo, CacheMode::ReadOnly).manifest_of(&head)?;
+        let manifest = Manifests::new(repo, CacheMode::ReadWrite).manifest_of(&head)?;
         let mut matched = 0;
         for e in manifest.entries() {
             let Ok(p) = std::str::from_utf8(e.path) else {

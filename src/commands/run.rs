@@ -320,9 +320,10 @@ fn execute(program: &OsString, rest: &[OsString]) -> Ended {
         (handle, thread)
     });
     let status = child.wait();
-    if let Some((handle, thread)) = handle {
+    if let Some((handle, _thread)) = handle {
+        // Ends the forwarding loop; not joined: its wake-up can take tens of
+        // milliseconds, and the process exits soon after anyway.
         handle.close();
-        let _ = thread.join();
     }
     match status {
         Ok(s) => ended_of(s),
