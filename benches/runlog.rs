@@ -26,6 +26,7 @@ fn record(i: usize) -> Record {
             version: "0.1.0".into(),
         },
         tool_version: None,
+        ..Record::new()
     }
 }
 

@@ -35,10 +35,15 @@ pub enum Doc {
     Rollback,
     /// `countersigns/<commit>/<digest>.yaml`.
     Countersign,
+    /// `runs/<run id>.json`: a shared pipeline-step record.
+    RunRecord,
 }
 
 /// Cap of a seal, an alternate seal, a tag seal, a rollback record and a countersign.
 pub const DOCUMENT_CAP: u64 = 64 * 1024;
+/// Cap of a shared run record: its inputs and outputs are about 130 bytes a file, so
+/// about 2,000 files; a step with more is recorded in the local log only.
+pub const RUN_RECORD_CAP: u64 = 256 * 1024;
 /// Cap of a snapshot's frozen manifest or checksum file.
 pub const SNAPSHOT_FILE_CAP: u64 = 256 * 1024 * 1024;
 
@@ -46,6 +51,7 @@ impl Doc {
     pub fn cap(self) -> u64 {
         match self {
             Doc::SnapshotFile => SNAPSHOT_FILE_CAP,
+            Doc::RunRecord => RUN_RECORD_CAP,
             Doc::Seal | Doc::Alternate | Doc::TagSeal | Doc::Rollback | Doc::Countersign => {
                 DOCUMENT_CAP
             }
@@ -60,6 +66,7 @@ impl Doc {
             Doc::SnapshotFile => "snapshot file",
             Doc::Rollback => "rollback record",
             Doc::Countersign => "countersign",
+            Doc::RunRecord => "shared run record",
         }
     }
 
@@ -70,6 +77,7 @@ impl Doc {
             Some("snapshots") => Doc::SnapshotFile,
             Some("rollbacks") => Doc::Rollback,
             Some("countersigns") => Doc::Countersign,
+            Some("runs") => Doc::RunRecord,
             Some("alternates") => Doc::Alternate,
             _ => Doc::Seal,
         }

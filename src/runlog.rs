@@ -88,13 +88,24 @@ impl Status {
     }
 }
 
-/// One run record, as written.
+/// Who ran a pipeline step.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Who {
+    pub name: String,
+    pub email: String,
+}
+
+/// One run record, as written. The fields after `tool_version` are additive (still
+/// `git-seal/run/v1`): pipeline steps (`source: run`) write them, hooks and commands
+/// do not, and a reader of either kind reads both.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Record {
     pub schema: String,
     pub run_id: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hook: Option<String>,
+    /// The git-seal subcommand of a command run (`seal`); for a pipeline step, its
+    /// command line (each word shell-quoted), so that v1 readers read it as text.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub command: Option<String>,
     pub started_at: String,
@@ -111,6 +122,33 @@ pub struct Record {
     /// How records before `tool` named the version; read, never written.
     #[serde(default, skip_serializing)]
     pub tool_version: Option<String>,
+    /// `run` for a pipeline step (`git seal run`, `git seal record`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+    /// The step's name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// The step's argument vector, as run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub argv: Option<Vec<String>>,
+    /// The step's exit code (`None`: killed by a signal, not started, or recorded).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exit_code: Option<i32>,
+    /// The signal that ended the step, if one did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signal: Option<i32>,
+    /// The seal digest of `head` (`sha256:…`), `unsealed`, or `invalid` (a seal that
+    /// does not verify).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub head_seal: Option<String>,
+    /// Whether every input was, on disk, as `head` has it (tracked, same content).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub worktree_clean: Option<bool>,
+    /// Declared inputs or outputs that did not exist (repository-relative paths).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub missing: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub by: Option<Who>,
 }
 
 fn unknown_tool() -> crate::seal::Tool {
@@ -152,23 +190,10 @@ impl Run {
         Run {
             dir: seal_dir.to_path_buf(),
             record: Record {
-                schema: SCHEMA.into(),
-                run_id: uuid::Uuid::now_v7().to_string(),
                 hook,
                 command,
-                started_at: now(),
-                finished_at: String::new(),
-                status: Status::Success,
                 head,
-                inputs: Value::Object(Default::default()),
-                outputs: Value::Object(Default::default()),
-                attempts: 0,
-                message: String::new(),
-                tool: crate::seal::Tool {
-                    name: "git-seal".into(),
-                    version: env!("CARGO_PKG_VERSION").into(),
-                },
-                tool_version: None,
+                ..Record::new()
             },
         }
     }
@@ -197,7 +222,48 @@ impl Run {
     }
 }
 
-fn now() -> String {
+impl Record {
+    /// An empty record with a fresh run id, started now, SUCCESS until told otherwise.
+    pub fn new() -> Record {
+        Record {
+            schema: SCHEMA.into(),
+            run_id: uuid::Uuid::now_v7().to_string(),
+            hook: None,
+            command: None,
+            started_at: now(),
+            finished_at: String::new(),
+            status: Status::Success,
+            head: None,
+            inputs: Value::Object(Default::default()),
+            outputs: Value::Object(Default::default()),
+            attempts: 0,
+            message: String::new(),
+            tool: crate::seal::Tool {
+                name: "git-seal".into(),
+                version: env!("CARGO_PKG_VERSION").into(),
+            },
+            tool_version: None,
+            source: None,
+            name: None,
+            argv: None,
+            exit_code: None,
+            signal: None,
+            head_seal: None,
+            worktree_clean: None,
+            missing: Vec::new(),
+            by: None,
+        }
+    }
+}
+
+impl Default for Record {
+    fn default() -> Self {
+        Record::new()
+    }
+}
+
+/// Now, as records write times (RFC 3339, milliseconds, UTC).
+pub fn now() -> String {
     Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
@@ -274,6 +340,10 @@ pub struct Entry {
     pub run_id: String,
     pub hook: Option<String>,
     pub command: Option<String>,
+    /// `run` for a pipeline step.
+    pub source: Option<String>,
+    /// A pipeline step's name.
+    pub name: Option<String>,
     pub started_at: String,
     pub status: Status,
     pub head: Option<String>,
@@ -282,6 +352,22 @@ pub struct Entry {
 }
 
 impl Entry {
+    /// The entry of a record read from elsewhere (a shared one, from the ledger).
+    pub fn of_record(r: &Record) -> Entry {
+        Entry {
+            run_id: r.run_id.clone(),
+            hook: r.hook.clone(),
+            command: r.command.clone(),
+            source: r.source.clone(),
+            name: r.name.clone(),
+            started_at: r.started_at.clone(),
+            status: r.status,
+            head: r.head.clone(),
+            message: r.message.clone(),
+            line: serde_json::to_string(r).unwrap_or_default(),
+        }
+    }
+
     /// The whole record.
     pub fn record(&self) -> Option<Record> {
         serde_json::from_str(&self.line).ok()
@@ -297,6 +383,10 @@ struct EntryFields<'a> {
     hook: Option<String>,
     #[serde(default)]
     command: Option<String>,
+    #[serde(default)]
+    source: Option<String>,
+    #[serde(default)]
+    name: Option<String>,
     started_at: String,
     #[allow(dead_code)]
     finished_at: serde::de::IgnoredAny,
@@ -322,6 +412,15 @@ pub struct Contents {
 
 /// Reads the rotated logs and the live one, oldest first.
 pub fn read(seal_dir: &Utf8Path) -> std::io::Result<Contents> {
+    read_matching(seal_dir, &[])
+}
+
+/// Like [`read`], keeping only the lines that contain one of `needles` (a digest, a
+/// path a caller looks for; none: every line) before any is parsed, so a search of a
+/// long log costs a byte scan.
+pub fn read_matching(seal_dir: &Utf8Path, needles: &[&[u8]]) -> std::io::Result<Contents> {
+    let finders: Vec<memchr::memmem::Finder<'_>> =
+        needles.iter().map(memchr::memmem::Finder::new).collect();
     let mut files: Vec<Utf8PathBuf> = match fs_err::read_dir(seal_dir) {
         Ok(dir) => dir
             .filter_map(|e| e.ok())
@@ -345,7 +444,9 @@ pub fn read(seal_dir: &Utf8Path) -> std::io::Result<Contents> {
             Err(e) => return Err(e),
         };
         for (i, line) in bytes.split(|b| *b == b'\n').enumerate() {
-            if line.is_empty() {
+            if line.is_empty()
+                || (!finders.is_empty() && finders.iter().all(|f| f.find(line).is_none()))
+            {
                 continue;
             }
             match serde_json::from_slice::<EntryFields<'_>>(line) {
@@ -358,6 +459,8 @@ pub fn read(seal_dir: &Utf8Path) -> std::io::Result<Contents> {
                         run_id: f.run_id,
                         hook: f.hook,
                         command: f.command,
+                        source: f.source,
+                        name: f.name,
                         started_at: f.started_at,
                         status: f.status,
                         head: f.head,

@@ -277,3 +277,146 @@ fn fetch_head_names(repo: &Repo, url: &str) -> Option<bool> {
         .ok()?;
     Some(text.lines().any(|l| l.ends_with(&want)))
 }
+
+/// What [`push_with_ledger`] did.
+#[derive(Debug, Clone, Default)]
+pub struct PushedTogether {
+    /// Push attempts used.
+    pub attempts: u32,
+    /// Whether the ledger went along.
+    pub ledger: bool,
+    /// Whether the push was atomic (the remote supports `--atomic`).
+    pub atomic: bool,
+    /// What the caller should warn about (best-effort: the ledger stayed behind).
+    pub warning: Option<String>,
+}
+
+/// One `git push --porcelain` of `refspecs` (and the ledger, if `ledger`), atomic
+/// when `atomic`. Returns (success, the rejected refs' lines, stderr).
+fn push_once(
+    repo: &Repo,
+    cfg: &Config,
+    remote: &str,
+    refspecs: &[String],
+    ledger: bool,
+    atomic: bool,
+) -> Result<(bool, Vec<String>, String)> {
+    let mut cmd = repo.git_command();
+    // --no-verify: the refs pushed here were checked by the command pushing them,
+    // and git-seal's own pre-push would push the ledger apart from them.
+    cmd.args(["push", "--porcelain", "--no-verify"]);
+    if atomic {
+        cmd.arg("--atomic");
+    }
+    cmd.arg(remote).args(refspecs);
+    if ledger {
+        cmd.arg(format!("{0}:{0}", cfg.ledger_ref));
+    }
+    let out = cmd
+        .env("LC_ALL", "C")
+        .env("LANGUAGE", "C")
+        .stdin(Stdio::null())
+        .output()?;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let rejected: Vec<String> = stdout
+        .lines()
+        .filter(|l| l.starts_with('!'))
+        .map(|l| {
+            crate::quote::printable(crate::limits::prefix(l.trim_start_matches('!').trim(), 256))
+        })
+        .take(crate::runlog::LIST_CAP)
+        .collect();
+    let stderr = String::from_utf8_lossy(&out.stderr).trim().to_string();
+    Ok((out.status.success(), rejected, stderr))
+}
+
+/// Pushes `refspecs` (a tag, a safety branch) and the ledger to `remote` in one
+/// `git push --atomic`, so that either all of them land or none does, under the
+/// `seal.push` mode: `off` pushes the refs without the ledger; a push rejected
+/// because the remote's ledger moved on is fetched, merged and retried with
+/// backoff (`seal.maxRetries`); when it still fails, `best-effort` pushes the refs
+/// without the ledger and says so, `strict` refuses (exit 1) with nothing pushed.
+/// A remote without atomic pushes gets the ledger first, then the refs.
+pub fn push_with_ledger(
+    repo: &Repo,
+    cfg: &Config,
+    remote: &str,
+    refspecs: &[String],
+) -> Result<PushedTogether> {
+    let mut with_ledger =
+        cfg.push != crate::config::PushMode::Off && Ledger::new(repo, cfg).tip()?.is_some();
+    let mut done = PushedTogether {
+        atomic: true,
+        ..PushedTogether::default()
+    };
+    loop {
+        done.attempts += 1;
+        let (ok, rejected, stderr) =
+            push_once(repo, cfg, remote, refspecs, with_ledger, done.atomic)?;
+        if ok {
+            done.ledger = with_ledger;
+            return Ok(done);
+        }
+        if done.atomic && rejected.is_empty() && stderr.contains("does not support --atomic") {
+            // Not atomic: the ledger first (it only grows, so a ledger without the
+            // refs is harmless), then the refs.
+            done.atomic = false;
+            if with_ledger {
+                if let Err(e) = push(repo, cfg, remote) {
+                    if cfg.push == crate::config::PushMode::Strict {
+                        return Err(Error::check(format!(
+                            "cannot push the ledger to {remote} (seal.push=strict); nothing was pushed: {}",
+                            e.message
+                        ))
+                        .hint(format!("fetch and retry: git seal fetch {remote} && git seal push {remote}")));
+                    }
+                    done.warning = Some(format!(
+                        "warning: the ledger was not pushed to {remote}: {}",
+                        e.message
+                    ));
+                }
+                with_ledger = false;
+                done.ledger = done.warning.is_none();
+            }
+            continue;
+        }
+        let what = if rejected.is_empty() {
+            crate::quote::printable(crate::limits::prefix(&stderr, 512))
+        } else {
+            rejected.join("; ")
+        };
+        if with_ledger && done.attempts <= cfg.max_retries {
+            let before = Ledger::new(repo, cfg).tip()?;
+            let moved = matches!(fetch(repo, cfg, remote), Ok(Fetched::Absorbed(_)))
+                && Ledger::new(repo, cfg).tip()? != before;
+            if moved {
+                std::thread::sleep(backoff(cfg.retry_base_ms, done.attempts));
+                continue;
+            }
+        }
+        let nothing = if done.atomic {
+            "nothing was pushed (atomic push)"
+        } else {
+            "the refs listed were not pushed"
+        };
+        if with_ledger && cfg.push == crate::config::PushMode::BestEffort {
+            // Best effort: the refs matter more than the ledger riding along.
+            with_ledger = false;
+            done.warning = Some(format!(
+                "warning: pushing the ledger along to {remote} failed ({what}); pushing without it"
+            ));
+            continue;
+        }
+        let mode = match cfg.push {
+            crate::config::PushMode::Strict => " (seal.push=strict)",
+            _ => "",
+        };
+        return Err(Error::check(format!(
+            "push to {remote} refused{mode}: {what}; {nothing}"
+        ))
+        .hint(format!(
+            "see what the remote has: git ls-remote {} 'refs/heads/safety/*' 'refs/tags/snapshot/*'",
+            crate::quote::shell(remote)
+        )));
+    }
+}

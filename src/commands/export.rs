@@ -24,8 +24,12 @@ pub struct Args {
     #[arg(default_value = "HEAD")]
     pub rev: String,
     /// The directory to write into
-    #[arg(long, value_name = "DIR")]
-    pub out: Utf8PathBuf,
+    #[arg(long, value_name = "DIR", required_unless_present = "in_toto")]
+    pub out: Option<Utf8PathBuf>,
+    /// Print the seal as an in-toto Statement v1 (subjects: the commit's gitCommit
+    /// digest and its manifest digest; link predicate v0.3) instead of writing files
+    #[arg(long, conflicts_with_all = ["out", "dry_run"])]
+    pub in_toto: bool,
     /// Print the files that would be written and write nothing
     #[arg(long)]
     pub dry_run: bool,
@@ -58,6 +62,16 @@ pub fn run(args: Args) -> Result<u8> {
             quote::shell(&args.rev)
         )));
     }
+    if args.in_toto {
+        let parsed = crate::seal::Seal::parse(&seal)
+            .map_err(|e| Error::check(format!("the seal of {} does not parse: {e}", short(id))))?;
+        let statement = crate::intoto::of_seal(&parsed.seal.to_json())?;
+        outln(serde_json::to_string_pretty(&statement).unwrap_or_default())?;
+        return Ok(0);
+    }
+    let Some(out) = args.out.clone() else {
+        return Err(Error::usage("--out DIR is needed").hint("git seal export HEAD --out DIR"));
+    };
     let manifest =
         Manifests::new(&repo, CacheMode::unless_dry_run(args.dry_run)).manifest_of(&commit)?;
     let json_text = serde_json::to_string_pretty(&manifest.to_json(Some(id), commit.tree_id()))
@@ -79,7 +93,7 @@ pub fn run(args: Args) -> Result<u8> {
     ];
     if args.dry_run {
         for (path, _) in &files {
-            outln(format!("would write {}", args.out.join(path)))?;
+            outln(format!("would write {}", out.join(path)))?;
         }
         return Ok(0);
     }
@@ -88,13 +102,10 @@ pub fn run(args: Args) -> Result<u8> {
         Source::Command("export"),
         Some(id.to_string()),
     );
-    run.inputs(json!({"rev": args.rev, "out": args.out}));
-    match write_all_or_none(&args.out, &files) {
+    run.inputs(json!({"rev": args.rev, "out": out}));
+    match write_all_or_none(&out, &files) {
         Ok(()) => {
-            let paths: Vec<_> = files
-                .iter()
-                .map(|(p, _)| args.out.join(p).to_string())
-                .collect();
+            let paths: Vec<_> = files.iter().map(|(p, _)| out.join(p).to_string()).collect();
             warn_log(run.finish(Status::Success, json!({"files": paths}), 1, ""));
             for p in paths {
                 outln(p)?;

@@ -32,6 +32,18 @@ pub struct Args {
     /// Only runs whose head, inputs or outputs name this commit (full id or prefix)
     #[arg(long, value_name = "ID")]
     pub commit: Option<String>,
+    /// Only pipeline steps of this name (git seal run/record --name)
+    #[arg(long, value_name = "NAME")]
+    pub name: Option<String>,
+    /// Only pipeline steps that read or wrote this file or directory
+    #[arg(long, value_name = "PATH")]
+    pub path: Option<std::path::PathBuf>,
+    /// Only this repository's own log, not the records shared in the ledger
+    #[arg(long)]
+    pub local: bool,
+    /// Print the in-toto Statement v1 (link predicate v0.3) of pipeline run RUN_ID
+    #[arg(long, value_name = "RUN_ID", conflicts_with_all = ["json", "check"])]
+    pub in_toto: Option<String>,
     /// JSON Lines: one run record (schema git-seal/run/v2; older lines v1) per line, as stored
     #[arg(long)]
     pub json: bool,
@@ -88,7 +100,10 @@ pub fn run(args: Args) -> Result<u8> {
     let repo = Repo::open(None)?;
     let since = time_arg(&repo, "--since", args.since.as_deref())?;
     let until = time_arg(&repo, "--until", args.until.as_deref())?;
-    let contents = runlog::read(&repo.seal_dir())?;
+    let mut contents = runlog::read(&repo.seal_dir())?;
+    if let Some(id) = &args.in_toto {
+        return in_toto(&repo, &contents, id);
+    }
     if args.check {
         for (file, line) in &contents.bad_lines {
             outln(format!(
@@ -102,6 +117,42 @@ pub fn run(args: Args) -> Result<u8> {
         ))?;
         return Ok(if contents.bad_lines.is_empty() { 0 } else { 1 });
     }
+    if !args.local {
+        // The local log reads even when the ledger cannot be: its records are here.
+        let (shared, problems) = crate::config::Config::load(&repo)
+            .and_then(|cfg| crate::steps::shared(&repo, &cfg))
+            .unwrap_or_else(|e| {
+                eprintln!("warning: shared run records not read: {}", e.message);
+                (Vec::new(), Vec::new())
+            });
+        for p in problems {
+            eprintln!("warning: {p}");
+        }
+        let local: std::collections::HashSet<String> =
+            contents.records.iter().map(|r| r.run_id.clone()).collect();
+        for s in shared {
+            if !local.contains(&s.record.run_id) {
+                contents.records.push(Entry::of_record(&s.record));
+            }
+        }
+        contents
+            .records
+            .sort_by(|a, b| a.started_at.cmp(&b.started_at));
+    }
+    let path = match &args.path {
+        None => None,
+        Some(p) => {
+            let root = repo
+                .workdir
+                .as_ref()
+                .map(|w| std::fs::canonicalize(w.as_std_path()))
+                .transpose()?
+                .ok_or_else(|| {
+                    Error::usage("--path needs a worktree").hint("git seal log --name NAME")
+                })?;
+            Some(crate::steps::declare(&root, &std::env::current_dir()?, p)?)
+        }
+    };
     let keep = |r: &Entry| {
         let started = parse_time(&r.started_at);
         args.status.is_none_or(|s| r.status == s)
@@ -116,6 +167,11 @@ pub fn run(args: Args) -> Result<u8> {
             && since.is_none_or(|t| started.is_some_and(|s| s >= t))
             && until.is_none_or(|t| started.is_some_and(|s| s < t))
             && args.commit.as_ref().is_none_or(|c| names_commit(r, c))
+            && args
+                .name
+                .as_ref()
+                .is_none_or(|n| r.name.as_ref() == Some(n))
+            && path.as_ref().is_none_or(|p| names_path(r, p))
     };
     let color = !args.json && crate::commands::use_color(&repo);
     let mut out = String::new();
@@ -147,6 +203,63 @@ fn names_commit(r: &Entry, commit: &str) -> bool {
             .is_some_and(|full| mentions(&full.inputs, commit) || mentions(&full.outputs, commit))
 }
 
+/// Whether a pipeline step's record read or wrote `path` (or a file under it).
+fn names_path(r: &Entry, path: &str) -> bool {
+    let Some(full) = r.record() else {
+        return false;
+    };
+    let under = |a: &crate::steps::Artifact| {
+        path.is_empty() || a.path == path || a.path.starts_with(&format!("{path}/"))
+    };
+    crate::steps::artifacts(&full.inputs).iter().any(under)
+        || crate::steps::artifacts(&full.outputs).iter().any(under)
+}
+
+/// Prints the in-toto Statement of run `id` (a full run id or a unique prefix).
+fn in_toto(repo: &Repo, contents: &runlog::Contents, id: &str) -> Result<u8> {
+    let cfg = crate::config::Config::load(repo)?;
+    let mut found: Vec<runlog::Record> = contents
+        .records
+        .iter()
+        .filter(|e| e.run_id.starts_with(id) && !id.is_empty())
+        .filter_map(Entry::record)
+        .collect();
+    let (shared, _) = crate::steps::shared(repo, &cfg)?;
+    for s in shared {
+        if s.record.run_id.starts_with(id) && !found.iter().any(|f| f.run_id == s.record.run_id) {
+            found.push(s.record);
+        }
+    }
+    let record = match found.as_slice() {
+        [one] => one,
+        [] => {
+            return Err(Error::check(format!(
+                "no run record {} in the log or the ledger",
+                crate::quote::printable(id)
+            ))
+            .hint("list pipeline runs: git seal log --json | grep '\"source\":\"run\"'"))
+        }
+        _ => {
+            return Err(Error::usage(format!(
+                "run id {} is ambiguous ({} records)",
+                crate::quote::printable(id),
+                found.len()
+            ))
+            .hint("give the whole run id"))
+        }
+    };
+    if record.source.as_deref() != Some(crate::steps::SOURCE) {
+        return Err(Error::check(format!(
+            "run {} is a hook's or command's record, not a pipeline step's",
+            record.run_id
+        ))
+        .hint("export a commit's seal instead: git seal export HEAD --in-toto"));
+    }
+    let statement = crate::intoto::of_run(record)?;
+    outln(serde_json::to_string_pretty(&statement).unwrap_or_default())?;
+    Ok(0)
+}
+
 fn mentions(v: &serde_json::Value, commit: &str) -> bool {
     match v {
         serde_json::Value::String(s) => s.starts_with(commit),
@@ -157,11 +270,17 @@ fn mentions(v: &serde_json::Value, commit: &str) -> bool {
 }
 
 fn table_row(r: &Entry, color: bool) -> String {
-    let what = r.hook.as_deref().or(r.command.as_deref()).unwrap_or("?");
-    let head = r
-        .head
-        .as_deref()
-        .map_or("-", |h| crate::limits::prefix(h, 7));
+    let step;
+    let what = match (&r.source, &r.name) {
+        (Some(source), Some(name)) if source == crate::steps::SOURCE => {
+            step = format!("run {}", crate::quote::printable(name));
+            step.as_str()
+        }
+        _ => r.hook.as_deref().or(r.command.as_deref()).unwrap_or("?"),
+    };
+    let head = r.head.as_deref().map_or("-".to_string(), |h| {
+        crate::quote::printable(crate::limits::prefix(h, 7))
+    });
     let status = format!("{:<8}", r.status.as_str());
     let status = if color {
         use anstyle::{AnsiColor, Style};
@@ -177,6 +296,7 @@ fn table_row(r: &Entry, color: bool) -> String {
     };
     format!(
         "{:<24}  {status}  {what:<21}  {head:<7}  {}",
-        r.started_at, r.message
+        crate::quote::printable(&r.started_at),
+        crate::quote::printable(&r.message)
     )
 }

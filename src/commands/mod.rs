@@ -16,6 +16,8 @@ pub mod hook;
 pub mod install;
 pub mod log;
 pub mod manifest;
+pub mod provenance;
+pub mod run;
 pub mod seal;
 pub mod show;
 pub mod snapshot;
@@ -39,6 +41,9 @@ pub enum Command {
     Rollback(snapshot::RollbackArgs),
     Diff(diff::Args),
     Log(log::Args),
+    Run(run::RunArgs),
+    Record(run::RecordArgs),
+    Provenance(provenance::Args),
     Push(sync::PushArgs),
     Fetch(sync::FetchArgs),
     Hook(hook::Args),
@@ -90,6 +95,9 @@ pub fn run(command: Command, repo: Option<camino::Utf8PathBuf>) -> Result<u8> {
         Command::Rollback(a) => snapshot::run_rollback(a),
         Command::Diff(a) => diff::run(a),
         Command::Log(a) => log::run(a),
+        Command::Run(a) => run::run_run(a),
+        Command::Record(a) => run::run_record(a),
+        Command::Provenance(a) => provenance::run(a),
         Command::Push(a) => sync::run_push(a),
         Command::Fetch(a) => sync::run_fetch(a),
         Command::Hook(a) => hook::run(a),

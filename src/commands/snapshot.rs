@@ -31,6 +31,11 @@ pub struct SnapshotArgs {
     /// Print what would be done and change nothing
     #[arg(long)]
     pub dry_run: bool,
+    /// Then push the tag, a safety/NAME branch at it and the ledger to REMOTE (default
+    /// origin) in one atomic push, under seal.push (off: without the ledger; strict:
+    /// all or nothing)
+    #[arg(long, value_name = "REMOTE", num_args = 0..=1, default_missing_value = "origin", conflicts_with = "dry_run")]
+    pub push: Option<String>,
 }
 
 /// Return to a snapshot: TAG, or the closest one in HEAD's history that verifies
@@ -65,6 +70,82 @@ pub struct RollbackArgs {
     /// record as the ledger stores it)
     #[arg(long, requires = "list")]
     pub json: bool,
+    /// Then push the safety ref (as branch safety/rollback-<time>) and the ledger to
+    /// REMOTE (default origin) in one atomic push, under seal.push
+    #[arg(long, value_name = "REMOTE", num_args = 0..=1, default_missing_value = "origin", conflicts_with_all = ["dry_run", "list"])]
+    pub push: Option<String>,
+}
+
+/// Pushes `refspecs` with the ledger to `remote` (recorded as a run of
+/// `what`), printing what landed. Returns the pushed summary for the notify event,
+/// or the refusal.
+fn push_refs(
+    repo: &Repo,
+    cfg: &Config,
+    what: &str,
+    remote: &str,
+    refspecs: Vec<String>,
+    head: git2::Oid,
+) -> std::result::Result<serde_json::Value, crate::error::Error> {
+    let mut run = Run::start(
+        &repo.seal_dir(),
+        Source::Command(what),
+        Some(head.to_string()),
+    );
+    run.inputs(json!({"remote": remote, "refspecs": refspecs}));
+    match crate::sync::push_with_ledger(repo, cfg, remote, &refspecs) {
+        Ok(done) => {
+            if let Some(w) = &done.warning {
+                eprintln!("{w}");
+            }
+            let status = if done.warning.is_some() {
+                Status::Partial
+            } else {
+                Status::Success
+            };
+            let pushed = json!({"remote": remote, "refs": refspecs, "ledger": done.ledger,
+                                "atomic": done.atomic, "attempts": done.attempts});
+            warn_log(run.finish(
+                status,
+                pushed.clone(),
+                done.attempts,
+                done.warning.clone().unwrap_or_default(),
+            ));
+            let with = if done.ledger { " and the ledger" } else { "" };
+            let dsts: Vec<&str> = refspecs
+                .iter()
+                .filter_map(|r| r.split_once(':').map(|(_, d)| d))
+                .collect();
+            let how = if done.atomic { ", atomically" } else { "" };
+            let _ = outln(format!("pushed {}{with} to {remote}{how}", dsts.join(", ")));
+            Ok(pushed)
+        }
+        Err(e) => {
+            warn_log(run.finish(
+                Status::Failed,
+                json!({"remote": remote}),
+                1,
+                e.message.clone(),
+            ));
+            Err(e)
+        }
+    }
+}
+
+/// Runs `seal.notifyCommand` (protected config only) with `event`; never fails.
+fn notify(repo: &Repo, kind: &str, fields: serde_json::Value) {
+    match crate::notify::configured(repo) {
+        Some(command) => {
+            let event = crate::notify::event(repo, kind, fields);
+            if let Some(w) = crate::notify::run(repo, &command, &event) {
+                eprintln!("{w}");
+            }
+        }
+        None if crate::notify::ignored_local(repo) => eprintln!(
+            "warning: seal.notifyCommand in this repository's own config is ignored: it is read only from your global or system config or git -c\nhint: git config --global seal.notifyCommand \"$(git config --local seal.notifyCommand)\""
+        ),
+        None => {}
+    }
 }
 
 pub fn run_snapshot(args: SnapshotArgs) -> Result<u8> {
@@ -157,6 +238,27 @@ pub fn run_snapshot(args: SnapshotArgs) -> Result<u8> {
             outln(dir.join(p).as_str())?;
         }
     }
+    let pushed = args.push.as_ref().map(|remote| {
+        let refspecs = vec![
+            format!("refs/tags/{tag}:refs/tags/{tag}"),
+            format!("{head}:refs/heads/safety/{}", args.name),
+        ];
+        push_refs(&repo, &cfg, "snapshot-push", remote, refspecs, head)
+    });
+    let (who, email) = repo.identity().unwrap_or_default();
+    notify(
+        &repo,
+        "snapshot",
+        json!({
+            "name": args.name, "tag": tag, "commit": head.to_string(),
+            "digest": sealed.seal.digest, "by": {"name": who, "email": email},
+            "pushed": match &pushed { Some(Ok(p)) => p.clone(), _ => json!(null) },
+            "push_error": match &pushed { Some(Err(e)) => json!(e.message), _ => json!(null) },
+        }),
+    );
+    if let Some(Err(e)) = pushed {
+        return Err(e.context(format!("snapshot {tag} was made and sealed here")));
+    }
     Ok(0)
 }
 
@@ -236,8 +338,29 @@ pub fn run_rollback(args: RollbackArgs) -> Result<u8> {
     for p in &done.worktree_problems {
         outln(format!("worktree {p}"))?;
     }
+    let pushed = args.push.as_ref().map(|remote| {
+        let branch = r
+            .safety_ref
+            .replace("refs/seal/safety/", "refs/heads/safety/rollback-");
+        let refspecs = vec![format!("{}:{branch}", r.safety_ref)];
+        push_refs(&repo, &cfg, "rollback-push", remote, refspecs, plan.to)
+    });
+    notify(
+        &repo,
+        "rollback",
+        json!({
+            "tag": r.tag, "commit": r.to, "from": r.from, "reason": r.reason,
+            "safety_ref": r.safety_ref, "by": r.by, "run_id": r.run_id,
+            "worktree_verified": done.worktree_problems.is_empty(),
+            "pushed": match &pushed { Some(Ok(p)) => p.clone(), _ => json!(null) },
+            "push_error": match &pushed { Some(Err(e)) => json!(e.message), _ => json!(null) },
+        }),
+    );
     if let Some(e) = done.not_recorded {
         return Err(e.context("rolled back, but the ledger record could not be written"));
+    }
+    if let Some(Err(e)) = pushed {
+        return Err(e.context("rolled back here"));
     }
     if done.worktree_problems.is_empty() {
         outln("worktree verified against the snapshot's manifest")?;

@@ -115,6 +115,8 @@ pub enum ShapeIssue {
     /// `countersigns/<commit>/<name>` whose name is not 64 lowercase hex + `.yaml`,
     /// or a commit directory that is not a lowercase-hex id.
     BadCountersign,
+    /// Under `runs/`, anything but a `<run id>.json` file.
+    BadRunRecord,
     /// Entries out of git's order, or one name twice.
     Unsorted,
 }
@@ -158,6 +160,7 @@ impl fmt::Display for ShapeIssue {
             ShapeIssue::BadCountersign => {
                 f.write_str("is not countersigns/<commit id>/<64 hex digest>.yaml")
             }
+            ShapeIssue::BadRunRecord => f.write_str("is not runs/<run id>.json"),
             ShapeIssue::Unsorted => f.write_str("is out of git's order or named twice"),
         }
     }
@@ -461,6 +464,8 @@ pub fn files_under(repo: &Repo, root: &Tree<'_>, dir: &str) -> Result<Vec<(Strin
 enum Dir {
     Alternates,
     Countersigns,
+    /// `runs/<run id>.json`: shared run records, one level, nothing else.
+    Runs,
     Plain,
 }
 
@@ -494,6 +499,11 @@ fn check_entry(shape: Shape, dir: Dir, depth: usize, path: &[u8], e: &Entry) -> 
             };
             (!ok).then_some(ShapeIssue::BadCountersign)
         }
+        Dir::Runs if !is_safe_name(&e.name) => Some(ShapeIssue::UnsafeName),
+        Dir::Runs => {
+            let ok = depth == 1 && !e.is_tree() && e.name.ends_with(b".json");
+            (!ok).then_some(ShapeIssue::BadRunRecord)
+        }
         Dir::Plain => (!is_safe_name(&e.name)).then_some(ShapeIssue::UnsafeName),
     }
 }
@@ -502,6 +512,7 @@ fn dir_of(name: &[u8]) -> Option<Dir> {
     match name {
         b"alternates" => Some(Dir::Alternates),
         b"countersigns" => Some(Dir::Countersigns),
+        b"runs" => Some(Dir::Runs),
         n if KNOWN_DIRS.iter().any(|k| k.as_bytes() == n) => Some(Dir::Plain),
         _ => None,
     }
@@ -1065,6 +1076,9 @@ pub fn check_file_path(shape: Shape, path: &str, blob: Oid) -> Option<ShapeIssue
     if dir == Dir::Countersigns && rest.len() != 2 {
         return Some(ShapeIssue::BadCountersign);
     }
+    if dir == Dir::Runs && rest.len() != 1 {
+        return Some(ShapeIssue::BadRunRecord);
+    }
     None
 }
 
@@ -1178,6 +1192,22 @@ mod tests {
         assert_eq!(
             check_file_path(shape, "README", blob),
             Some(ShapeIssue::UnknownTopLevel)
+        );
+        assert_eq!(
+            check_file_path(
+                shape,
+                "runs/01900000-0000-7000-8000-000000000001.json",
+                blob
+            ),
+            None
+        );
+        assert_eq!(
+            check_file_path(shape, "runs/a/b.json", blob),
+            Some(ShapeIssue::BadRunRecord)
+        );
+        assert_eq!(
+            check_file_path(shape, "runs/x.yaml", blob),
+            Some(ShapeIssue::BadRunRecord)
         );
         assert_eq!(
             check_file_path(shape, "tags/a b/x.yaml", blob),

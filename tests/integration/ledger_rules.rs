@@ -636,3 +636,44 @@ fn pulling_from_one_remote_then_pushing_to_a_gated_one_carries_the_seals() {
     assert_eq!(gated.rev("main"), other.rev("main"));
     assert!(gated.note("main").is_some() && gated.note("main~1").is_some());
 }
+
+#[test]
+fn a_shared_run_record_is_append_only_and_one_level_deep() {
+    let sb = Sandbox::new();
+    let (server, client) = served(&sb);
+    client.write("out.csv", "1\n");
+    client
+        .seal(&[
+            "run", "--share", "--name", "export", "--output", "out.csv", "--", "touch", "out.csv",
+        ])
+        .ok();
+    client.seal(&["push"]).ok();
+    let before = server.rev("refs/notes/seal");
+    let path = client
+        .git_out(&["ls-tree", "-r", "--name-only", "refs/notes/seal", "runs"])
+        .lines()
+        .next()
+        .expect("a shared run record")
+        .to_string();
+    // Rewriting it (say, FAILED into SUCCESS) is refused by the server.
+    let forged = blob(&client, "{}\n");
+    let entry = format!("100644 blob {forged}");
+    let tree = edit_tree(&client, Some(&ledger_tree(&client)), &path, Some(&entry));
+    forge_ledger(&client, &tree);
+    refused(
+        &server,
+        &client,
+        &before,
+        &format!("the update changes {path}"),
+    );
+    // So is adding one below a subdirectory of runs/.
+    client.git(&["update-ref", "refs/notes/seal", &before]).ok();
+    let tree = edit_tree(
+        &client,
+        Some(&ledger_tree(&client)),
+        "runs/x/01900000-0000-7000-8000-000000000001.json",
+        Some(&entry),
+    );
+    forge_ledger(&client, &tree);
+    refused(&server, &client, &before, "is not runs/<run id>.json");
+}

@@ -26,6 +26,7 @@ mod runlog;
 mod sealing;
 mod signed_seals;
 mod signing;
+mod steps;
 mod stress;
 mod submodules;
 mod tags;
