@@ -24,6 +24,14 @@ use serde_json::Value;
 /// The schema records are written with. v2 renamed `tool_version` to `tool.version`
 /// (as seals spell it); v1 records are still read.
 pub const SCHEMA: &str = "git-seal/run/v2";
+
+/// Whether `schema` names a run record this reader understands: v2, and v1 (which
+/// spelled the version `tool_version`).
+pub fn is_run_schema(schema: &str) -> bool {
+    ["git-seal/run/v1", "git-seal/run/v2"]
+        .iter()
+        .any(|v| schema.starts_with(v))
+}
 const FILE: &str = "runs.jsonl";
 /// Size past which the live log is rotated.
 pub const ROTATE_BYTES: u64 = 16 << 20;
@@ -450,24 +458,18 @@ pub fn read_matching(seal_dir: &Utf8Path, needles: &[&[u8]]) -> std::io::Result<
                 continue;
             }
             match serde_json::from_slice::<EntryFields<'_>>(line) {
-                Ok(f)
-                    if ["git-seal/run/v1", "git-seal/run/v2"]
-                        .iter()
-                        .any(|v| f.schema.starts_with(v)) =>
-                {
-                    contents.records.push(Entry {
-                        run_id: f.run_id,
-                        hook: f.hook,
-                        command: f.command,
-                        source: f.source,
-                        name: f.name,
-                        started_at: f.started_at,
-                        status: f.status,
-                        head: f.head,
-                        message: f.message,
-                        line: String::from_utf8_lossy(line).into_owned(),
-                    })
-                }
+                Ok(f) if is_run_schema(&f.schema) => contents.records.push(Entry {
+                    run_id: f.run_id,
+                    hook: f.hook,
+                    command: f.command,
+                    source: f.source,
+                    name: f.name,
+                    started_at: f.started_at,
+                    status: f.status,
+                    head: f.head,
+                    message: f.message,
+                    line: String::from_utf8_lossy(line).into_owned(),
+                }),
                 _ => contents.bad_lines.push((path.clone(), i + 1)),
             }
         }

@@ -592,8 +592,8 @@ pub fn check_shared(path: &str, bytes: &[u8]) -> std::result::Result<SharedRun, 
     let doc: SharedDoc =
         serde_json::from_slice(bytes).map_err(|e| format!("does not parse: {e}"))?;
     let r = &doc.record;
-    if !r.schema.starts_with("git-seal/run/v1") {
-        return Err("is not a git-seal/run/v1 record".into());
+    if !crate::runlog::is_run_schema(&r.schema) {
+        return Err("is not a git-seal/run/v1 or v2 record".into());
     }
     if r.source.as_deref() != Some(SOURCE) {
         return Err("is not a pipeline step's record (source: run)".into());

@@ -243,12 +243,22 @@ pub fn run_install(args: InstallArgs) -> Result<u8> {
             ))?;
         }
     }
-    if !args.server {
-        fetch_new_remotes(&repo, &cfg, &refspecs)?;
-    }
-    if !args.server {
+    after_install(&repo, &cfg, &refspecs, args.server)
+}
+
+/// What every install of a client does once its hooks are in place, whichever form
+/// they took: bring in the ledger of each remote it added the refspec to, and offer
+/// the trust root on first use.
+fn after_install(
+    repo: &Repo,
+    cfg: &Config,
+    refspecs: &[MissingRefspec],
+    server: bool,
+) -> Result<u8> {
+    if !server {
+        fetch_new_remotes(repo, cfg, refspecs)?;
         // On first use, as SSH asks about an unknown host key; never fails install.
-        if let Err(e) = crate::commands::trust::offer(&repo) {
+        if let Err(e) = crate::commands::trust::offer(repo) {
             eprintln!("warning: {}", e.message);
         }
     }
@@ -306,6 +316,12 @@ fn install_config_hooks(
                 "would add fetch refspec {} to remote {}",
                 r.spec, r.remote
             ))?;
+            if !args.server {
+                outln(format!(
+                    "would fetch {}'s ledger and merge it into this one",
+                    r.remote
+                ))?;
+            }
         }
         print_steps(&steps, "would")?;
         return print_config_steps(&config_steps, "would");
@@ -332,7 +348,7 @@ fn install_config_hooks(
         "git-seal: {} hooks installed in the repository's config (binary {binary}); see: git hook list post-commit",
         wanted.len()
     ))?;
-    Ok(0)
+    after_install(repo, &cfg, &refspecs, args.server)
 }
 
 /// `install --global` / `--system`: config entries once for every repository.

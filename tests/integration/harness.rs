@@ -465,3 +465,20 @@ pub fn report(what: &str) {
         }
     }
 }
+
+/// Whether `git seal install` writes shims into the hooks directory by default: on
+/// git before 2.54. On newer git it registers config-defined hooks and leaves the
+/// hooks directory to other managers, so a test of how shims live beside their files
+/// does not apply there (config_hooks.rs tests that form); it says so and returns.
+pub fn shims_by_default() -> bool {
+    let (_, (major, minor, _)) = git_version();
+    if (*major, *minor) >= (2, 54) {
+        report(&format!(
+            "skipped: on {} install registers config-defined hooks and leaves the hooks directory alone",
+            git_ran_on()
+        ));
+        false
+    } else {
+        true
+    }
+}

@@ -71,6 +71,9 @@ fn repo_flag_works_on_every_command_like_git_dash_c() {
 
 #[test]
 fn install_and_uninstall_take_the_global_repo_flag_and_name_it_in_their_hints() {
+    if !crate::harness::shims_by_default() {
+        return;
+    }
     let sb = Sandbox::new();
     let repo = sb.init("r", &[]);
     let outside = sb.at(sb.path());

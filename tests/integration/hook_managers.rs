@@ -68,6 +68,9 @@ fn readme_block(name: &str) -> String {
 
 #[test]
 fn lefthook_installed_after_git_seal_is_named_by_status_and_a_reinstall_seals_again() {
+    if !crate::harness::shims_by_default() {
+        return;
+    }
     let Some(lefthook) = tool("lefthook") else {
         return;
     };
@@ -140,6 +143,9 @@ fn lefthook_installed_after_git_seal_is_named_by_status_and_a_reinstall_seals_ag
 
 #[test]
 fn husky_recipe_from_the_readme_seals_commits_and_tags_and_gates_pushes() {
+    if !crate::harness::shims_by_default() {
+        return;
+    }
     let Some(husky) = tool("husky") else {
         return;
     };
@@ -227,6 +233,9 @@ fn python_tool(name: &str) -> PathBuf {
 
 #[test]
 fn pre_commit_and_prek_after_git_seal_run_it_through_legacy_and_status_says_so() {
+    if !crate::harness::shims_by_default() {
+        return;
+    }
     for name in ["pre-commit", "prek"] {
         let exe = python_tool(name);
         let sb = Sandbox::new();
@@ -276,6 +285,9 @@ fn pre_commit_and_prek_after_git_seal_run_it_through_legacy_and_status_says_so()
 
 #[test]
 fn install_replaces_a_stale_seal_chained_hook_and_keeps_the_old_one_aside() {
+    if !crate::harness::shims_by_default() {
+        return;
+    }
     let sb = Sandbox::new();
     let repo = sb.init("r", &[]);
     let hooks = repo.path.join(".git/hooks");

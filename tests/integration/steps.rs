@@ -103,7 +103,7 @@ fn run_records_inputs_and_outputs_with_exact_hashes() {
         .ok();
     assert_eq!(r.stdout(), "", "the step's own stdout is its own");
     let rec = last_run(&repo);
-    assert_eq!(rec["schema"], "git-seal/run/v1");
+    assert_eq!(rec["schema"], "git-seal/run/v2");
     assert_eq!(rec["name"], "export");
     assert_eq!(rec["status"], "SUCCESS");
     assert_eq!(rec["exit_code"], 0);
