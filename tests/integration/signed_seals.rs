@@ -485,7 +485,10 @@ fn a_forged_unsigned_seal_fetched_from_a_remote_never_displaces_a_signed_one() {
     // Mallory copies the history, drops the ledger and seals the same commit herself,
     // unsigned, with her name in it: a valid seal by content.
     let m = clone(&sb, &honest, "mallory");
+    // (install fetched the honest ledger too: both copies go.)
     m.git(&["update-ref", "-d", "refs/notes/seal"]).ok();
+    m.git(&["update-ref", "-d", "refs/seal/remotes/origin/seal"])
+        .ok();
     let mut seal = m.cmd(env!("CARGO_BIN_EXE_git-seal"), &["seal", &c]);
     seal.env("GIT_COMMITTER_NAME", "Mallory");
     Run {
