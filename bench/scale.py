@@ -36,16 +36,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BIN = os.path.join(ROOT, "target", "release", "git-seal")
 
 
-def env_for(home):
-    return {
-        "PATH": os.path.dirname(BIN) + ":" + os.environ.get("PATH", ""),
-        "HOME": home,
-        "GIT_CONFIG_GLOBAL": "/dev/null",
-        "GIT_CONFIG_NOSYSTEM": "1",
-        "GIT_AUTHOR_NAME": "Bench", "GIT_AUTHOR_EMAIL": "bench@example.com",
-        "GIT_COMMITTER_NAME": "Bench", "GIT_COMMITTER_EMAIL": "bench@example.com",
-        "LC_ALL": "C",
-    }
+# The hermetic environment every benchmark uses (bench.py is beside this file).
+from bench import env_for  # noqa: E402
 
 
 def run(args, cwd, env, stdin=None, check=True):

@@ -172,24 +172,7 @@ pub fn run_install(args: InstallArgs) -> Result<u8> {
         missing_refspecs(&repo, &cfg)?
     };
     if args.dry_run {
-        for r in &refspecs {
-            outln(format!(
-                "would add fetch refspec {} to remote {}",
-                r.spec, r.remote
-            ))?;
-            if let Some(old) = &r.replaces {
-                outln(format!(
-                    "would remove fetch refspec {old} from remote {}",
-                    r.remote
-                ))?;
-            }
-            if !args.server {
-                outln(format!(
-                    "would fetch {}'s ledger and merge it into this one",
-                    r.remote
-                ))?;
-            }
-        }
+        print_refspec_plan(&refspecs, args.server)?;
         print_config_steps(&config_steps, "would")?;
         return print_steps(&steps, "would");
     }
@@ -244,6 +227,29 @@ pub fn run_install(args: InstallArgs) -> Result<u8> {
         }
     }
     after_install(&repo, &cfg, &refspecs, args.server)
+}
+
+/// What `install --dry-run` would do to each remote's fetch refspecs and ledger.
+fn print_refspec_plan(refspecs: &[MissingRefspec], server: bool) -> Result<()> {
+    for r in refspecs {
+        outln(format!(
+            "would add fetch refspec {} to remote {}",
+            r.spec, r.remote
+        ))?;
+        if let Some(old) = &r.replaces {
+            outln(format!(
+                "would remove fetch refspec {old} from remote {}",
+                r.remote
+            ))?;
+        }
+        if !server {
+            outln(format!(
+                "would fetch {}'s ledger and merge it into this one",
+                r.remote
+            ))?;
+        }
+    }
+    Ok(())
 }
 
 /// What every install of a client does once its hooks are in place, whichever form
@@ -311,18 +317,7 @@ fn install_config_hooks(
         missing_refspecs(repo, &cfg)?
     };
     if args.dry_run {
-        for r in &refspecs {
-            outln(format!(
-                "would add fetch refspec {} to remote {}",
-                r.spec, r.remote
-            ))?;
-            if !args.server {
-                outln(format!(
-                    "would fetch {}'s ledger and merge it into this one",
-                    r.remote
-                ))?;
-            }
-        }
+        print_refspec_plan(&refspecs, args.server)?;
         print_steps(&steps, "would")?;
         return print_config_steps(&config_steps, "would");
     }

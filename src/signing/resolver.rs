@@ -78,13 +78,7 @@ impl PolicyResolver {
             Error::usage(format!("{setting}: {e}"))
                 .hint(format!("git config {setting} ~/.ssh/allowed_signers"))
         })?;
-        let revoked = match revoked {
-            None => Revocations::default(),
-            Some((rsetting, rpath)) => Revocations::load(&rpath).map_err(|e| {
-                Error::usage(format!("{rsetting}: {e}"))
-                    .hint(format!("git config --unset {rsetting}   # or fix the file"))
-            })?,
-        };
+        let revoked = load_revocations(revoked)?;
         Ok(PolicyResolver {
             source: PolicySource::Configured { path, setting },
             configured: Some(Arc::new(Policy { allowed, revoked })),
@@ -119,13 +113,7 @@ impl PolicyResolver {
                 in_repo: None,
             });
         }
-        let revoked = match revoked {
-            None => Revocations::default(),
-            Some((rsetting, rpath)) => Revocations::load(&rpath).map_err(|e| {
-                Error::usage(format!("{rsetting}: {e}"))
-                    .hint(format!("git config --unset {rsetting}   # or fix the file"))
-            })?,
-        };
+        let revoked = load_revocations(revoked)?;
         let in_repo = crate::trust::InRepo::from_config(repo, revoked)?;
         Ok(PolicyResolver {
             source: in_repo
@@ -168,5 +156,16 @@ fn resolve_path(value: &str, home: Option<&Path>, base: &Path) -> PathBuf {
         p
     } else {
         base.join(p)
+    }
+}
+
+/// The configured revocation file (setting, path), or none.
+fn load_revocations(revoked: Option<(&'static str, PathBuf)>) -> Result<Revocations> {
+    match revoked {
+        None => Ok(Revocations::default()),
+        Some((setting, path)) => Revocations::load(&path).map_err(|e| {
+            Error::usage(format!("{setting}: {e}"))
+                .hint(format!("git config --unset {setting}   # or fix the file"))
+        }),
     }
 }
