@@ -471,6 +471,13 @@ impl Repo {
 
     /// Runs `git args…` in the repository and returns its trimmed standard output.
     pub fn run_git(&self, args: &[&str]) -> Result<String> {
+        let out = self.run_git_raw(args)?;
+        Ok(String::from_utf8_lossy(&out).trim_end().to_string())
+    }
+
+    /// Runs `git args…` in the repository and returns its standard output as bytes
+    /// (`-z` output, paths that are not UTF-8).
+    pub fn run_git_raw(&self, args: &[&str]) -> Result<Vec<u8>> {
         let out = self
             .git_command()
             .args(args)
@@ -488,7 +495,7 @@ impl Repo {
                 String::from_utf8_lossy(&out.stderr).trim()
             )));
         }
-        Ok(String::from_utf8_lossy(&out.stdout).trim_end().to_string())
+        Ok(out.stdout)
     }
 
     /// Who seals: the committer identity as `git commit` itself decides it, so

@@ -475,30 +475,15 @@ pub fn plan_rollback(
 /// Tracked files whose index or worktree differ from HEAD, read without taking the
 /// index lock or refreshing it.
 fn dirty_files(repo: &Repo) -> Result<Vec<Vec<u8>>> {
-    let out = repo
-        .git_command()
-        .args([
-            "--no-optional-locks",
-            "status",
-            "--porcelain=v1",
-            "-z",
-            "--untracked-files=no",
-        ])
-        .stdin(std::process::Stdio::null())
-        .output()
-        .map_err(|e| {
-            Error::environment(format!("cannot run git: {e}"))
-                .with_source(e)
-                .hint("install git and put it on PATH")
-        })?;
-    if !out.status.success() {
-        return Err(Error::environment(format!(
-            "git status failed: {}",
-            String::from_utf8_lossy(&out.stderr).trim()
-        )));
-    }
+    let out = repo.run_git_raw(&[
+        "--no-optional-locks",
+        "status",
+        "--porcelain=v1",
+        "-z",
+        "--untracked-files=no",
+    ])?;
     let mut files = Vec::new();
-    let mut fields = out.stdout.split(|b| *b == 0).filter(|f| !f.is_empty());
+    let mut fields = out.split(|b| *b == 0).filter(|f| !f.is_empty());
     while let Some(entry) = fields.next() {
         let Some(path) = entry.get(3..) else { continue };
         files.push(path.to_vec());

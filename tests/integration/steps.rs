@@ -66,6 +66,25 @@ fn as_map(list: &Value) -> Value {
     Value::Object(m)
 }
 
+/// `git seal run` of the sealed repository's export step (data/raw → out.csv); its
+/// run id.
+fn run_export(repo: &TestRepo<'_>) -> String {
+    repo.seal(&[
+        "run",
+        "--name",
+        "export",
+        "--input",
+        "data/raw",
+        "--output",
+        "out.csv",
+        "--",
+        "sh",
+        "export.sh",
+    ])
+    .ok();
+    last_run(repo)["run_id"].as_str().unwrap().to_string()
+}
+
 fn sealed_repo(sb: &Sandbox) -> TestRepo<'_> {
     let repo = sb.installed("r");
     repo.write("data/raw/a.csv", "id,v\n1,2\n");
@@ -480,20 +499,7 @@ fn record_and_run_check_their_arguments_loudly() {
 fn provenance_names_the_run_and_sees_edits() {
     let sb = Sandbox::new();
     let repo = sealed_repo(&sb);
-    repo.seal(&[
-        "run",
-        "--name",
-        "export",
-        "--input",
-        "data/raw",
-        "--output",
-        "out.csv",
-        "--",
-        "sh",
-        "export.sh",
-    ])
-    .ok();
-    let run_id = last_run(&repo)["run_id"].as_str().unwrap().to_string();
+    let run_id = run_export(&repo);
     let head = repo.rev("HEAD");
     let out = repo.seal(&["provenance", "out.csv"]).ok().stdout();
     assert_has(
@@ -553,20 +559,7 @@ fn provenance_from_a_fresh_clone_reads_shared_records() {
     repo.git(&["remote", "add", "origin", "../hub.git"]).ok();
     repo.seal(&["install"]).ok();
     repo.git(&["config", "seal.shareRuns", "true"]).ok();
-    repo.seal(&[
-        "run",
-        "--name",
-        "export",
-        "--input",
-        "data/raw",
-        "--output",
-        "out.csv",
-        "--",
-        "sh",
-        "export.sh",
-    ])
-    .ok();
-    let run_id = last_run(&repo)["run_id"].as_str().unwrap().to_string();
+    let run_id = run_export(&repo);
     let shared = repo.git_out(&[
         "cat-file",
         "-p",
