@@ -73,7 +73,9 @@ impl Countersign {
             role: role.into(),
             verdict: "verified".into(),
             by,
-            at: Utc::now().to_rfc3339_opts(SecondsFormat::Secs, true),
+            // Milliseconds: two signers who vouch for one seal under one identity in the
+            // same second must not write the same document (its digest names its path).
+            at: Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true),
             note,
             tool: Tool {
                 name: "git-seal".into(),
