@@ -359,7 +359,14 @@ impl<'r> Ledger<'r> {
         loop {
             attempt += 1;
             let view = self.view()?;
-            let Some(new) = next(&view)? else {
+            let built = match next(&view) {
+                Err(e) if is_object_write_race(&e) && attempt <= self.max_retries => {
+                    sleep(backoff(self.retry_base_ms, attempt));
+                    continue;
+                }
+                built => built?,
+            };
+            let Some(new) = built else {
                 return Ok((None, attempt));
             };
             let expect = match view.tip {
@@ -414,6 +421,29 @@ pub fn backoff(base_ms: u64, attempt: u32) -> Duration {
         0
     };
     Duration::from_millis(exp + jitter)
+}
+
+/// Whether `e` is a loose-object write that lost a race with git's own maintenance.
+/// libgit2 writes an object to `objects/tmp_object…`, creates its fanout directory,
+/// then renames the file into it; `git maintenance`'s loose-objects task (run after
+/// commits by default since git 2.5x) ends in `prune-packed`, which removes fanout
+/// directories it emptied, sometimes between those two steps. git retries that
+/// rename itself; libgit2 reports an OS error (or a filesystem one, when the
+/// directory is in the middle of changing as it is made). Objects are
+/// content-addressed, so building the same update again is safe, and an error that
+/// stays is reported after the retries.
+fn is_object_write_race(e: &Error) -> bool {
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(e);
+    while let Some(c) = cause {
+        if let Some(g) = c.downcast_ref::<git2::Error>() {
+            return matches!(
+                g.class(),
+                git2::ErrorClass::Os | git2::ErrorClass::Filesystem
+            );
+        }
+        cause = c.source();
+    }
+    false
 }
 
 fn is_contention(e: &git2::Error) -> bool {
@@ -583,5 +613,65 @@ impl<'r> View<'r> {
             return Ok(None);
         };
         Ok(Some(self.text(blob, &format!("of {commit}"))?))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn repo() -> (tempfile::TempDir, Repo) {
+        let dir = tempfile::tempdir().unwrap();
+        git2::Repository::init(dir.path()).unwrap();
+        let path = camino::Utf8PathBuf::from_path_buf(dir.path().to_path_buf()).unwrap();
+        (dir, Repo::open(Some(&path)).unwrap())
+    }
+
+    /// Blocks the fanout directory of the seal blob `content` is stored as, the way
+    /// `prune-packed` removing it under libgit2 makes the rename into it fail.
+    fn block_fanout(repo: &Repo, content: &[u8]) -> std::path::PathBuf {
+        let blob = Oid::hash_object(ObjectType::Blob, content)
+            .unwrap()
+            .to_string();
+        let fanout = repo.git.path().join("objects").join(&blob[..2]);
+        std::fs::write(&fanout, b"not a directory").unwrap();
+        fanout
+    }
+
+    #[test]
+    fn an_object_write_that_loses_a_race_with_maintenance_is_built_again() {
+        let (_d, repo) = repo();
+        let cfg = Config::load(&repo).unwrap();
+        let commit = Oid::from_str("0123456789abcdef0123456789abcdef01234567").unwrap();
+        let content = b"seal of one commit\n".to_vec();
+        let fanout = block_fanout(&repo, &content);
+        let unblock = std::thread::spawn(move || {
+            sleep(Duration::from_millis(30));
+            std::fs::remove_file(&fanout).unwrap();
+        });
+        let who = Signature::now("t", "t@example.com").unwrap();
+        let appended = Ledger::new(&repo, &cfg)
+            .append(&[(commit, content.clone())], true, &who, "seal")
+            .unwrap();
+        unblock.join().unwrap();
+        assert_eq!(appended.written, vec![commit]);
+        let view = Ledger::new(&repo, &cfg).view().unwrap();
+        let blob = view.note_oid(commit).unwrap().unwrap();
+        assert_eq!(repo.git.find_blob(blob).unwrap().content(), &content[..]);
+    }
+
+    #[test]
+    fn an_object_write_that_keeps_failing_is_reported_after_the_retries() {
+        let (_d, repo) = repo();
+        let cfg = Config::load(&repo).unwrap();
+        let commit = Oid::from_str("0123456789abcdef0123456789abcdef01234567").unwrap();
+        let content = b"seal of one commit\n".to_vec();
+        block_fanout(&repo, &content);
+        let who = Signature::now("t", "t@example.com").unwrap();
+        let err = Ledger::new(&repo, &cfg)
+            .append(&[(commit, content)], true, &who, "seal")
+            .unwrap_err();
+        assert!(is_object_write_race(&err), "{err}");
+        assert_eq!(Ledger::new(&repo, &cfg).tip().unwrap(), None);
     }
 }
