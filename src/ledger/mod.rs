@@ -617,10 +617,11 @@ impl<'r> View<'r> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
 
-    fn repo() -> (tempfile::TempDir, Repo) {
+    /// A fresh repository in a temporary directory, for the ledger's unit tests.
+    pub(super) fn repo() -> (tempfile::TempDir, Repo) {
         let dir = tempfile::tempdir().unwrap();
         git2::Repository::init(dir.path()).unwrap();
         let path = camino::Utf8PathBuf::from_path_buf(dir.path().to_path_buf()).unwrap();
