@@ -341,7 +341,7 @@ impl Repo {
                 Some(id) => Ok(self.git.find_commit(id)?),
                 None => Err(
                     Error::usage("nothing to seal: the current branch has no commits yet")
-                        .hint("make a first commit: git commit"),
+                        .hint("make a first commit: git commit --allow-empty -m 'first commit'"),
                 ),
             };
         }
@@ -350,7 +350,7 @@ impl Repo {
             Err(e) if e.code() == git2::ErrorCode::UnbornBranch => Err(Error::usage(
                 "nothing to seal: the current branch has no commits yet",
             )
-            .hint("make a first commit: git commit")),
+            .hint("make a first commit: git commit --allow-empty -m 'first commit'")),
             Err(e) => Err(e.into()),
         }
     }
