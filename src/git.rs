@@ -877,3 +877,10 @@ pub fn parent_trees<'r>(commit: &Commit<'r>) -> Result<Vec<git2::Tree<'r>>> {
 pub fn short(oid: Oid) -> String {
     oid.to_string()[..7].to_string()
 }
+
+/// The error for a `git` that cannot be started (not on PATH, most often).
+pub fn cannot_run_git(e: std::io::Error) -> Error {
+    Error::environment(format!("cannot run git: {e}"))
+        .with_source(e)
+        .hint("install git and put it on PATH")
+}

@@ -58,7 +58,10 @@ pub fn tag_name(repo: &Repo, name: &str, date: &str) -> Result<String> {
         return Err(Error::usage(format!(
             "'{name}' cannot name a snapshot: refs/tags/{base} is not a valid tag name"
         ))
-        .hint(format!("use letters, digits, '-', '_', '.' and '/': {}", crate::quote::git_seal("snapshot release-1.4"))));
+        .hint(format!(
+            "use letters, digits, '-', '_', '.' and '/': {}",
+            crate::quote::git_seal("snapshot release-1.4")
+        )));
     }
     let mut candidate = base.clone();
     let mut n = 1;

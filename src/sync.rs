@@ -141,7 +141,8 @@ pub fn fetch(repo: &Repo, cfg: &Config, remote: &str) -> Result<Fetched> {
             &refspec,
         ])
         .stdin(Stdio::null())
-        .output()?;
+        .output()
+        .map_err(crate::git::cannot_run_git)?;
     if !out.status.success() {
         return Err(Error::environment(format!(
             "cannot fetch the ledger from {remote}: {}",
@@ -174,7 +175,8 @@ pub fn push(repo: &Repo, cfg: &Config, remote: &str) -> Result<u32> {
             .git_command()
             .args(["push", "--quiet", "--no-verify", remote, &refspec])
             .stdin(Stdio::null())
-            .output()?;
+            .output()
+            .map_err(crate::git::cannot_run_git)?;
         if out.status.success() {
             return Ok(attempt);
         }
@@ -204,7 +206,10 @@ pub fn push(repo: &Repo, cfg: &Config, remote: &str) -> Result<u32> {
             return Err(Error::environment(format!(
                 "cannot push the ledger to {remote} ({attempt} attempts): {err}"
             ))
-            .hint(format!("retry by hand: {}", crate::quote::git_seal(&format!("push {remote}")))));
+            .hint(format!(
+                "retry by hand: {}",
+                crate::quote::git_seal(&format!("push {remote}"))
+            )));
         }
         std::thread::sleep(backoff(cfg.retry_base_ms, attempt));
     }
@@ -317,7 +322,8 @@ fn push_once(
         .env("LC_ALL", "C")
         .env("LANGUAGE", "C")
         .stdin(Stdio::null())
-        .output()?;
+        .output()
+        .map_err(crate::git::cannot_run_git)?;
     let stdout = String::from_utf8_lossy(&out.stdout);
     let rejected: Vec<String> = stdout
         .lines()

@@ -98,7 +98,10 @@ pub fn run_man(args: ManArgs) -> Result<u8> {
     fs_err::create_dir_all(&args.out).map_err(|e| {
         Error::environment(format!("cannot create {}: {e}", args.out))
             .with_source(e)
-            .hint(format!("name a directory you can write: {}", crate::quote::git_seal("man --out ./man")))
+            .hint(format!(
+                "name a directory you can write: {}",
+                crate::quote::git_seal("man --out ./man")
+            ))
     })?;
     let mut cmd = program();
     // Built, the subcommands carry the global arguments (--repo) their own rules name.

@@ -105,7 +105,10 @@ pub fn run(args: Args) -> Result<u8> {
             if e.hint.is_some() {
                 return Err(e);
             }
-            return Err(e.hint(format!("nothing was written; retry: {}", crate::quote::git_seal("seal --missing"))));
+            return Err(e.hint(format!(
+                "nothing was written; retry: {}",
+                crate::quote::git_seal("seal --missing")
+            )));
         }
     };
     let verb = if args.dry_run { "would seal" } else { "sealed" };

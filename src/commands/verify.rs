@@ -343,7 +343,9 @@ fn hint(problems: &[Problem], tag_problems: &[(&str, TagProblem)]) -> String {
         .find(|p| !matches!(p.reason, Reason::NoSeal | Reason::UnsealedParent { .. }))
         .map(|p| short(p.commit))
         .or_else(|| {
-            let (tag, _) = tag_problems.iter().find(|(_, p)| *p != TagProblem::NoSeal)?;
+            let (tag, _) = tag_problems
+                .iter()
+                .find(|(_, p)| *p != TagProblem::NoSeal)?;
             Some(crate::quote::shell(tag))
         });
     if unsealed_commits + unsealed_tags.len() < problems.len() + tag_problems.len() {
@@ -353,7 +355,10 @@ fn hint(problems: &[Problem], tag_problems: &[(&str, TagProblem)]) -> String {
              read it with {show}, and check the object store with git fsck"
         )
     } else if unsealed_commits > 0 {
-        format!("seal what has no seal with: {}", crate::quote::git_seal("seal --missing"))
+        format!(
+            "seal what has no seal with: {}",
+            crate::quote::git_seal("seal --missing")
+        )
     } else {
         format!(
             "seal tags by hand with: {}",

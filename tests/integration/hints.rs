@@ -519,7 +519,10 @@ fn rollback_to_a_snapshot_that_does_not_verify_hints_the_closest_one_that_does()
     let r = repo
         .seal(&["rollback", &bad, "--reason", "it's broken"])
         .fails_with(1);
-    let hint = hinted(&r.stderr(), "roll back to the closest snapshot that verifies: ");
+    let hint = hinted(
+        &r.stderr(),
+        "roll back to the closest snapshot that verifies: ",
+    );
     assert_eq!(hint, r"git seal rollback --reason 'it'\''s broken'");
     paste(&repo, &hint).ok();
     assert_eq!(std::fs::read_to_string(repo.path.join("a")).unwrap(), "1\n");
@@ -577,7 +580,14 @@ fn a_refused_push_of_a_broken_seal_names_the_commits_and_resealing_them_lets_it_
         line,
         format!("git seal verify {short}; re-seal what you trust: git seal seal --force {short}")
     );
-    paste(&repo, &hinted(&r.stderr(), &format!("inspect with git seal verify {short}; re-seal what you trust: "))).ok();
+    paste(
+        &repo,
+        &hinted(
+            &r.stderr(),
+            &format!("inspect with git seal verify {short}; re-seal what you trust: "),
+        ),
+    )
+    .ok();
     repo.git(&["push", "-q", "origin", "main"]).ok();
 }
 
@@ -687,4 +697,27 @@ fn hints_under_repo_carry_the_flag_and_work_pasted_from_elsewhere() {
     // Without --repo, hints name no flag.
     let r = repo.seal(&["export", "HEAD~3", "--out", "o"]);
     assert!(!r.stderr().contains("--repo"), "{}", r.stderr());
+}
+
+#[test]
+fn an_unknown_hook_hints_reinstalling_and_fetch_from_a_missing_remote_hints_a_retry() {
+    let sb = Sandbox::new();
+    let repo = sb.init("r", &[]);
+    let r = repo.seal(&["hook", "bogus"]).fails_with(2);
+    let hint = hinted(&r.stderr(), "reinstall the hooks: ");
+    paste(&repo, &hint).ok();
+    let r = repo.seal(&["status"]).ok();
+    assert!(!r.stdout().contains("missing"), "{}", r.stdout());
+    // A remote whose repository is not there yet: once it is, the retry works.
+    let hub = sb.path().join("hub.git");
+    repo.git(&["remote", "add", "origin", hub.to_str().unwrap()])
+        .ok();
+    let r = repo.seal(&["fetch", "origin"]).fails_with(2);
+    let hint = hinted(
+        &r.stderr(),
+        "check the remote (git remote -v), then retry: ",
+    );
+    assert_eq!(hint, "git seal fetch origin");
+    sb.bare("hub.git");
+    paste(&repo, &hint).ok();
 }
