@@ -666,6 +666,20 @@ fn hints_without_a_command_are_printed() {
     at.git(&["init", "-q"]).ok();
     let e = at.seal(&["status"]).fails_with(2);
     e.stderr_has("hint: move the repository to a path that is valid UTF-8");
+    // A tag of a tree: git-seal seals tags of commits, and which commit is meant
+    // only the user knows.
+    repo.git(&["tag", "treetag", "HEAD^{tree}"]).ok();
+    let e = repo.seal(&["seal", "treetag"]).fails_with(2);
+    e.stderr_has("hint: git-seal seals tags of commits");
+    // A date git cannot read: the hint gives forms it can.
+    let e = repo.seal(&["log", "--since", "someday"]).fails_with(2);
+    e.stderr_has("hint: e.g. --since yesterday");
+    // Export into a place that cannot hold it: which of the three is wrong, and
+    // its fix, is the user's to see.
+    repo.write("file", "x\n");
+    let e = repo.seal(&["export", "HEAD", "--out", "file/x"]);
+    assert_ne!(e.code(), 0, "{}", e.stderr());
+    e.stderr_has("hint: check that the directory is writable, has space and holds no links");
 }
 
 /// Under `--repo PATH`, hints name `git seal --repo PATH …`: pasted from the
@@ -720,4 +734,82 @@ fn an_unknown_hook_hints_reinstalling_and_fetch_from_a_missing_remote_hints_a_re
     assert_eq!(hint, "git seal fetch origin");
     sb.bare("hub.git");
     paste(&repo, &hint).ok();
+}
+
+#[test]
+fn a_commit_the_hook_could_not_seal_hints_sealing_it_later_and_that_works() {
+    let sb = Sandbox::new();
+    let repo = sb.installed("r");
+    repo.commit_file("a", "1\n", "first");
+    repo.git(&["config", "seal.maxRetries", "0"]).ok();
+    let lock = repo.path.join(".git/refs/notes/seal.lock");
+    std::fs::write(&lock, "").unwrap();
+    let r = repo
+        .git(&["commit", "-q", "--allow-empty", "-m", "second"])
+        .ok();
+    r.stderr_has("nothing sealed");
+    let hint = hinted(&r.stderr(), "seal later with: ");
+    std::fs::remove_file(&lock).unwrap();
+    paste(&repo, &hint).ok();
+    repo.seal(&["verify", "--all"])
+        .ok()
+        .stdout_has("ok: 2 commit(s) verified");
+}
+
+/// Documents over the size cap: the hints show what made them so.
+#[test]
+fn seals_over_the_size_cap_hint_commands_that_show_why() {
+    let sb = Sandbox::new();
+    let repo = sb.installed("r");
+    repo.commit_file("a", "1\n", "first");
+    // A note in the ledger no git-seal wrote: its size.
+    repo.write("big", &"x".repeat(70 * 1024));
+    repo.git(&["notes", "--ref=seal", "add", "-f", "-F", "big", "HEAD"])
+        .ok();
+    let r = repo.seal(&["show"]);
+    assert_ne!(r.code(), 0, "{}", r.stderr());
+    let hint = hinted(
+        &r.stderr(),
+        "no git-seal writes such a document; see its size with: ",
+    );
+    let size = paste(&repo, &hint).ok().stdout();
+    assert!(size.trim().parse::<u64>().unwrap() > 64 * 1024, "{size}");
+    // A commit whose names would make its seal too large: the names.
+    let long = "n".repeat(70 * 1024);
+    let mut args = crate::harness::HOOKS_OFF.to_vec();
+    args.extend_from_slice(&["commit", "-q", "--allow-empty", "-m", "long name"]);
+    let mut cmd = repo.cmd("git", &args);
+    cmd.env("GIT_AUTHOR_NAME", &long);
+    run_with_stdin(cmd, b"").ok();
+    let id = repo.rev("HEAD");
+    let r = repo.seal(&["seal", "HEAD"]);
+    assert_eq!(r.code(), 1, "{}", r.stderr());
+    let hint = hinted(&r.stderr(), "see them with: ");
+    assert!(hint.ends_with(&id), "{hint}");
+    paste(&repo, &hint).ok().stdout_has(&long);
+}
+
+#[test]
+fn a_server_refusing_a_rewritten_ledger_hints_fetch_and_push_and_that_gets_through() {
+    let sb = Sandbox::new();
+    let repo = installed_with_hub(&sb);
+    sb.at(sb.path().join("hub.git"))
+        .seal(&["install", "--server"])
+        .ok();
+    repo.commit_file("a", "1\n", "first");
+    repo.git(&["push", "-q", "origin", "main"]).ok();
+    // A ledger started over: the server's is no ancestor of it.
+    repo.git(&["update-ref", "-d", "refs/notes/seal"]).ok();
+    repo.commit_file("a", "2\n", "second");
+    repo.seal(&["seal", "--missing"]).ok();
+    let r = repo.git(&["push", "-f", "origin", "refs/notes/seal:refs/notes/seal"]);
+    assert_ne!(r.code(), 0, "{}", r.stderr());
+    let server = r.stderr().replace("remote: ", "");
+    let hint = hinted(
+        &server,
+        "fetch and merge the ledger instead of rewriting it, then push again: ",
+    );
+    paste(&repo, &hint).ok();
+    repo.git(&["push", "-q", "origin", "main"]).ok();
+    repo.seal(&["verify"]).ok();
 }
