@@ -813,3 +813,24 @@ fn a_server_refusing_a_rewritten_ledger_hints_fetch_and_push_and_that_gets_throu
     repo.git(&["push", "-q", "origin", "main"]).ok();
     repo.seal(&["verify"]).ok();
 }
+
+#[test]
+fn a_fetched_ledger_that_is_not_canonical_hints_the_command_that_lists_it() {
+    let sb = Sandbox::new();
+    let repo = installed_with_hub(&sb);
+    repo.commit_file("a", "1\n", "first");
+    repo.git(&["push", "-q", "origin", "main"]).ok();
+    repo.hostile_ledger_file("README", b"not a note\n");
+    let hostile = repo.rev("refs/notes/seal");
+    repo.git(&["push", "-q", "--no-verify", "origin", "refs/notes/seal"])
+        .ok();
+    let clone = sb.clone("hub.git", "c");
+    let r = clone.seal(&["fetch", "origin"]).fails_with(1);
+    let hint = hinted(&r.stderr(), "inspect it (");
+    let list = hint
+        .split(") and ask")
+        .next()
+        .unwrap_or_else(|| panic!("{hint}"));
+    assert_eq!(list, format!("git ls-tree -r {hostile}"));
+    paste(&clone, list).ok().stdout_has("\tREADME");
+}
