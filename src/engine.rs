@@ -160,7 +160,8 @@ fn refuse_valid(repo: &Repo, ledger: &Ledger<'_>, commits: &[Oid]) -> Result<()>
                 short(oid)
             ))
             .hint(format!(
-                "--force replaces only a seal that fails: git seal verify {oid}"
+                "--force replaces only a seal that fails: {}",
+                crate::quote::git_seal(&format!("verify {oid}"))
             )));
         }
     }

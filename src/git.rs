@@ -341,7 +341,7 @@ impl Repo {
                 Some(id) => Ok(self.git.find_commit(id)?),
                 None => Err(
                     Error::usage("nothing to seal: the current branch has no commits yet")
-                        .hint("make a first commit: git commit"),
+                        .hint("make a first commit: git commit --allow-empty -m 'first commit'"),
                 ),
             };
         }
@@ -350,7 +350,7 @@ impl Repo {
             Err(e) if e.code() == git2::ErrorCode::UnbornBranch => Err(Error::usage(
                 "nothing to seal: the current branch has no commits yet",
             )
-            .hint("make a first commit: git commit")),
+            .hint("make a first commit: git commit --allow-empty -m 'first commit'")),
             Err(e) => Err(e.into()),
         }
     }
@@ -876,4 +876,11 @@ pub fn parent_trees<'r>(commit: &Commit<'r>) -> Result<Vec<git2::Tree<'r>>> {
 /// Short form of an object id, as git prints it by default.
 pub fn short(oid: Oid) -> String {
     oid.to_string()[..7].to_string()
+}
+
+/// The error for a `git` that cannot be started (not on PATH, most often).
+pub fn cannot_run_git(e: std::io::Error) -> Error {
+    Error::environment(format!("cannot run git: {e}"))
+        .with_source(e)
+        .hint("install git and put it on PATH")
 }

@@ -348,8 +348,9 @@ fn plan_install_in(dir: &Utf8Path, hooks: &[&str], steps: &mut Vec<Step>) -> Res
                         "cannot chain {path}: {chained} and {stale} already exist"
                     ))
                     .hint(format!(
-                        "remove the oldest, then install again: rm {} && git seal install",
-                        crate::quote::shell(stale.as_str())
+                        "remove the oldest, then install again: rm {} && {}",
+                        crate::quote::shell(stale.as_str()),
+                        crate::quote::git_seal("install")
                     )));
                 }
                 steps.push(Step::Chain {

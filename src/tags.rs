@@ -871,7 +871,7 @@ fn check_evtag(
         });
     }
     let mut finder = crate::submodules::Finder::new(repo.common_dir.as_std_path());
-    let reseal = format!("git seal seal {}", shell_quote(&seal.tag));
+    let reseal = crate::quote::git_seal(&format!("seal {}", shell_quote(&seal.tag)));
     for link in &checksum.left_out {
         let here = has_gitlink(repo, &mut finder, link);
         let fix = if here {

@@ -98,7 +98,10 @@ pub fn run(args: Args) -> Result<u8> {
                 "git {}.{} has no reference-transaction hook: tags are not sealed automatically",
                 version.0, version.1
             ))?;
-            outln("hint: seal a tag by hand with: git seal seal TAG")?;
+            outln(format!(
+                "hint: seal a tag by hand with: {}",
+                crate::quote::git_seal("seal TAG")
+            ))?;
         }
     }
     match tip {
@@ -133,11 +136,14 @@ pub fn run(args: Args) -> Result<u8> {
             .collect();
         if let Some(remote) = unfetched.first() {
             outln(format!(
-                "hint: fetch the seals others made first: git seal fetch {}",
-                crate::quote::shell(remote)
+                "hint: fetch the seals others made first: {}",
+                crate::quote::git_seal(&format!("fetch {}", crate::quote::shell(remote)))
             ))?;
         } else {
-            outln("hint: seal them with: git seal seal --missing")?;
+            outln(format!(
+                "hint: seal them with: {}",
+                crate::quote::git_seal("seal --missing")
+            ))?;
         }
     }
     Ok(0)
@@ -211,7 +217,10 @@ fn other_holder(dirs: &[camino::Utf8PathBuf], hook: &str) -> (String, String) {
             Holder::Missing => {
                 return (
                     "missing".into(),
-                    "install the hooks with: git seal install".into(),
+                    format!(
+                        "install the hooks with: {}",
+                        crate::quote::git_seal("install")
+                    ),
                 )
             }
         }
@@ -247,7 +256,10 @@ fn describe(remote: &str, state: RemoteLedger) -> String {
     let r = crate::quote::shell(remote);
     match state {
         RemoteLedger::NoRefspec => {
-            "no fetch refspec for seals (remote added after install): git seal install".into()
+            format!(
+                "no fetch refspec for seals (remote added after install): {}",
+                crate::quote::git_seal("install")
+            )
         }
         RemoteLedger::NotFetched => format!("not fetched yet: git fetch {r}"),
         RemoteLedger::NoLedger => "has no ledger (as of the last fetch)".to_string(),
@@ -256,13 +268,22 @@ fn describe(remote: &str, state: RemoteLedger) -> String {
             behind: 0,
         } => "up to date".to_string(),
         RemoteLedger::Tracked { ahead, behind: 0 } => {
-            format!("{ahead} ahead: git seal push {r}")
+            format!(
+                "{ahead} ahead: {}",
+                crate::quote::git_seal(&format!("push {r}"))
+            )
         }
         RemoteLedger::Tracked { ahead: 0, behind } => {
-            format!("{behind} behind: git seal fetch {r}")
+            format!(
+                "{behind} behind: {}",
+                crate::quote::git_seal(&format!("fetch {r}"))
+            )
         }
         RemoteLedger::Tracked { ahead, behind } => {
-            format!("diverged ({ahead} ahead, {behind} behind): git seal fetch {r}")
+            format!(
+                "diverged ({ahead} ahead, {behind} behind): {}",
+                crate::quote::git_seal(&format!("fetch {r}"))
+            )
         }
     }
 }

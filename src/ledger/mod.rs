@@ -91,7 +91,7 @@ impl WriterLock {
                         "another git-seal process has held {path} for {} ms (the wait seal.maxRetries and seal.retryBaseMs allow)",
                         wait.as_millis()
                     ))
-                    .hint("if it is stuck, stop it; then retry: git seal seal --missing"))
+                    .hint(format!("if it is stuck, stop it; then retry: {}", crate::quote::git_seal("seal --missing"))))
                 }
                 Err(std::fs::TryLockError::Error(e)) => {
                     return Err(Error::environment(format!("cannot lock {path}: {e}")).with_source(e))
@@ -391,7 +391,7 @@ impl<'r> Ledger<'r> {
                         "the ledger {} is locked by another git process ({attempt} attempts): {lock} exists",
                         self.refname
                     ))
-                    .hint(format!("if no git process is running, remove it: rm '{lock}'")));
+                    .hint(format!("if no git process is running, remove it: rm {}", crate::quote::shell(lock.as_str()))));
                 }
                 Err(e) if is_contention(&e) => {
                     return Err(Error::environment(format!(
