@@ -152,6 +152,10 @@ fn conflicting_output_flags_are_refused_by_the_parser() {
         doc["error"]["message"].as_str().unwrap(),
         "cannot be used with",
     );
+    let r = repo
+        .seal(&["diff", "HEAD~1", "HEAD", "--json", "--checksums"])
+        .fails_with(2);
+    assert_has(&r.stderr(), "cannot be used with");
     let r = repo.seal(&["verify", "--json", "--bogus"]).fails_with(2);
     assert_eq!(json(&r.stdout())["error"]["kind"], "usage");
     // Help is not an error: text only.
@@ -473,4 +477,76 @@ fn every_dependency_of_the_binary_is_used_in_its_source() {
             "{name} is in [dependencies] but nothing in src/ uses it"
         );
     }
+}
+
+#[test]
+fn every_json_document_names_its_schema() {
+    let sb = Sandbox::new();
+    let repo = sealed_repo(&sb);
+    repo.git_hooks_off(&["tag", "-a", "v1", "-m", "release"])
+        .ok();
+    repo.seal(&["seal", "v1"]).ok();
+    repo.seal(&[
+        "run",
+        "--output",
+        "out.txt",
+        "--",
+        "sh",
+        "-c",
+        "echo x > out.txt",
+    ])
+    .ok();
+    let docs: &[(&[&str], &str)] = &[
+        (&["verify", "--json"], "git-seal/verify/v1"),
+        (&["verify", "v1", "--json"], "git-seal/verify/v1"),
+        (&["status", "--json"], "git-seal/status/v2"),
+        (&["diff", "HEAD~1", "HEAD", "--json"], "git-seal/diff/v1"),
+        (&["show", "--json"], "git-seal/seal/v1"),
+        (&["show", "v1", "--json"], "git-seal/seal/v1"),
+        (&["manifest", "--json"], "git-seal/manifest/v1"),
+        (
+            &["rollback", "--list", "--json"],
+            "git-seal/rollback-list/v1",
+        ),
+        (
+            &["provenance", "out.txt", "--json"],
+            "git-seal/provenance/v1",
+        ),
+    ];
+    for (args, schema) in docs {
+        let doc = json(&repo.seal(args).ok().stdout());
+        assert_eq!(doc["schema"], *schema, "{args:?}: {doc}");
+    }
+    for line in repo.seal(&["log", "--json"]).ok().stdout().lines() {
+        assert_eq!(json(line)["schema"], "git-seal/run/v2");
+    }
+}
+
+#[test]
+fn rollback_list_json_holds_the_records_its_text_lists() {
+    let sb = Sandbox::new();
+    let repo = sb.installed("r");
+    repo.commit_file("app.txt", "v1\n", "release one");
+    let one = repo.rev("HEAD");
+    repo.seal(&["snapshot", "rel"]).ok();
+    repo.commit_file("app.txt", "v2\n", "release two");
+    let two = repo.rev("HEAD");
+    repo.seal(&["rollback", "--reason", "v2 is broken"]).ok();
+    let text = repo.seal(&["rollback", "--list"]).ok().stdout();
+    let doc = json(&repo.seal(&["rollback", "--list", "--json"]).ok().stdout());
+    let list = doc["rollbacks"].as_array().unwrap();
+    assert_eq!(list.len(), 1, "{doc}");
+    let r = &list[0];
+    assert_eq!(r["from"], two.as_str());
+    assert_eq!(r["to"], one.as_str());
+    assert_eq!(r["reason"], "v2 is broken");
+    let tag = r["tag"].as_str().unwrap();
+    assert!(tag.starts_with("snapshot/rel@"), "{doc}");
+    let at = r["at"].as_str().unwrap();
+    assert!(at.ends_with('Z'), "a UTC time: {at}");
+    assert_has(
+        &text,
+        format!("{at}  {} -> {} ({tag})", &two[..7], &one[..7]),
+    );
+    assert_has(&text, "reason: v2 is broken");
 }
