@@ -550,3 +550,34 @@ fn rollback_list_json_holds_the_records_its_text_lists() {
     );
     assert_has(&text, "reason: v2 is broken");
 }
+
+/// One spelling of a time git-seal stamps, in every document: RFC 3339 in UTC with
+/// `Z` (git's own author and committer times keep their offset).
+#[test]
+fn every_time_git_seal_stamps_is_utc_spelled_with_z() {
+    let sb = Sandbox::new();
+    let repo = sealed_repo(&sb);
+    repo.git_hooks_off(&["tag", "-a", "v1", "-m", "release"])
+        .ok();
+    repo.seal(&["seal", "v1"]).ok();
+    let utc = |what: &str, t: &serde_json::Value| {
+        let t = t.as_str().unwrap_or_else(|| panic!("{what}: {t}"));
+        let ok = t.len() >= 20 && t.ends_with('Z') && t.as_bytes()[10] == b'T' && !t.contains('+');
+        assert!(ok, "{what}: {t}");
+    };
+    let commit = json(&repo.seal(&["show", "--json"]).ok().stdout());
+    utc("a commit seal's sealed_at", &commit["sealed_at"]);
+    let tag = json(&repo.seal(&["show", "v1", "--json"]).ok().stdout());
+    utc("a tag seal's sealed_at", &tag["sealed_at"]);
+    for line in repo.seal(&["log", "--json"]).ok().stdout().lines() {
+        let record = json(line);
+        utc("a run record's started_at", &record["started_at"]);
+        utc("a run record's finished_at", &record["finished_at"]);
+    }
+    // The commit's own times are git's, with the offset git recorded.
+    let git_time = repo.git_out(&["log", "-1", "--format=%aI"]);
+    assert_eq!(
+        commit["author"]["time"],
+        git_time.replace('Z', "+00:00").as_str()
+    );
+}
