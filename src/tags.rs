@@ -434,7 +434,7 @@ pub fn seal_tag(
                 .collect(),
         },
         snapshot: frozen.clone(),
-        sealed_at: Utc::now().to_rfc3339_opts(SecondsFormat::Secs, false),
+        sealed_at: Utc::now().to_rfc3339_opts(SecondsFormat::Secs, true),
         sealed_by: Identity {
             name: sealer_name.clone(),
             email: sealer_email.clone(),

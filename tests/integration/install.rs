@@ -269,6 +269,31 @@ fn install_sh_builds_installs_man_pages_and_completions_and_wires_only_the_repo_
         String::from_utf8_lossy(&help.stderr)
     );
     assert_has(&String::from_utf8_lossy(&help.stdout), "git-seal");
+    // git looks for git-seal(1) itself; `git seal --help` is `git help seal`.
+    let page = repo
+        .cmd("man", &["-w", "git-seal"])
+        .env("PATH", &path)
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&page.stdout).trim(),
+        prefix.join("share/man/man1/git-seal.1").to_str().unwrap()
+    );
+    let help = repo
+        .cmd("git", &["seal", "--help"])
+        .env("PATH", &path)
+        .env("MANPAGER", "cat")
+        .env("GIT_PAGER", "cat")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&help.stdout);
+    assert!(
+        help.status.success(),
+        "{}",
+        String::from_utf8_lossy(&help.stderr)
+    );
+    assert_has(&text, "GIT-SEAL(1)");
+    assert_has(&text, "git-seal-verify(1)");
     // Completions, loaded by a real bash: `git seal ver<TAB>` through git's own
     // completion, and options of a subcommand.
     let git_completion = "/usr/share/bash-completion/completions/git";
