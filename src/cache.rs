@@ -19,7 +19,9 @@
 //! Invariants: entries are written atomically and only from manifests computed from
 //! the tree they are named after; a missing, unreadable or corrupt entry (or a delta
 //! whose base is gone) is a miss, never an error; deleting the whole directory loses
-//! nothing but time. `verify --no-cache` bypasses every store.
+//! nothing but time. `verify --no-cache` bypasses every store. A sealing run
+//! ([`Manifests::vouched_by`]) derives from a manifest read from disk only when a
+//! seal states its digest, so a rewritten entry costs time, never a wrong seal.
 
 use std::collections::{HashSet, VecDeque};
 use std::io::{BufRead, BufReader, Read};
