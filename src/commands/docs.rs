@@ -104,7 +104,8 @@ pub fn run_man(args: ManArgs) -> Result<u8> {
             ))
     })?;
     let mut cmd = program();
-    // Built, the subcommands carry the global arguments (--repo) their own rules name.
+    // Built first, so that each subcommand holds the global options (`--repo`) its
+    // own options refer to when it is rendered alone.
     cmd.build();
     write_page(&args.out, &cmd, "git-seal")?;
     for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set()) {
