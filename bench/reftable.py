@@ -7,7 +7,9 @@ Two repositories alike but for `git init --ref-format=files|reftable` (200 files
 20 sealed commits). Per run, alternating between the two: a commit with the
 post-commit hook (the seal), `git seal verify HEAD`, `git seal status`, and a push of
 one sealed commit to a gated bare server of the same format (pre-push + pre-receive).
-Prints medians, the files backend as baseline, the ratio per figure, and how many
+Prints medians of wall and CPU time (user + system of every process a figure
+starts, which load on a shared machine moves least), the files backend as
+baseline, the ratio per figure, and how many
 git processes each figure starts on either backend (counted with GIT_TRACE2 in one
 more run): in a reftable repository git-seal reads and moves refs through `git`,
 which libgit2 does in-process on the files backend. Also prints the cost of one
@@ -17,6 +19,7 @@ which must be 2.45 or later).
 """
 import argparse
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -52,9 +55,14 @@ def main():
         return p
 
     def timed(cwd, *a):
+        """(wall seconds, CPU seconds of the processes it started: user + system).
+        CPU time is what other load on a shared machine moves least."""
+        r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
         t = time.perf_counter()
         run(cwd, *a)
-        return time.perf_counter() - t
+        wall = time.perf_counter() - t
+        r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        return wall, (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime)
 
     version = run(base, "git", "--version").stdout.decode().strip()
     repos = {}
@@ -117,17 +125,23 @@ def main():
             sys.exit(f"{fmt}: {n} seals for {21 + args.runs} commits")
     ref_read = [timed(repos["reftable"], "git", "for-each-ref", "--include-root-refs")
                 for _ in range(args.runs)]
+    load = os.getloadavg()[0]
 
-    print(f"{version}, {args.runs} runs each, medians; baseline: the files backend")
-    print(f"{'figure':32} {'files':>9} {'reftable':>9} {'ratio':>6}  (bar: <= 1.10)"
-          f"  git processes files/reftable")
-    for f in FIGURES:
-        a = statistics.median(times[("files", f)]) * 1000
-        b = statistics.median(times[("reftable", f)]) * 1000
-        print(f"{f:32} {a:7.1f}ms {b:7.1f}ms {b / a:6.3f}"
-              f"  {spawned[('files', f)]}/{spawned[('reftable', f)]}")
-    print(f"one git process reading every ref (for-each-ref --include-root-refs): "
-          f"{statistics.median(ref_read) * 1000:.1f} ms median")
+    def med(fmt, f, kind):
+        return statistics.median(t[kind] for t in times[(fmt, f)]) * 1000
+
+    print(f"{version}, {args.runs} runs each, medians; baseline: the files backend; "
+          f"load average {load:.1f}")
+    for kind, what in ((0, "wall"), (1, "CPU")):
+        print(f"{'figure [' + what + ']':32} {'files':>9} {'reftable':>9} {'ratio':>6}"
+              f"  (bar: <= 1.10)  git processes files/reftable")
+        for f in FIGURES:
+            a, b = med("files", f, kind), med("reftable", f, kind)
+            print(f"{f:32} {a:7.1f}ms {b:7.1f}ms {b / a:6.3f}"
+                  f"  {spawned[('files', f)]}/{spawned[('reftable', f)]}")
+    print("one git process reading every ref (for-each-ref --include-root-refs): "
+          f"{statistics.median(t[0] for t in ref_read) * 1000:.1f} ms wall, "
+          f"{statistics.median(t[1] for t in ref_read) * 1000:.1f} ms CPU (medians)")
 
 
 if __name__ == "__main__":

@@ -183,7 +183,7 @@ struct Setting {
 /// `core.hooksPath` with where it is set, if it is.
 fn hooks_path_setting(repo: &Repo) -> Result<Option<Setting>> {
     let out = repo
-        .git_command()
+        .git_query()
         .args([
             "config",
             "--show-scope",

@@ -47,6 +47,20 @@ pub fn legacy_fetch_refspec(cfg: &Config, remote: &str) -> String {
     format!("+{}:{}", cfg.ledger_ref, tracking_ref(cfg, remote))
 }
 
+/// Whether `git push` to `remote` moves the ledger's tracking ref itself: git updates
+/// the remote-tracking refs that the remote's fetch refspecs map a pushed ref to, when
+/// the push succeeded or found it up to date.
+pub fn push_moves_tracking(repo: &Repo, cfg: &Config, remote: &str) -> bool {
+    let specs = [
+        fetch_refspec(cfg, remote),
+        legacy_fetch_refspec(cfg, remote),
+    ];
+    repo.git.find_remote(remote).is_ok_and(|r| {
+        r.fetch_refspecs()
+            .is_ok_and(|have| have.iter().flatten().any(|s| specs.iter().any(|w| w == s)))
+    })
+}
+
 /// What a fetch of a remote's ledger found.
 #[derive(Debug)]
 pub enum Fetched {

@@ -272,7 +272,8 @@ fn other_holder(dirs: &[camino::Utf8PathBuf], hook: &str) -> HookHolder {
 
 /// git's (major, minor) version, from `git --version`.
 fn git_version(repo: &Repo) -> Option<(u32, u32)> {
-    let out = repo.run_git(&["--version"]).ok()?;
+    let out = repo.git_query().arg("--version").output().ok()?;
+    let out = String::from_utf8_lossy(&out.stdout);
     let mut parts = out.split_whitespace().nth(2)?.split('.');
     Some((parts.next()?.parse().ok()?, parts.next()?.parse().ok()?))
 }

@@ -355,6 +355,8 @@ impl<'r> Ledger<'r> {
         let _writer =
             WriterLock::acquire(self.repo, writer_wait(self.max_retries, self.retry_base_ms))?;
         let reflog = format!("git-seal: {what}");
+        // Started before the first build, which it then does not wait for.
+        let mut writer = self.repo.ref_writer(&reflog);
         let mut attempt = 0;
         loop {
             attempt += 1;
@@ -373,7 +375,7 @@ impl<'r> Ledger<'r> {
                 Some(old) => Expect::At(old),
                 None => Expect::Absent,
             };
-            let swapped = self.repo.update_ref(&self.refname, new, expect, &reflog);
+            let swapped = writer.update(&self.refname, new, expect);
             match swapped {
                 Ok(_) => return Ok((Some(new), attempt)),
                 Err(e)
@@ -381,6 +383,16 @@ impl<'r> Ledger<'r> {
                         && clear_stale_ref_lock(self.repo, &self.refname) =>
                 {
                     // A killed writer's lock file: removed; try again at once.
+                }
+                Err(e)
+                    if e.code() == ErrorCode::Modified
+                        && attempt == 1
+                        && self.repo.uses_reftable() =>
+                {
+                    // The tip came from refs listed before the writers' lock was
+                    // taken (git-seal lists a reftable's refs once): perhaps before
+                    // the writer ahead moved it. The failed swap dropped them: read
+                    // again at once.
                 }
                 Err(e) if is_contention(&e) && attempt <= self.max_retries => {
                     sleep(backoff(self.retry_base_ms, attempt));
