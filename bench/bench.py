@@ -130,6 +130,16 @@ def bench_small(base, env, runs):
         report(f"small repo, {label}: cost the hooks add", (a - b) * 1000, "ms", target=10)
 
 
+def write_small_tree(root, files=200):
+    """`files` small text files spread over ten directories: the repository the
+    per-hook benchmarks (config hooks, reftable) commit into."""
+    for i in range(files):
+        d = os.path.join(root, f"d{i % 10}")
+        os.makedirs(d, exist_ok=True)
+        with open(os.path.join(d, f"f{i}.txt"), "w") as f:
+            f.write(f"file {i}\n" * 50)
+
+
 def write_tree(root, files, size):
     rnd = random.Random(42)
     for i in range(files):

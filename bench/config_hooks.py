@@ -19,7 +19,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from bench import BIN, ROOT, alternate, env_for  # noqa: E402
+from bench import BIN, ROOT, alternate, env_for, write_small_tree  # noqa: E402
 
 
 def main():
@@ -45,11 +45,7 @@ def main():
     for form in ["files", "config", "none"]:
         path = os.path.join(base, form)
         run(base, "git", "init", "-q", "-b", "main", path)
-        for i in range(200):
-            d = os.path.join(path, f"d{i % 10}")
-            os.makedirs(d, exist_ok=True)
-            with open(os.path.join(d, f"f{i}.txt"), "w") as f:
-                f.write(f"file {i}\n" * 50)
+        write_small_tree(path)
         run(path, "git", "add", "-A")
         run(path, "git", "commit", "-q", "-m", "base")
         if form != "none":

@@ -27,7 +27,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from bench import BIN, ROOT, alternate, env_for  # noqa: E402
+from bench import BIN, ROOT, alternate, env_for, write_small_tree  # noqa: E402
 
 NEWEST_GIT = os.path.expanduser("~/.cache/git-seal/test-tools/git-2.55.0/bin")
 FIGURES = ["post-commit", "verify HEAD", "status", "push (pre-push + pre-receive)"]
@@ -75,11 +75,7 @@ def main():
         run(path, "git", "config", "gc.auto", "0")  # no background gc in the figures
         run(path, "git", "remote", "add", "origin", server)
         run(path, seal, "install")
-        for i in range(200):
-            d = os.path.join(path, f"d{i % 10}")
-            os.makedirs(d, exist_ok=True)
-            with open(os.path.join(d, f"f{i}.txt"), "w") as f:
-                f.write(f"file {i}\n" * 50)
+        write_small_tree(path)
         run(path, "git", "add", "-A")
         run(path, "git", "commit", "-q", "-m", "base")
         for i in range(19):
