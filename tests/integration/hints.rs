@@ -549,6 +549,40 @@ fn a_locked_ledger_hints_the_real_lock_file_and_removing_it_lets_sealing_work() 
 }
 
 #[test]
+fn a_writers_lock_held_by_another_process_hints_a_retry_that_works_once_it_is_gone() {
+    let sb = Sandbox::new();
+    let repo = sb.installed("r");
+    repo.commit_file("a", "1\n", "first");
+    repo.commit_unsealed("u", "unsealed");
+    repo.git(&["config", "seal.maxRetries", "0"]).ok();
+    // Another git-seal writer, as flock(1) holds it: the same flock(2) lock.
+    let lock = repo.path.join(".git/seal/ledger.lock");
+    std::fs::create_dir_all(lock.parent().unwrap()).unwrap();
+    let mut holder = sb.command("flock", &repo.path);
+    holder.arg("-o").arg(&lock).args(["sleep", "30"]);
+    let mut holder = holder.spawn().unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let stderr = loop {
+        let r = repo.seal(&["seal", "--missing"]);
+        if r.code() == 2 {
+            break r.stderr();
+        }
+        // flock(1) had not taken the lock yet: undo what sealed, and try again.
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the lock was never held"
+        );
+        repo.git(&["update-ref", "-d", "refs/notes/seal"]).ok();
+    };
+    let hint = hinted(&stderr, "if it is stuck, stop it; then retry: ");
+    assert_eq!(hint, "git seal seal --missing");
+    holder.kill().unwrap();
+    holder.wait().unwrap();
+    paste(&repo, &hint).ok();
+    repo.seal(&["verify"]).ok();
+}
+
+#[test]
 fn a_ledger_ref_that_is_no_commit_hints_another_ledger_that_pasted_works() {
     let sb = Sandbox::new();
     let repo = sb.installed("r");
