@@ -46,7 +46,7 @@ impl Config {
             return Err(Error::usage(format!(
                 "seal.ref is '{ledger_ref}', which is not a valid ref under refs/notes/"
             ))
-            .hint(format!("git config seal.ref {DEFAULT_REF}")));
+            .hint(crate::quote::git(&format!("config seal.ref {DEFAULT_REF}"))));
         }
         let max_retries = int(repo, "seal.maxRetries", 3)?;
         let retry_base_ms = int(repo, "seal.retryBaseMs", 20)?;
@@ -60,7 +60,7 @@ impl Config {
                 return Err(Error::usage(format!(
                     "seal.push is '{other}'; it must be off, best-effort or strict"
                 ))
-                .hint("git config seal.push best-effort"))
+                .hint(crate::quote::git("config seal.push best-effort")))
             }
         };
         Ok(Config {
@@ -80,9 +80,10 @@ fn int(repo: &Repo, key: &str, default: u64) -> Result<u64> {
     };
     let v: i64 = text.trim().parse().map_err(|_| {
         Error::usage(format!("{key} is '{text}', not a whole number"))
-            .hint(format!("git config {key} {default}"))
+            .hint(crate::quote::git(&format!("config {key} {default}")))
     })?;
     u64::try_from(v).map_err(|_| {
-        Error::usage(format!("{key} is negative ({v})")).hint(format!("git config {key} {default}"))
+        Error::usage(format!("{key} is negative ({v})"))
+            .hint(crate::quote::git(&format!("config {key} {default}")))
     })
 }

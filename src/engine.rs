@@ -112,7 +112,7 @@ pub fn seal_commits(
                 yaml.len(),
                 crate::limits::DOCUMENT_CAP
             ))
-            .hint(format!("see them with: git log -1 --format='%an <%ae> / %cn <%ce>' {oid}")));
+            .hint(format!("see them with: {}", crate::quote::git(&format!("log -1 --format='%an <%ae> / %cn <%ce>' {oid}")))));
         }
         notes.push((oid, yaml));
         if let Some(p) = run.progress {

@@ -278,7 +278,7 @@ impl Repo {
             "false" | "no" | "off" | "0" => Ok(Some(false)),
             _ => Err(
                 Error::usage(format!("{key} is '{v}', which is not a boolean"))
-                    .hint(format!("git config {key} true")),
+                    .hint(crate::quote::git(&format!("config {key} true"))),
             ),
         }
     }
@@ -351,8 +351,10 @@ impl Repo {
     /// Resolves `rev` to a commit, peeling tags.
     pub fn commit(&self, rev: &str) -> Result<Commit<'_>> {
         let unknown = || {
-            Error::usage(format!("unknown revision '{rev}'"))
-                .hint("name a commit, branch or tag that exists: git log --oneline")
+            Error::usage(format!("unknown revision '{rev}'")).hint(format!(
+                "name a commit, branch or tag that exists: {}",
+                crate::quote::git("log --oneline")
+            ))
         };
         let obj = if self.reftable {
             // A full id or a plain ref name is answered from the ref snapshot; the
@@ -373,8 +375,10 @@ impl Repo {
             self.git.revparse_single(rev).map_err(|_| unknown())?
         };
         obj.peel_to_commit().map_err(|_| {
-            Error::usage(format!("'{rev}' does not name a commit"))
-                .hint("name a commit, branch or tag: git log --oneline")
+            Error::usage(format!("'{rev}' does not name a commit")).hint(format!(
+                "name a commit, branch or tag: {}",
+                crate::quote::git("log --oneline")
+            ))
         })
     }
 
@@ -384,8 +388,12 @@ impl Repo {
             return match self.head()?.target {
                 Some(id) => Ok(self.git.find_commit(id)?),
                 None => Err(
-                    Error::usage("nothing to seal: the current branch has no commits yet")
-                        .hint("make a first commit: git commit --allow-empty -m 'first commit'"),
+                    Error::usage("nothing to seal: the current branch has no commits yet").hint(
+                        format!(
+                            "make a first commit: {}",
+                            crate::quote::git("commit --allow-empty -m 'first commit'")
+                        ),
+                    ),
                 ),
             };
         }
@@ -394,7 +402,10 @@ impl Repo {
             Err(e) if e.code() == git2::ErrorCode::UnbornBranch => Err(Error::usage(
                 "nothing to seal: the current branch has no commits yet",
             )
-            .hint("make a first commit: git commit --allow-empty -m 'first commit'")),
+            .hint(format!(
+                "make a first commit: {}",
+                crate::quote::git("commit --allow-empty -m 'first commit'")
+            ))),
             Err(e) => Err(e.into()),
         }
     }
@@ -412,10 +423,14 @@ impl Repo {
                     let b = crate::quote::shell(&self.default_branch());
                     let e = Error::usage(format!("unknown revision range '{arg}'"));
                     if self.git.is_shallow() {
-                        e.hint("this is a shallow clone, which lacks older commits: git fetch --unshallow")
+                        e.hint(format!(
+                            "this is a shallow clone, which lacks older commits: {}",
+                            crate::quote::git("fetch --unshallow")
+                        ))
                     } else {
                         e.hint(format!(
-                            "name a range of existing commits, e.g.: git log --oneline {b}~1..{b}"
+                            "name a range of existing commits, e.g.: {}",
+                            crate::quote::git(&format!("log --oneline {b}~1..{b}"))
                         ))
                     }
                 };
@@ -553,8 +568,13 @@ impl Repo {
     /// `user.name`/`user.email` (`git -c` included).
     pub fn identity(&self) -> Result<(String, String)> {
         let missing = || {
-            Error::usage("no identity to seal with: user.name and user.email are not set")
-                .hint("git config user.name 'Your Name' && git config user.email you@example.com")
+            Error::usage("no identity to seal with: user.name and user.email are not set").hint(
+                format!(
+                    "{} && {}",
+                    crate::quote::git("config user.name 'Your Name'"),
+                    crate::quote::git("config user.email you@example.com")
+                ),
+            )
         };
         let value = |key: &str, env: &str| {
             std::env::var(env)
@@ -645,7 +665,10 @@ impl Repo {
                 "cannot list the repository's refs: {}",
                 String::from_utf8_lossy(&out.stderr).trim()
             ))
-            .hint("check the repository: git for-each-ref"));
+            .hint(format!(
+                "check the repository: {}",
+                crate::quote::git("for-each-ref")
+            )));
         }
         let mut refs = std::collections::BTreeMap::new();
         let mut head = None;

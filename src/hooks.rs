@@ -207,7 +207,10 @@ fn hooks_path_setting(repo: &Repo) -> Result<Option<Setting>> {
             "cannot read core.hooksPath: {}",
             String::from_utf8_lossy(&out.stderr).trim()
         ))
-        .hint("check it: git config --show-origin --get core.hooksPath"));
+        .hint(format!(
+            "check it: {}",
+            crate::quote::git("config --show-origin --get core.hooksPath")
+        )));
     }
     let line = String::from_utf8_lossy(&out.stdout);
     let mut fields = line.trim_end_matches('\n').splitn(3, '\t');
@@ -311,8 +314,12 @@ fn plan_install_in(dir: &Utf8Path, hooks: &[&str], steps: &mut Vec<Step>) -> Res
     if !dir.is_dir() {
         if dir.exists() {
             return Err(
-                Error::usage(format!("hooks path {dir} exists but is not a directory"))
-                    .hint("point core.hooksPath elsewhere: git config --unset core.hooksPath"),
+                Error::usage(format!("hooks path {dir} exists but is not a directory")).hint(
+                    format!(
+                        "point core.hooksPath elsewhere: {}",
+                        crate::quote::git("config --unset core.hooksPath")
+                    ),
+                ),
             );
         }
         steps.push(Step::CreateDir(dir.to_path_buf()));

@@ -150,13 +150,22 @@ fn fetch_missing(git: &Repository, blob: Oid, kind: Doc, what: &str) -> Result<(
         .output();
     match out {
         Ok(o) if o.status.success() => Ok(()),
-        _ => Err(Error::environment(format!(
-            "{} {what} (blob {blob}) is not in this repository and could not be fetched",
-            kind.noun()
-        ))
-        .hint(format!(
-            "in a partial clone, fetch it from its remote: git fetch origin {blob}"
-        ))),
+        _ => {
+            // The remote a partial clone fetches missing objects from; `origin` for a
+            // repository that is not one (then the blob was lost, not filtered).
+            let promisor = git
+                .config()
+                .and_then(|c| c.get_string("extensions.partialClone"))
+                .unwrap_or_else(|_| "origin".to_string());
+            Err(Error::environment(format!(
+                "{} {what} (blob {blob}) is not in this repository and could not be fetched",
+                kind.noun()
+            ))
+            .hint(format!(
+                "in a partial clone, fetch it from its remote: {}",
+                crate::quote::git(&format!("fetch {} {blob}", crate::quote::shell(&promisor)))
+            )))
+        }
     }
 }
 

@@ -99,7 +99,10 @@ impl BlobStream {
                     "git cannot read blob {oid}: {}",
                     crate::quote::printable(stderr.trim())
                 ))
-                .hint("check the repository: git fsck"))
+                .hint(format!(
+                    "check the repository: {}",
+                    crate::quote::git("fsck")
+                )))
             }
             Err(e) => {
                 return Err(
@@ -112,7 +115,10 @@ impl BlobStream {
                 "blob {oid} is damaged: {copied} bytes where its header states {}",
                 self.size
             ))
-            .hint("check the repository: git fsck"));
+            .hint(format!(
+                "check the repository: {}",
+                crate::quote::git("fsck")
+            )));
         }
         Ok(())
     }

@@ -68,7 +68,7 @@ pub fn parse_countersign(key: &str, value: &str) -> Result<(String, usize)> {
             "{key} is '{}'; it must be ROLE or ROLE:N (a word and a count from 1)",
             crate::quote::printable(value)
         ))
-        .hint(format!("git config {key} review:1"))
+        .hint(crate::quote::git(&format!("config {key} review:1")))
     };
     let (role, n) = match value.trim().split_once(':') {
         Some((r, n)) => (r, n.trim().parse::<usize>().map_err(|_| bad())?),
@@ -86,7 +86,7 @@ fn parse_bool(key: &str, v: &str) -> Result<bool> {
         "false" | "no" | "off" | "0" => Ok(false),
         _ => Err(
             Error::usage(format!("{key} is '{v}', which is not a boolean"))
-                .hint(format!("git config {key} true")),
+                .hint(crate::quote::git(&format!("config {key} true"))),
         ),
     }
 }

@@ -6,21 +6,43 @@
 //! through [`shell`], so pasting the hint runs exactly the command shown. Every
 //! `git seal …` command a hint names is rendered by [`git_seal`], which adds the
 //! `--repo PATH` git-seal was given (set once, by the CLI, through [`set_repo_flag`]),
-//! so the hint pasted where the user ran git-seal acts on the same repository.
+//! and every plain `git …` command by [`git`], which adds `-C PATH` for the same
+//! reason: the hint pasted where the user ran git-seal acts on the same repository.
 
-static REPO_FLAG: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+/// The absolute `--repo PATH` this process was given, quoted for the shell.
+static REPO_PATH: std::sync::OnceLock<String> = std::sync::OnceLock::new();
 
-/// Records the `--repo PATH` (absolute) this process was given, for [`git_seal`].
-/// Called only by the CLI, once, when it enters PATH.
+/// Records the `--repo PATH` (absolute) this process was given, for [`git_seal`]
+/// and [`git`]. Called only by the CLI, once, when it enters PATH.
 pub fn set_repo_flag(path: &str) {
-    let _ = REPO_FLAG.set(format!(" --repo {}", shell(path)));
+    let _ = REPO_PATH.set(shell(path));
 }
 
 /// `git seal ARGS` as a hint names it: with `--repo PATH` when git-seal was run
 /// with it. `args` is already quoted for the shell.
 pub fn git_seal(args: &str) -> String {
-    let repo = REPO_FLAG.get().map(String::as_str).unwrap_or_default();
-    format!("git seal{repo} {args}")
+    match REPO_PATH.get() {
+        Some(path) => format!("git seal --repo {path} {args}"),
+        None => format!("git seal {args}"),
+    }
+}
+
+/// ` --repo PATH` when git-seal was run with it, else nothing: for a hint that runs
+/// git-seal by another name than `git seal`.
+pub fn repo_flag() -> String {
+    REPO_PATH
+        .get()
+        .map(|path| format!(" --repo {path}"))
+        .unwrap_or_default()
+}
+
+/// `git ARGS` as a hint names it: with `-C PATH` when git-seal was run with
+/// `--repo PATH`. `args` is already quoted for the shell.
+pub fn git(args: &str) -> String {
+    match REPO_PATH.get() {
+        Some(path) => format!("git -C {path} {args}"),
+        None => format!("git {args}"),
+    }
 }
 
 /// `s` as one word for a POSIX shell: bare when it is made of characters no shell

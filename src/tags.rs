@@ -149,11 +149,63 @@ pub struct TagState {
     pub tagger: Option<Person>,
 }
 
+/// Whether the ledger can hold a seal of the tag `name`: every `/`-separated part a
+/// safe ledger name, and the whole short enough for its path.
+pub fn is_sealable_name(name: &str) -> bool {
+    name.len() <= MAX_TAG_NAME
+        && name
+            .split('/')
+            .all(|part| crate::ledger::tree::is_safe_name(part.as_bytes()))
+}
+
+/// The longest tag name whose seal path fits the ledger's path limit.
+const MAX_TAG_NAME: usize = crate::ledger::tree::MAX_PATH - "tags//.yaml".len() - 64;
+
+/// A sealable name close to `name`, for a rename hint: each character the ledger
+/// does not allow becomes `-`, and a numeric suffix avoids a tag that exists.
+fn sealable_name_for(repo: &Repo, name: &str) -> String {
+    let parts: Vec<String> = name
+        .split('/')
+        .map(|part| {
+            let mut out: String = part
+                .chars()
+                .map(|c| {
+                    if c.is_ascii_alphanumeric() || "._-+@=,".contains(c) {
+                        c
+                    } else {
+                        '-'
+                    }
+                })
+                .take(crate::ledger::tree::MAX_NAME)
+                .collect();
+            if out.is_empty() || out.starts_with(['.', '-']) {
+                out.insert(0, 'v');
+                out.truncate(crate::ledger::tree::MAX_NAME);
+            }
+            out
+        })
+        .collect();
+    let mut base = parts.join("/");
+    base.truncate(MAX_TAG_NAME - 4);
+    let base = base.trim_end_matches('/').to_string();
+    (1..1000)
+        .map(|n| {
+            if n == 1 {
+                base.clone()
+            } else {
+                format!("{base}-{n}")
+            }
+        })
+        .find(|candidate| !is_tag(repo, candidate))
+        .unwrap_or(base)
+}
+
 /// Reads `refs/tags/<name>`.
 pub fn tag_state(repo: &Repo, name: &str) -> Result<TagState> {
     let refname = format!("refs/tags/{name}");
     let id = repo.ref_target(&refname).ok().flatten().ok_or_else(|| {
-        Error::usage(format!("no tag named '{name}'")).hint("list tags: git tag --list")
+        Error::usage(format!("no tag named '{name}'"))
+            .hint(format!("list tags: {}", crate::quote::git("tag --list")))
     })?;
     let obj = repo.git.find_object(id, None)?;
     let (tag_object, tagger) = match obj.kind() {
@@ -357,6 +409,21 @@ pub fn seal_tag(
     signing: TagSigning<'_>,
 ) -> Result<TagSealed> {
     let state = tag_state(repo, name)?;
+    if !is_sealable_name(name) {
+        let new = sealable_name_for(repo, name);
+        let (old, new_q) = (shell_quote(name), shell_quote(&new));
+        return Err(Error::usage(format!(
+            "cannot seal tag {}: the ledger names tags only with A-Z a-z 0-9 . _ - + @ = , (parts of 1-{} bytes, none starting with '.' or '-')",
+            crate::quote::c_style(name.as_bytes()),
+            crate::ledger::tree::MAX_NAME
+        ))
+        .hint(format!(
+            "rename it, then seal it: {} && {} && {}",
+            crate::quote::git(&format!("tag {new_q} {old}")),
+            crate::quote::git(&format!("tag -d {old}")),
+            crate::quote::git_seal(&format!("seal {new_q}"))
+        )));
+    }
     let ledger = Ledger::new(repo, cfg);
     let view = ledger.view()?;
     let tag_object = state.tag_object.map(|o| o.to_string());

@@ -720,7 +720,11 @@ pub fn configured_root(repo: &Repo) -> Result<Option<Root>> {
                 "{ROOT_KEY} names {}, which is not a commit in this repository",
                 crate::quote::printable(&rev)
             ))
-            .hint("git fetch   # the root may not be fetched yet; or pin another: git seal trust --root <rev>")
+            .hint(format!(
+                "{}   # the root may not be fetched yet; or find the commits that set the policy, to pin one: {}",
+                crate::quote::git("fetch"),
+                crate::quote::git("log --oneline -- .seal/allowed_signers")
+            ))
         })?;
     Ok(Some(Root {
         commit: commit.id(),

@@ -49,7 +49,11 @@ pub fn run(args: Args) -> Result<u8> {
             Error::usage(
                 "cannot countersign: no signing key is configured (a countersign is always signed)",
             )
-            .hint("git config gpg.format ssh && git config user.signingKey ~/.ssh/id_ed25519")
+            .hint(format!(
+                "{} && {}",
+                crate::quote::git("config gpg.format ssh"),
+                crate::quote::git("config user.signingKey ~/.ssh/id_ed25519")
+            ))
         })?;
     let mut run = Run::start(
         &repo.seal_dir(),

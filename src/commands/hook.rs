@@ -493,7 +493,8 @@ fn pre_push(args: &[String]) -> Result<(Run, GateOutcome)> {
                 "error: push refused: seal.push is strict and the ledger could not be pushed: {w}"
             );
             eprintln!(
-                "hint: retry with git seal push {remote}, or git config seal.push best-effort"
+                "hint: retry with git seal push {}, or git config seal.push best-effort",
+                crate::quote::shell(&remote)
             );
             return Ok((
                 run,
@@ -693,8 +694,18 @@ fn tag_hook(state: Option<&str>, input: &str) -> u8 {
                 sealed.push(json!({"tag": tag, "digest": t.seal.digest, "written": t.written}));
             }
             Err(e) => {
-                eprintln!("warning: git-seal: tag {tag} not sealed: {}", e.message);
-                eprintln!("hint: seal it later with: git seal seal {tag}");
+                eprintln!(
+                    "warning: git-seal: tag {} not sealed: {}",
+                    crate::quote::c_style(tag.as_bytes()),
+                    e.message
+                );
+                match &e.hint {
+                    Some(hint) => eprintln!("hint: {hint}"),
+                    None => eprintln!(
+                        "hint: seal it later with: git seal seal {}",
+                        crate::quote::shell(tag)
+                    ),
+                }
                 failed.push(json!({"tag": tag, "error": e.message}));
             }
         }
@@ -732,7 +743,10 @@ fn absorb_hook() {
             let mut status = Status::Success;
             for (tracking, e) in &a.refused {
                 eprintln!("warning: git-seal: {tracking} not merged: {e}");
-                eprintln!("hint: inspect it with git ls-tree -r {tracking}");
+                eprintln!(
+                    "hint: inspect it with git ls-tree -r {}",
+                    crate::quote::shell(tracking)
+                );
                 status = Status::Partial;
             }
             for (tracking, m) in &a.merged {

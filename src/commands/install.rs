@@ -123,7 +123,10 @@ fn this_binary() -> Result<Utf8PathBuf> {
             "the git-seal binary's path {} is not UTF-8",
             p.display()
         ))
-        .hint("install git-seal under a UTF-8 path: ./install.sh --prefix ~/.local")
+        .hint(format!(
+            "copy it to a UTF-8 path and run it from there: install -D -m 755 \"$(command -v git-seal)\" ~/.local/bin/git-seal && ~/.local/bin/git-seal{} install",
+            crate::quote::repo_flag()
+        ))
     })
 }
 

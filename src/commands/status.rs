@@ -105,8 +105,8 @@ pub fn run(args: Args) -> Result<u8> {
                 version.0, version.1
             ))?;
             outln(format!(
-                "hint: seal a tag by hand with: {}",
-                crate::quote::git_seal("seal TAG")
+                "hint: seal the tags by hand (those sealed already stay as they are): {}",
+                crate::quote::git_seal(&format!("seal $({})", crate::quote::git("tag --list")))
             ))?;
         }
     }
@@ -198,7 +198,11 @@ fn signing_lines(signing: &SigningStatus) -> (String, String) {
             principal_from,
             ..
         } => format!("{key}, signing as {principal} ({principal_from})"),
-        KeyStatus::None => "none (seals are unsigned; git config gpg.format ssh && git config user.signingKey ~/.ssh/id_ed25519)".into(),
+        KeyStatus::None => format!(
+            "none (seals are unsigned; {} && {})",
+            crate::quote::git("config gpg.format ssh"),
+            crate::quote::git("config user.signingKey ~/.ssh/id_ed25519")
+        ),
         KeyStatus::Unusable { reason } => format!("unusable: {reason}"),
     };
     let allowed = match &signing.allowed_signers {
@@ -206,9 +210,15 @@ fn signing_lines(signing: &SigningStatus) -> (String, String) {
             format!("{path} ({setting}; takes precedence over an in-repo policy)")
         }
         SignersStatus::InRepo { root } => {
-            format!(".seal/allowed_signers in the repository, trusted from root {}", &root[..root.len().min(7)])
+            format!(
+                ".seal/allowed_signers in the repository, trusted from root {}",
+                &root[..root.len().min(7)]
+            )
         }
-        SignersStatus::None => "none configured (signatures are checked, nobody is trusted; git config gpg.ssh.allowedSignersFile ~/.ssh/allowed_signers)".into(),
+        SignersStatus::None => format!(
+            "none configured (signatures are checked, nobody is trusted; {})",
+            crate::quote::git("config gpg.ssh.allowedSignersFile ~/.ssh/allowed_signers")
+        ),
         SignersStatus::Unusable { reason } => format!("unusable: {reason}"),
     };
     (key, allowed)
@@ -304,7 +314,10 @@ fn describe(remote: &str, state: RemoteLedger) -> String {
                 crate::quote::git_seal("install")
             )
         }
-        RemoteLedger::NotFetched => format!("not fetched yet: git fetch {r}"),
+        RemoteLedger::NotFetched => format!(
+            "not fetched yet: {}",
+            crate::quote::git(&format!("fetch {r}"))
+        ),
         RemoteLedger::NoLedger => "has no ledger (as of the last fetch)".to_string(),
         RemoteLedger::Tracked {
             ahead: 0,

@@ -44,9 +44,8 @@ fn remote_of(repo: &Repo, named: Option<String>) -> Result<String> {
         })
         .unwrap_or_else(|| "origin".into());
     if repo.git.find_remote(&remote).is_err() && !remote.contains('/') && !remote.contains(':') {
-        return Err(
-            Error::usage(format!("no remote named '{remote}'")).hint("name one: git remote -v")
-        );
+        return Err(Error::usage(format!("no remote named '{remote}'"))
+            .hint(format!("name one: {}", crate::quote::git("remote -v"))));
     }
     Ok(remote)
 }

@@ -62,8 +62,10 @@ fn pin(repo: &Repo, rev: &str, key: Option<String>) -> Result<u8> {
         let hint = match why {
             trust::RootProblem::NoSeal => format!("git seal seal {}", short(commit)),
             trust::RootProblem::NoPolicy | trust::RootProblem::BadPolicy(_) => {
-                "git log --oneline -- .seal/allowed_signers   # pin a commit that has the policy"
-                    .into()
+                format!(
+                    "{}   # pin a commit that has the policy",
+                    crate::quote::git("log --oneline -- .seal/allowed_signers")
+                )
             }
             _ => "git seal show ".to_string() + &short(commit) + "   # see who signed its seal",
         };
@@ -82,8 +84,12 @@ fn pin(repo: &Repo, rev: &str, key: Option<String>) -> Result<u8> {
         .and_then(|c| c.open_level(git2::ConfigLevel::Local))
         .and_then(|mut c| c.set_str(ROOT_KEY, &value))
         .map_err(|e| {
-            Error::usage(format!("cannot write {ROOT_KEY}: {}", e.message()))
-                .hint(format!("git config {ROOT_KEY} '{value}'"))
+            Error::usage(format!("cannot write {ROOT_KEY}: {}", e.message())).hint(
+                crate::quote::git(&format!(
+                    "config {ROOT_KEY} {}",
+                    crate::quote::shell(&value)
+                )),
+            )
         })?;
     outln(format!(
         "pinned {ROOT_KEY} = {commit} ({})",
@@ -98,7 +104,8 @@ fn pin(repo: &Repo, rev: &str, key: Option<String>) -> Result<u8> {
             "note: {setting} is set and takes precedence over the in-repo policy"
         ))?;
         outln(format!(
-            "hint: to use the in-repo policy: git config --unset {setting}"
+            "hint: to use the in-repo policy: {}",
+            crate::quote::git(&format!("config --unset {setting}"))
         ))?;
     }
     Ok(0)

@@ -85,7 +85,8 @@ pub fn run(args: Args) -> Result<u8> {
             "note: this is a shallow clone: seals are checked for the commits it holds, not for the history past its boundary"
         );
         eprintln!(
-            "hint: to check the whole history: git fetch --unshallow && {}",
+            "hint: to check the whole history: {} && {}",
+            crate::quote::git("fetch --unshallow"),
             crate::quote::git_seal("verify --all")
         );
     }
@@ -269,8 +270,11 @@ pub fn run(args: Args) -> Result<u8> {
     }
     if !args.json && !shape.is_empty() {
         eprintln!(
-            "hint: the ledger was written by something other than git-seal; list it with git ls-tree -r {}",
-            cfg.ledger_ref
+            "hint: the ledger was written by something other than git-seal; list it with {}",
+            crate::quote::git(&format!(
+                "ls-tree -r {}",
+                crate::quote::shell(&cfg.ledger_ref)
+            ))
         );
     } else if let (false, Some(p)) = (args.json, trust.first()) {
         eprintln!(
@@ -298,8 +302,10 @@ fn nothing_to_verify(repo: &Repo) -> Error {
         ),
         None => "this repository has no commits yet".into(),
     };
-    Error::usage(format!("nothing to verify: {what}"))
-        .hint("make a first commit, then verify it: git commit --allow-empty -m 'first commit'")
+    Error::usage(format!("nothing to verify: {what}")).hint(format!(
+        "make a first commit, then verify it: {}",
+        crate::quote::git("commit --allow-empty -m 'first commit'")
+    ))
 }
 
 /// The one next step for the gravest kind of problem found: content or a seal that

@@ -204,8 +204,9 @@ impl<'r> Ledger<'r> {
                 self.refname
             ))
             .hint(format!(
-                "inspect it (git cat-file -t {}) or set another ledger: git config seal.ref refs/notes/seal-new",
-                self.refname
+                "inspect it ({}) or set another ledger: {}",
+                crate::quote::git(&format!("cat-file -t {}", self.refname)),
+                crate::quote::git("config seal.ref refs/notes/seal-new")
             ))),
         }
     }
@@ -291,7 +292,7 @@ impl<'r> Ledger<'r> {
                     return Err(Error::usage(format!(
                         "cannot write {path} into the ledger: it {issue}"
                     ))
-                    .hint("rename it (a tag: git tag -m ... NEW-NAME OLD-NAME), then seal again"));
+                    .hint("name it with A-Z a-z 0-9 . _ - + @ = , only (tags and snapshots are checked before they get here)"));
                 }
                 if view.file(path)?.is_some() {
                     return Err(Error::usage(format!(
@@ -411,7 +412,7 @@ impl<'r> Ledger<'r> {
                         self.refname,
                         e.message()
                     ))
-                    .hint("retry, or raise the limit: git config seal.maxRetries 10"));
+                    .hint(format!("retry, or raise the limit: {}", crate::quote::git("config seal.maxRetries 10"))));
                 }
                 Err(e) => return Err(e.into()),
             }

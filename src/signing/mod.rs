@@ -121,7 +121,10 @@ impl SignError {
             SignError::KeyFile { setting, .. }
             | SignError::NotAKey { setting, .. }
             | SignError::BadLiteral { setting } => {
-                format!("git config {setting} ~/.ssh/id_ed25519   # or: ssh-keygen -t ed25519 -f ~/.ssh/id_ed25519")
+                format!(
+                    "{}   # or: ssh-keygen -t ed25519 -f ~/.ssh/id_ed25519",
+                    crate::quote::git(&format!("config {setting} ~/.ssh/id_ed25519"))
+                )
             }
             SignError::NoAgent { add, .. } => format!("eval \"$(ssh-agent -s)\" && ssh-add {add}"),
             SignError::NotInAgent { add, .. } => format!("ssh-add {add}"),

@@ -75,8 +75,9 @@ impl PolicyResolver {
             return Self::unconfigured(repo, revoked);
         };
         let allowed = AllowedSigners::load(&path).map_err(|e| {
-            Error::usage(format!("{setting}: {e}"))
-                .hint(format!("git config {setting} ~/.ssh/allowed_signers"))
+            Error::usage(format!("{setting}: {e}")).hint(crate::quote::git(&format!(
+                "config {setting} ~/.ssh/allowed_signers"
+            )))
         })?;
         let revoked = load_revocations(revoked)?;
         Ok(PolicyResolver {
@@ -164,8 +165,10 @@ fn load_revocations(revoked: Option<(&'static str, PathBuf)>) -> Result<Revocati
     match revoked {
         None => Ok(Revocations::default()),
         Some((setting, path)) => Revocations::load(&path).map_err(|e| {
-            Error::usage(format!("{setting}: {e}"))
-                .hint(format!("git config --unset {setting}   # or fix the file"))
+            Error::usage(format!("{setting}: {e}")).hint(format!(
+                "{}   # or fix the file",
+                crate::quote::git(&format!("config --unset {setting}"))
+            ))
         }),
     }
 }

@@ -742,9 +742,29 @@ fn hints_under_repo_carry_the_flag_and_work_pasted_from_elsewhere() {
     repo.seal(&["status"])
         .ok()
         .stdout_has("branch: 3 sealed, 0 unsealed commit(s)");
+    // Plain git commands in hints carry `-C P`: a bad seal.ref's fix, pasted from
+    // outside, fixes the repository git-seal was pointed at.
+    repo.git(&["config", "seal.ref", "refs/heads/not-notes"])
+        .ok();
+    let r = outside.seal(&["--repo", "r", "status"]).fails_with(2);
+    let hint = hinted(&r.stderr(), "");
+    assert_eq!(
+        hint,
+        format!("git -C {path} config seal.ref refs/notes/seal")
+    );
+    paste(&outside, &hint).ok();
+    outside.seal(&["--repo", "r", "status"]).ok();
+    // A hint that only shows something runs from outside too.
+    let r = outside
+        .seal(&["--repo", "r", "show", "no-such-rev"])
+        .fails_with(2);
+    let hint = hinted(&r.stderr(), "name a commit, branch or tag that exists: ");
+    assert_eq!(hint, format!("git -C {path} log --oneline"));
+    paste(&outside, &hint).ok();
     // Without --repo, hints name no flag.
     let r = repo.seal(&["export", "HEAD~3", "--out", "o"]);
     assert!(!r.stderr().contains("--repo"), "{}", r.stderr());
+    assert!(!r.stderr().contains("git -C"), "{}", r.stderr());
 }
 
 #[test]
@@ -867,4 +887,280 @@ fn a_fetched_ledger_that_is_not_canonical_hints_the_command_that_lists_it() {
         .unwrap_or_else(|| panic!("{hint}"));
     assert_eq!(list, format!("git ls-tree -r {hostile}"));
     paste(&clone, list).ok().stdout_has("\tREADME");
+}
+
+#[test]
+fn a_tag_the_ledger_cannot_name_hints_a_rename_that_pasted_seals_it() {
+    let sb = Sandbox::new();
+    let repo = sb.installed("r");
+    repo.commit_file("a", "1\n", "first");
+    // `rc-1` is taken: the suggested name must not be.
+    repo.git(&["tag", "rc-1"]).ok();
+    // The post-tag hook cannot seal it, and says how to fix that, not "seal it later".
+    let r = repo
+        .git(&["tag", "-a", "rc#1", "-m", "release candidate"])
+        .ok();
+    let from_hook = hinted(&r.stderr(), "rename it, then seal it: ");
+    let r = repo.seal(&["seal", "rc#1"]).fails_with(2);
+    r.stderr_has("cannot seal tag rc#1: the ledger names tags only with");
+    let hint = hinted(&r.stderr(), "rename it, then seal it: ");
+    assert_eq!(hint, from_hook);
+    assert_eq!(
+        hint,
+        "git tag rc-1-2 'rc#1' && git tag -d 'rc#1' && git seal seal rc-1-2"
+    );
+    paste(&repo, &hint).ok();
+    repo.seal(&["verify", "rc-1-2"]).ok();
+    assert!(!repo.git_out(&["tag", "--list"]).contains('#'));
+    // A part of a name that only starts wrong, beside one that is fine.
+    repo.git(&["tag", "rel/.x"]).fails_with(128);
+    repo.git(&["tag", "rel/ü"]).ok();
+    let r = repo.seal(&["seal", "rel/ü"]).fails_with(2);
+    let hint = hinted(&r.stderr(), "rename it, then seal it: ");
+    assert_eq!(
+        hint,
+        "git tag rel/v- 'rel/ü' && git tag -d 'rel/ü' && git seal seal rel/v-"
+    );
+    paste(&repo, &hint).ok();
+    repo.seal(&["verify", "rel/v-"]).ok();
+}
+
+#[test]
+fn the_hooks_path_check_hint_names_the_broken_config_file() {
+    let sb = Sandbox::new();
+    let repo = sb.installed("r");
+    // git cannot expand the include (libgit2 skips it): only git's read fails.
+    let config = repo.path.join(".git/config");
+    let good = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(
+        &config,
+        format!("{good}[include]\n\tpath = ~nosuchuser/x\n"),
+    )
+    .unwrap();
+    let r = repo.seal(&["status"]).fails_with(2);
+    let hint = hinted(&r.stderr(), "check it: ");
+    assert_eq!(hint, "git config --show-origin --get core.hooksPath");
+    // Pasted, it names the line and the file to fix.
+    let shown = paste(&repo, &hint);
+    shown.stderr_has("could not expand include path '~nosuchuser/x'");
+    shown.stderr_has("in file .git/config");
+    std::fs::write(&config, good).unwrap();
+    repo.seal(&["status"]).ok();
+}
+
+#[test]
+fn a_push_to_a_remote_that_is_not_there_hints_a_retry_that_works_once_it_is() {
+    let sb = Sandbox::new();
+    let repo = sb.installed("r");
+    repo.commit_file("a", "1\n", "first");
+    let hub = sb.path().join("hub.git");
+    repo.git(&["remote", "add", "origin", hub.to_str().unwrap()])
+        .ok();
+    // The server is there and can be read, but refuses every push.
+    let server = sb.bare("hub.git");
+    let hook = hub.join("hooks/pre-receive");
+    crate::harness::write_script(
+        &hook,
+        "#!/bin/sh\necho closed for maintenance >&2\nexit 1\n",
+    );
+    let r = repo.seal(&["push", "origin"]).fails_with(2);
+    r.stderr_has("closed for maintenance");
+    let hint = hinted(&r.stderr(), "retry by hand: ");
+    assert_eq!(hint, "git seal push origin");
+    std::fs::remove_file(&hook).unwrap();
+    paste(&repo, &hint).ok();
+    drop(server);
+    let theirs = sb.at(&hub).git_out(&["rev-parse", "refs/notes/seal"]);
+    assert_eq!(theirs, repo.rev("refs/notes/seal"));
+}
+
+/// Every loose object write fails: the fanout directories are files.
+fn block_object_writes(repo: &TestRepo<'_>) -> Vec<std::path::PathBuf> {
+    repo.git(&["repack", "-adq"]).ok();
+    repo.git(&["prune-packed"]).ok();
+    let objects = repo.path.join(".git/objects");
+    (0..=255u8)
+        .map(|b| objects.join(format!("{b:02x}")))
+        .inspect(|fanout| {
+            assert!(!fanout.is_dir(), "{} holds loose objects", fanout.display());
+            std::fs::write(fanout, "").unwrap();
+        })
+        .collect()
+}
+
+#[test]
+fn a_seal_whose_objects_cannot_be_written_hints_a_retry_that_works_once_they_can() {
+    let sb = Sandbox::new();
+    let repo = sb.installed("r");
+    repo.commit_file("a", "1\n", "first");
+    repo.commit_unsealed("u", "unsealed");
+    let before = repo.rev("refs/notes/seal");
+    let blocked = block_object_writes(&repo);
+    let r = repo.seal(&["seal", "--missing"]).fails_with(2);
+    let hint = hinted(&r.stderr(), "nothing was written; retry: ");
+    assert_eq!(hint, "git seal seal --missing");
+    assert_eq!(repo.rev("refs/notes/seal"), before, "the ledger moved");
+    for fanout in blocked {
+        std::fs::remove_file(fanout).unwrap();
+    }
+    paste(&repo, &hint).ok();
+    repo.seal(&["verify"]).ok();
+}
+
+#[test]
+fn a_ledger_that_keeps_moving_hints_more_retries_and_with_them_sealing_works() {
+    let sb = Sandbox::new();
+    let repo = sb.installed("r");
+    repo.commit_file("a", "1\n", "first");
+    let older = repo.rev("refs/notes/seal");
+    repo.commit_file("b", "2\n", "second");
+    let newer = repo.rev("refs/notes/seal");
+    repo.commit_unsealed("u", "unsealed");
+    repo.git(&["config", "seal.maxRetries", "0"]).ok();
+    // Another writer (not git-seal: it takes no writers' lock) moves the ledger
+    // between two of its states, as fast as git can.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mover = {
+        let (stop, dir) = (stop.clone(), repo.path.clone());
+        std::thread::spawn(move || {
+            let mut n = 0u64;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let to = if n.is_multiple_of(2) { &older } else { &newer };
+                let _ = std::process::Command::new("git")
+                    .current_dir(&dir)
+                    .env("GIT_CONFIG_GLOBAL", "/dev/null")
+                    .env("GIT_CONFIG_NOSYSTEM", "1")
+                    .args(["update-ref", "refs/notes/seal", to])
+                    .status();
+                n += 1;
+            }
+        })
+    };
+    let mut stderr = None;
+    for _ in 0..200 {
+        let r = repo.seal(&["seal", "--missing"]);
+        if r.stderr().contains("kept moving under concurrent writers") {
+            stderr = Some(r.stderr());
+            break;
+        }
+    }
+    let stderr = stderr.expect("the ledger never moved under git-seal in 200 tries");
+    let hint = hinted(&stderr, "retry, or raise the limit: ");
+    assert_eq!(hint, "git config seal.maxRetries 10");
+    paste(&repo, &hint).ok();
+    // With ten retries, sealing gets through the same writer.
+    let r = repo.seal(&["seal", "--missing"]);
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    mover.join().unwrap();
+    assert_eq!(r.code(), 0, "{}", r.stderr());
+}
+
+#[test]
+fn a_seal_missing_from_a_partial_clone_hints_a_fetch_that_works_once_its_remote_is_back() {
+    let sb = Sandbox::new();
+    let hub = sb.bare("hub.git");
+    hub.git(&["config", "uploadpack.allowFilter", "true"]).ok();
+    let repo = sb.init("r", &[]);
+    repo.git(&["remote", "add", "origin", hub.path.to_str().unwrap()])
+        .ok();
+    repo.install();
+    repo.commit_file("a", "1\n", "first");
+    repo.git(&["push", "-q", "origin", "HEAD"]).ok();
+    let url = format!("file://{}", hub.path.display());
+    sb.at(sb.path())
+        .git(&["clone", "-q", "--filter=blob:none", &url, "c"])
+        .ok();
+    let clone = sb.at(sb.path().join("c"));
+    // The ledger's commits and trees, not its blobs (the clone's filter).
+    clone
+        .git(&["fetch", "-q", "origin", "refs/notes/seal:refs/notes/seal"])
+        .ok();
+    let away = sb.path().join("hub.away");
+    std::fs::rename(&hub.path, &away).unwrap();
+    let r = clone.seal(&["verify"]).fails_with(2);
+    r.stderr_has("is not in this repository and could not be fetched");
+    let hint = hinted(
+        &r.stderr(),
+        "in a partial clone, fetch it from its remote: ",
+    );
+    assert!(hint.starts_with("git fetch origin "), "{hint}");
+    std::fs::rename(&away, &hub.path).unwrap();
+    paste(&clone, &hint).ok();
+    clone.seal(&["verify"]).ok();
+}
+
+#[test]
+fn a_damaged_blob_hints_fsck_which_names_it() {
+    let sb = Sandbox::new();
+    let repo = sb.installed("r");
+    // Over the size git-seal streams from `git cat-file` rather than reads whole.
+    let size = (32 << 20) + 1;
+    repo.write("big", &"x".repeat(size));
+    repo.git(&["add", "big"]).ok();
+    repo.git(&["commit", "-qm", "big"]).ok();
+    let blob = repo.rev("HEAD:big");
+    let loose = repo
+        .path
+        .join(".git/objects")
+        .join(&blob[..2])
+        .join(&blob[2..]);
+    // A valid zlib stream of the wrong content: git reads it and finds it damaged.
+    use std::io::Write;
+    let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
+    z.write_all(format!("blob {size}\0{}", "y".repeat(10)).as_bytes())
+        .unwrap();
+    let mut perms = std::fs::metadata(&loose).unwrap().permissions();
+    #[allow(clippy::permissions_set_readonly_false)]
+    perms.set_readonly(false);
+    std::fs::set_permissions(&loose, perms).unwrap();
+    std::fs::write(&loose, z.finish().unwrap()).unwrap();
+    let r = repo.seal(&["verify", "--no-cache"]);
+    assert_ne!(r.code(), 0, "{}", r.stderr());
+    let hint = hinted(&r.stderr(), "check the repository: ");
+    assert_eq!(hint, "git fsck");
+    let shown = paste(&repo, &hint);
+    assert_ne!(shown.code(), 0);
+    assert!(
+        format!("{}{}", shown.stdout(), shown.stderr()).contains(&blob),
+        "fsck does not name {blob}: {}{}",
+        shown.stdout(),
+        shown.stderr()
+    );
+}
+
+#[test]
+fn a_binary_under_a_path_that_is_not_utf8_hints_a_copy_that_installs() {
+    use std::os::unix::ffi::OsStrExt;
+    let sb = Sandbox::new();
+    let repo = sb.init("r", &[]);
+    let odd = sb.path().join(std::ffi::OsStr::from_bytes(b"bin\xff"));
+    std::fs::create_dir_all(&odd).unwrap();
+    std::fs::copy(crate::harness::SEAL, odd.join("git-seal")).unwrap();
+    let mut path = odd.as_os_str().to_owned();
+    path.push(":");
+    path.push(std::env::var_os("PATH").unwrap_or_default());
+    let mut cmd = repo.cmd("git-seal", &["install"]);
+    cmd.env("PATH", &path);
+    let r = run_with_stdin(cmd, b"");
+    assert_eq!(r.code(), 2, "{}", r.stderr());
+    let hint = hinted(
+        &r.stderr(),
+        "copy it to a UTF-8 path and run it from there: ",
+    );
+    let mut cmd = repo.cmd("sh", &["-c", &hint]);
+    cmd.env("PATH", &path);
+    run_with_stdin(cmd, b"").ok();
+    let installed = sb.path().join("home/.local/bin/git-seal");
+    assert!(installed.is_file());
+    // The hooks run the copy.
+    let installed = installed.to_str().unwrap();
+    let shim =
+        std::fs::read_to_string(repo.path.join(".git/hooks/post-commit")).unwrap_or_default();
+    let entries = repo.git(&["config", "--get-regexp", "^hook\\."]).stdout();
+    assert!(
+        shim.contains(installed) || entries.contains(installed),
+        "{shim}{entries}"
+    );
+    repo.commit_file("a", "1\n", "first");
+    repo.seal(&["verify"]).ok();
 }

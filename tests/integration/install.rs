@@ -174,7 +174,17 @@ fn status_says_when_git_is_too_old_for_the_tag_hook() {
     );
     let out = String::from_utf8(cmd.output().unwrap().stdout).unwrap();
     assert_has(&out, "git 2.20 has no reference-transaction hook");
-    assert_has(&out, "hint: seal a tag by hand with: git seal seal TAG");
+    let hint = crate::hints::hinted(
+        &out,
+        "seal the tags by hand (those sealed already stay as they are): ",
+    );
+    assert_eq!(hint, "git seal seal $(git tag --list)");
+    // Pasted, it seals every tag git made without the hook.
+    repo.commit_file("a", "1\n", "first");
+    repo.git_hooks_off(&["tag", "v1"]).ok();
+    repo.git_hooks_off(&["tag", "-a", "v2", "-m", "two"]).ok();
+    crate::hints::paste(&repo, &hint).ok();
+    repo.seal(&["verify", "v1", "v2"]).ok();
     let now = repo.seal(&["status"]).ok().stdout();
     assert!(!now.contains("no reference-transaction hook"), "{now}");
 }
