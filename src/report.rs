@@ -14,7 +14,7 @@ use crate::tags::{TagProblem, Unchecked};
 use crate::verify::{Problem, WorktreeProblem};
 
 /// The schema of `verify --json`.
-pub const VERIFY_SCHEMA: &str = "git-seal/verify/v1";
+pub const VERIFY_SCHEMA: &str = "git-seal/verify/v2";
 
 /// What `git seal verify --json` prints.
 #[derive(Debug, Serialize)]
@@ -30,14 +30,53 @@ pub struct Verify {
     pub worktree: Vec<FileProblem>,
     pub not_checked: Vec<NotChecked>,
     /// Ways the ledger's tree is not canonical.
-    pub ledger: Vec<String>,
+    pub ledger: Vec<LedgerProblem>,
     /// Changes to the in-repository policy its parent's policy does not allow.
     pub trust: Vec<TrustProblem>,
     /// The signature verdict of each checked commit's chosen seal.
     pub signatures: Vec<SignatureReport>,
     /// Which signatures and countersigns vouch for each tip named, and for how many
     /// commits of its sealed ancestry.
-    pub coverage: Vec<String>,
+    pub coverage: Vec<Coverage>,
+}
+
+/// One non-canonical entry of the ledger's tree.
+#[derive(Debug, Serialize)]
+pub struct LedgerProblem {
+    pub path: String,
+    pub code: &'static str,
+    pub reason: String,
+}
+
+impl From<&crate::ledger::ShapeProblem> for LedgerProblem {
+    fn from(p: &crate::ledger::ShapeProblem) -> Self {
+        LedgerProblem {
+            path: p.path.clone(),
+            code: p.issue.code(),
+            reason: p.issue.to_string(),
+        }
+    }
+}
+
+/// What vouches for one tip named and the sealed ancestry its chain covers.
+#[derive(Debug, Clone, Serialize)]
+pub struct Coverage {
+    /// The revision as named (a range's right end; `HEAD` for none).
+    pub rev: String,
+    pub tip: String,
+    /// Commits of the tip's sealed ancestry that its chain of seals covers.
+    pub commits: usize,
+    /// The principal whose trusted signature is on the tip's seal.
+    pub signed_by: Option<String>,
+    /// Countersigns of the tip, by role.
+    pub countersigns: Vec<RoleCountersign>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RoleCountersign {
+    pub role: String,
+    /// The principals of the trusted countersigns in that role.
+    pub by: Vec<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -59,7 +98,14 @@ impl From<&crate::trust::Problem> for TrustProblem {
 pub struct SignatureReport {
     pub commit: String,
     pub trusted: bool,
-    pub verdict: String,
+    /// A stable name: `trusted`, `unsigned`, `not_allowed`, `expired`,
+    /// `not_yet_valid`, `revoked`, `bad_signature`, `wrong_namespace`.
+    pub verdict: &'static str,
+    /// The signing key's SHA-256 fingerprint, when the signature parsed.
+    pub key: Option<String>,
+    pub principal: Option<String>,
+    /// The verdict as people read it.
+    pub reason: String,
 }
 
 impl SignatureReport {
@@ -67,7 +113,10 @@ impl SignatureReport {
         SignatureReport {
             commit: commit.to_string(),
             trusted: verdict.is_trusted(),
-            verdict: verdict.to_string(),
+            verdict: verdict.code(),
+            key: verdict.fingerprint().map(str::to_string),
+            principal: verdict.principal().map(str::to_string),
+            reason: verdict.to_string(),
         }
     }
 }

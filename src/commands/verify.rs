@@ -114,7 +114,7 @@ pub fn run(args: Args) -> Result<u8> {
             signatures.push((commit, chosen.verdict.clone()));
         }
     }
-    let coverage = coverage_lines(&repo, &mut verifier, &revs)?;
+    let coverage = coverage_of(&repo, &mut verifier, &revs)?;
     // A null parent_seals entry is never silent: over a parent that still has no seal
     // it fails, over one sealed after its child it is a warning.
     let mut warnings = Vec::new();
@@ -196,7 +196,7 @@ pub fn run(args: Args) -> Result<u8> {
                 .collect(),
             worktree: worktree.iter().map(Into::into).collect(),
             not_checked: unchecked.iter().map(Into::into).collect(),
-            ledger: shape.iter().map(|p| p.to_string()).collect(),
+            ledger: shape.iter().map(Into::into).collect(),
             trust: trust.iter().map(Into::into).collect(),
             signatures: signatures
                 .iter()
@@ -220,8 +220,8 @@ pub fn run(args: Args) -> Result<u8> {
         if let Some(line) = signature_summary(&signatures) {
             outln(line)?;
         }
-        for line in &coverage {
-            outln(line)?;
+        for c in &coverage {
+            outln(coverage_line(c))?;
         }
         // What could not be checked is said as exactly that, never as a problem:
         // it does not change the exit code.
@@ -427,13 +427,13 @@ fn signature_summary(signatures: &[(git2::Oid, crate::signing::Verdict)]) -> Opt
     Some(line)
 }
 
-/// For each revision named (a tip), what vouches for its history: "main: 1,204
-/// commits, covered by review countersign of <tip> by alice@…".
-fn coverage_lines(
+/// For each revision named (a tip), what vouches for its history: the trusted
+/// signature on its seal and its countersigns, over how many commits.
+fn coverage_of(
     repo: &Repo,
     verifier: &mut Verifier<'_>,
     revs: &[String],
-) -> Result<Vec<String>> {
+) -> Result<Vec<crate::report::Coverage>> {
     let mut out = Vec::new();
     for rev in revs {
         let name = rev.rsplit("..").next().unwrap_or(rev);
@@ -445,34 +445,47 @@ fn coverage_lines(
             continue;
         }
         let vouchers = crate::policy::vouchers(verifier, tip)?;
-        let signed = verifier.chosen(tip).and_then(|c| match &c.verdict {
+        let signed_by = verifier.chosen(tip).and_then(|c| match &c.verdict {
             crate::signing::Verdict::Trusted { principal, .. } => Some(principal.clone()),
             _ => None,
         });
-        if vouchers.is_empty() && signed.is_none() {
+        if vouchers.is_empty() && signed_by.is_none() {
             continue;
         }
-        let n = crate::policy::chained(verifier, tip)?;
-        let mut by: Vec<String> = vouchers
-            .iter()
-            .map(|(role, who)| {
-                format!(
-                    "{role} countersign of {} by {}",
-                    short(tip),
-                    who.iter().cloned().collect::<Vec<_>>().join(", ")
-                )
-            })
-            .collect();
-        if let Some(p) = signed {
-            by.push(format!("the seal of {} signed by {p}", short(tip)));
-        }
-        out.push(format!(
-            "{name}: {} commit(s), covered by {}",
-            thousands(n),
-            by.join("; ")
-        ));
+        out.push(crate::report::Coverage {
+            rev: name.to_string(),
+            tip: tip.to_string(),
+            commits: crate::policy::chained(verifier, tip)?,
+            signed_by,
+            countersigns: vouchers
+                .iter()
+                .map(|(role, who)| crate::report::RoleCountersign {
+                    role: role.to_string(),
+                    by: who.iter().cloned().collect(),
+                })
+                .collect(),
+        });
     }
     Ok(out)
+}
+
+/// "main: 1,204 commit(s), covered by review countersign of <tip> by alice@…".
+fn coverage_line(c: &crate::report::Coverage) -> String {
+    let tip = c.tip.get(..7).unwrap_or(&c.tip);
+    let mut by: Vec<String> = c
+        .countersigns
+        .iter()
+        .map(|r| format!("{} countersign of {tip} by {}", r.role, r.by.join(", ")))
+        .collect();
+    if let Some(p) = &c.signed_by {
+        by.push(format!("the seal of {tip} signed by {p}"));
+    }
+    format!(
+        "{}: {} commit(s), covered by {}",
+        c.rev,
+        thousands(c.commits),
+        by.join("; ")
+    )
 }
 
 fn thousands(n: usize) -> String {

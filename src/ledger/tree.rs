@@ -121,6 +121,26 @@ pub enum ShapeIssue {
     Unsorted,
 }
 
+impl ShapeIssue {
+    /// A stable name for the issue, for `--json`.
+    pub fn code(&self) -> &'static str {
+        match self {
+            ShapeIssue::UnknownTopLevel => "unknown_top_level",
+            ShapeIssue::BadNoteName => "bad_note_name",
+            ShapeIssue::MixedFanout => "mixed_fanout",
+            ShapeIssue::BadMode(_) => "bad_mode",
+            ShapeIssue::WrongKind => "wrong_kind",
+            ShapeIssue::EmptyTree => "empty_tree",
+            ShapeIssue::UnsafeName => "unsafe_name",
+            ShapeIssue::PathTooLong => "path_too_long",
+            ShapeIssue::BadAlternate => "bad_alternate",
+            ShapeIssue::BadCountersign => "bad_countersign",
+            ShapeIssue::BadRunRecord => "bad_run_record",
+            ShapeIssue::Unsorted => "unsorted",
+        }
+    }
+}
+
 /// One non-canonical entry: where, and what is wrong.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ShapeProblem {

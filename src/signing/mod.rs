@@ -313,6 +313,45 @@ pub enum Verdict {
 }
 
 impl Verdict {
+    /// A stable name for the verdict, for `--json`.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Verdict::Unsigned => "unsigned",
+            Verdict::BadSignature { .. } => "bad_signature",
+            Verdict::WrongNamespace { .. } => "wrong_namespace",
+            Verdict::NotAllowed { .. } => "not_allowed",
+            Verdict::Expired { .. } => "expired",
+            Verdict::NotYetValid { .. } => "not_yet_valid",
+            Verdict::Revoked { .. } => "revoked",
+            Verdict::Trusted { .. } => "trusted",
+        }
+    }
+
+    /// The signing key's fingerprint, when the signature names one that parsed.
+    pub fn fingerprint(&self) -> Option<&str> {
+        match self {
+            Verdict::NotAllowed { fingerprint, .. }
+            | Verdict::Expired { fingerprint, .. }
+            | Verdict::NotYetValid { fingerprint, .. }
+            | Verdict::Revoked { fingerprint }
+            | Verdict::Trusted { fingerprint, .. } => Some(fingerprint),
+            Verdict::Unsigned | Verdict::BadSignature { .. } | Verdict::WrongNamespace { .. } => {
+                None
+            }
+        }
+    }
+
+    /// The principal the seal claims (or, trusted, the one the policy allows).
+    pub fn principal(&self) -> Option<&str> {
+        match self {
+            Verdict::NotAllowed { principal, .. }
+            | Verdict::Expired { principal, .. }
+            | Verdict::NotYetValid { principal, .. }
+            | Verdict::Trusted { principal, .. } => Some(principal),
+            _ => None,
+        }
+    }
+
     pub fn is_trusted(&self) -> bool {
         matches!(self, Verdict::Trusted { .. })
     }

@@ -421,7 +421,15 @@ fn verify_flags_a_local_ledger_that_is_not_canonical() {
     r.stdout_has("ledger refs/notes/seal: not canonical: README: not a note");
     r.stderr_has("hint: the ledger was written by something other than git-seal");
     let json = repo.seal(&["verify", "--json"]).fails_with(1).stdout();
-    crate::harness::assert_has(&json, "\"ok\": false");
+    let doc: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(doc["ok"], false);
+    // Each entry as values: where, a stable code, and the wording.
+    assert_eq!(doc["ledger"][0]["path"], "README");
+    assert_eq!(doc["ledger"][0]["code"], "unknown_top_level");
+    assert!(doc["ledger"][0]["reason"]
+        .as_str()
+        .unwrap()
+        .starts_with("not a note"));
 }
 
 /// A remote nobody gates (where a hostile ledger can sit), and a sealed `victim`

@@ -176,7 +176,7 @@ fn verify_json_carries_the_tag_problems_the_text_lists() {
             .fails_with(1)
             .stdout(),
     );
-    assert_eq!(doc["schema"], "git-seal/verify/v1");
+    assert_eq!(doc["schema"], "git-seal/verify/v2");
     assert_eq!(doc["ok"], false);
     assert_eq!(doc["tags"][0]["tag"], "v1");
     assert_eq!(doc["tags"][0]["ok"], false);
@@ -497,8 +497,8 @@ fn every_json_document_names_its_schema() {
     ])
     .ok();
     let docs: &[(&[&str], &str)] = &[
-        (&["verify", "--json"], "git-seal/verify/v1"),
-        (&["verify", "v1", "--json"], "git-seal/verify/v1"),
+        (&["verify", "--json"], "git-seal/verify/v2"),
+        (&["verify", "v1", "--json"], "git-seal/verify/v2"),
         (&["status", "--json"], "git-seal/status/v2"),
         (&["diff", "HEAD~1", "HEAD", "--json"], "git-seal/diff/v1"),
         (&["show", "--json"], "git-seal/seal/v1"),

@@ -128,3 +128,86 @@ fn pre_commit_framework_seals_commits_and_gates_pushes() {
     repo.git(&["push", "-q", "origin", "main"]).ok();
     repo.seal(&["verify", "--json", "main"]).ok();
 }
+
+/// The README's recipe as written: the repository pinned at the release tag it
+/// names, its `-system` ids run by the real framework.
+#[test]
+fn the_readme_recipe_pinned_at_its_release_tag_seals_commits() {
+    let readme = std::fs::read_to_string(format!("{ROOT}/README.md")).unwrap();
+    let start = readme
+        .find("```yaml\nrepos:\n- repo: <this repository's URL>\n")
+        .expect("the recipe is in the README");
+    let recipe = &readme[start + "```yaml\n".len()..];
+    let recipe = &recipe[..recipe.find("```").unwrap()];
+    let rev = recipe
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("rev: "))
+        .unwrap()
+        .to_string();
+    let sb = Sandbox::new();
+    // This project as a user's pre-commit fetches it: a clone, with its tags.
+    let upstream = sb.path().join("git-seal");
+    let here = sb.at(sb.path());
+    here.git(&[
+        "clone",
+        "-q",
+        "--no-local",
+        ROOT,
+        upstream.to_str().unwrap(),
+    ])
+    .ok();
+    let upstream_repo = sb.at(&upstream);
+    if upstream_repo
+        .git(&["rev-parse", "-q", "--verify", &format!("refs/tags/{rev}")])
+        .code()
+        != 0
+    {
+        // A clone made without tags (a CI checkout): the tag is made where the
+        // README's release is, so the recipe is still run as written.
+        crate::harness::report(&format!(
+            "tag {rev} is not in this checkout: tagging its first commit that has the -system ids"
+        ));
+        let first = upstream_repo.git_out(&[
+            "log",
+            "--format=%H",
+            "-S",
+            "git-seal-pre-push-system",
+            "--reverse",
+            "--",
+            ".pre-commit-hooks.yaml",
+        ]);
+        let first = first.lines().next().unwrap().to_string();
+        upstream_repo.git(&["tag", &rev, &first]).ok();
+    }
+    let repo = sb.init("client", &[]);
+    repo.write(
+        ".pre-commit-config.yaml",
+        &recipe.replace("<this repository's URL>", upstream.to_str().unwrap()),
+    );
+    let install = repo
+        .cmd(
+            pre_commit(),
+            &[
+                "install",
+                "--hook-type",
+                "post-commit",
+                "--hook-type",
+                "post-rewrite",
+                "--hook-type",
+                "pre-push",
+            ],
+        )
+        .output()
+        .unwrap();
+    assert!(
+        install.status.success(),
+        "{}",
+        String::from_utf8_lossy(&install.stderr)
+    );
+    let first = repo.commit_file("a.txt", "one\n", "first");
+    assert!(
+        repo.note(&first).is_some(),
+        "the recipe's post-commit did not seal"
+    );
+    repo.seal(&["verify"]).ok();
+}

@@ -363,6 +363,30 @@ fn two_person_rule_a_review_countersign_by_a_second_clone_lets_main_move() {
         "origin/main: 2 commit(s), covered by review countersign of {} by bob@example.com",
         &tip[..7]
     ));
+    // The same, as values: no sentence to parse.
+    let doc: serde_json::Value =
+        serde_json::from_str(&a.seal(&["verify", "origin/main", "--json"]).ok().stdout()).unwrap();
+    assert_eq!(doc["schema"], "git-seal/verify/v2");
+    assert_eq!(
+        doc["coverage"],
+        serde_json::json!([{
+            "rev": "origin/main",
+            "tip": tip,
+            "commits": 2,
+            "signed_by": "alice@example.com",
+            "countersigns": [{"role": "review", "by": ["bob@example.com"]}],
+        }])
+    );
+    let signature = doc["signatures"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["commit"] == tip.as_str())
+        .unwrap();
+    assert_eq!(signature["verdict"], "trusted");
+    assert_eq!(signature["trusted"], true);
+    assert_eq!(signature["principal"], "alice@example.com");
+    assert!(signature["key"].as_str().unwrap().starts_with("SHA256:"));
     a.seal(&["show", &tip])
         .ok()
         .stdout_has("# countersign review at ");
