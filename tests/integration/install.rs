@@ -332,6 +332,48 @@ __git_wrap__git_main git --wo verify; echo "2:${{COMPREPLY[*]}}""#,
     ] {
         assert!(prefix.join(f).exists(), "{f}");
     }
+    // Loaded by a real zsh (compinit finds `_git-seal` on fpath and binds it to
+    // git-seal) and a real fish (which completes from the file, as at a prompt).
+    let shell_path = format!(
+        "{}:{}",
+        prefix.join("bin").display(),
+        std::env::var("PATH").unwrap()
+    );
+    match repo.cmd("zsh", &["--version"]).output() {
+        Ok(o) if o.status.success() => {
+            let script = format!(
+                "fpath=('{}' $fpath); autoload -U compinit; compinit -u -D; print -r -- \"bound:${{_comps[git-seal]}} defined:${{+functions[_git-seal]}}\"",
+                prefix.join("share/zsh/site-functions").display()
+            );
+            let out = repo
+                .cmd("zsh", &["-f", "-c", &script])
+                .env("PATH", &shell_path)
+                .output()
+                .unwrap();
+            let text = String::from_utf8_lossy(&out.stdout);
+            assert_has(&text, "bound:_git-seal defined:1");
+            assert!(out.stderr.is_empty(), "{}", String::from_utf8_lossy(&out.stderr));
+        }
+        _ => crate::harness::report("not run: the zsh completion check (zsh is not on PATH; scripts/test installs it as root)"),
+    }
+    match repo.cmd("fish", &["--version"]).output() {
+        Ok(o) if o.status.success() => {
+            let script = format!(
+                "set -p fish_complete_path '{}'; complete -C 'git-seal ver'; echo SPLIT; complete -C 'git-seal verify --wo'",
+                prefix.join("share/fish/vendor_completions.d").display()
+            );
+            let out = repo
+                .cmd("fish", &["--no-config", "-c", &script])
+                .env("PATH", &shell_path)
+                .output()
+                .unwrap();
+            let text = String::from_utf8_lossy(&out.stdout);
+            let (subcommands, options) = text.split_once("SPLIT\n").unwrap_or((&text, ""));
+            assert!(subcommands.lines().any(|l| l.starts_with("verify")), "{text}");
+            assert!(options.lines().any(|l| l.starts_with("--worktree")), "{text}");
+        }
+        _ => crate::harness::report("not run: the fish completion check (fish is not on PATH; scripts/test installs it as root)"),
+    }
     // Run inside a repository without naming it: that repository is left alone.
     let other = sb.init("other", &[]);
     let mut cmd = other.cmd("bash", &[]);
