@@ -23,8 +23,8 @@ pub struct Args {
     /// The commit (default HEAD)
     #[arg(default_value = "HEAD")]
     pub rev: String,
-    /// The directory to write into
-    #[arg(long, value_name = "DIR", required_unless_present = "in_toto")]
+    /// The directory to write into (needed unless --in-toto)
+    #[arg(long, value_name = "DIR")]
     pub out: Option<Utf8PathBuf>,
     /// Print the seal as an in-toto Statement v1 (subjects: the commit's gitCommit
     /// digest and its manifest digest; link predicate v0.3) instead of writing files
@@ -70,7 +70,15 @@ pub fn run(args: Args) -> Result<u8> {
         return Ok(0);
     }
     let Some(out) = args.out.clone() else {
-        return Err(Error::usage("--out DIR is needed").hint("git seal export HEAD --out DIR"));
+        // A directory named after the commit: new, so nothing of the user's is touched.
+        let dir = format!("seal-export-{}", short(id));
+        return Err(Error::usage(
+            "--out DIR is needed: the directory the manifest and checksums are written to",
+        )
+        .hint(format!(
+            "e.g. {}",
+            quote::git_seal(&format!("export {} --out {dir}", quote::shell(&args.rev)))
+        )));
     };
     let manifest =
         Manifests::new(&repo, CacheMode::unless_dry_run(args.dry_run)).manifest_of(&commit)?;

@@ -142,14 +142,18 @@ pub fn run(args: Args) -> Result<u8> {
     let path = match &args.path {
         None => None,
         Some(p) => {
-            let root = repo
-                .workdir
-                .as_ref()
-                .map(|w| std::fs::canonicalize(w.as_std_path()))
-                .transpose()?
-                .ok_or_else(|| {
-                    Error::usage("--path needs a worktree").hint("git seal log --name NAME")
-                })?;
+            let root =
+                repo.workdir
+                    .as_ref()
+                    .map(|w| std::fs::canonicalize(w.as_std_path()))
+                    .transpose()?
+                    .ok_or_else(|| {
+                        Error::usage("--path needs a worktree (a bare repository has no files)")
+                            .hint(format!(
+                                "list the runs without it: {}",
+                                crate::quote::git_seal("log")
+                            ))
+                    })?;
             Some(crate::steps::declare(&root, &std::env::current_dir()?, p)?)
         }
     };

@@ -1164,3 +1164,30 @@ fn a_binary_under_a_path_that_is_not_utf8_hints_a_copy_that_installs() {
     repo.commit_file("a", "1\n", "first");
     repo.seal(&["verify"]).ok();
 }
+
+#[test]
+fn export_without_out_hints_a_new_directory_that_pasted_exports_there() {
+    let sb = Sandbox::new();
+    let repo = sb.installed("r");
+    let id = repo.commit_file("a", "1\n", "first");
+    let r = repo.seal(&["export", "HEAD"]).fails_with(2);
+    let hint = hinted(&r.stderr(), "e.g. ");
+    let dir = format!("seal-export-{}", &id[..7]);
+    assert_eq!(hint, format!("git seal export HEAD --out {dir}"));
+    paste(&repo, &hint).ok();
+    // What it wrote is what sha256sum checks, from the worktree's root.
+    let sums = format!("{dir}/checksums/CHECKSUMS-{id}.sha256");
+    let r = run_with_stdin(repo.cmd("sha256sum", &["-c", "--strict", &sums]), b"");
+    assert_eq!(r.code(), 0, "{}{}", r.stdout(), r.stderr());
+}
+
+#[test]
+fn log_path_in_a_bare_repository_hints_the_log_without_it_and_that_works() {
+    let sb = Sandbox::new();
+    let bare = sb.bare("hub.git");
+    let r = bare.seal(&["log", "--path", "a"]).fails_with(2);
+    r.stderr_has("--path needs a worktree");
+    let hint = hinted(&r.stderr(), "list the runs without it: ");
+    assert_eq!(hint, "git seal log");
+    paste(&bare, &hint).ok();
+}
