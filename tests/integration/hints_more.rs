@@ -82,6 +82,15 @@ fn countersign_hints_pasted_sign_share_and_show_what_failed() {
     let fix = the_hint(&r.stderr());
     assert!(fix.contains("--role qa"), "{fix}");
     paste(&repo, &fix).ok().stdout_has("as qa");
+    // Under --repo, pasted from where the user is.
+    let outside = sb.at(sb.path());
+    let path = repo.path.to_str().unwrap();
+    let r = outside
+        .seal(&["--repo", path, "countersign", "HEAD..HEAD", "--role", "qa2"])
+        .fails_with(2);
+    paste(&outside, &the_hint(&r.stderr()))
+        .ok()
+        .stdout_has("as qa2");
 
     // A role that is no word: the hint's example role works.
     let r = repo
@@ -141,6 +150,13 @@ fn trust_hints_pasted_show_the_policy_commits_and_clear_a_bad_root() {
     // Nothing pinned: the hint lists the commits that set a policy.
     let r = origin.seal(&["trust", "--show"]).ok();
     let shown = paste(&origin, &the_hint(&r.stdout())).ok().stdout();
+    assert_has(&shown, format!("{} trust: alice", &root[..7]));
+    let outside = sb.at(sb.path());
+    let path = origin.path.to_str().unwrap();
+    let r = outside.seal(&["--repo", path, "trust", "--show"]).ok();
+    let fix = the_hint(&r.stdout());
+    assert!(fix.contains("trust --root REV"), "{fix}");
+    let shown = paste(&outside, &fix).ok().stdout();
     assert_has(&shown, format!("{} trust: alice", &root[..7]));
 
     // A key that is no fingerprint: the hint prints the key's.
@@ -259,7 +275,7 @@ fn policy_settings_that_do_not_parse_hint_values_that_do_even_with_a_glob_in_the
         ("seal.refs/heads/*.requireCountersign", "review:lots"),
         ("seal.requireCountersign", "review:0"),
     ] {
-        repo.write(&key.replace('*', "x"), "");
+        repo.write(&key.to_ascii_lowercase().replace('*', "x"), "");
         repo.git(&["config", key, bad]).ok();
         let r = repo.seal(&["verify"]).fails_with(2);
         // git reports the key's last part in lower case.
@@ -339,6 +355,16 @@ fn step_hints_name_the_file_and_show_what_is_recorded() {
         .seal(&["record", "--name", "x", "--status", "SUCCESS", "-m", &long])
         .fails_with(2);
     r.stderr_has("hint: say it shorter, e.g. -m 'validated 3 of 5 files'");
+
+    // A bare repository: provenance says to run it in a clone (no command: where is
+    // the user's); a step there runs, unrecorded, with the reason.
+    let bare = sb.bare("b.git");
+    bare.seal(&["provenance", "x"])
+        .fails_with(2)
+        .stderr_has("hint: run it in a clone");
+    bare.seal(&["run", "--", "true"])
+        .ok()
+        .stderr_has("runs unrecorded: a pipeline step is recorded in a worktree");
 }
 
 #[test]
