@@ -362,9 +362,12 @@ fn step_hints_name_the_file_and_show_what_is_recorded() {
     bare.seal(&["provenance", "x"])
         .fails_with(2)
         .stderr_has("hint: run it in a clone");
-    bare.seal(&["run", "--", "true"])
+    let r = bare.seal(&["run", "--", "true"]).ok();
+    r.stderr_has("runs unrecorded: a pipeline step is recorded in a worktree");
+    r.stderr_has("hint: to record it, run it in a clone of this repository");
+    bare.seal(&["record", "--name", "x", "--status", "SUCCESS"])
         .ok()
-        .stderr_has("runs unrecorded: a pipeline step is recorded in a worktree");
+        .stderr_has("hint: to record it, run it in a clone of this repository");
 }
 
 #[test]
