@@ -203,12 +203,16 @@ pub fn countersign_commits(
             "--role is '{}'; a role is one word of letters, digits, - or _ (at most {MAX_ROLE})",
             crate::quote::printable(role)
         ))
-        .hint("git seal countersign HEAD --role review"));
+        .hint(crate::quote::git_seal("countersign HEAD --role review")));
     }
     if let Some(n) = &note {
         if n.len() > 4096 {
-            return Err(Error::usage("the note (-m) is over 4096 bytes")
-                .hint("git seal countersign HEAD --role review -m 'reviewed in PR 12'"));
+            return Err(Error::usage("the note (-m) is over 4096 bytes").hint(
+                crate::quote::git_seal(&format!(
+                    "countersign HEAD --role {} -m 'reviewed in PR 12'",
+                    crate::quote::shell(role)
+                )),
+            ));
         }
     }
     let ledger = crate::ledger::Ledger::new(repo, cfg);
@@ -217,19 +221,23 @@ pub fn countersign_commits(
         crate::verify::Verifier::new(repo, ledger.view()?, crate::cache::CacheMode::ReadWrite)
             .with_policy(resolver);
     let mut failed = Vec::new();
+    let mut first_failed = None;
     let mut digests = Vec::new();
     for &c in commits {
         let reasons = verifier.check(c)?;
         match verifier.chosen(c) {
             Some(chosen) if reasons.is_empty() => digests.push((c, chosen.digest.clone())),
-            _ => failed.push(format!(
-                "{}: {}",
-                short(c),
-                reasons
-                    .first()
-                    .map(ToString::to_string)
-                    .unwrap_or_else(|| "no seal".into())
-            )),
+            _ => failed.push({
+                first_failed.get_or_insert(c);
+                format!(
+                    "{}: {}",
+                    short(c),
+                    reasons
+                        .first()
+                        .map(ToString::to_string)
+                        .unwrap_or_else(|| "no seal".into())
+                )
+            }),
         }
     }
     if !failed.is_empty() {
@@ -239,8 +247,11 @@ pub fn countersign_commits(
             failed.join("; ")
         ))
         .hint(format!(
-            "see why with: git seal verify {}",
-            short(commits[0])
+            "see why with: {}",
+            crate::quote::git_seal(&format!(
+                "verify {}",
+                short(first_failed.unwrap_or(commits[0]))
+            ))
         )));
     }
     let (name, email) = repo.identity()?;

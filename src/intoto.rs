@@ -71,7 +71,10 @@ pub fn of_run(r: &Record) -> Result<Statement> {
             "run {} recorded no outputs, and an in-toto Statement needs at least one subject",
             r.run_id
         ))
-        .hint("record the step with its outputs: git seal run --output PATH -- CMD"));
+        .hint(format!(
+            "record the step with its outputs (PATH and CMD: yours): {}",
+            crate::quote::git_seal("run --output PATH -- CMD")
+        )));
     }
     let mut materials: Vec<Resource> = artifacts(&r.inputs)
         .into_iter()

@@ -68,7 +68,10 @@ pub fn parse_countersign(key: &str, value: &str) -> Result<(String, usize)> {
             "{key} is '{}'; it must be ROLE or ROLE:N (a word and a count from 1)",
             crate::quote::printable(value)
         ))
-        .hint(crate::quote::git(&format!("config {key} review:1")))
+        .hint(crate::quote::git(&format!(
+            "config {} review:1",
+            crate::quote::shell(key)
+        )))
     };
     let (role, n) = match value.trim().split_once(':') {
         Some((r, n)) => (r, n.trim().parse::<usize>().map_err(|_| bad())?),
@@ -85,8 +88,9 @@ fn parse_bool(key: &str, v: &str) -> Result<bool> {
         "true" | "yes" | "on" | "1" | "" => Ok(true),
         "false" | "no" | "off" | "0" => Ok(false),
         _ => Err(
-            Error::usage(format!("{key} is '{v}', which is not a boolean"))
-                .hint(crate::quote::git(&format!("config {key} true"))),
+            Error::usage(format!("{key} is '{v}', which is not a boolean")).hint(
+                crate::quote::git(&format!("config {} true", crate::quote::shell(key))),
+            ),
         ),
     }
 }

@@ -420,7 +420,9 @@ pub fn check_name(name: &str) -> Result<()> {
             "step name {} is not 1-{MAX_NAME} characters without control characters",
             crate::quote::c_style(name.as_bytes())
         ))
-        .hint("git seal run --name export -- ./export.sh"));
+        .hint(format!(
+            "name it with 1-{MAX_NAME} characters of your choice, e.g. --name export"
+        )));
     }
     Ok(())
 }
@@ -516,7 +518,10 @@ pub fn share(
             "the run record is {} bytes, over the {cap}-byte cap of a shared record; kept in the local log only",
             bytes.len()
         ))
-        .hint("declare directories rather than many files, or record the step without --share"));
+        .hint(format!(
+            "it is in the local log, which has no cap: {}",
+            crate::quote::git_seal("log --json")
+        )));
     }
     let (name, email) = repo.identity()?;
     let who = git2::Signature::now(&name, &email)?;
@@ -749,8 +754,10 @@ pub fn provenance(repo: &Repo, cfg: &Config, root: &Path, rel: &str) -> Result<P
         [one] if one.path == rel => one.clone(),
         _ => {
             return Err(
-                Error::usage(format!("{} is not a file in the worktree", show(rel)))
-                    .hint("git seal provenance path/to/file"),
+                Error::usage(format!("{} is not a file in the worktree", show(rel))).hint(format!(
+                    "name a file; list those in the worktree with: {}",
+                    crate::quote::git("ls-files --cached --others --exclude-standard")
+                )),
             )
         }
     };

@@ -400,7 +400,11 @@ impl Chain {
             "the trust root {} (seal.trustRoot) cannot start the chain: {why}",
             short(self.root.commit)
         ))
-        .hint("git seal trust --show   # then pin a root whose seal is signed: git seal trust --root <rev>")
+        .hint(format!(
+            "{}   # then pin a root whose seal is signed (REV: the commit you trust): {}",
+            crate::quote::git_seal("trust --show"),
+            crate::quote::git_seal("trust --root REV")
+        ))
     }
 
     /// Places `commit` and every first-parent ancestor not yet placed, oldest first.
@@ -695,9 +699,15 @@ impl fmt::Debug for InRepo {
     }
 }
 
-/// The hint that pins a root, fit to paste.
-pub const PIN_HINT: &str =
-    "git seal trust --root <rev>   # the commit whose .seal/allowed_signers you trust";
+/// The hint that pins a root: pasted, it lists the commits that set a policy; which
+/// one to trust is the user's decision (REV), never git-seal's.
+pub fn pin_hint() -> String {
+    format!(
+        "{}   # then pin the commit whose .seal/allowed_signers you trust: {}",
+        crate::quote::git("log --oneline -- .seal/allowed_signers"),
+        crate::quote::git_seal("trust --root REV")
+    )
+}
 
 /// `seal.trustRoot` as pinned: `None` when unset; an error when it does not parse or
 /// names no commit here.
@@ -710,7 +720,11 @@ pub fn configured_root(repo: &Repo) -> Result<Option<Root>> {
             "{ROOT_KEY} is '{}'; it must be a commit id, optionally followed by a key fingerprint (SHA256:…)",
             crate::quote::printable(&value)
         ))
-        .hint(PIN_HINT));
+        .hint(format!(
+            "{}   # then pin the commit whose .seal/allowed_signers you trust: {}",
+            crate::quote::git(&format!("config --unset {ROOT_KEY}")),
+            crate::quote::git_seal("trust --root REV")
+        )));
     };
     let commit = Oid::from_str(&rev)
         .ok()

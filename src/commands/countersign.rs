@@ -37,8 +37,14 @@ pub fn run(args: Args) -> Result<u8> {
     };
     let commits = repo.expand_revs(&revs)?;
     if commits.is_empty() {
-        return Err(Error::usage("no commits to countersign in the range given")
-            .hint("git seal countersign HEAD --role review"));
+        return Err(
+            Error::usage("no commits to countersign in the range given").hint(
+                crate::quote::git_seal(&format!(
+                    "countersign HEAD --role {}",
+                    crate::quote::shell(&args.role)
+                )),
+            ),
+        );
     }
     let signer = crate::signing::SealSigner::from_config(&repo, None)
         .map_err(|e| {
@@ -94,6 +100,6 @@ pub fn run(args: Args) -> Result<u8> {
         1,
         format!("{} countersign(s) of role {}", written.len(), args.role),
     ));
-    eprintln!("hint: share it with: git seal push");
+    eprintln!("hint: share it with: {}", crate::quote::git_seal("push"));
     Ok(0)
 }

@@ -124,8 +124,11 @@ pub fn run(args: Args) -> Result<u8> {
             ));
         }
         return Err(Error::check(msg).hint(format!(
-            "record the step that makes it: git seal run --output {} -- CMD",
-            crate::quote::shell(&file.path)
+            "record the step that makes it (CMD: yours): {}",
+            crate::quote::git_seal(&format!(
+                "run --output {} -- CMD",
+                crate::quote::shell(&file.path)
+            ))
         )));
     }
     outln(format!(

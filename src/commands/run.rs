@@ -89,7 +89,7 @@ fn open() -> Result<(Repo, Config, PathBuf)> {
         return Err(Error::usage(
             "a pipeline step is recorded in a worktree; this repository is bare",
         )
-        .hint("run it in a clone: git clone REPO && cd REPO && git seal run -- CMD"));
+        .hint("to record it, run it in a clone of this repository"));
     };
     let root = std::fs::canonicalize(workdir.as_std_path())?;
     Ok((repo, cfg, root))
@@ -221,6 +221,9 @@ pub fn run_run(args: RunArgs) -> Result<u8> {
                 crate::quote::printable(&name),
                 e.message
             );
+            if let Some(h) = &e.hint {
+                eprintln!("hint: {h}");
+            }
             return Ok(exit_code(&execute(program, rest)));
         }
     };
@@ -361,6 +364,9 @@ pub fn run_record(args: RecordArgs) -> Result<u8> {
                 crate::quote::printable(&args.name),
                 e.message
             );
+            if let Some(h) = &e.hint {
+                eprintln!("hint: {h}");
+            }
             return Ok(0);
         }
     };

@@ -60,14 +60,19 @@ fn pin(repo: &Repo, rev: &str, key: Option<String>) -> Result<u8> {
     let mut chain = InRepo::with_root(repo, root, Revocations::default())?;
     if let Some(why) = chain.check_root()? {
         let hint = match why {
-            trust::RootProblem::NoSeal => format!("git seal seal {}", short(commit)),
+            trust::RootProblem::NoSeal => {
+                crate::quote::git_seal(&format!("seal {}", short(commit)))
+            }
             trust::RootProblem::NoPolicy | trust::RootProblem::BadPolicy(_) => {
                 format!(
                     "{}   # pin a commit that has the policy",
                     crate::quote::git("log --oneline -- .seal/allowed_signers")
                 )
             }
-            _ => "git seal show ".to_string() + &short(commit) + "   # see who signed its seal",
+            _ => {
+                crate::quote::git_seal(&format!("show {}", short(commit)))
+                    + "   # see who signed its seal"
+            }
         };
         return Err(Error::check(format!(
             "cannot pin {} as the trust root: {why}",
@@ -149,7 +154,7 @@ fn show(repo: &Repo) -> Result<u8> {
         }
         PolicySource::None => {
             outln("policy in force: none (signatures are checked, but no signer is allowed)")?;
-            outln(format!("hint: {}", trust::PIN_HINT))?;
+            outln(format!("hint: {}", trust::pin_hint()))?;
         }
         PolicySource::InRepo { .. } => {
             let head = repo.head_commit()?.id();

@@ -75,9 +75,10 @@ impl PolicyResolver {
             return Self::unconfigured(repo, revoked);
         };
         let allowed = AllowedSigners::load(&path).map_err(|e| {
-            Error::usage(format!("{setting}: {e}")).hint(crate::quote::git(&format!(
-                "config {setting} ~/.ssh/allowed_signers"
-            )))
+            Error::usage(format!("{setting}: {e}")).hint(format!(
+                "{}   # or point it at a readable allowed-signers file",
+                crate::quote::git(&format!("config --unset {setting}"))
+            ))
         })?;
         let revoked = load_revocations(revoked)?;
         Ok(PolicyResolver {

@@ -11,6 +11,7 @@ mod do_no_harm;
 mod failures;
 mod formats;
 mod hints;
+mod hints_more;
 mod hook_managers;
 
 mod config_hooks;
