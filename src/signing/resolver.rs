@@ -167,8 +167,9 @@ fn load_revocations(revoked: Option<(&'static str, PathBuf)>) -> Result<Revocati
         None => Ok(Revocations::default()),
         Some((setting, path)) => Revocations::load(&path).map_err(|e| {
             Error::usage(format!("{setting}: {e}")).hint(format!(
-                "{}   # or fix the file",
-                crate::quote::git(&format!("config --unset {setting}"))
+                "{}   # this stops checking revocations: rather restore {}",
+                crate::quote::git(&format!("config --unset {setting}")),
+                crate::quote::shell(&path.to_string_lossy())
             ))
         }),
     }
