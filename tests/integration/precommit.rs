@@ -59,19 +59,11 @@ fn local_config() -> String {
     format!("repos:\n- repo: local\n  hooks:\n{hooks}")
 }
 
-#[test]
-fn pre_commit_framework_seals_commits_and_gates_pushes() {
-    let sb = Sandbox::new();
-    let server = sb.init("server.git", &["--bare"]);
-    server.seal(&["install", "--server"]).ok();
-    let repo = sb.init("client", &[]);
-    repo.git(&["remote", "add", "origin", server.path.to_str().unwrap()])
-        .ok();
-    repo.write(".pre-commit-config.yaml", &local_config());
-    let pc = pre_commit();
+/// `pre-commit install` of the three stages git-seal ships hooks for.
+fn install_framework(repo: &crate::harness::TestRepo<'_>) {
     let install = repo
         .cmd(
-            &pc,
+            pre_commit(),
             &[
                 "install",
                 "--hook-type",
@@ -89,6 +81,18 @@ fn pre_commit_framework_seals_commits_and_gates_pushes() {
         "{}",
         String::from_utf8_lossy(&install.stderr)
     );
+}
+
+#[test]
+fn pre_commit_framework_seals_commits_and_gates_pushes() {
+    let sb = Sandbox::new();
+    let server = sb.init("server.git", &["--bare"]);
+    server.seal(&["install", "--server"]).ok();
+    let repo = sb.init("client", &[]);
+    repo.git(&["remote", "add", "origin", server.path.to_str().unwrap()])
+        .ok();
+    repo.write(".pre-commit-config.yaml", &local_config());
+    install_framework(&repo);
 
     // post-commit stage seals
     let first = repo.commit_file("a.txt", "one\n", "first");
@@ -184,26 +188,7 @@ fn the_readme_recipe_pinned_at_its_release_tag_seals_commits() {
         ".pre-commit-config.yaml",
         &recipe.replace("<this repository's URL>", upstream.to_str().unwrap()),
     );
-    let install = repo
-        .cmd(
-            pre_commit(),
-            &[
-                "install",
-                "--hook-type",
-                "post-commit",
-                "--hook-type",
-                "post-rewrite",
-                "--hook-type",
-                "pre-push",
-            ],
-        )
-        .output()
-        .unwrap();
-    assert!(
-        install.status.success(),
-        "{}",
-        String::from_utf8_lossy(&install.stderr)
-    );
+    install_framework(&repo);
     let first = repo.commit_file("a.txt", "one\n", "first");
     assert!(
         repo.note(&first).is_some(),
