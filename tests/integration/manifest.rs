@@ -259,3 +259,121 @@ fn large_blobs_stream_loose_and_packed_with_the_same_digest() {
     let _ = std::fs::remove_dir_all(repo.path.join(".git/seal"));
     assert_eq!(digest(&[]), expected, "packed object");
 }
+
+/// A history of `commits` commits over 2,100 files (enough to be cached), one file
+/// changed per commit, made without hooks.
+fn cached_history(sb: &Sandbox, commits: usize) -> TestRepo<'_> {
+    let repo = sb.init("r", &[]);
+    let mut stream = String::from(
+        "commit refs/heads/main\nmark :1\ncommitter C <c@x> 1700000000 +0000\ndata 2\nc\n",
+    );
+    for i in 0..2_100 {
+        stream.push_str(&format!(
+            "M 644 inline d{}/f{i}\ndata {}\n{i}\n\n",
+            i % 9,
+            format!("{i}\n").len() - 1
+        ));
+    }
+    for c in 2..=commits {
+        let content = format!("v{c}");
+        stream.push_str(&format!(
+            "commit refs/heads/main\nmark :{c}\ncommitter C <c@x> {} +0000\ndata 2\nc\nfrom :{}\nM 644 inline d{}/f{}\ndata {}\n{content}\n",
+            1_700_000_000 + c,
+            c - 1,
+            c % 9,
+            c * 7 % 2_100,
+            content.len(),
+        ));
+    }
+    let r = crate::harness::run_with_stdin(
+        repo.cmd("git", &["fast-import", "--quiet"]),
+        stream.as_bytes(),
+    );
+    assert_eq!(r.code(), 0, "{}", r.stderr());
+    repo.git(&["checkout", "-q", "-f", "main"]).ok();
+    repo
+}
+
+fn digest_packs(repo: &TestRepo<'_>) -> Vec<std::path::PathBuf> {
+    std::fs::read_dir(repo.path.join(".git/seal/cache/digests/packs"))
+        .map(|d| d.filter_map(|e| Some(e.ok()?.path())).collect())
+        .unwrap_or_default()
+}
+
+#[test]
+fn a_backfill_remembers_digests_in_one_pack_and_a_damaged_pack_is_a_miss() {
+    let sb = Sandbox::new();
+    let repo = cached_history(&sb, 12);
+    repo.seal(&["seal", "--missing"]).ok();
+    let packs = digest_packs(&repo);
+    assert_eq!(packs.len(), 1, "one pack for the run: {packs:?}");
+    let loose = repo.path.join(".git/seal/cache/digests");
+    let loose_count = std::fs::read_dir(&loose)
+        .unwrap()
+        .filter(|e| e.as_ref().unwrap().file_name() != "packs")
+        .count();
+    assert_eq!(loose_count, 0, "no file per commit");
+    // Derived whole from each parent, every commit's digest is the recipe's.
+    for rev in ["HEAD", "HEAD~5", "HEAD~11"] {
+        let recipe = repo
+            .cmd(format!("{ROOT}/scripts/manifest-digest.sh"), &[rev])
+            .output()
+            .unwrap();
+        let seal: serde_json::Value =
+            serde_json::from_str(&repo.seal(&["show", "--json", rev]).ok().stdout()).unwrap();
+        assert_eq!(
+            seal["manifest"]["digest"],
+            String::from_utf8_lossy(&recipe.stdout).trim(),
+            "{rev}"
+        );
+    }
+    repo.seal(&["verify", "--all"]).ok();
+    // The pack is what verify reads: a record for HEAD's tree that names another
+    // digest, under a CRC that holds, is believed (the cache is this machine's own
+    // memory, as `--no-cache` says) ...
+    let tree = repo.git_out(&["rev-parse", "HEAD^{tree}"]);
+    let bytes = std::fs::read(&packs[0]).unwrap();
+    let nl = bytes.iter().position(|b| *b == b'\n').unwrap();
+    let mut body = bytes[nl + 1..].to_vec();
+    let key: Vec<u8> = (0..20)
+        .map(|i| u8::from_str_radix(&tree[2 * i..2 * i + 2], 16).unwrap())
+        .collect();
+    let at = body.chunks(68).position(|r| r[..20] == key[..]).unwrap() * 68;
+    body[at + 20] ^= 1;
+    let header = |body: &[u8]| {
+        format!(
+            "git-seal digest pack v1 count={} crc32={:08x}\n",
+            body.len() / 68,
+            crc32fast::hash(body)
+        )
+    };
+    let write = |header: String, body: &[u8]| {
+        let mut out = header.into_bytes();
+        out.extend_from_slice(body);
+        std::fs::write(&packs[0], out).unwrap();
+    };
+    write(header(&body), &body);
+    let r = repo.seal(&["verify", "HEAD"]);
+    assert_eq!(r.code(), 1, "{}", r.stdout());
+    // ... and `--no-cache` reads none of it.
+    repo.seal(&["verify", "--no-cache", "HEAD"]).ok();
+    // A record damaged under its old CRC is a miss: recomputed, never believed.
+    let good_crc = header(&bytes[nl + 1..]);
+    write(good_crc, &body);
+    repo.seal(&["verify", "--all"]).ok();
+}
+
+#[test]
+fn digest_packs_past_the_limit_are_merged_into_one() {
+    let sb = Sandbox::new();
+    let repo = cached_history(&sb, 3);
+    // Each backfill of a new branch tip is one run, one pack; the ninth merges.
+    for i in 0..9 {
+        repo.commit_unsealed(&format!("n{i}"), &format!("one {i}"));
+        repo.commit_unsealed(&format!("n{i}"), &format!("two {i}"));
+        repo.seal(&["seal", "--missing"]).ok();
+    }
+    let packs = digest_packs(&repo);
+    assert!(packs.len() <= 8, "{packs:?}");
+    repo.seal(&["verify", "--all"]).ok();
+}
