@@ -22,9 +22,11 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BIN = os.path.join(ROOT, "target", "release", "git-seal")
 
 
-def env_for(home):
+def env_for(home, git=None):
+    """Hermetic git config, fixed identities, `home` as HOME; `git`: a directory
+    whose git comes first on PATH."""
     env = {
-        "PATH": os.path.dirname(BIN) + ":" + os.environ.get("PATH", ""),
+        "PATH": (git + ":" if git else "") + os.path.dirname(BIN) + ":" + os.environ.get("PATH", ""),
         "HOME": home,
         "GIT_CONFIG_GLOBAL": "/dev/null",
         "GIT_CONFIG_NOSYSTEM": "1",
@@ -33,6 +35,20 @@ def env_for(home):
         "LC_ALL": "C",
     }
     return env
+
+
+def alternate(cases, runs, step):
+    """The benchmark loop: `runs` rounds, each calling `step(i, name, case)` once for
+    every case in turn, so drift on a noisy machine falls on every case alike. A step
+    returns what it measured: a number (seconds, or a tuple of them) or a dict of
+    them by figure. Returns {name: [measured…]}, or {(name, figure): [measured…]}."""
+    times = {}
+    for i in range(runs):
+        for name, case in cases.items():
+            got = step(i, name, case)
+            for key, value in (got.items() if isinstance(got, dict) else [(None, got)]):
+                times.setdefault(name if key is None else (name, key), []).append(value)
+    return times
 
 
 class Repo:
@@ -112,6 +128,16 @@ def bench_small(base, env, runs):
         report(f"small repo, {label}: git commit with hooks (median)", a * 1000, "ms")
         report(f"small repo, {label}: git commit without hooks (median)", b * 1000, "ms")
         report(f"small repo, {label}: cost the hooks add", (a - b) * 1000, "ms", target=10)
+
+
+def write_small_tree(root, files=200):
+    """`files` small text files spread over ten directories: the repository the
+    per-hook benchmarks (config hooks, reftable) commit into."""
+    for i in range(files):
+        d = os.path.join(root, f"d{i % 10}")
+        os.makedirs(d, exist_ok=True)
+        with open(os.path.join(d, f"f{i}.txt"), "w") as f:
+            f.write(f"file {i}\n" * 50)
 
 
 def write_tree(root, files, size):

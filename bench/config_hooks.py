@@ -18,8 +18,8 @@ import sys
 import tempfile
 import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-BIN = os.path.join(ROOT, "target", "release", "git-seal")
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from bench import BIN, ROOT, alternate, env_for, write_small_tree  # noqa: E402
 
 
 def main():
@@ -31,13 +31,7 @@ def main():
     if not os.path.exists(BIN):
         subprocess.run(["cargo", "build", "--release", "--locked"], cwd=ROOT, check=True)
     base = tempfile.mkdtemp(prefix="git-seal-bench-hooks-")
-    env = {
-        "PATH": args.git + ":" + os.path.dirname(BIN) + ":" + os.environ.get("PATH", ""),
-        "HOME": base, "GIT_CONFIG_GLOBAL": "/dev/null", "GIT_CONFIG_NOSYSTEM": "1",
-        "GIT_AUTHOR_NAME": "Bench", "GIT_AUTHOR_EMAIL": "bench@example.com",
-        "GIT_COMMITTER_NAME": "Bench", "GIT_COMMITTER_EMAIL": "bench@example.com",
-        "LC_ALL": "C",
-    }
+    env = env_for(base, args.git)
     version = subprocess.run(["git", "--version"], env=env, capture_output=True,
                              text=True).stdout.strip()
 
@@ -51,11 +45,7 @@ def main():
     for form in ["files", "config", "none"]:
         path = os.path.join(base, form)
         run(base, "git", "init", "-q", "-b", "main", path)
-        for i in range(200):
-            d = os.path.join(path, f"d{i % 10}")
-            os.makedirs(d, exist_ok=True)
-            with open(os.path.join(d, f"f{i}.txt"), "w") as f:
-                f.write(f"file {i}\n" * 50)
+        write_small_tree(path)
         run(path, "git", "add", "-A")
         run(path, "git", "commit", "-q", "-m", "base")
         if form != "none":
@@ -63,14 +53,14 @@ def main():
             run(path, BIN, "seal", "--missing")
         repos[form] = path
 
-    times = {form: [] for form in repos}
-    for i in range(args.runs):
-        for form, path in repos.items():
-            with open(os.path.join(path, "d0", "f0.txt"), "a") as f:
-                f.write(f"{i}\n")
-            t = time.perf_counter()
-            run(path, "git", "commit", "-q", "-a", "-m", f"c{i}")
-            times[form].append(time.perf_counter() - t)
+    def step(i, form, path):
+        with open(os.path.join(path, "d0", "f0.txt"), "a") as f:
+            f.write(f"{i}\n")
+        t = time.perf_counter()
+        run(path, "git", "commit", "-q", "-a", "-m", f"c{i}")
+        return time.perf_counter() - t
+
+    times = alternate(repos, args.runs, step)
     for form in ["files", "config"]:
         notes = run(repos[form], "git", "notes", "--ref", "seal", "list").stdout.count(b"\n")
         if notes != args.runs + 1:

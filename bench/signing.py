@@ -23,8 +23,8 @@ import sys
 import tempfile
 import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-BIN = os.path.join(ROOT, "target", "release", "git-seal")
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from bench import BIN, ROOT, alternate, env_for  # noqa: E402
 
 
 def run(args, cwd, env, stdin=None):
@@ -59,16 +59,17 @@ def repo(base, name, env, files=20):
     return path
 
 
-def hook_runs(path, env, runs):
-    """Median wall time of the post-commit hook alone, each run on a new commit."""
-    times = []
-    for i in range(runs):
-        with open(os.path.join(path, "f0.txt"), "a") as f:
-            f.write(f"change {i}\n")
-        run(["git", "-c", "core.hooksPath=/dev/null", "commit", "-q", "-am", f"c{i}"], path, env)
-        times.append(timed([BIN, "hook", "post-commit"], path, env))
+def hook_run(i, path, env):
+    """The post-commit hook alone, on a new commit: (wall, CPU) seconds."""
+    with open(os.path.join(path, "f0.txt"), "a") as f:
+        f.write(f"change {i}\n")
+    run(["git", "-c", "core.hooksPath=/dev/null", "commit", "-q", "-am", f"c{i}"], path, env)
+    return timed([BIN, "hook", "post-commit"], path, env)
+
+
+def signed(path, env):
     note = run(["git", "notes", "--ref=seal", "show", "HEAD"], path, env).stdout.decode()
-    return med(times), "signature:" in note
+    return "signature:" in note
 
 
 def med(pairs):
@@ -94,13 +95,7 @@ def main():
     try:
         home = os.path.join(base, "home")
         os.makedirs(os.path.join(home, ".ssh"))
-        env = {
-            "PATH": os.path.dirname(BIN) + ":" + os.environ.get("PATH", ""),
-            "HOME": home, "GIT_CONFIG_GLOBAL": "/dev/null", "GIT_CONFIG_NOSYSTEM": "1",
-            "GIT_AUTHOR_NAME": "Bench", "GIT_AUTHOR_EMAIL": "bench@example.com",
-            "GIT_COMMITTER_NAME": "Bench", "GIT_COMMITTER_EMAIL": "bench@example.com",
-            "LC_ALL": "C",
-        }
+        env = env_for(home)
         key = os.path.join(home, ".ssh", "id_ed25519")
         run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", key], base, env)
         held = os.path.join(home, ".ssh", "held")
@@ -122,17 +117,11 @@ def main():
         run(["git", "config", "gpg.format", "ssh"], agented, env)
         run(["git", "config", "user.signingKey", held + ".pub"], agented, env)
 
-        # Interleaved rounds, so load on the machine falls on every case alike.
-        rounds = 3
-        res = {"plain": [], "key": [], "agent": []}
-        signed = {}
-        for _ in range(rounds):  # medians of the rounds' medians
-            for name, path, e in (("plain", plain, env), ("key", keyed, env),
-                                  ("agent", agented, agent_env)):
-                t, s = hook_runs(path, e, a.runs)
-                res[name].append(t)
-                signed[name] = s
-        assert not signed["plain"] and signed["key"] and signed["agent"], signed
+        # Interleaved runs, so load on the machine falls on every case alike.
+        cases = {"plain": (plain, env), "key": (keyed, env), "agent": (agented, agent_env)}
+        res = alternate(cases, 3 * a.runs, lambda i, _, c: hook_run(i, *c))
+        signs = {name: signed(*c) for name, c in cases.items()}
+        assert not signs["plain"] and signs["key"] and signs["agent"], signs
         p = med(res["plain"])
         line("post-commit, signing with a key file", med(res["key"]), p)
         line("post-commit, signing through ssh-agent", med(res["agent"]), p)
@@ -169,10 +158,7 @@ def main():
             if signing:
                 assert f"signatures: {a.commits} trusted" in out, out
             cases[name] = (path, rng)
-        times = {"unsigned": [], "signed": []}
-        for _ in range(5):
-            for name, (path, rng) in cases.items():
-                times[name].append(timed([BIN, "verify", rng], path, env))
+        times = alternate(cases, 5, lambda _i, _n, c: timed([BIN, "verify", c[1]], c[0], env))
         s, u = med(times["signed"]), med(times["unsigned"])
         line(f"verify {a.commits} signed commits (allowed signers, requireSigned)", s, u)
     finally:

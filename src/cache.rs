@@ -23,9 +23,11 @@
 //! Invariants: entries are written atomically and only from manifests computed from
 //! the tree they are named after; a missing, unreadable or corrupt entry (or a delta
 //! whose base is gone) is a miss, never an error; deleting the whole directory loses
-//! nothing but time. `verify --no-cache` bypasses every store.
+//! nothing but time. `verify --no-cache` bypasses every store. A sealing run
+//! ([`Manifests::vouched_by`]) derives from a manifest read from disk only when a
+//! seal states its digest, so a rewritten entry costs time, never a wrong seal.
 
-use std::collections::VecDeque;
+use std::collections::{HashSet, VecDeque};
 use std::io::{BufRead, BufReader, Read};
 use std::rc::Rc;
 
@@ -34,7 +36,7 @@ use git2::{Commit, Oid, Tree};
 
 use crate::error::Result;
 use crate::fsutil::{write_atomic, write_atomic_parts};
-use crate::git::{parent_trees, Repo};
+use crate::git::Repo;
 use crate::manifest::{Builder, Changes, Manifest};
 
 /// How many whole manifests the cache keeps on disk.
@@ -72,6 +74,9 @@ const RECORD: usize = 20 + 32 + 8 + 8;
 
 /// How many manifests one run keeps in memory as bases for the next commit.
 const KEEP_IN_MEMORY: usize = 4;
+/// How many commits the search for a cached ancestor reads (see
+/// [`Manifests::manifest_of`]) before a whole walk is cheaper to risk.
+pub const ANCESTRY_LIMIT: usize = 1_000;
 const DELTA_MAGIC: &str = "git-seal manifest delta v1";
 
 /// How a run may use the on-disk cache.
@@ -118,6 +123,12 @@ pub struct Manifests<'r> {
     pending: Vec<[u8; RECORD]>,
     /// The digest packs on disk, read on the first loose miss.
     packs: std::cell::OnceCell<Vec<Vec<u8>>>,
+    /// Whether this run searched the ancestry for a cached base already: once per
+    /// run, for its first manifest (later ones derive from what the run holds).
+    searched: bool,
+    /// What vouches for a manifest read from disk before it serves as a base: the
+    /// manifest digest a commit's seal states ([`Manifests::vouched_by`]).
+    vouch: Option<Box<dyn Fn(Oid) -> Option<String> + 'r>>,
 }
 
 impl Drop for Manifests<'_> {
@@ -137,6 +148,8 @@ impl<'r> Manifests<'r> {
             history: false,
             pending: Vec::new(),
             packs: std::cell::OnceCell::new(),
+            searched: false,
+            vouch: None,
         }
     }
 
@@ -147,6 +160,17 @@ impl<'r> Manifests<'r> {
     /// ends instead of one file per commit.
     pub fn for_history(&mut self) {
         self.history = true;
+    }
+
+    /// Uses a manifest read from the on-disk cache as a base only when `stated`
+    /// (the manifest digest the seal of a commit states, if it has one) says the
+    /// same as the manifest, and never the entry of the tree being computed itself
+    /// (no seal can vouch for it yet). A CRC-32 catches a torn or corrupt entry, not
+    /// one rewritten on purpose (a poisoned CI cache): with this, such an entry
+    /// costs a whole walk, never a seal with a wrong digest. What sealing runs use.
+    pub fn vouched_by(mut self, stated: impl Fn(Oid) -> Option<String> + 'r) -> Self {
+        self.vouch = Some(Box::new(stated));
+        self
     }
 
     /// The manifest digest of `commit`'s tree: remembered if this machine computed it
@@ -174,14 +198,99 @@ impl<'r> Manifests<'r> {
     }
 
     /// The full manifest of `commit`'s tree, derived from a parent's where one is
-    /// known (the trees likely to be closest), computed whole otherwise.
+    /// known (the trees likely to be closest), else from the nearest ancestor's in
+    /// the on-disk cache (a commit made with hooks off, or fetched from someone
+    /// without git-seal, has none: its child then costs the diff from the last tree
+    /// this machine computed, not the repository), computed whole otherwise.
     pub fn manifest_of(&mut self, commit: &Commit<'_>) -> Result<Rc<Manifest>> {
-        self.manifest(&commit.tree()?, &parent_trees(commit)?)
+        let tree = commit.tree()?;
+        let mut bases = Vec::new();
+        for parent in commit.parents() {
+            if self.usable_base(&parent) {
+                bases.push(parent.tree()?);
+                break;
+            }
+        }
+        if bases.is_empty() && !self.in_memory(tree.id()) && !self.searched {
+            self.searched = true;
+            bases.extend(self.cached_ancestor(commit)?);
+        }
+        self.manifest(&tree, &bases)
+    }
+
+    /// The nearest ancestor of `commit` (breadth first, at most [`ANCESTRY_LIMIT`]
+    /// commits read) whose manifest is in the on-disk cache and vouched for.
+    fn cached_ancestor<'t>(&mut self, commit: &Commit<'t>) -> Result<Option<Tree<'t>>> {
+        let stored = self.stored_trees();
+        if stored.is_empty() {
+            return Ok(None);
+        }
+        let mut queue: VecDeque<Commit<'t>> = commit.parents().collect();
+        let mut seen: HashSet<Oid> = queue.iter().map(Commit::id).collect();
+        let mut read = 0;
+        while let Some(c) = queue.pop_front() {
+            read += 1;
+            if read > ANCESTRY_LIMIT {
+                break;
+            }
+            if stored.contains(&c.tree_id()) && self.usable_base(&c) {
+                return Ok(Some(c.tree()?));
+            }
+            for p in c.parents() {
+                if seen.insert(p.id()) {
+                    queue.push_back(p);
+                }
+            }
+        }
+        Ok(None)
+    }
+
+    /// The trees whose manifest the on-disk cache holds, whole or as a delta (the
+    /// stores are kept small, so listing them costs less than a file per commit).
+    fn stored_trees(&self) -> HashSet<Oid> {
+        if self.mode == CacheMode::Off {
+            return HashSet::new();
+        }
+        ["manifests", "deltas"]
+            .iter()
+            .filter_map(|store| std::fs::read_dir(self.dir.join(store)).ok())
+            .flatten()
+            .filter_map(|e| Oid::from_str(e.ok()?.file_name().to_str()?).ok())
+            .collect()
+    }
+
+    /// Whether `commit`'s manifest is known and may serve as a base: computed in
+    /// this run, or read from disk and (when sealing) vouched for by its seal. One
+    /// that is not is forgotten, so no later commit of the run derives from it.
+    fn usable_base(&mut self, commit: &Commit<'_>) -> bool {
+        let tree = commit.tree_id();
+        if self.in_memory(tree) {
+            return true;
+        }
+        let Some(known) = self.lookup(tree) else {
+            return false;
+        };
+        let Some(vouch) = &self.vouch else {
+            return true;
+        };
+        if vouch(commit.id()).is_some_and(|d| d == known.manifest.digest()) {
+            return true;
+        }
+        self.recent.retain(|(t, _)| *t != tree);
+        false
+    }
+
+    fn in_memory(&self, tree: Oid) -> bool {
+        self.recent.iter().any(|(t, _)| *t == tree)
     }
 
     /// The full manifest of `tree`, derived from the first of `bases` that is known.
     fn manifest(&mut self, tree: &Tree<'_>, bases: &[Tree<'_>]) -> Result<Rc<Manifest>> {
-        if let Some(k) = self.lookup(tree.id()) {
+        let own = match self.vouch {
+            Some(_) if !self.in_memory(tree.id()) => None,
+            _ => self.lookup(tree.id()),
+        };
+        if let Some(k) = own {
             return Ok(k.manifest);
         }
         let known_base = bases
@@ -377,11 +486,16 @@ impl<'r> Manifests<'r> {
     }
 
     fn known_summary(&self, tree: Oid) -> Option<(String, u64, u64)> {
-        if !self.digest_path(tree).exists() {
+        // One read of the entry: a warm `verify --all` reads one per commit.
+        let Ok(entry) = fs_err::read_to_string(self.digest_path(tree)) else {
             return self.packed(tree);
-        }
-        let digest = self.known_digest(tree)?;
-        let entry = fs_err::read_to_string(self.digest_path(tree)).ok()?;
+        };
+        let digest = entry.split(' ').next().filter(|d| {
+            d.len() == 71
+                && d.starts_with("sha256:")
+                && d[7..].bytes().all(|b| b.is_ascii_hexdigit())
+        })?;
+        let digest = digest.to_string();
         let mut totals = entry.split(' ').skip(1);
         let files = totals.next()?.parse().ok()?;
         let bytes = totals.next()?.parse().ok()?;

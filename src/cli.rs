@@ -28,7 +28,10 @@ pub struct Cli {
 pub fn main() -> ExitCode {
     // Usage lines say `git seal …`, as people type it; completions and man pages
     // name the program `git-seal` (commands/docs).
-    let matches = Cli::command().bin_name("git seal").get_matches();
+    let matches = match Cli::command().bin_name("git seal").try_get_matches() {
+        Ok(m) => m,
+        Err(e) => parse_error(e),
+    };
     let cli = match Cli::from_arg_matches(&matches) {
         Ok(cli) => cli,
         Err(e) => e.exit(),
@@ -58,4 +61,30 @@ pub fn main() -> ExitCode {
             ExitCode::from(e.kind.exit_code())
         }
     }
+}
+
+/// A command line clap refuses. Under `--json` the refusal is also the error
+/// document on stdout, as every other error is; help and version are not errors.
+fn parse_error(e: clap::Error) -> ! {
+    use clap::error::ErrorKind;
+    let asked_json = std::env::args_os().skip(1).any(|a| a == "--json");
+    let shown = matches!(
+        e.kind(),
+        ErrorKind::DisplayHelp
+            | ErrorKind::DisplayVersion
+            | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+    );
+    if asked_json && !shown {
+        let text = e.render().to_string();
+        let message = text
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .trim_start_matches("error: ");
+        let err = crate::error::Error::usage(message).hint("see the usage: git seal -h");
+        let doc = serde_json::to_string_pretty(&err.report()).unwrap_or_default();
+        use std::io::Write;
+        let _ = writeln!(std::io::stdout().lock(), "{doc}");
+    }
+    e.exit()
 }

@@ -62,7 +62,8 @@ pub fn seal_commits(
     let ledger = Ledger::new(repo, cfg);
     let view = ledger.view()?;
     let (name, email) = repo.identity()?;
-    let mut manifests = Manifests::new(repo, CacheMode::unless_dry_run(run.dry_run));
+    let mut manifests = Manifests::new(repo, CacheMode::unless_dry_run(run.dry_run))
+        .vouched_by(|commit| stated_manifest(&view, commit));
     if commits.len() > 1 {
         manifests.for_history();
     }
@@ -163,7 +164,8 @@ fn refuse_valid(repo: &Repo, ledger: &Ledger<'_>, commits: &[Oid]) -> Result<()>
                 short(oid)
             ))
             .hint(format!(
-                "--force replaces only a seal that fails: git seal verify {oid}"
+                "--force replaces only a seal that fails: {}",
+                crate::quote::git_seal(&format!("verify {oid}"))
             )));
         }
     }
@@ -221,4 +223,14 @@ pub fn stated_digest(view: &View<'_>, commit: Oid) -> Result<Option<String>> {
         .note_bounded(commit)?
         .and_then(|text| Seal::parse(&text.ok()?).ok())
         .map(|p| p.seal.digest))
+}
+
+/// The manifest digest stated by `commit`'s seal, if its note is a seal of it whose
+/// own digest holds: what vouches for a cached manifest before a seal derives from
+/// it (a hostile one can only make that cache entry unused).
+fn stated_manifest(view: &View<'_>, commit: Oid) -> Option<String> {
+    let text = view.note_bounded(commit).ok()??.ok()?;
+    let p = Seal::parse(&text).ok()?;
+    (p.seal.commit == commit.to_string() && p.computed_digest == p.seal.digest)
+        .then_some(p.seal.manifest.digest)
 }

@@ -33,14 +33,48 @@ pub struct Repo {
     reftable: bool,
     /// reftable only: every ref as one `git for-each-ref` listed it, read at the first
     /// ref asked for and dropped whenever git-seal moves a ref or runs `git` (which
-    /// may), so a command pays one or two processes for its refs, not one per ref.
+    /// may), so a command pays one process for its refs, not one per ref.
     ref_snapshot: std::cell::RefCell<Option<std::rc::Rc<RefSnapshot>>>,
+    /// reftable only: that `for-each-ref`, started when the repository was opened so
+    /// that git starts while git-seal reads its config; dropped (killed) with the
+    /// snapshot, since what it lists may predate a ref git-seal then moved.
+    ref_listing: std::cell::RefCell<Option<Started>>,
 }
+
+/// A `git` started ahead of the moment its answer is needed; killed and reaped when
+/// dropped unused.
+struct Started(Option<std::process::Child>);
+
+impl Started {
+    fn output(mut self) -> std::io::Result<std::process::Output> {
+        match self.0.take() {
+            Some(child) => child.wait_with_output(),
+            None => Err(std::io::Error::other("no process")),
+        }
+    }
+}
+
+impl Drop for Started {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.0.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// How `Repo::snapshot` has `for-each-ref` list a ref: names hold no spaces (git
+/// refuses them in ref names).
+const REF_FORMAT: &str = "--format=%(objectname) %(refname) %(symref)";
 
 /// Every ref of a reftable repository at one instant, and `HEAD`.
 struct RefSnapshot {
     refs: std::collections::BTreeMap<String, (Oid, bool)>,
-    head: Head,
+    /// Where `HEAD` is: listed with the refs, or asked of git when first wanted (an
+    /// unborn branch, an older git).
+    head: std::cell::OnceCell<Head>,
+    /// Whether git listed root refs (`HEAD` among them) with the refs.
+    root_refs: bool,
 }
 
 /// Whether every object libgit2 reads is hashed again with SHA-1 and compared with its
@@ -161,6 +195,7 @@ impl Repo {
             command_config: Vec::new(),
             reftable: false,
             ref_snapshot: std::cell::RefCell::new(None),
+            ref_listing: std::cell::RefCell::new(None),
         };
         repo.reftable = repo
             .git
@@ -169,6 +204,14 @@ impl Repo {
             .is_ok_and(|f| f.eq_ignore_ascii_case("reftable"));
         repo.command_config = repo.read_command_config();
         repo.refuse_sha256()?;
+        if repo.reftable {
+            // Every command reads refs; a spawn that fails is retried (and reported)
+            // at the first read.
+            let mut listing = repo.list_refs();
+            listing.stdout(Stdio::piped()).stderr(Stdio::piped());
+            repo.ref_listing
+                .replace(listing.spawn().ok().map(|c| Started(Some(c))));
+        }
         Ok(repo)
     }
 
@@ -256,6 +299,7 @@ impl Repo {
             command_config: self.command_config.clone(),
             reftable: self.reftable,
             ref_snapshot: std::cell::RefCell::new(None),
+            ref_listing: std::cell::RefCell::new(None),
         })
     }
 
@@ -341,7 +385,7 @@ impl Repo {
                 Some(id) => Ok(self.git.find_commit(id)?),
                 None => Err(
                     Error::usage("nothing to seal: the current branch has no commits yet")
-                        .hint("make a first commit: git commit"),
+                        .hint("make a first commit: git commit --allow-empty -m 'first commit'"),
                 ),
             };
         }
@@ -350,7 +394,7 @@ impl Repo {
             Err(e) if e.code() == git2::ErrorCode::UnbornBranch => Err(Error::usage(
                 "nothing to seal: the current branch has no commits yet",
             )
-            .hint("make a first commit: git commit")),
+            .hint("make a first commit: git commit --allow-empty -m 'first commit'")),
             Err(e) => Err(e.into()),
         }
     }
@@ -456,7 +500,13 @@ impl Repo {
     /// A `git` command run in this repository, with its environment as git gave it.
     pub fn git_command(&self) -> Command {
         // It may move refs: what was read of them is read again.
-        self.ref_snapshot.replace(None);
+        self.forget_refs();
+        self.plain_git_command()
+    }
+
+    /// A `git` command that moves no ref (`git config --get`, `git --version`): what
+    /// was read of the refs is kept.
+    pub fn git_query(&self) -> Command {
         self.plain_git_command()
     }
 
@@ -571,16 +621,25 @@ impl Repo {
         })
     }
 
-    /// The refs of a reftable repository: one `for-each-ref`, one `symbolic-ref`
-    /// (and a `rev-parse` when `HEAD` is detached), kept until a ref may have moved.
+    /// The refs of a reftable repository, `HEAD` among them: one `for-each-ref
+    /// --include-root-refs` (a `symbolic-ref` more on an unborn branch, asked when wanted),
+    /// kept until a ref may have moved. An older git lists `refs/` alone, and
+    /// `symbolic-ref` (and `rev-parse` when `HEAD` is detached) say where `HEAD` is.
     fn snapshot(&self) -> Result<std::rc::Rc<RefSnapshot>> {
         if let Some(snap) = self.ref_snapshot.borrow().as_ref() {
             return Ok(snap.clone());
         }
-        let out = self.ref_git_output(&[
-            "for-each-ref",
-            "--format=%(objectname) %(symref) %(refname)",
-        ])?;
+        let started = self.ref_listing.take();
+        let mut out = match started.map(Started::output) {
+            Some(Ok(out)) => out,
+            _ => self.list_refs().output().map_err(|e| {
+                Error::usage(format!("cannot run git: {e}")).hint("install git and put it on PATH")
+            })?,
+        };
+        let root_refs = out.status.success();
+        if !root_refs {
+            out = self.ref_git_output(&["for-each-ref", REF_FORMAT])?;
+        }
         if !out.status.success() {
             return Err(Error::usage(format!(
                 "cannot list the repository's refs: {}",
@@ -589,31 +648,68 @@ impl Repo {
             .hint("check the repository: git for-each-ref"));
         }
         let mut refs = std::collections::BTreeMap::new();
+        let mut head = None;
         for line in String::from_utf8_lossy(&out.stdout).lines() {
             let mut fields = line.splitn(3, ' ');
-            if let (Some(id), Some(symref), Some(name)) =
+            if let (Some(id), Some(name), Some(symref)) =
                 (fields.next(), fields.next(), fields.next())
             {
-                if let Ok(id) = Oid::from_str(id) {
+                let Ok(id) = Oid::from_str(id) else {
+                    continue;
+                };
+                if name == "HEAD" {
+                    head = Some(Head {
+                        symref: (!symref.is_empty()).then(|| symref.to_string()),
+                        target: Some(id),
+                    });
+                } else if name.starts_with("refs/") {
+                    // Other root refs (ORIG_HEAD, …) are left to `rev-parse`, as before.
                     refs.insert(name.to_string(), (id, !symref.is_empty()));
                 }
             }
         }
+        let snap = std::rc::Rc::new(RefSnapshot {
+            refs,
+            head: head.map(std::cell::OnceCell::from).unwrap_or_default(),
+            root_refs,
+        });
+        self.ref_snapshot.replace(Some(snap.clone()));
+        Ok(snap)
+    }
+
+    /// Where `HEAD` is, in a reftable repository.
+    fn snapshot_head(&self) -> Result<Head> {
+        let snap = self.snapshot()?;
+        if let Some(head) = snap.head.get() {
+            return Ok(head.clone());
+        }
+        // Unborn (a branch yet to be made lists no `HEAD`), or an older git.
         let out = self.ref_git_output(&["symbolic-ref", "-q", "HEAD"])?;
         let symref = out
             .status
             .success()
             .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string());
         let target = match &symref {
-            Some(name) => refs.get(name).map(|(id, _)| *id),
+            Some(name) => snap.refs.get(name).map(|(id, _)| *id),
+            None if snap.root_refs => None,
             None => self.rev_parse("HEAD")?,
         };
-        let snap = std::rc::Rc::new(RefSnapshot {
-            refs,
-            head: Head { symref, target },
-        });
-        self.ref_snapshot.replace(Some(snap.clone()));
-        Ok(snap)
+        let head = Head { symref, target };
+        let _ = snap.head.set(head.clone());
+        Ok(head)
+    }
+
+    /// `git for-each-ref` of every ref and `HEAD` (`--include-root-refs`: git 2.47 has it).
+    fn list_refs(&self) -> Command {
+        let mut cmd = self.ref_git();
+        cmd.args(["for-each-ref", "--include-root-refs", REF_FORMAT]);
+        cmd
+    }
+
+    /// Drops what was read of the refs (and a listing under way): a ref may move.
+    fn forget_refs(&self) {
+        self.ref_snapshot.replace(None);
+        self.ref_listing.take();
     }
 
     /// `git rev-parse --verify` of `rev`: the object id, or none when it names nothing.
@@ -649,7 +745,7 @@ impl Repo {
             return Ok(self.snapshot()?.refs.get(name).map(|(id, _)| *id));
         }
         if name == "HEAD" {
-            return Ok(self.snapshot()?.head.target);
+            return Ok(self.snapshot_head()?.target);
         }
         self.rev_parse(name)
     }
@@ -704,7 +800,7 @@ impl Repo {
             };
             return Ok(Head { symref, target });
         }
-        Ok(self.snapshot()?.head.clone())
+        self.snapshot_head()
     }
 
     /// Points `name` at `new` if it holds what `expect` says, in one transaction, with
@@ -716,22 +812,22 @@ impl Repo {
         expect: Expect,
         message: &str,
     ) -> std::result::Result<(), git2::Error> {
-        if !self.reftable {
-            return match expect {
-                Expect::At(old) => self.git.reference_matching(name, new, true, old, message),
-                Expect::Absent => self.git.reference(name, new, false, message),
-                Expect::Any => self.git.reference(name, new, true, message),
-            }
-            .map(|_| ());
+        self.ref_writer(message).update(name, new, expect)
+    }
+
+    /// A writer of refs with `message` in their reflogs. In a reftable repository it
+    /// starts its `git update-ref --stdin` now, so that git starts while the caller
+    /// builds what the ref will point to; unused, it ends without a transaction.
+    pub fn ref_writer(&self, message: &str) -> RefWriter<'_> {
+        let started = self
+            .reftable
+            .then(|| self.update_ref_command(message).spawn().ok())
+            .flatten();
+        RefWriter {
+            repo: self,
+            message: message.to_string(),
+            started: Started(started),
         }
-        let zero = Oid::zero().to_string();
-        let old = match expect {
-            Expect::At(old) => old.to_string(),
-            Expect::Absent => zero,
-            Expect::Any => String::new(),
-        };
-        let script = format!("start\nupdate {name} {new} {old}\nprepare\ncommit\n");
-        self.ref_transaction(&script, message)
     }
 
     /// Deletes `name` if it points at `old`.
@@ -748,16 +844,14 @@ impl Repo {
             return r.delete();
         }
         self.ref_transaction(
+            None,
             &format!("start\ndelete {name} {old}\nprepare\ncommit\n"),
             "",
         )
     }
 
-    fn ref_transaction(&self, script: &str, message: &str) -> std::result::Result<(), git2::Error> {
-        use std::io::Write;
-        // Moved or not, the ref is read again next time (a lost race reads the winner).
-        self.ref_snapshot.replace(None);
-        let failed = |code, msg: String| git2::Error::new(code, git2::ErrorClass::Reference, msg);
+    /// `git update-ref --stdin`, its messages in English, its reflog message `message`.
+    fn update_ref_command(&self, message: &str) -> Command {
         let mut cmd = self.ref_git();
         // As libgit2 moves refs on the files backend: no hook runs (git-seal's own
         // reference-transaction hook has nothing to do with a ref it moves itself).
@@ -772,17 +866,33 @@ impl Repo {
         if !message.is_empty() {
             cmd.args(["-m", message]);
         }
-        let mut child = cmd
-            .stdin(Stdio::piped())
+        cmd.stdin(Stdio::piped())
             .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .map_err(|e| {
+            .stderr(Stdio::piped());
+        cmd
+    }
+
+    /// Runs `script` (one transaction) through `started`, or a `git update-ref
+    /// --stdin` started now.
+    fn ref_transaction(
+        &self,
+        started: Option<std::process::Child>,
+        script: &str,
+        message: &str,
+    ) -> std::result::Result<(), git2::Error> {
+        use std::io::Write;
+        // Moved or not, the ref is read again next time (a lost race reads the winner).
+        self.forget_refs();
+        let failed = |code, msg: String| git2::Error::new(code, git2::ErrorClass::Reference, msg);
+        let mut child = match started {
+            Some(child) => child,
+            None => self.update_ref_command(message).spawn().map_err(|e| {
                 failed(
                     git2::ErrorCode::GenericError,
                     format!("cannot run git: {e}"),
                 )
-            })?;
+            })?,
+        };
         if let Some(mut stdin) = child.stdin.take() {
             let _ = stdin.write_all(script.as_bytes());
         }
@@ -806,6 +916,45 @@ impl Repo {
             git2::ErrorCode::GenericError
         };
         Err(failed(code, format!("git update-ref: {err}")))
+    }
+}
+
+/// Moves refs with one reflog message (`Repo::ref_writer`): libgit2 on the files
+/// backend; in a reftable repository one `git update-ref --stdin` transaction per
+/// update, whose old value git checks, the first through the process started with
+/// the writer. The compare-and-swap is git's either way.
+pub struct RefWriter<'r> {
+    repo: &'r Repo,
+    message: String,
+    started: Started,
+}
+
+impl RefWriter<'_> {
+    /// Points `name` at `new` if it holds what `expect` says, in one transaction.
+    pub fn update(
+        &mut self,
+        name: &str,
+        new: Oid,
+        expect: Expect,
+    ) -> std::result::Result<(), git2::Error> {
+        let repo = self.repo;
+        let message = self.message.as_str();
+        if !repo.reftable {
+            return match expect {
+                Expect::At(old) => repo.git.reference_matching(name, new, true, old, message),
+                Expect::Absent => repo.git.reference(name, new, false, message),
+                Expect::Any => repo.git.reference(name, new, true, message),
+            }
+            .map(|_| ());
+        }
+        let zero = Oid::zero().to_string();
+        let old = match expect {
+            Expect::At(old) => old.to_string(),
+            Expect::Absent => zero,
+            Expect::Any => String::new(),
+        };
+        let script = format!("start\nupdate {name} {new} {old}\nprepare\ncommit\n");
+        repo.ref_transaction(self.started.0.take(), &script, message)
     }
 }
 
@@ -876,4 +1025,11 @@ pub fn parent_trees<'r>(commit: &Commit<'r>) -> Result<Vec<git2::Tree<'r>>> {
 /// Short form of an object id, as git prints it by default.
 pub fn short(oid: Oid) -> String {
     oid.to_string()[..7].to_string()
+}
+
+/// The error for a `git` that cannot be started (not on PATH, most often).
+pub fn cannot_run_git(e: std::io::Error) -> Error {
+    Error::environment(format!("cannot run git: {e}"))
+        .with_source(e)
+        .hint("install git and put it on PATH")
 }

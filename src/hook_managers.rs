@@ -107,6 +107,9 @@ pub fn fix(tool: &str, hook: &str) -> String {
         "husky" => format!(
             "add git-seal to husky's script: echo 'git seal hook {hook} \"$@\"' >> .husky/{hook}"
         ),
-        _ => "chain it and put git-seal's hook back: git seal install".into(),
+        _ => format!(
+            "chain it and put git-seal's hook back: {}",
+            crate::quote::git_seal("install")
+        ),
     }
 }

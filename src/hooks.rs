@@ -183,7 +183,7 @@ struct Setting {
 /// `core.hooksPath` with where it is set, if it is.
 fn hooks_path_setting(repo: &Repo) -> Result<Option<Setting>> {
     let out = repo
-        .git_command()
+        .git_query()
         .args([
             "config",
             "--show-scope",
@@ -348,8 +348,9 @@ fn plan_install_in(dir: &Utf8Path, hooks: &[&str], steps: &mut Vec<Step>) -> Res
                         "cannot chain {path}: {chained} and {stale} already exist"
                     ))
                     .hint(format!(
-                        "remove the oldest, then install again: rm {} && git seal install",
-                        crate::quote::shell(stale.as_str())
+                        "remove the oldest, then install again: rm {} && {}",
+                        crate::quote::shell(stale.as_str()),
+                        crate::quote::git_seal("install")
                     )));
                 }
                 steps.push(Step::Chain {

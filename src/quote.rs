@@ -3,7 +3,25 @@
 //! Invariants: every file name, ref name or ledger field that git-seal prints goes
 //! through [`c_style`] (git's own `core.quotePath` quoting, so a name can neither
 //! forge nor erase a line), and every value pasted into a hint's command goes
-//! through [`shell`], so pasting the hint runs exactly the command shown.
+//! through [`shell`], so pasting the hint runs exactly the command shown. Every
+//! `git seal …` command a hint names is rendered by [`git_seal`], which adds the
+//! `--repo PATH` git-seal was given (set once, by the CLI, through [`set_repo_flag`]),
+//! so the hint pasted where the user ran git-seal acts on the same repository.
+
+static REPO_FLAG: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
+/// Records the `--repo PATH` (absolute) this process was given, for [`git_seal`].
+/// Called only by the CLI, once, when it enters PATH.
+pub fn set_repo_flag(path: &str) {
+    let _ = REPO_FLAG.set(format!(" --repo {}", shell(path)));
+}
+
+/// `git seal ARGS` as a hint names it: with `--repo PATH` when git-seal was run
+/// with it. `args` is already quoted for the shell.
+pub fn git_seal(args: &str) -> String {
+    let repo = REPO_FLAG.get().map(String::as_str).unwrap_or_default();
+    format!("git seal{repo} {args}")
+}
 
 /// `s` as one word for a POSIX shell: bare when it is made of characters no shell
 /// treats specially, else in single quotes; with control characters (which would

@@ -1,7 +1,8 @@
-//! The documents `verify --json` prints, as typed values: built from the checks'
-//! own results (`Problem`, `TagProblem`, `WorktreeProblem`, `Unchecked`), never from
-//! the lines the text output prints, so the JSON and the text always list the same
-//! problems.
+//! The documents `verify --json` and `status --json` print, as typed values: built
+//! from the checks' own results (`Problem`, `TagProblem`, `WorktreeProblem`,
+//! `Unchecked`, a hook's `Holder`, a remote's `RemoteLedger`), never from the lines
+//! the text output prints, so the JSON and the text always list the same problems
+//! (`status` renders its text from its `Status`).
 //!
 //! Invariants: every problem carries a stable `code` (a value a script can match)
 //! beside its `reason` (the wording people read); the schema names the shape and
@@ -167,4 +168,136 @@ impl From<&Unchecked> for NotChecked {
             fix: u.fix.clone(),
         }
     }
+}
+
+/// The schema of `status --json`. v2: `signing.key` and `signing.allowed_signers`
+/// are objects with a `state` (v1 gave the sentence the text prints), and
+/// `hook_holders` and `tags_sealed_by_hook` say what the text says about hooks.
+pub const STATUS_SCHEMA: &str = "git-seal/status/v2";
+
+/// What `git seal status` shows, text and `--json` alike: the text is rendered
+/// from this value, and `--json` is this value serialized.
+#[derive(Debug, Serialize)]
+pub struct Status {
+    pub schema: &'static str,
+    /// Per hook: whether git-seal runs when git runs it.
+    pub hooks: std::collections::BTreeMap<String, bool>,
+    /// Per hook: what holds it.
+    pub hook_holders: std::collections::BTreeMap<String, HookHolder>,
+    /// Per hook, what `git hook list` shows (git 2.54 or later; empty before).
+    pub hook_list: std::collections::BTreeMap<String, Vec<crate::hookconfig::Listed>>,
+    /// The git-seal binary the hooks run, when it still exists.
+    pub binary: Option<String>,
+    pub ledger: LedgerStatus,
+    pub branch: BranchStatus,
+    pub signing: SigningStatus,
+    /// Whether git has the reference-transaction hook (2.28 or later), which seals
+    /// tags as they are made; without it tags are sealed by hand.
+    pub tags_sealed_by_hook: bool,
+}
+
+/// What holds a hook. `fix` is the command that puts git-seal back in (absent when
+/// git-seal runs anyway).
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "snake_case", tag = "state")]
+pub enum HookHolder {
+    /// git-seal's own hook (a shim or a config-defined hook).
+    Installed,
+    /// Another tool's hook that runs git-seal, through `via`.
+    Via { tool: String, via: String },
+    /// Another tool's hook that does not run git-seal; `moved`: where it put ours.
+    Taken {
+        tool: String,
+        moved: Option<String>,
+        fix: String,
+    },
+    /// No hook at all.
+    Missing { fix: String },
+}
+
+impl HookHolder {
+    /// The fix, when git-seal does not run.
+    pub fn fix(&self) -> Option<&str> {
+        match self {
+            HookHolder::Taken { fix, .. } | HookHolder::Missing { fix } => Some(fix),
+            HookHolder::Installed | HookHolder::Via { .. } => None,
+        }
+    }
+}
+
+impl std::fmt::Display for HookHolder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            HookHolder::Installed => f.write_str("installed"),
+            HookHolder::Via { tool, via } => write!(f, "run by {tool}, through {via}"),
+            HookHolder::Taken { tool, moved, .. } => {
+                write!(f, "taken by {tool}")?;
+                match moved {
+                    Some(m) => write!(f, "; it moved git-seal's hook to {m}, which nothing runs"),
+                    None => Ok(()),
+                }
+            }
+            HookHolder::Missing { .. } => f.write_str("missing"),
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct LedgerStatus {
+    #[serde(rename = "ref")]
+    pub ref_name: String,
+    pub tip: Option<String>,
+    /// Per remote: how its ledger stands to the local one.
+    pub upstream: std::collections::BTreeMap<String, crate::sync::RemoteLedger>,
+}
+
+/// Seal coverage of the current branch's history.
+#[derive(Debug, Serialize)]
+pub struct BranchStatus {
+    pub sealed: u64,
+    pub unsealed: u64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct SigningStatus {
+    pub key: KeyStatus,
+    pub allowed_signers: SignersStatus,
+}
+
+/// The signing key in use.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "snake_case", tag = "state")]
+pub enum KeyStatus {
+    /// No key configured: seals are unsigned.
+    None,
+    Configured {
+        /// The setting and where the key is (`user.signingKey = key file …`).
+        key: String,
+        fingerprint: Option<String>,
+        principal: String,
+        /// `seal.signingPrincipal` or `user.email`.
+        principal_from: String,
+    },
+    /// A key is configured but cannot be used.
+    Unusable { reason: String },
+}
+
+/// The allowed signers in force.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "snake_case", tag = "state")]
+pub enum SignersStatus {
+    /// Signatures are checked, nobody is trusted.
+    None,
+    /// A file named in git config, by `setting`.
+    Configured {
+        path: String,
+        setting: String,
+    },
+    /// The repository's own `.seal/allowed_signers`, trusted from `root`.
+    InRepo {
+        root: String,
+    },
+    Unusable {
+        reason: String,
+    },
 }

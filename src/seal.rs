@@ -121,7 +121,7 @@ impl Seal {
             author: person(&commit.author()),
             committer: person(&commit.committer()),
             manifest: inputs.manifest,
-            sealed_at: inputs.sealed_at.to_rfc3339_opts(SecondsFormat::Secs, false),
+            sealed_at: inputs.sealed_at.to_rfc3339_opts(SecondsFormat::Secs, true),
             sealed_by: inputs.sealed_by,
             tool: Tool {
                 name: "git-seal".into(),

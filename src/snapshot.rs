@@ -58,7 +58,10 @@ pub fn tag_name(repo: &Repo, name: &str, date: &str) -> Result<String> {
         return Err(Error::usage(format!(
             "'{name}' cannot name a snapshot: refs/tags/{base} is not a valid tag name"
         ))
-        .hint("use letters, digits, '-', '_', '.' and '/': git seal snapshot release-1.4"));
+        .hint(format!(
+            "use letters, digits, '-', '_', '.' and '/': {}",
+            crate::quote::git_seal("snapshot release-1.4")
+        )));
     }
     let mut candidate = base.clone();
     let mut n = 1;
@@ -102,7 +105,7 @@ pub fn plan_snapshot(
             crate::git::short(head.id()),
             why.join("; ")
         ))
-        .hint("seal it first: git seal seal"));
+        .hint(format!("seal it first: {}", crate::quote::git_seal("seal"))));
     }
     let manifest = Manifests::new(repo, CacheMode::ReadOnly).manifest_of(&head)?;
     Ok(SnapshotPlan {
@@ -259,6 +262,7 @@ pub fn choose(
     repo: &Repo,
     cfg: &Config,
     named: Option<&str>,
+    reason: &str,
     head: Oid,
     mode: CacheMode,
 ) -> Result<Choice> {
@@ -270,9 +274,10 @@ pub fn choose(
                 shell_quote(tag),
                 crate::tags::describe(&check.problems)
             ))
-            .hint(
-                "roll back to the closest snapshot that verifies: git seal rollback --reason '…'",
-            ));
+            .hint(format!(
+                "roll back to the closest snapshot that verifies: {}",
+                crate::quote::git_seal(&format!("rollback --reason {}", shell_quote(reason)))
+            )));
         }
         let target = crate::tags::tag_state(repo, tag)?.target;
         return Ok(Choice {
@@ -340,7 +345,7 @@ pub fn choose(
         return Err(Error::check(format!(
             "no snapshot in HEAD's history verifies, so there is no known-good state to return to ({why})"
         ))
-        .hint("make one from a sealed commit: git seal snapshot known-good"));
+        .hint(format!("make one from a sealed commit: {}", crate::quote::git_seal("snapshot known-good"))));
     };
     Ok(Choice {
         tag,
@@ -412,9 +417,12 @@ impl RollbackPlan {
         };
         Some(
             Error::check(format!("the working tree has {}", what.join("; "))).hint(format!(
-                "commit or move them, or keep them and roll back (the {kept}): git seal rollback {} --force --reason {}",
-                shell_quote(&self.tag),
-                shell_quote(&self.reason)
+                "commit or move them, or keep them and roll back (the {kept}): {}",
+                crate::quote::git_seal(&format!(
+                    "rollback {} --force --reason {}",
+                    shell_quote(&self.tag),
+                    shell_quote(&self.reason)
+                ))
             )),
         )
     }
@@ -435,7 +443,7 @@ pub fn plan_rollback(
         .clone()
         .ok_or_else(|| Error::usage("rollback needs a working tree"))?;
     let from = repo.head_commit()?.id();
-    let choice = choose(repo, cfg, named, from, mode)?;
+    let choice = choose(repo, cfg, named, reason, from, mode)?;
     let dirty = dirty_files(repo)?;
     let target_tree = repo.git.find_commit(choice.target)?.tree()?;
     let index = repo.git.index()?;

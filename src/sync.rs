@@ -47,6 +47,20 @@ pub fn legacy_fetch_refspec(cfg: &Config, remote: &str) -> String {
     format!("+{}:{}", cfg.ledger_ref, tracking_ref(cfg, remote))
 }
 
+/// Whether `git push` to `remote` moves the ledger's tracking ref itself: git updates
+/// the remote-tracking refs that the remote's fetch refspecs map a pushed ref to, when
+/// the push succeeded or found it up to date.
+pub fn push_moves_tracking(repo: &Repo, cfg: &Config, remote: &str) -> bool {
+    let specs = [
+        fetch_refspec(cfg, remote),
+        legacy_fetch_refspec(cfg, remote),
+    ];
+    repo.git.find_remote(remote).is_ok_and(|r| {
+        r.fetch_refspecs()
+            .is_ok_and(|have| have.iter().flatten().any(|s| specs.iter().any(|w| w == s)))
+    })
+}
+
 /// What a fetch of a remote's ledger found.
 #[derive(Debug)]
 pub enum Fetched {
@@ -141,14 +155,16 @@ pub fn fetch(repo: &Repo, cfg: &Config, remote: &str) -> Result<Fetched> {
             &refspec,
         ])
         .stdin(Stdio::null())
-        .output()?;
+        .output()
+        .map_err(crate::git::cannot_run_git)?;
     if !out.status.success() {
         return Err(Error::environment(format!(
             "cannot fetch the ledger from {remote}: {}",
             String::from_utf8_lossy(&out.stderr).trim()
         ))
         .hint(format!(
-            "check the remote (git remote -v), then retry: git seal fetch {remote}"
+            "check the remote (git remote -v), then retry: {}",
+            crate::quote::git_seal(&format!("fetch {remote}"))
         )));
     }
     if repo.ref_target(&tracking).ok().flatten().is_none() {
@@ -173,7 +189,8 @@ pub fn push(repo: &Repo, cfg: &Config, remote: &str) -> Result<u32> {
             .git_command()
             .args(["push", "--quiet", "--no-verify", remote, &refspec])
             .stdin(Stdio::null())
-            .output()?;
+            .output()
+            .map_err(crate::git::cannot_run_git)?;
         if out.status.success() {
             return Ok(attempt);
         }
@@ -203,7 +220,10 @@ pub fn push(repo: &Repo, cfg: &Config, remote: &str) -> Result<u32> {
             return Err(Error::environment(format!(
                 "cannot push the ledger to {remote} ({attempt} attempts): {err}"
             ))
-            .hint(format!("retry by hand: git seal push {remote}")));
+            .hint(format!(
+                "retry by hand: {}",
+                crate::quote::git_seal(&format!("push {remote}"))
+            )));
         }
         std::thread::sleep(backoff(cfg.retry_base_ms, attempt));
     }
@@ -316,7 +336,8 @@ fn push_once(
         .env("LC_ALL", "C")
         .env("LANGUAGE", "C")
         .stdin(Stdio::null())
-        .output()?;
+        .output()
+        .map_err(crate::git::cannot_run_git)?;
     let stdout = String::from_utf8_lossy(&out.stdout);
     let rejected: Vec<String> = stdout
         .lines()
@@ -368,7 +389,7 @@ pub fn push_with_ledger(
                             "cannot push the ledger to {remote} (seal.push=strict); nothing was pushed: {}",
                             e.message
                         ))
-                        .hint(format!("fetch and retry: git seal fetch {remote} && git seal push {remote}")));
+                        .hint(format!("fetch and retry: {} && {}", crate::quote::git_seal(&format!("fetch {remote}")), crate::quote::git_seal(&format!("push {remote}")))));
                     }
                     done.warning = Some(format!(
                         "warning: the ledger was not pushed to {remote}: {}",

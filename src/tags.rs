@@ -434,7 +434,7 @@ pub fn seal_tag(
                 .collect(),
         },
         snapshot: frozen.clone(),
-        sealed_at: Utc::now().to_rfc3339_opts(SecondsFormat::Secs, false),
+        sealed_at: Utc::now().to_rfc3339_opts(SecondsFormat::Secs, true),
         sealed_by: Identity {
             name: sealer_name.clone(),
             email: sealer_email.clone(),
@@ -871,7 +871,7 @@ fn check_evtag(
         });
     }
     let mut finder = crate::submodules::Finder::new(repo.common_dir.as_std_path());
-    let reseal = format!("git seal seal {}", shell_quote(&seal.tag));
+    let reseal = crate::quote::git_seal(&format!("seal {}", shell_quote(&seal.tag)));
     for link in &checksum.left_out {
         let here = has_gitlink(repo, &mut finder, link);
         let fix = if here {

@@ -242,6 +242,10 @@ pub struct Verifier<'r> {
     policy: Option<PolicyResolver>,
     /// The seal each valid commit checked so far is verified by, and its verdict.
     chosen: std::collections::HashMap<Oid, Chosen>,
+    /// Digests of candidate seals read so far that name their commit and whose own
+    /// digest holds, by commit: a child's `parent_seals` link is checked against
+    /// them without reading and parsing the parent's seals again.
+    holds: std::collections::HashMap<Oid, Vec<String>>,
 }
 
 /// The seal a valid commit is verified by: of its valid candidates, the first whose
@@ -268,6 +272,7 @@ impl<'r> Verifier<'r> {
             unlinked: std::collections::HashMap::new(),
             policy: None,
             chosen: std::collections::HashMap::new(),
+            holds: std::collections::HashMap::new(),
         }
     }
 
@@ -409,6 +414,7 @@ impl<'r> Verifier<'r> {
             Ok(p) => p,
             Err(e) => return Ok((vec![Reason::Unreadable(e.to_string())], None)),
         };
+        self.note_holds(oid, &parsed);
         let reasons = self.check_parsed(oid, &parsed)?;
         Ok((reasons, Some(parsed)))
     }
@@ -463,7 +469,21 @@ impl<'r> Verifier<'r> {
                 actual,
             });
         }
-        let (actual, files, bytes) = self.manifests.summary_of(&commit)?;
+        let mut summary = self.manifests.summary_of(&commit)?;
+        let claimed = (
+            seal.manifest.digest.clone(),
+            seal.manifest.files,
+            seal.manifest.bytes,
+        );
+        if summary != claimed {
+            // A remembered digest that disagrees is recomputed before it fails a
+            // seal (derived from the parent, so a push of bad seals costs its
+            // changes): a damaged cache never fails a valid commit. One that agrees
+            // is trusted as this machine's own work; `--no-cache` trusts none.
+            let m = self.manifests.manifest_of(&commit)?;
+            summary = (m.digest(), m.files(), m.bytes());
+        }
+        let (actual, files, bytes) = summary;
         if actual != seal.manifest.digest {
             reasons.push(Reason::ManifestMismatch {
                 stated: seal.manifest.digest.clone(),
@@ -498,21 +518,36 @@ impl<'r> Verifier<'r> {
     /// Whether `digest` is the digest of one of `parent`'s candidate seals that names
     /// `parent` and whose own digest holds. (The parent's manifest is checked when the
     /// parent itself is verified.)
-    fn chains_to(&self, parent: Oid, digest: &str) -> Result<bool> {
+    fn chains_to(&mut self, parent: Oid, digest: &str) -> Result<bool> {
+        let held = |v: &Self| {
+            v.holds
+                .get(&parent)
+                .is_some_and(|h| h.iter().any(|d| d == digest))
+        };
+        if held(self) {
+            return Ok(true);
+        }
         for candidate in self.view.candidates(parent)? {
             let Ok(text) = self.view.text(candidate.blob, &format!("of {parent}"))? else {
                 continue;
             };
             if let Ok(p) = Seal::parse(&text) {
-                if p.seal.digest == digest
-                    && p.computed_digest == digest
-                    && p.seal.commit == parent.to_string()
-                {
-                    return Ok(true);
-                }
+                self.note_holds(parent, &p);
             }
         }
-        Ok(false)
+        Ok(held(self))
+    }
+
+    /// Remembers `parsed`'s digest for [`Verifier::chains_to`] when it is a seal of
+    /// `oid` whose own digest holds (what a `parent_seals` link may name).
+    fn note_holds(&mut self, oid: Oid, parsed: &ParsedSeal) {
+        let seal = &parsed.seal;
+        if parsed.computed_digest == seal.digest && seal.commit == oid.to_string() {
+            let held = self.holds.entry(oid).or_default();
+            if !held.contains(&seal.digest) {
+                held.push(seal.digest.clone());
+            }
+        }
     }
 
     /// The holes in the chain of `oid`'s valid seal (checked by [`Verifier::check`]

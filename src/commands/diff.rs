@@ -21,7 +21,7 @@ pub struct Args {
     #[arg(long)]
     pub checksums: bool,
     /// Machine-readable output
-    #[arg(long)]
+    #[arg(long, conflicts_with = "checksums")]
     pub json: bool,
 }
 

@@ -98,9 +98,15 @@ pub fn run_man(args: ManArgs) -> Result<u8> {
     fs_err::create_dir_all(&args.out).map_err(|e| {
         Error::environment(format!("cannot create {}: {e}", args.out))
             .with_source(e)
-            .hint("name a directory you can write: git seal man --out ./man")
+            .hint(format!(
+                "name a directory you can write: {}",
+                crate::quote::git_seal("man --out ./man")
+            ))
     })?;
-    let cmd = program();
+    let mut cmd = program();
+    // Built first, so that each subcommand holds the global options (`--repo`) its
+    // own options refer to when it is rendered alone.
+    cmd.build();
     write_page(&args.out, &cmd, "git-seal")?;
     for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set()) {
         let name = format!("git-seal-{}", sub.get_name());

@@ -44,8 +44,8 @@ pub fn run(args: Args) -> Result<u8> {
     let Some(seal) = view.note(id)? else {
         return Err(
             Error::check(format!("commit {} has no seal to export", short(id))).hint(format!(
-                "seal it first: git seal seal {}",
-                quote::shell(&args.rev)
+                "seal it first: {}",
+                quote::git_seal(&format!("seal {}", quote::shell(&args.rev)))
             )),
         );
     };
@@ -58,8 +58,8 @@ pub fn run(args: Args) -> Result<u8> {
             short(id)
         ))
         .hint(format!(
-            "see every problem: git seal verify {}",
-            quote::shell(&args.rev)
+            "see every problem: {}",
+            quote::git_seal(&format!("verify {}", quote::shell(&args.rev)))
         )));
     }
     if args.in_toto {

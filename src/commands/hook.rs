@@ -545,7 +545,9 @@ fn push_ledger_along(
     }
     match sync::push(repo, cfg, remote) {
         Ok(attempts) => {
-            if named {
+            // A remote with the ledger's fetch refspec had its tracking ref moved by
+            // `git push` itself, to what it pushed (a ref read fewer on reftable).
+            if named && !sync::push_moves_tracking(repo, cfg, remote) {
                 if let Ok(Some(t)) = Ledger::new(repo, cfg).tip() {
                     let _ = repo.update_ref(&tracking, t, Expect::Any, "git-seal: pushed");
                 }
@@ -714,9 +716,11 @@ fn tag_hook(state: Option<&str>, input: &str) -> u8 {
 
 /// A fetch updated a fetched ledger (`refs/seal/remotes/…`): merge every fetched
 /// ledger into the local one, so pulled commits' seals are kept for good. Never
-/// fails; a server (receive-pack) never merges what a pusher sent.
+/// fails; a server (receive-pack) never merges what a pusher sent, and a `git push`
+/// moves a tracking ref only to what it pushed from here, which brings no seal
+/// (whatever else a push named is merged by the next fetch or pre-push, as always).
 fn absorb_hook() {
-    if git_command().is_some_and(|c| c.ends_with("receive-pack")) {
+    if git_command().is_some_and(|c| c.ends_with("receive-pack") || c == "push") {
         return;
     }
     let Some((repo, run)) = start_hook("reference-transaction") else {

@@ -410,8 +410,8 @@ fn fetch_new_remotes(repo: &Repo, cfg: &Config, added: &[MissingRefspec]) -> Res
                     r.remote, e.message
                 );
                 eprintln!(
-                    "hint: fetch it later: git seal fetch {}",
-                    crate::quote::shell(&r.remote)
+                    "hint: fetch it later: {}",
+                    crate::quote::git_seal(&format!("fetch {}", crate::quote::shell(&r.remote)))
                 );
             }
         }
@@ -422,15 +422,10 @@ fn fetch_new_remotes(repo: &Repo, cfg: &Config, added: &[MissingRefspec]) -> Res
 /// Refuses to write into a hooks directory that is not this repository's alone,
 /// unless the user said so.
 fn check_owner(owner: &hooks::Owner, args: &InstallArgs) -> Result<()> {
-    let repo_arg = args
-        .repo
-        .as_ref()
-        .map(|p| format!(" --repo {}", crate::quote::shell(p.as_str())))
-        .unwrap_or_default();
-    let repo_arg = if args.hooks == HookForm::Files {
-        format!(" --hooks files{repo_arg}")
+    let files = if args.hooks == HookForm::Files {
+        " --hooks files"
     } else {
-        repo_arg
+        ""
     };
     match owner {
         hooks::Owner::Shared { scope, origin } if !args.allow_shared_hooks => Err(Error::usage(
@@ -439,13 +434,15 @@ fn check_owner(owner: &hooks::Owner, args: &InstallArgs) -> Result<()> {
             ),
         )
         .hint(format!(
-            "to seal every repository that uses it: git seal install{repo_arg} --allow-shared-hooks"
+            "to seal every repository that uses it: {}",
+            crate::quote::git_seal(&format!("install{files} --allow-shared-hooks"))
         ))),
         hooks::Owner::Tracked { dir } if !args.allow_tracked_hooks => Err(Error::usage(format!(
             "the hooks directory {dir} holds files this repository tracks, so git-seal left it alone"
         ))
         .hint(format!(
-            "to chain its hooks and add git-seal's beside them: git seal install{repo_arg} --allow-tracked-hooks"
+            "to chain its hooks and add git-seal's beside them: {}",
+            crate::quote::git_seal(&format!("install{files} --allow-tracked-hooks"))
         ))),
         _ => Ok(()),
     }

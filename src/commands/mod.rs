@@ -68,6 +68,7 @@ pub fn enter(path: &camino::Utf8Path) -> Result<camino::Utf8PathBuf> {
         Error::usage(format!("cannot enter --repo {path}: {e}"))
             .hint("name a directory you can read: git seal --repo PATH status")
     })?;
+    crate::quote::set_repo_flag(abs.as_str());
     Ok(abs)
 }
 

@@ -100,6 +100,9 @@ pub fn run(args: Args) -> Result<u8> {
             })
             .collect();
         let doc = json!({
+            "schema": "git-seal/provenance/v1",
+            // The shared records that were set aside, as the text warns on stderr.
+            "warnings": prov.shared_problems.iter().map(|p| json!({"path": p.path, "reason": p.why})).collect::<Vec<_>>(),
             "path": file.path, "sha256": file.sha256, "size": file.size,
             "runs": runs,
             "changed_since": prov.wrote_path_before.iter().map(|r| &r.run_id).collect::<Vec<_>>(),

@@ -105,7 +105,10 @@ pub fn run(args: Args) -> Result<u8> {
             if e.hint.is_some() {
                 return Err(e);
             }
-            return Err(e.hint("nothing was written; retry: git seal seal --missing"));
+            return Err(e.hint(format!(
+                "nothing was written; retry: {}",
+                crate::quote::git_seal("seal --missing")
+            )));
         }
     };
     let verb = if args.dry_run { "would seal" } else { "sealed" };
@@ -226,7 +229,8 @@ fn refuse_unreadable(repo: &Repo, cfg: &Config, commits: &[Oid]) -> Result<()> {
                     short(oid)
                 ))
                 .hint(format!(
-                    "replace it with a fresh seal: git seal seal --force {oid}"
+                    "replace it with a fresh seal: {}",
+                    crate::quote::git_seal(&format!("seal --force {oid}"))
                 )));
             }
         }

@@ -37,8 +37,8 @@ pub fn run(args: Args) -> Result<u8> {
     if let Some(tag) = tags.first() {
         let Some((seal, text)) = crate::tags::current_seal(&repo, &cfg, tag)? else {
             return Err(Error::check(format!("tag {tag} has no seal")).hint(format!(
-                "seal it: git seal seal {}",
-                crate::quote::shell(tag)
+                "seal it: {}",
+                crate::quote::git_seal(&format!("seal {}", crate::quote::shell(tag)))
             )));
         };
         if json {
@@ -53,14 +53,15 @@ pub fn run(args: Args) -> Result<u8> {
     let Some(text) = view.note(commit)? else {
         return Err(
             Error::check(format!("commit {} has no seal", short(commit))).hint(format!(
-                "seal it: git seal seal {}",
-                crate::quote::shell(&args.rev)
+                "seal it: {}",
+                crate::quote::git_seal(&format!("seal {}", crate::quote::shell(&args.rev)))
             )),
         );
     };
     let parsed = Seal::parse(&text).map_err(|e| {
         Error::usage(format!("the seal of {} cannot be read: {e}", short(commit))).hint(format!(
-            "replace it with a fresh seal: git seal seal --force {commit}"
+            "replace it with a fresh seal: {}",
+            crate::quote::git_seal(&format!("seal --force {commit}"))
         ))
     })?;
     // The seal verify uses: of the valid candidates, the one whose signature is

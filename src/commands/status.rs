@@ -1,7 +1,5 @@
 //! `git seal status`: hooks, ledger and seal coverage at a glance.
 
-use serde_json::json;
-
 use crate::commands::install::recorded_binary;
 use crate::commands::outln;
 use crate::config::Config;
@@ -10,6 +8,10 @@ use crate::git::{short, Repo};
 use crate::hookconfig;
 use crate::hooks;
 use crate::ledger::Ledger;
+use crate::report::{
+    BranchStatus, HookHolder, KeyStatus, LedgerStatus, SignersStatus, SigningStatus, Status,
+    STATUS_SCHEMA,
+};
 use crate::sync::{self, RemoteLedger};
 
 /// Show whether hooks are installed, the ledger's state, and seal coverage
@@ -41,48 +43,52 @@ pub fn run(args: Args) -> Result<u8> {
     }
     let binary = recorded_binary(&repo);
     let upstream = upstream_states(&repo, &cfg, tip)?;
-    let signing = signing_lines(&repo);
+    let dirs = hooks::locate(&repo)?.dirs;
+    let status = Status {
+        schema: STATUS_SCHEMA,
+        hook_holders: installed
+            .iter()
+            .map(|(h, ok)| {
+                let holder = if *ok {
+                    HookHolder::Installed
+                } else {
+                    other_holder(&dirs, h)
+                };
+                (h.to_string(), holder)
+            })
+            .collect(),
+        hooks: installed
+            .iter()
+            .map(|(h, ok)| (h.to_string(), *ok))
+            .collect(),
+        hook_list: listed
+            .iter()
+            .map(|(h, l)| (h.to_string(), l.clone()))
+            .collect(),
+        binary: binary.map(|b| b.to_string()),
+        ledger: LedgerStatus {
+            ref_name: cfg.ledger_ref.clone(),
+            tip: tip.map(|t| t.to_string()),
+            upstream: upstream.iter().cloned().collect(),
+        },
+        branch: BranchStatus { sealed, unsealed },
+        signing: signing_status(&repo),
+        tags_sealed_by_hook: git_version(&repo).is_none_or(|v| v >= (2, 28)),
+    };
     if args.json {
-        let hooks: serde_json::Map<_, _> = installed
-            .iter()
-            .map(|(h, ok)| (h.to_string(), json!(ok)))
-            .collect();
-        let hook_list: serde_json::Map<_, _> = listed
-            .iter()
-            .map(|(h, l)| (h.to_string(), json!(l)))
-            .collect();
-        outln(
-            serde_json::to_string_pretty(&json!({
-                "schema": "git-seal/status/v1",
-                "hooks": hooks,
-                "hook_list": hook_list,
-                "binary": binary,
-                "ledger": {
-                    "ref": cfg.ledger_ref,
-                    "tip": tip.map(|t| t.to_string()),
-                    "upstream": upstream.iter().map(|(r, s)| (r.clone(), json!(s))).collect::<serde_json::Map<_, _>>(),
-                },
-                "branch": {"sealed": sealed, "unsealed": unsealed},
-                "signing": {"key": signing.0, "allowed_signers": signing.1},
-            }))
-            .unwrap_or_default(),
-        )?;
+        outln(serde_json::to_string_pretty(&status).unwrap_or_default())?;
         return Ok(0);
     }
-    let dirs = hooks::locate(&repo)?.dirs;
-    let mut fixes: Vec<String> = Vec::new();
-    for (hook, ok) in &installed {
-        let state = if *ok {
-            "installed".to_string()
-        } else {
-            let (state, fix) = other_holder(&dirs, hook);
-            if !fixes.contains(&fix) && !fix.is_empty() {
-                fixes.push(fix);
-            }
-            state
+    let mut fixes: Vec<&str> = Vec::new();
+    for (hook, _) in &installed {
+        let Some(holder) = status.hook_holders.get(*hook) else {
+            continue;
         };
-        outln(format!("hook {hook:<22} {state}"))?;
-        if let Some((_, runs)) = listed.iter().find(|(h, _)| h == hook) {
+        if let Some(fix) = holder.fix().filter(|f| !f.is_empty() && !fixes.contains(f)) {
+            fixes.push(fix);
+        }
+        outln(format!("hook {hook:<22} {holder}"))?;
+        if let Some(runs) = status.hook_list.get(*hook) {
             if !runs.is_empty() {
                 let runs: Vec<String> = runs.iter().map(|l| l.to_string()).collect();
                 outln(format!("     git runs: {}", runs.join(", ")))?;
@@ -92,13 +98,16 @@ pub fn run(args: Args) -> Result<u8> {
     for fix in &fixes {
         outln(format!("hint: {fix}"))?;
     }
-    if let Some(version) = git_version(&repo) {
-        if version < (2, 28) {
+    if !status.tags_sealed_by_hook {
+        if let Some(version) = git_version(&repo) {
             outln(format!(
                 "git {}.{} has no reference-transaction hook: tags are not sealed automatically",
                 version.0, version.1
             ))?;
-            outln("hint: seal a tag by hand with: git seal seal TAG")?;
+            outln(format!(
+                "hint: seal a tag by hand with: {}",
+                crate::quote::git_seal("seal TAG")
+            ))?;
         }
     }
     match tip {
@@ -111,8 +120,9 @@ pub fn run(args: Args) -> Result<u8> {
             describe(remote, *state)
         ))?;
     }
-    outln(format!("signing key: {}", signing.0))?;
-    outln(format!("allowed signers: {}", signing.1))?;
+    let (key, signers) = signing_lines(&status.signing);
+    outln(format!("signing key: {key}"))?;
+    outln(format!("allowed signers: {signers}"))?;
     outln(format!(
         "branch: {sealed} sealed, {unsealed} unsealed commit(s)"
     ))?;
@@ -133,39 +143,73 @@ pub fn run(args: Args) -> Result<u8> {
             .collect();
         if let Some(remote) = unfetched.first() {
             outln(format!(
-                "hint: fetch the seals others made first: git seal fetch {}",
-                crate::quote::shell(remote)
+                "hint: fetch the seals others made first: {}",
+                crate::quote::git_seal(&format!("fetch {}", crate::quote::shell(remote)))
             ))?;
         } else {
-            outln("hint: seal them with: git seal seal --missing")?;
+            outln(format!(
+                "hint: seal them with: {}",
+                crate::quote::git_seal("seal --missing")
+            ))?;
         }
     }
     Ok(0)
 }
 
-/// (signing key in use, allowed signers in force), one line each: which setting,
-/// which key (fingerprint), which file; a key that cannot be used says why.
-fn signing_lines(repo: &Repo) -> (String, String) {
+/// The signing key in use and the allowed signers in force, as values.
+fn signing_status(repo: &Repo) -> SigningStatus {
     use crate::signing::{PolicyResolver, PolicySource, SealSigner};
     let key = match SealSigner::from_config(repo, None) {
-        Ok(Some(s)) => format!(
-            "{}, signing as {} ({})",
-            s.key.describe(),
-            s.principal,
-            s.principal_from
-        ),
-        Ok(None) => "none (seals are unsigned; git config gpg.format ssh && git config user.signingKey ~/.ssh/id_ed25519)".into(),
-        Err(e) => format!("unusable: {e}"),
+        Ok(Some(s)) => KeyStatus::Configured {
+            key: s.key.describe(),
+            fingerprint: s.key.fingerprint(),
+            principal: s.principal,
+            principal_from: s.principal_from.to_string(),
+        },
+        Ok(None) => KeyStatus::None,
+        Err(e) => KeyStatus::Unusable {
+            reason: e.to_string(),
+        },
     };
-    let allowed = match PolicyResolver::from_config(repo).map(|r| r.source()) {
-        Ok(PolicySource::Configured { path, setting }) => {
-            format!("{} ({setting}; takes precedence over an in-repo policy)", path.display())
+    let allowed_signers = match PolicyResolver::from_config(repo).map(|r| r.source()) {
+        Ok(PolicySource::Configured { path, setting }) => SignersStatus::Configured {
+            path: path.display().to_string(),
+            setting: setting.to_string(),
+        },
+        Ok(PolicySource::InRepo { root }) => SignersStatus::InRepo {
+            root: root.to_string(),
+        },
+        Ok(PolicySource::None) => SignersStatus::None,
+        Err(e) => SignersStatus::Unusable { reason: e.message },
+    };
+    SigningStatus {
+        key,
+        allowed_signers,
+    }
+}
+
+/// (signing key in use, allowed signers in force), one line each: which setting,
+/// which key (fingerprint), which file; a key that cannot be used says why.
+fn signing_lines(signing: &SigningStatus) -> (String, String) {
+    let key = match &signing.key {
+        KeyStatus::Configured {
+            key,
+            principal,
+            principal_from,
+            ..
+        } => format!("{key}, signing as {principal} ({principal_from})"),
+        KeyStatus::None => "none (seals are unsigned; git config gpg.format ssh && git config user.signingKey ~/.ssh/id_ed25519)".into(),
+        KeyStatus::Unusable { reason } => format!("unusable: {reason}"),
+    };
+    let allowed = match &signing.allowed_signers {
+        SignersStatus::Configured { path, setting } => {
+            format!("{path} ({setting}; takes precedence over an in-repo policy)")
         }
-        Ok(PolicySource::InRepo { root }) => {
-            format!(".seal/allowed_signers in the repository, trusted from root {}", short(root))
+        SignersStatus::InRepo { root } => {
+            format!(".seal/allowed_signers in the repository, trusted from root {}", &root[..root.len().min(7)])
         }
-        Ok(PolicySource::None) => "none configured (signatures are checked, nobody is trusted; git config gpg.ssh.allowedSignersFile ~/.ssh/allowed_signers)".into(),
-        Err(e) => format!("unusable: {}", e.message),
+        SignersStatus::None => "none configured (signatures are checked, nobody is trusted; git config gpg.ssh.allowedSignersFile ~/.ssh/allowed_signers)".into(),
+        SignersStatus::Unusable { reason } => format!("unusable: {reason}"),
     };
     (key, allowed)
 }
@@ -192,36 +236,44 @@ fn hook_lists(
     Ok(out)
 }
 
-/// What holds a hook that is not our shim, in words, and the fix (empty when
-/// git-seal runs anyway: pre-commit's `.legacy`, a husky script that calls it).
-fn other_holder(dirs: &[camino::Utf8PathBuf], hook: &str) -> (String, String) {
+/// What holds a hook that is not our shim, and the fix (none when git-seal runs
+/// anyway: pre-commit's `.legacy`, a husky script that calls it).
+fn other_holder(dirs: &[camino::Utf8PathBuf], hook: &str) -> HookHolder {
     use crate::hook_managers::{fix, holder, Holder};
     let mut via = None;
     for dir in dirs {
         match holder(dir, hook) {
             Holder::Ours => {}
-            Holder::Via { tool, via: file } => via = Some(format!("run by {tool}, through {file}")),
+            Holder::Via { tool, via: file } => {
+                via = Some(HookHolder::Via {
+                    tool: tool.to_string(),
+                    via: file.to_string(),
+                })
+            }
             Holder::Taken { tool, moved } => {
-                let moved = match moved {
-                    Some(m) => format!("; it moved git-seal's hook to {m}, which nothing runs"),
-                    None => String::new(),
-                };
-                return (format!("taken by {tool}{moved}"), fix(tool, hook));
+                return HookHolder::Taken {
+                    tool: tool.to_string(),
+                    moved: moved.map(|m| m.to_string()),
+                    fix: fix(tool, hook),
+                }
             }
             Holder::Missing => {
-                return (
-                    "missing".into(),
-                    "install the hooks with: git seal install".into(),
-                )
+                return HookHolder::Missing {
+                    fix: format!(
+                        "install the hooks with: {}",
+                        crate::quote::git_seal("install")
+                    ),
+                }
             }
         }
     }
-    (via.unwrap_or_else(|| "installed".into()), String::new())
+    via.unwrap_or(HookHolder::Installed)
 }
 
 /// git's (major, minor) version, from `git --version`.
 fn git_version(repo: &Repo) -> Option<(u32, u32)> {
-    let out = repo.run_git(&["--version"]).ok()?;
+    let out = repo.git_query().arg("--version").output().ok()?;
+    let out = String::from_utf8_lossy(&out.stdout);
     let mut parts = out.split_whitespace().nth(2)?.split('.');
     Some((parts.next()?.parse().ok()?, parts.next()?.parse().ok()?))
 }
@@ -247,7 +299,10 @@ fn describe(remote: &str, state: RemoteLedger) -> String {
     let r = crate::quote::shell(remote);
     match state {
         RemoteLedger::NoRefspec => {
-            "no fetch refspec for seals (remote added after install): git seal install".into()
+            format!(
+                "no fetch refspec for seals (remote added after install): {}",
+                crate::quote::git_seal("install")
+            )
         }
         RemoteLedger::NotFetched => format!("not fetched yet: git fetch {r}"),
         RemoteLedger::NoLedger => "has no ledger (as of the last fetch)".to_string(),
@@ -256,13 +311,22 @@ fn describe(remote: &str, state: RemoteLedger) -> String {
             behind: 0,
         } => "up to date".to_string(),
         RemoteLedger::Tracked { ahead, behind: 0 } => {
-            format!("{ahead} ahead: git seal push {r}")
+            format!(
+                "{ahead} ahead: {}",
+                crate::quote::git_seal(&format!("push {r}"))
+            )
         }
         RemoteLedger::Tracked { ahead: 0, behind } => {
-            format!("{behind} behind: git seal fetch {r}")
+            format!(
+                "{behind} behind: {}",
+                crate::quote::git_seal(&format!("fetch {r}"))
+            )
         }
         RemoteLedger::Tracked { ahead, behind } => {
-            format!("diverged ({ahead} ahead, {behind} behind): git seal fetch {r}")
+            format!(
+                "diverged ({ahead} ahead, {behind} behind): {}",
+                crate::quote::git_seal(&format!("fetch {r}"))
+            )
         }
     }
 }

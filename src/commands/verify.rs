@@ -85,7 +85,8 @@ pub fn run(args: Args) -> Result<u8> {
             "note: this is a shallow clone: seals are checked for the commits it holds, not for the history past its boundary"
         );
         eprintln!(
-            "hint: to check the whole history: git fetch --unshallow && git seal verify --all"
+            "hint: to check the whole history: git fetch --unshallow && {}",
+            crate::quote::git_seal("verify --all")
         );
     }
     let resolver = crate::signing::PolicyResolver::from_config(&repo)?;
@@ -273,8 +274,8 @@ pub fn run(args: Args) -> Result<u8> {
         );
     } else if let (false, Some(p)) = (args.json, trust.first()) {
         eprintln!(
-            "hint: see who sealed it: git seal show {}   # a change to .seal/ counts only when a signer its parent's policy allows signs its seal",
-            short(p.commit())
+            "hint: see who sealed it: {}   # a change to .seal/ counts only when a signer its parent's policy allows signs its seal",
+            crate::quote::git_seal(&format!("show {}", short(p.commit())))
         );
     } else if !args.json {
         eprintln!("hint: {}", hint(&problems, &tag_problems));
@@ -337,16 +338,31 @@ fn hint(problems: &[Problem], tag_problems: &[(&str, TagProblem)]) -> String {
         .filter(|(_, p)| *p == TagProblem::NoSeal)
         .map(|(tag, _)| *tag)
         .collect();
+    let changed = problems
+        .iter()
+        .find(|p| !matches!(p.reason, Reason::NoSeal | Reason::UnsealedParent { .. }))
+        .map(|p| short(p.commit))
+        .or_else(|| {
+            let (tag, _) = tag_problems
+                .iter()
+                .find(|(_, p)| *p != TagProblem::NoSeal)?;
+            Some(crate::quote::shell(tag))
+        });
     if unsealed_commits + unsealed_tags.len() < problems.len() + tag_problems.len() {
-        "a seal that does not match was changed after sealing, or the content was: \
-         read it with git seal show REV, and check the object store with git fsck"
-            .into()
+        let show = crate::quote::git_seal(&format!("show {}", changed.unwrap_or_default()));
+        format!(
+            "a seal that does not match was changed after sealing, or the content was: \
+             read it with {show}, and check the object store with git fsck"
+        )
     } else if unsealed_commits > 0 {
-        "seal what has no seal with: git seal seal --missing".into()
+        format!(
+            "seal what has no seal with: {}",
+            crate::quote::git_seal("seal --missing")
+        )
     } else {
         format!(
-            "seal tags by hand with: git seal seal {}",
-            unsealed_tags.join(" ")
+            "seal tags by hand with: {}",
+            crate::quote::git_seal(&format!("seal {}", unsealed_tags.join(" ")))
         )
     }
 }

@@ -172,8 +172,10 @@ pub fn merge_into_local(
 
 impl From<MergeError> for Error {
     fn from(e: MergeError) -> Self {
-        Error::check(e.to_string()).hint(
-            "inspect it (git ls-tree -r REF) and ask its owner to repair it; the local ledger is unchanged",
-        )
+        let MergeError::NotCanonical { theirs, .. } = &e;
+        let hint = format!(
+            "inspect it (git ls-tree -r {theirs}) and ask its owner to repair it; the local ledger is unchanged"
+        );
+        Error::check(e.to_string()).hint(hint)
     }
 }

@@ -91,7 +91,7 @@ impl WriterLock {
                         "another git-seal process has held {path} for {} ms (the wait seal.maxRetries and seal.retryBaseMs allow)",
                         wait.as_millis()
                     ))
-                    .hint("if it is stuck, stop it; then retry: git seal seal --missing"))
+                    .hint(format!("if it is stuck, stop it; then retry: {}", crate::quote::git_seal("seal --missing"))))
                 }
                 Err(std::fs::TryLockError::Error(e)) => {
                     return Err(Error::environment(format!("cannot lock {path}: {e}")).with_source(e))
@@ -355,6 +355,8 @@ impl<'r> Ledger<'r> {
         let _writer =
             WriterLock::acquire(self.repo, writer_wait(self.max_retries, self.retry_base_ms))?;
         let reflog = format!("git-seal: {what}");
+        // Started before the first build, which it then does not wait for.
+        let mut writer = self.repo.ref_writer(&reflog);
         let mut attempt = 0;
         loop {
             attempt += 1;
@@ -373,7 +375,7 @@ impl<'r> Ledger<'r> {
                 Some(old) => Expect::At(old),
                 None => Expect::Absent,
             };
-            let swapped = self.repo.update_ref(&self.refname, new, expect, &reflog);
+            let swapped = writer.update(&self.refname, new, expect);
             match swapped {
                 Ok(_) => return Ok((Some(new), attempt)),
                 Err(e)
@@ -381,6 +383,16 @@ impl<'r> Ledger<'r> {
                         && clear_stale_ref_lock(self.repo, &self.refname) =>
                 {
                     // A killed writer's lock file: removed; try again at once.
+                }
+                Err(e)
+                    if e.code() == ErrorCode::Modified
+                        && attempt == 1
+                        && self.repo.uses_reftable() =>
+                {
+                    // The tip came from refs listed before the writers' lock was
+                    // taken (git-seal lists a reftable's refs once): perhaps before
+                    // the writer ahead moved it. The failed swap dropped them: read
+                    // again at once.
                 }
                 Err(e) if is_contention(&e) && attempt <= self.max_retries => {
                     sleep(backoff(self.retry_base_ms, attempt));
@@ -391,7 +403,7 @@ impl<'r> Ledger<'r> {
                         "the ledger {} is locked by another git process ({attempt} attempts): {lock} exists",
                         self.refname
                     ))
-                    .hint(format!("if no git process is running, remove it: rm '{lock}'")));
+                    .hint(format!("if no git process is running, remove it: rm {}", crate::quote::shell(lock.as_str()))));
                 }
                 Err(e) if is_contention(&e) => {
                     return Err(Error::environment(format!(
@@ -617,10 +629,11 @@ impl<'r> View<'r> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
 
-    fn repo() -> (tempfile::TempDir, Repo) {
+    /// A fresh repository in a temporary directory, for the ledger's unit tests.
+    pub(super) fn repo() -> (tempfile::TempDir, Repo) {
         let dir = tempfile::tempdir().unwrap();
         git2::Repository::init(dir.path()).unwrap();
         let path = camino::Utf8PathBuf::from_path_buf(dir.path().to_path_buf()).unwrap();

@@ -1086,13 +1086,7 @@ pub fn check_file_path(shape: Shape, path: &str, blob: Oid) -> Option<ShapeIssue
 mod tests {
     use super::*;
 
-    fn repo() -> (tempfile::TempDir, Repo) {
-        let dir = tempfile::tempdir().unwrap();
-        git2::Repository::init(dir.path()).unwrap();
-        let path = camino::Utf8PathBuf::from_path_buf(dir.path().to_path_buf()).unwrap();
-        let repo = Repo::open(Some(&path)).unwrap();
-        (dir, repo)
-    }
+    use crate::ledger::tests::repo;
 
     fn notes(repo: &Repo, range: std::ops::Range<u32>) -> BTreeMap<String, Oid> {
         range

@@ -19,14 +19,20 @@ pub fn paste(repo: &TestRepo<'_>, command: &str) -> Run {
     run_with_stdin(repo.cmd("sh", &["-c", command]), b"")
 }
 
-#[test]
-fn repo_flag_works_on_every_command_like_git_dash_c() {
-    let sb = Sandbox::new();
+/// `r`, installed, whose `origin` is the bare `hub.git` beside it.
+pub fn installed_with_hub(sb: &Sandbox) -> TestRepo<'_> {
     let hub = sb.bare("hub.git");
     let repo = sb.init("r", &[]);
     repo.git(&["remote", "add", "origin", hub.path.to_str().unwrap()])
         .ok();
     repo.install();
+    repo
+}
+
+#[test]
+fn repo_flag_works_on_every_command_like_git_dash_c() {
+    let sb = Sandbox::new();
+    let repo = installed_with_hub(&sb);
     repo.commit_file("a", "1\n", "first");
     let outside = sb.at(sb.path());
     let path = repo.path.to_str().unwrap();
@@ -99,11 +105,7 @@ fn install_and_uninstall_take_the_global_repo_flag_and_name_it_in_their_hints() 
 #[test]
 fn uninstall_says_what_it_removed_hooks_and_refspecs() {
     let sb = Sandbox::new();
-    let hub = sb.bare("hub.git");
-    let repo = sb.init("r", &[]);
-    repo.git(&["remote", "add", "origin", hub.path.to_str().unwrap()])
-        .ok();
-    repo.install();
+    let repo = installed_with_hub(&sb);
     let r = repo.seal(&["uninstall"]).ok();
     r.stdout_has("remove hook");
     r.stdout_has("post-commit");
@@ -278,6 +280,14 @@ fn each_hint_pasted_makes_its_problem_go_away() {
             2,
         ),
         (
+            "seal.verbose",
+            |r| {
+                r.git(&["config", "seal.verbose", "maybe"]).ok();
+            },
+            &["status"],
+            2,
+        ),
+        (
             "seal.ref",
             |r| {
                 r.git(&["config", "seal.ref", "refs/heads/seals"]).ok();
@@ -390,6 +400,7 @@ fn hints_that_only_show_something_run_cleanly() {
             &["seal", "--missing", "nope"],
             "name a commit, branch or tag that exists: ",
         ),
+        (&["rollback", "nope", "--reason", "r"], "list tags: "),
     ] {
         let r = repo.seal(args).fails_with(2);
         let hint = hinted(&r.stderr(), what);
@@ -432,4 +443,428 @@ fn status_hints_pasted_clear_what_status_reported() {
     let r = clone.seal(&["status"]).ok();
     r.stdout_has("branch: 1 sealed, 0 unsealed commit(s)");
     assert!(!r.stdout().contains("hint: fetch"), "{}", r.stdout());
+}
+
+/// The seal of HEAD made to claim another author: it no longer verifies.
+fn break_seal(repo: &TestRepo<'_>, rev: &str) {
+    repo.tamper_seal(rev, |s| s.replace("Ada Author", "Eve"));
+}
+
+#[test]
+fn seal_on_an_unborn_branch_hints_a_first_commit_that_pasted_lets_sealing_work() {
+    let sb = Sandbox::new();
+    let repo = sb.installed("r");
+    let r = repo.seal(&["seal"]).fails_with(2);
+    r.stderr_has("nothing to seal: the current branch has no commits yet");
+    let hint = hinted(&r.stderr(), "make a first commit: ");
+    paste(&repo, &hint).ok();
+    repo.seal(&["seal"]).ok();
+    repo.seal(&["verify"])
+        .ok()
+        .stdout_has("ok: 1 commit(s) verified");
+}
+
+#[test]
+fn status_hint_to_seal_what_is_unsealed_pasted_leaves_nothing_unsealed() {
+    let sb = Sandbox::new();
+    let repo = sb.installed("r");
+    repo.commit_file("a", "1\n", "first");
+    repo.commit_unsealed("u", "unsealed");
+    let r = repo.seal(&["status"]).ok();
+    r.stdout_has("branch: 1 sealed, 1 unsealed commit(s)");
+    let hint = hinted(&r.stdout(), "seal them with: ");
+    paste(&repo, &hint).ok();
+    let r = repo.seal(&["status"]).ok();
+    r.stdout_has("branch: 2 sealed, 0 unsealed commit(s)");
+    assert!(!r.stdout().contains("hint: seal"), "{}", r.stdout());
+}
+
+/// Hints for a seal that does not verify name the commit: pasted, they show it.
+#[test]
+fn hints_for_a_seal_that_does_not_verify_name_the_commit_and_show_it() {
+    let sb = Sandbox::new();
+    let repo = sb.installed("r");
+    repo.commit_file("a", "1\n", "first");
+    let id = repo.rev("HEAD");
+    break_seal(&repo, "HEAD");
+    let r = repo.seal(&["verify"]).fails_with(1);
+    let line = hinted(&r.stderr(), "a seal that does not match ");
+    let show = line
+        .split("read it with ")
+        .nth(1)
+        .and_then(|l| l.split(", and check").next())
+        .unwrap_or_else(|| panic!("{line}"));
+    assert_eq!(show, format!("git seal show {}", &id[..7]));
+    paste(&repo, show).ok().stdout_has("Eve");
+    // export refuses it and names the command that lists every problem.
+    let r = repo.seal(&["export", "HEAD", "--out", "out"]).fails_with(1);
+    let hint = hinted(&r.stderr(), "see every problem: ");
+    assert_eq!(hint, "git seal verify HEAD");
+    let shown = paste(&repo, &hint);
+    assert_eq!(shown.code(), 1, "{}", shown.stderr());
+    shown.stdout_has(&id[..7]);
+}
+
+#[test]
+fn rollback_to_a_snapshot_that_does_not_verify_hints_the_closest_one_that_does() {
+    let sb = Sandbox::new();
+    let repo = sb.installed("r");
+    repo.commit_file("a", "1\n", "first");
+    repo.seal(&["snapshot", "good"]).ok();
+    repo.commit_file("a", "2\n", "second");
+    repo.seal(&["snapshot", "bad"]).ok();
+    break_seal(&repo, "HEAD");
+    repo.commit_file("a", "3\n", "third");
+    let bad = repo.git_out(&["tag", "--list", "snapshot/bad*"]);
+    let r = repo
+        .seal(&["rollback", &bad, "--reason", "it's broken"])
+        .fails_with(1);
+    let hint = hinted(
+        &r.stderr(),
+        "roll back to the closest snapshot that verifies: ",
+    );
+    assert_eq!(hint, r"git seal rollback --reason 'it'\''s broken'");
+    paste(&repo, &hint).ok();
+    assert_eq!(std::fs::read_to_string(repo.path.join("a")).unwrap(), "1\n");
+}
+
+#[test]
+fn a_locked_ledger_hints_the_real_lock_file_and_removing_it_lets_sealing_work() {
+    let sb = Sandbox::new();
+    let repo = sb.installed("r");
+    repo.commit_file("a", "1\n", "first");
+    repo.commit_unsealed("u", "unsealed");
+    repo.git(&["config", "seal.maxRetries", "0"]).ok();
+    let lock = repo.path.join(".git/refs/notes/seal.lock");
+    std::fs::write(&lock, "").unwrap();
+    let r = repo.seal(&["seal"]).fails_with(2);
+    let hint = hinted(&r.stderr(), "if no git process is running, remove it: ");
+    assert_eq!(
+        hint,
+        format!("rm {}", std::fs::canonicalize(&lock).unwrap().display())
+    );
+    paste(&repo, &hint).ok();
+    repo.seal(&["seal"]).ok();
+    repo.seal(&["verify"]).ok();
+}
+
+#[test]
+fn a_writers_lock_held_by_another_process_hints_a_retry_that_works_once_it_is_gone() {
+    let sb = Sandbox::new();
+    let repo = sb.installed("r");
+    repo.commit_file("a", "1\n", "first");
+    repo.commit_unsealed("u", "unsealed");
+    repo.git(&["config", "seal.maxRetries", "0"]).ok();
+    // Another git-seal writer, as flock(1) holds it: the same flock(2) lock.
+    let lock = repo.path.join(".git/seal/ledger.lock");
+    std::fs::create_dir_all(lock.parent().unwrap()).unwrap();
+    let mut holder = sb.command("flock", &repo.path);
+    holder.arg("-o").arg(&lock).args(["sleep", "30"]);
+    let mut holder = holder.spawn().unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let stderr = loop {
+        let r = repo.seal(&["seal", "--missing"]);
+        if r.code() == 2 {
+            break r.stderr();
+        }
+        // flock(1) had not taken the lock yet: undo what sealed, and try again.
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the lock was never held"
+        );
+        repo.git(&["update-ref", "-d", "refs/notes/seal"]).ok();
+    };
+    let hint = hinted(&stderr, "if it is stuck, stop it; then retry: ");
+    assert_eq!(hint, "git seal seal --missing");
+    holder.kill().unwrap();
+    holder.wait().unwrap();
+    paste(&repo, &hint).ok();
+    repo.seal(&["verify"]).ok();
+}
+
+#[test]
+fn a_ledger_ref_that_is_no_commit_hints_another_ledger_that_pasted_works() {
+    let sb = Sandbox::new();
+    let repo = sb.installed("r");
+    repo.commit_file("a", "1\n", "first");
+    let blob = repo.blob(b"not a ledger\n");
+    repo.git(&["update-ref", "refs/notes/seal", &blob]).ok();
+    let r = repo.seal(&["seal", "--missing"]).fails_with(2);
+    let hint = hinted(
+        &r.stderr(),
+        "inspect it (git cat-file -t refs/notes/seal) or set another ledger: ",
+    );
+    paste(&repo, &hint).ok();
+    repo.seal(&["seal", "--missing"]).ok();
+    repo.seal(&["verify"]).ok();
+}
+
+#[test]
+fn a_refused_push_of_a_broken_seal_names_the_commits_and_resealing_them_lets_it_through() {
+    let sb = Sandbox::new();
+    let repo = installed_with_hub(&sb);
+    repo.commit_file("a", "1\n", "first");
+    let id = repo.rev("HEAD");
+    break_seal(&repo, "HEAD");
+    let r = repo.git(&["push", "-q", "origin", "main"]);
+    assert_eq!(r.code(), 1, "{}", r.stderr());
+    let short = &id[..7];
+    let line = hinted(&r.stderr(), "inspect with ");
+    assert_eq!(
+        line,
+        format!("git seal verify {short}; re-seal what you trust: git seal seal --force {short}")
+    );
+    paste(
+        &repo,
+        &hinted(
+            &r.stderr(),
+            &format!("inspect with git seal verify {short}; re-seal what you trust: "),
+        ),
+    )
+    .ok();
+    repo.git(&["push", "-q", "origin", "main"]).ok();
+}
+
+#[test]
+fn a_hooks_path_that_is_a_file_hints_unsetting_it_and_install_then_works() {
+    let sb = Sandbox::new();
+    let repo = sb.init("r", &[]);
+    repo.write("hp", "not a directory\n");
+    repo.git(&["config", "core.hooksPath", "hp"]).ok();
+    let r = repo.seal(&["install", "--hooks", "files"]).fails_with(2);
+    let hint = hinted(&r.stderr(), "point core.hooksPath elsewhere: ");
+    paste(&repo, &hint).ok();
+    repo.install_shims();
+}
+
+#[test]
+fn a_third_chained_hook_hints_removing_the_oldest_and_install_then_works() {
+    let sb = Sandbox::new();
+    let repo = sb.init("r", &[]);
+    repo.install_shims();
+    let hooks = repo.path.join(".git/hooks");
+    for (name, body) in [
+        ("post-commit", "#!/bin/sh\necho third\n"),
+        ("post-commit.seal-chained", "#!/bin/sh\necho second\n"),
+        ("post-commit.seal-chained.stale", "#!/bin/sh\necho first\n"),
+    ] {
+        crate::harness::write_script(hooks.join(name), body);
+    }
+    let r = repo.seal(&["install", "--hooks", "files"]).fails_with(2);
+    let hint = hinted(&r.stderr(), "remove the oldest, then install again: ");
+    paste(&repo, &hint).ok();
+    // The hint installs the default form (on git >= 2.54, config hooks); the
+    // shim files install too now.
+    repo.install_shims();
+}
+
+#[test]
+fn man_into_an_unwritable_place_hints_a_directory_that_pasted_works() {
+    let sb = Sandbox::new();
+    let repo = sb.installed("r");
+    repo.write("file", "x\n");
+    let r = repo.seal(&["man", "--out", "file/man"]).fails_with(2);
+    let hint = hinted(&r.stderr(), "name a directory you can write: ");
+    paste(&repo, &hint).ok();
+    assert!(repo.path.join("man").is_dir());
+}
+
+/// Hints with no command to paste are printed all the same (docs/HINTS.md says
+/// why no command can fix each).
+#[test]
+fn hints_without_a_command_are_printed() {
+    let sb = Sandbox::new();
+    // A SHA-256 repository: no command converts it; the hint's command makes a
+    // SHA-1 one, which git-seal accepts.
+    let r = sb.init("r256", &["--object-format=sha256"]);
+    let e = r.seal(&["status"]).fails_with(2);
+    let hint = hinted(&e.stderr(), "use git-seal on a SHA-1 repository (");
+    assert_eq!(hint, "git init --object-format=sha1)");
+    let fresh = sb.at(sb.path().join("fresh"));
+    std::fs::create_dir_all(&fresh.path).unwrap();
+    paste(&fresh, hint.trim_end_matches(')')).ok();
+    fresh.seal(&["status"]).ok();
+    // git missing from PATH: where to get it depends on the system.
+    let repo = installed_with_hub(&sb);
+    repo.commit_file("a", "1\n", "first");
+    let mut cmd = repo.cmd(crate::harness::SEAL, &["push"]);
+    cmd.env("PATH", "/nonexistent");
+    let e = run_with_stdin(cmd, b"");
+    assert_eq!(e.code(), 2, "{}", e.stderr());
+    e.stderr_has("hint: install git and put it on PATH");
+    // A repository under a path that is not UTF-8.
+    use std::os::unix::ffi::OsStrExt;
+    let odd = sb.path().join(std::ffi::OsStr::from_bytes(b"r\xff"));
+    std::fs::create_dir_all(&odd).unwrap();
+    let at = sb.at(&odd);
+    at.git(&["init", "-q"]).ok();
+    let e = at.seal(&["status"]).fails_with(2);
+    e.stderr_has("hint: move the repository to a path that is valid UTF-8");
+    // A tag of a tree: git-seal seals tags of commits, and which commit is meant
+    // only the user knows.
+    repo.git(&["tag", "treetag", "HEAD^{tree}"]).ok();
+    let e = repo.seal(&["seal", "treetag"]).fails_with(2);
+    e.stderr_has("hint: git-seal seals tags of commits");
+    // A date git cannot read: the hint gives forms it can.
+    let e = repo.seal(&["log", "--since", "someday"]).fails_with(2);
+    e.stderr_has("hint: e.g. --since yesterday");
+    // Export into a place that cannot hold it: which of the three is wrong, and
+    // its fix, is the user's to see.
+    repo.write("file", "x\n");
+    let e = repo.seal(&["export", "HEAD", "--out", "file/x"]);
+    assert_ne!(e.code(), 0, "{}", e.stderr());
+    e.stderr_has("hint: check that the directory is writable, has space and holds no links");
+}
+
+/// Under `--repo PATH`, hints name `git seal --repo PATH …`: pasted from the
+/// directory the user ran git-seal in, they act on that repository.
+#[test]
+fn hints_under_repo_carry_the_flag_and_work_pasted_from_elsewhere() {
+    let sb = Sandbox::new();
+    let repo = sb.installed("r");
+    repo.commit_file("a", "1\n", "first");
+    repo.commit_unsealed("u", "unsealed");
+    let outside = sb.at(sb.path());
+    let path = std::fs::canonicalize(&repo.path).unwrap();
+    let path = path.to_str().unwrap();
+    // show: "seal it: git seal --repo P seal HEAD".
+    let r = outside.seal(&["--repo", "r", "show", "HEAD"]).fails_with(1);
+    let hint = hinted(&r.stderr(), "seal it: ");
+    assert_eq!(hint, format!("git seal --repo {path} seal HEAD"));
+    paste(&outside, &hint).ok();
+    outside.seal(&["--repo", "r", "show", "HEAD"]).ok();
+    // status: "seal them with: git seal --repo P seal --missing".
+    repo.commit_unsealed("v", "unsealed too");
+    let r = outside.seal(&["status", "--repo", "r"]).ok();
+    let hint = hinted(&r.stdout(), "seal them with: ");
+    assert_eq!(hint, format!("git seal --repo {path} seal --missing"));
+    paste(&outside, &hint).ok();
+    repo.seal(&["status"])
+        .ok()
+        .stdout_has("branch: 3 sealed, 0 unsealed commit(s)");
+    // Without --repo, hints name no flag.
+    let r = repo.seal(&["export", "HEAD~3", "--out", "o"]);
+    assert!(!r.stderr().contains("--repo"), "{}", r.stderr());
+}
+
+#[test]
+fn an_unknown_hook_hints_reinstalling_and_fetch_from_a_missing_remote_hints_a_retry() {
+    let sb = Sandbox::new();
+    let repo = sb.init("r", &[]);
+    let r = repo.seal(&["hook", "bogus"]).fails_with(2);
+    let hint = hinted(&r.stderr(), "reinstall the hooks: ");
+    paste(&repo, &hint).ok();
+    let r = repo.seal(&["status"]).ok();
+    assert!(!r.stdout().contains("missing"), "{}", r.stdout());
+    // A remote whose repository is not there yet: once it is, the retry works.
+    let hub = sb.path().join("hub.git");
+    repo.git(&["remote", "add", "origin", hub.to_str().unwrap()])
+        .ok();
+    let r = repo.seal(&["fetch", "origin"]).fails_with(2);
+    let hint = hinted(
+        &r.stderr(),
+        "check the remote (git remote -v), then retry: ",
+    );
+    assert_eq!(hint, "git seal fetch origin");
+    sb.bare("hub.git");
+    paste(&repo, &hint).ok();
+}
+
+#[test]
+fn a_commit_the_hook_could_not_seal_hints_sealing_it_later_and_that_works() {
+    let sb = Sandbox::new();
+    let repo = sb.installed("r");
+    repo.commit_file("a", "1\n", "first");
+    repo.git(&["config", "seal.maxRetries", "0"]).ok();
+    let lock = repo.path.join(".git/refs/notes/seal.lock");
+    std::fs::write(&lock, "").unwrap();
+    let r = repo
+        .git(&["commit", "-q", "--allow-empty", "-m", "second"])
+        .ok();
+    r.stderr_has("nothing sealed");
+    let hint = hinted(&r.stderr(), "seal later with: ");
+    std::fs::remove_file(&lock).unwrap();
+    paste(&repo, &hint).ok();
+    repo.seal(&["verify", "--all"])
+        .ok()
+        .stdout_has("ok: 2 commit(s) verified");
+}
+
+/// Documents over the size cap: the hints show what made them so.
+#[test]
+fn seals_over_the_size_cap_hint_commands_that_show_why() {
+    let sb = Sandbox::new();
+    let repo = sb.installed("r");
+    repo.commit_file("a", "1\n", "first");
+    // A note in the ledger no git-seal wrote: its size.
+    repo.write("big", &"x".repeat(70 * 1024));
+    repo.git(&["notes", "--ref=seal", "add", "-f", "-F", "big", "HEAD"])
+        .ok();
+    let r = repo.seal(&["show"]);
+    assert_ne!(r.code(), 0, "{}", r.stderr());
+    let hint = hinted(
+        &r.stderr(),
+        "no git-seal writes such a document; see its size with: ",
+    );
+    let size = paste(&repo, &hint).ok().stdout();
+    assert!(size.trim().parse::<u64>().unwrap() > 64 * 1024, "{size}");
+    // A commit whose names would make its seal too large: the names.
+    let long = "n".repeat(70 * 1024);
+    let mut args = crate::harness::HOOKS_OFF.to_vec();
+    args.extend_from_slice(&["commit", "-q", "--allow-empty", "-m", "long name"]);
+    let mut cmd = repo.cmd("git", &args);
+    cmd.env("GIT_AUTHOR_NAME", &long);
+    run_with_stdin(cmd, b"").ok();
+    let id = repo.rev("HEAD");
+    let r = repo.seal(&["seal", "HEAD"]);
+    assert_eq!(r.code(), 1, "{}", r.stderr());
+    let hint = hinted(&r.stderr(), "see them with: ");
+    assert!(hint.ends_with(&id), "{hint}");
+    paste(&repo, &hint).ok().stdout_has(&long);
+}
+
+#[test]
+fn a_server_refusing_a_rewritten_ledger_hints_fetch_and_push_and_that_gets_through() {
+    let sb = Sandbox::new();
+    let repo = installed_with_hub(&sb);
+    sb.at(sb.path().join("hub.git"))
+        .seal(&["install", "--server"])
+        .ok();
+    repo.commit_file("a", "1\n", "first");
+    repo.git(&["push", "-q", "origin", "main"]).ok();
+    // A ledger started over: the server's is no ancestor of it.
+    repo.git(&["update-ref", "-d", "refs/notes/seal"]).ok();
+    repo.commit_file("a", "2\n", "second");
+    repo.seal(&["seal", "--missing"]).ok();
+    let r = repo.git(&["push", "-f", "origin", "refs/notes/seal:refs/notes/seal"]);
+    assert_ne!(r.code(), 0, "{}", r.stderr());
+    let server = r.stderr().replace("remote: ", "");
+    let hint = hinted(
+        &server,
+        "fetch and merge the ledger instead of rewriting it, then push again: ",
+    );
+    paste(&repo, &hint).ok();
+    repo.git(&["push", "-q", "origin", "main"]).ok();
+    repo.seal(&["verify"]).ok();
+}
+
+#[test]
+fn a_fetched_ledger_that_is_not_canonical_hints_the_command_that_lists_it() {
+    let sb = Sandbox::new();
+    let repo = installed_with_hub(&sb);
+    repo.commit_file("a", "1\n", "first");
+    repo.git(&["push", "-q", "origin", "main"]).ok();
+    repo.hostile_ledger_file("README", b"not a note\n");
+    let hostile = repo.rev("refs/notes/seal");
+    repo.git(&["push", "-q", "--no-verify", "origin", "refs/notes/seal"])
+        .ok();
+    let clone = sb.clone("hub.git", "c");
+    let r = clone.seal(&["fetch", "origin"]).fails_with(1);
+    let hint = hinted(&r.stderr(), "inspect it (");
+    let list = hint
+        .split(") and ask")
+        .next()
+        .unwrap_or_else(|| panic!("{hint}"));
+    assert_eq!(list, format!("git ls-tree -r {hostile}"));
+    paste(&clone, list).ok().stdout_has("\tREADME");
 }

@@ -269,6 +269,31 @@ fn install_sh_builds_installs_man_pages_and_completions_and_wires_only_the_repo_
         String::from_utf8_lossy(&help.stderr)
     );
     assert_has(&String::from_utf8_lossy(&help.stdout), "git-seal");
+    // git looks for git-seal(1) itself; `git seal --help` is `git help seal`.
+    let page = repo
+        .cmd("man", &["-w", "git-seal"])
+        .env("PATH", &path)
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&page.stdout).trim(),
+        prefix.join("share/man/man1/git-seal.1").to_str().unwrap()
+    );
+    let help = repo
+        .cmd("git", &["seal", "--help"])
+        .env("PATH", &path)
+        .env("MANPAGER", "cat")
+        .env("GIT_PAGER", "cat")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&help.stdout);
+    assert!(
+        help.status.success(),
+        "{}",
+        String::from_utf8_lossy(&help.stderr)
+    );
+    assert_has(&text, "GIT-SEAL(1)");
+    assert_has(&text, "git-seal-verify(1)");
     // Completions, loaded by a real bash: `git seal ver<TAB>` through git's own
     // completion, and options of a subcommand.
     let git_completion = "/usr/share/bash-completion/completions/git";
@@ -340,4 +365,52 @@ fn no_tag_hook_leaves_tags_to_be_sealed_by_hand() {
     repo.seal(&["verify", "v1"]).fails_with(1);
     repo.seal(&["seal", "v1"]).ok();
     repo.seal(&["verify", "v1"]).ok();
+}
+
+/// `git seal man` as the binary the tests build runs it (install.sh's release build
+/// is checked above): git-seal(1) and a page per subcommand, found by `man -w` and
+/// opened by `git help seal` and `git seal --help` under the prefix on PATH.
+#[test]
+fn man_pages_under_a_prefix_open_for_git_help_seal_and_git_seal_help() {
+    let sb = Sandbox::new();
+    let repo = sb.init("r", &[]);
+    let prefix = sb.path().join("prefix");
+    std::fs::create_dir_all(prefix.join("bin")).unwrap();
+    std::os::unix::fs::symlink(crate::harness::SEAL, prefix.join("bin/git-seal")).unwrap();
+    let man1 = prefix.join("share/man/man1");
+    repo.seal(&["man", "--out", man1.to_str().unwrap()]).ok();
+    for page in ["git-seal.1", "git-seal-install.1", "git-seal-verify.1"] {
+        assert!(man1.join(page).exists(), "{page}");
+    }
+    let path = format!(
+        "{}:{}",
+        prefix.join("bin").display(),
+        std::env::var("PATH").unwrap()
+    );
+    let out = repo
+        .cmd("man", &["-w", "git-seal"])
+        .env("PATH", &path)
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        man1.join("git-seal.1").to_str().unwrap()
+    );
+    for args in [&["help", "seal"][..], &["seal", "--help"]] {
+        let out = repo
+            .cmd("git", args)
+            .env("PATH", &path)
+            .env("MANPAGER", "cat")
+            .env("GIT_PAGER", "cat")
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_has(&text, "GIT-SEAL(1)");
+        assert_has(&text, "git-seal-verify(1)");
+    }
 }

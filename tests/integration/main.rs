@@ -6,6 +6,7 @@ mod harness;
 mod adversary;
 mod adversary_gate;
 mod adversary_output;
+mod cache_trust;
 mod do_no_harm;
 mod failures;
 mod formats;

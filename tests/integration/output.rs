@@ -140,6 +140,27 @@ fn conflicting_output_flags_are_refused_by_the_parser() {
         .fails_with(2);
     assert_has(&r.stderr(), "cannot be used with");
     repo.seal(&["show", "--format", "json"]).ok();
+    // Under --json, the refusal is the error document on stdout, as other errors are.
+    let r = repo
+        .seal(&["show", "--json", "--format", "yaml"])
+        .fails_with(2);
+    let doc = json(&r.stdout());
+    assert_eq!(doc["schema"], "git-seal/error/v1");
+    assert_eq!(doc["error"]["kind"], "usage");
+    assert_eq!(doc["error"]["exit_code"], 2);
+    assert_has(
+        doc["error"]["message"].as_str().unwrap(),
+        "cannot be used with",
+    );
+    let r = repo
+        .seal(&["diff", "HEAD~1", "HEAD", "--json", "--checksums"])
+        .fails_with(2);
+    assert_has(&r.stderr(), "cannot be used with");
+    let r = repo.seal(&["verify", "--json", "--bogus"]).fails_with(2);
+    assert_eq!(json(&r.stdout())["error"]["kind"], "usage");
+    // Help is not an error: text only.
+    let r = repo.seal(&["verify", "--json", "--help"]).ok();
+    assert!(r.stdout().starts_with("Check"), "{}", r.stdout());
 }
 
 #[test]
@@ -196,7 +217,7 @@ fn status_diff_and_rollback_list_json_name_their_schema() {
     let sb = Sandbox::new();
     let repo = sealed_repo(&sb);
     let status = json(&repo.seal(&["status", "--json"]).ok().stdout());
-    assert_eq!(status["schema"], "git-seal/status/v1");
+    assert_eq!(status["schema"], "git-seal/status/v2");
     let diff = json(
         &repo
             .seal(&["diff", "HEAD~1", "HEAD", "--json"])
@@ -251,7 +272,10 @@ fn log_reads_git_style_dates_in_utc_and_status_in_any_case() {
     assert!(success > 0);
     assert_eq!(count(&["--status", "success"]), success);
     assert_eq!(count(&["--status", "Success"]), success);
-    // Every line is one JSON record: JSON Lines.
+    // Every line is one JSON record: JSON Lines, as its help says.
+    repo.seal(&["log", "-h"])
+        .ok()
+        .stdout_has("JSON Lines: one run record");
     for line in repo.seal(&["log", "--json"]).ok().stdout().lines() {
         assert_eq!(json(line)["schema"], "git-seal/run/v2");
     }
@@ -347,4 +371,213 @@ fn colour_only_when_git_would_colour() {
     assert!(!log(&["color.ui=never"], None).contains('\x1b'));
     // An empty NO_COLOR is unset.
     assert!(log(&["color.ui=always"], Some("")).contains("\x1b["));
+}
+
+#[test]
+fn status_json_holds_the_values_its_text_prints_as_data() {
+    let sb = Sandbox::new();
+    // No hooks at all: every hook is missing, and the fix is named.
+    let repo = sb.init("r", &[]);
+    repo.commit_file("a", "1\n", "first");
+    repo.seal(&["seal"]).ok();
+    repo.commit_file("b", "2\n", "second, unsealed");
+    let server = sb.bare("server.git");
+    repo.git(&["remote", "add", "origin", server.path.to_str().unwrap()])
+        .ok();
+    let text = repo.seal(&["status"]).ok().stdout();
+    let doc = json(&repo.seal(&["status", "--json"]).ok().stdout());
+    assert_eq!(doc["schema"], "git-seal/status/v2");
+    let hooks = doc["hooks"].as_object().unwrap();
+    assert!(!hooks.is_empty());
+    for (hook, installed) in hooks {
+        assert_eq!(installed, false, "{doc}");
+        let holder = &doc["hook_holders"][hook];
+        assert_eq!(holder["state"], "missing", "{doc}");
+        assert_has(&text, format!("hook {hook:<22} missing"));
+        assert_has(&text, format!("hint: {}", holder["fix"].as_str().unwrap()));
+    }
+    assert_eq!(doc["branch"]["sealed"], 1);
+    assert_eq!(doc["branch"]["unsealed"], 1);
+    assert_has(&text, "branch: 1 sealed, 1 unsealed commit(s)");
+    let tip = doc["ledger"]["tip"].as_str().unwrap();
+    assert_has(&text, format!("ledger refs/notes/seal at {}", &tip[..7]));
+    assert_eq!(doc["ledger"]["upstream"]["origin"]["state"], "no_refspec");
+    assert_has(&text, "ledger upstream origin: no fetch refspec");
+    // Signing is data: a state and its parts, not the sentence the text prints.
+    assert_eq!(doc["signing"]["key"]["state"], "none", "{doc}");
+    assert_eq!(doc["signing"]["allowed_signers"]["state"], "none", "{doc}");
+    assert_has(&text, "signing key: none (seals are unsigned");
+    assert_eq!(doc["tags_sealed_by_hook"], true);
+    // Installed, with a key: the key's fingerprint and principal are values.
+    repo.seal(&["install"]).ok();
+    let key = sb.path().join("id_ed25519");
+    let keygen = sb
+        .command("ssh-keygen", sb.path())
+        .args(["-q", "-t", "ed25519", "-N", "", "-f"])
+        .arg(&key)
+        .output()
+        .unwrap();
+    assert!(keygen.status.success());
+    repo.git(&["config", "gpg.format", "ssh"]).ok();
+    repo.git(&["config", "user.signingKey", key.to_str().unwrap()])
+        .ok();
+    let text = repo.seal(&["status"]).ok().stdout();
+    let doc = json(&repo.seal(&["status", "--json"]).ok().stdout());
+    for (hook, installed) in doc["hooks"].as_object().unwrap() {
+        assert_eq!(installed, true, "{doc}");
+        assert_eq!(doc["hook_holders"][hook]["state"], "installed", "{doc}");
+    }
+    let k = &doc["signing"]["key"];
+    assert_eq!(k["state"], "configured", "{doc}");
+    let fp = k["fingerprint"].as_str().unwrap();
+    assert!(fp.starts_with("SHA256:"), "{doc}");
+    assert_has(&text, fp);
+    assert_has(
+        &text,
+        format!("signing as {}", k["principal"].as_str().unwrap()),
+    );
+    assert_eq!(k["principal_from"], "user.email");
+}
+
+/// Every crate the binary depends on is used by its code (tests' crates are
+/// dev-dependencies): a dependency nothing uses costs build time and audit.
+#[test]
+fn every_dependency_of_the_binary_is_used_in_its_source() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let manifest = std::fs::read_to_string(root.join("Cargo.toml")).unwrap();
+    let deps = manifest
+        .split("\n[dependencies]\n")
+        .nth(1)
+        .unwrap()
+        .split("\n[")
+        .next()
+        .unwrap();
+    let mut source = String::new();
+    let mut dirs = vec![root.join("src")];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                source.push_str(&std::fs::read_to_string(path).unwrap());
+            }
+        }
+    }
+    for line in deps.lines() {
+        let Some((name, _)) = line.split_once(" = ") else {
+            continue;
+        };
+        if line.starts_with('#') {
+            continue;
+        }
+        let name = name.trim().replace('-', "_");
+        assert!(
+            source.contains(&format!("{name}::")) || source.contains(&format!("use {name}")),
+            "{name} is in [dependencies] but nothing in src/ uses it"
+        );
+    }
+}
+
+#[test]
+fn every_json_document_names_its_schema() {
+    let sb = Sandbox::new();
+    let repo = sealed_repo(&sb);
+    repo.git_hooks_off(&["tag", "-a", "v1", "-m", "release"])
+        .ok();
+    repo.seal(&["seal", "v1"]).ok();
+    repo.seal(&[
+        "run",
+        "--output",
+        "out.txt",
+        "--",
+        "sh",
+        "-c",
+        "echo x > out.txt",
+    ])
+    .ok();
+    let docs: &[(&[&str], &str)] = &[
+        (&["verify", "--json"], "git-seal/verify/v1"),
+        (&["verify", "v1", "--json"], "git-seal/verify/v1"),
+        (&["status", "--json"], "git-seal/status/v2"),
+        (&["diff", "HEAD~1", "HEAD", "--json"], "git-seal/diff/v1"),
+        (&["show", "--json"], "git-seal/seal/v1"),
+        (&["show", "v1", "--json"], "git-seal/seal/v1"),
+        (&["manifest", "--json"], "git-seal/manifest/v1"),
+        (
+            &["rollback", "--list", "--json"],
+            "git-seal/rollback-list/v1",
+        ),
+        (
+            &["provenance", "out.txt", "--json"],
+            "git-seal/provenance/v1",
+        ),
+    ];
+    for (args, schema) in docs {
+        let doc = json(&repo.seal(args).ok().stdout());
+        assert_eq!(doc["schema"], *schema, "{args:?}: {doc}");
+    }
+    for line in repo.seal(&["log", "--json"]).ok().stdout().lines() {
+        assert_eq!(json(line)["schema"], "git-seal/run/v2");
+    }
+}
+
+#[test]
+fn rollback_list_json_holds_the_records_its_text_lists() {
+    let sb = Sandbox::new();
+    let repo = sb.installed("r");
+    repo.commit_file("app.txt", "v1\n", "release one");
+    let one = repo.rev("HEAD");
+    repo.seal(&["snapshot", "rel"]).ok();
+    repo.commit_file("app.txt", "v2\n", "release two");
+    let two = repo.rev("HEAD");
+    repo.seal(&["rollback", "--reason", "v2 is broken"]).ok();
+    let text = repo.seal(&["rollback", "--list"]).ok().stdout();
+    let doc = json(&repo.seal(&["rollback", "--list", "--json"]).ok().stdout());
+    let list = doc["rollbacks"].as_array().unwrap();
+    assert_eq!(list.len(), 1, "{doc}");
+    let r = &list[0];
+    assert_eq!(r["from"], two.as_str());
+    assert_eq!(r["to"], one.as_str());
+    assert_eq!(r["reason"], "v2 is broken");
+    let tag = r["tag"].as_str().unwrap();
+    assert!(tag.starts_with("snapshot/rel@"), "{doc}");
+    let at = r["at"].as_str().unwrap();
+    assert!(at.ends_with('Z'), "a UTC time: {at}");
+    assert_has(
+        &text,
+        format!("{at}  {} -> {} ({tag})", &two[..7], &one[..7]),
+    );
+    assert_has(&text, "reason: v2 is broken");
+}
+
+/// One spelling of a time git-seal stamps, in every document: RFC 3339 in UTC with
+/// `Z` (git's own author and committer times keep their offset).
+#[test]
+fn every_time_git_seal_stamps_is_utc_spelled_with_z() {
+    let sb = Sandbox::new();
+    let repo = sealed_repo(&sb);
+    repo.git_hooks_off(&["tag", "-a", "v1", "-m", "release"])
+        .ok();
+    repo.seal(&["seal", "v1"]).ok();
+    let utc = |what: &str, t: &serde_json::Value| {
+        let t = t.as_str().unwrap_or_else(|| panic!("{what}: {t}"));
+        let ok = t.len() >= 20 && t.ends_with('Z') && t.as_bytes()[10] == b'T' && !t.contains('+');
+        assert!(ok, "{what}: {t}");
+    };
+    let commit = json(&repo.seal(&["show", "--json"]).ok().stdout());
+    utc("a commit seal's sealed_at", &commit["sealed_at"]);
+    let tag = json(&repo.seal(&["show", "v1", "--json"]).ok().stdout());
+    utc("a tag seal's sealed_at", &tag["sealed_at"]);
+    for line in repo.seal(&["log", "--json"]).ok().stdout().lines() {
+        let record = json(line);
+        utc("a run record's started_at", &record["started_at"]);
+        utc("a run record's finished_at", &record["finished_at"]);
+    }
+    // The commit's own times are git's, with the offset git recorded.
+    let git_time = repo.git_out(&["log", "-1", "--format=%aI"]);
+    assert_eq!(
+        commit["author"]["time"],
+        git_time.replace('Z', "+00:00").as_str()
+    );
 }

@@ -95,6 +95,81 @@ fn the_readme_ci_recipe_passes_a_sealed_push_and_fails_an_unsealed_one_with_the_
     r.stdout_has(&refusal_line);
 }
 
+/// The first ```yaml block after `heading`, parsed.
+fn yaml_after(heading: &str) -> serde_json::Value {
+    let rest = &README[README
+        .find(heading)
+        .unwrap_or_else(|| panic!("README lacks {heading}"))..];
+    let open = rest.find("```yaml\n").expect("a yaml block") + 8;
+    let len = rest[open..].find("```").expect("the block's end");
+    serde_norway::from_str(&rest[open..open + len]).expect("the recipe is YAML")
+}
+
+/// The recipe's shell steps as the runner runs them, but the step that installs
+/// git-seal (the sandbox has it on PATH already).
+fn shell_steps<'a>(steps: impl Iterator<Item = &'a str>) -> String {
+    steps
+        .filter(|s| !s.starts_with("cargo install"))
+        .map(|s| format!("{s}\n"))
+        .collect()
+}
+
+#[test]
+fn the_github_and_gitlab_ci_recipes_run_as_written_against_a_bare_remote() {
+    let sb = Sandbox::new();
+    let (_hub, dev) = hub_with_sealed_history(&sb);
+    let github = yaml_after("GitHub Actions (");
+    let steps = github["jobs"]["seal"]["steps"].as_array().unwrap();
+    assert_eq!(steps[0]["with"]["fetch-depth"], 0, "a full clone");
+    let script = shell_steps(steps.iter().filter_map(|s| s["run"].as_str()));
+    let env = steps
+        .iter()
+        .find_map(|s| s["env"].as_object())
+        .expect("the step's env");
+    assert_eq!(env["BEFORE"], "${{ github.event.before }}");
+    assert_eq!(env["AFTER"], "${{ github.sha }}");
+    let gitlab = yaml_after("GitLab CI (");
+    assert_eq!(gitlab["seal"]["variables"]["GIT_DEPTH"], 0, "a full clone");
+    let gitlab_script = shell_steps(
+        gitlab["seal"]["script"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|s| s.as_str()),
+    );
+    // Each recipe, as the runner gives it the push: (before, after) in its variables.
+    let run = |name: &str, before: &str, after: &str| {
+        let ci = sb.clone("hub.git", name);
+        let gh = sh(&ci, &script, &[("BEFORE", before), ("AFTER", after)]);
+        let gl = sh(
+            &ci,
+            &gitlab_script,
+            &[("CI_COMMIT_BEFORE_SHA", before), ("CI_COMMIT_SHA", after)],
+        );
+        (gh, gl)
+    };
+    let zero = "0000000000000000000000000000000000000000";
+    let (gh, gl) = run("new-branch", zero, &dev.rev("HEAD"));
+    gh.ok().stdout_has("ok: 2 commit(s) verified");
+    gl.ok().stdout_has("ok: 2 commit(s) verified");
+    // A sealed push: the pushed range passes.
+    let before = dev.rev("HEAD");
+    dev.commit_file("c", "3\n", "third");
+    dev.git(&["push", "-q", "origin", "main"]).ok();
+    let (gh, gl) = run("sealed", &before, &dev.rev("HEAD"));
+    gh.ok().stdout_has("ok: 1 commit(s) verified");
+    gl.ok().stdout_has("ok: 1 commit(s) verified");
+    // An unsealed push (the client's gate skipped): both fail with the refusal text.
+    let before = dev.rev("HEAD");
+    let bad = dev.commit_unsealed("d", "unsealed");
+    dev.git(&["push", "-q", "--no-verify", "origin", "main"])
+        .ok();
+    let (gh, gl) = run("unsealed", &before, &bad);
+    let refusal = format!("{} unsealed: no seal", &bad[..7]);
+    gh.fails_with(1).stdout_has(&refusal);
+    gl.fails_with(1).stdout_has(&refusal);
+}
+
 #[test]
 fn a_shallow_clone_verifies_what_it_holds_and_says_what_it_cannot() {
     let sb = Sandbox::new();

@@ -240,5 +240,5 @@ fn the_hint_fits_the_gravest_problem() {
     r.stderr_has("hint: seal what has no seal with: git seal seal --missing");
     repo.tamper_seal("HEAD~1", |s| s.replace("Ada Author", "Mallory"));
     let r = repo.seal(&["verify", "HEAD~2..HEAD"]).fails_with(1);
-    r.stderr_has("git seal show REV");
+    r.stderr_has(format!("git seal show {}", &repo.rev("HEAD~1")[..7]));
 }

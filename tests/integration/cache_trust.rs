@@ -1,0 +1,181 @@
+//! The manifest cache as an attacker sees it: post-commit derives from the nearest
+//! ancestor this machine holds a manifest of (not only the parent), and what it
+//! derives must equal the manifest computed from scratch; an entry rewritten on disk
+//! (CRC-32 made right, as a poisoned CI cache would be) never becomes a wrong seal;
+//! `verify --no-cache` reads nothing of the cache.
+
+use std::path::PathBuf;
+
+use crate::harness::{Sandbox, TestRepo};
+
+/// More files than `cache::CACHE_MIN_FILES`, so manifests are cached; a symlink, an
+/// executable and a submodule among them. Committed with the hooks on: sealed, and
+/// its manifest stored whole (computed by a whole walk).
+fn cached_repo(sb: &Sandbox) -> TestRepo<'_> {
+    let sub = sb.init("sub", &[]);
+    sub.commit_file("s.txt", "sub\n", "sub");
+    let repo = sb.installed("r");
+    for i in 0..2_100 {
+        repo.write(
+            &format!("bulk/{:02}/f{i:04}.txt", i % 37),
+            &format!("{i}\n"),
+        );
+    }
+    repo.write("run.sh", "#!/bin/sh\n");
+    std::os::unix::fs::symlink("bulk/00/f0000.txt", repo.path.join("link")).unwrap();
+    repo.add_submodule("sub", "modules/sub");
+    repo.git(&["add", "-A"]).ok();
+    repo.git(&["commit", "-q", "-m", "bulk"]).ok();
+    assert!(
+        repo.note("HEAD").is_some(),
+        "post-commit sealed the first commit"
+    );
+    repo
+}
+
+fn cache(repo: &TestRepo<'_>, store: &str, rev: &str) -> PathBuf {
+    let tree = repo.rev(&format!("{rev}^{{tree}}"));
+    repo.path.join(".git/seal/cache").join(store).join(tree)
+}
+
+/// The problem codes `verify --no-cache --json REV` reports: its manifests computed
+/// from the objects alone, by a whole walk.
+fn problems_from_scratch(repo: &TestRepo<'_>, rev: &str) -> Vec<String> {
+    let out = repo.seal(&["verify", "--no-cache", "--json", rev]);
+    assert!(out.code() <= 1, "{}", out.stderr());
+    let report: serde_json::Value = serde_json::from_str(&out.stdout()).unwrap();
+    report["problems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["code"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// Rewrites one entry's SHA-256 in the cached whole manifest of `rev`'s tree and
+/// makes its CRC-32 right again: only something that does not trust the file can
+/// tell.
+fn poison_manifest(repo: &TestRepo<'_>, rev: &str) {
+    let path = cache(repo, "manifests", rev);
+    let bytes = std::fs::read(&path).unwrap();
+    let nl = bytes.iter().position(|b| *b == b'\n').unwrap();
+    let (header, body) = (
+        String::from_utf8(bytes[..nl].to_vec()).unwrap(),
+        &bytes[nl + 1..],
+    );
+    let mut body = body.to_vec();
+    // `<mode> <64 hex> …`: the first hex digit of the first entry.
+    body[7] = if body[7] == b'0' { b'1' } else { b'0' };
+    let crc = header.rsplit_once("crc32=").unwrap().0;
+    let header = format!("{crc}crc32={:08x}\n", crc32fast::hash(&body));
+    std::fs::write(&path, [header.as_bytes(), &body].concat()).unwrap();
+}
+
+#[test]
+fn post_commit_after_unsealed_parents_derives_what_a_whole_walk_computes() {
+    let sb = Sandbox::new();
+    let repo = cached_repo(&sb);
+    assert!(cache(&repo, "manifests", "HEAD").exists());
+    // Commits made with the hooks off (as if fetched from someone without git-seal):
+    // a rename, a mode change, a new symlink, a symlink retargeted, a submodule
+    // moved to another commit, a deletion, a file becoming a directory.
+    let hooks_off = |args: &[&str]| repo.git_hooks_off(args).ok();
+    hooks_off(&["mv", "bulk/01/f0001.txt", "renamed.txt"]);
+    hooks_off(&["commit", "-q", "-m", "rename"]);
+    hooks_off(&["update-index", "--chmod=+x", "run.sh"]);
+    hooks_off(&["commit", "-q", "-m", "mode"]);
+    std::os::unix::fs::symlink("renamed.txt", repo.path.join("link2")).unwrap();
+    std::fs::remove_file(repo.path.join("link")).unwrap();
+    std::os::unix::fs::symlink("bulk/02/f0002.txt", repo.path.join("link")).unwrap();
+    hooks_off(&["add", "-A"]);
+    hooks_off(&["commit", "-q", "-m", "symlinks"]);
+    let sub = repo.path.join("modules/sub");
+    std::fs::write(sub.join("s.txt"), "sub 2\n").unwrap();
+    repo.cmd(
+        "git",
+        &["-C", sub.to_str().unwrap(), "commit", "-q", "-am", "s2"],
+    )
+    .output()
+    .unwrap();
+    hooks_off(&["add", "modules/sub"]);
+    hooks_off(&["commit", "-q", "-m", "submodule"]);
+    hooks_off(&["rm", "-q", "bulk/03/f0003.txt"]);
+    hooks_off(&["commit", "-q", "-m", "delete"]);
+    hooks_off(&["rm", "-q", "bulk/04/f0004.txt"]);
+    repo.write("bulk/04/f0004.txt/inside", "a directory now\n");
+    hooks_off(&["add", "-A"]);
+    hooks_off(&["commit", "-q", "-m", "file to dir"]);
+    assert!(repo.note("HEAD").is_none());
+
+    // With the hooks on again: post-commit seals HEAD (and only HEAD, as documented).
+    let head = repo.commit_file("last.txt", "last\n", "hooks on again");
+    assert!(repo.note(&head).is_some(), "post-commit sealed HEAD");
+    assert!(repo.note("HEAD~1").is_none(), "post-commit seals HEAD only");
+    // Derived: stored as the changes from the first commit's whole manifest, which
+    // only a derivation records (a whole walk stores its manifest whole).
+    assert!(
+        cache(&repo, "deltas", "HEAD").exists() && !cache(&repo, "manifests", "HEAD").exists(),
+        "post-commit derived HEAD's manifest from the cached ancestor's"
+    );
+    // The same digest as the whole walk: only the unsealed parent is said.
+    assert_eq!(problems_from_scratch(&repo, "HEAD"), ["unsealed_parent"]);
+}
+
+#[test]
+fn a_rewritten_cache_entry_never_becomes_a_wrong_seal() {
+    let sb = Sandbox::new();
+    let repo = cached_repo(&sb);
+    // The parent's cached manifest rewritten: post-commit must not derive from it.
+    poison_manifest(&repo, "HEAD");
+    repo.commit_file("bulk/00/f0000.txt", "changed\n", "sealed parent");
+    assert_eq!(problems_from_scratch(&repo, "HEAD"), Vec::<String>::new());
+    // The same through the search past an unsealed parent: that manifest was
+    // computed whole (nothing vouched for a base), so it is stored whole.
+    assert!(cache(&repo, "manifests", "HEAD").exists());
+    poison_manifest(&repo, "HEAD");
+    repo.commit_unsealed("unsealed.txt", "unsealed");
+    repo.commit_file("after.txt", "after\n", "after an unsealed parent");
+    assert_eq!(problems_from_scratch(&repo, "HEAD"), ["unsealed_parent"]);
+}
+
+#[test]
+fn verify_no_cache_reads_nothing_the_cache_says() {
+    let sb = Sandbox::new();
+    let repo = cached_repo(&sb);
+    repo.seal(&["verify", "HEAD"]).ok();
+    let digest_entry = {
+        let tree = repo.rev("HEAD^{tree}");
+        repo.path
+            .join(".git/seal/cache/digests")
+            .join(&tree[..2])
+            .join(&tree[2..])
+    };
+    let entry = std::fs::read_to_string(&digest_entry).unwrap();
+    let (honest, totals) = entry.split_once(' ').unwrap();
+    let other = format!("sha256:{}", "ab".repeat(32));
+
+    // A remembered digest that disagrees with a valid seal is recomputed first: a
+    // damaged cache does not fail a valid commit.
+    std::fs::write(&digest_entry, format!("{other} {totals}")).unwrap();
+    repo.seal(&["verify", "HEAD"]).ok();
+    repo.seal(&["verify", "--no-cache", "HEAD"]).ok();
+
+    // A seal that lies about its manifest, and a cache poisoned to agree with it:
+    // the cache is trusted as this machine's own work (documented), `--no-cache`
+    // recomputes the manifest from the objects and catches it.
+    let mut seal: serde_json::Value = serde_norway::from_str(&repo.note("HEAD").unwrap()).unwrap();
+    assert_eq!(seal["manifest"]["digest"], honest);
+    seal["manifest"]["digest"] = other.clone().into();
+    seal["digest"] = git_seal::seal::digest_of(seal.clone()).into();
+    let yaml = serde_norway::to_string(&seal).unwrap();
+    repo.git(&["notes", "--ref=seal", "add", "-f", "-m", &yaml, "HEAD"])
+        .ok();
+    std::fs::write(&digest_entry, format!("{other} {totals}")).unwrap();
+    repo.seal(&["verify", "HEAD"]).ok();
+    assert_eq!(problems_from_scratch(&repo, "HEAD"), ["manifest_mismatch"]);
+    // Without the poisoned entry the default verify catches it too.
+    std::fs::remove_file(&digest_entry).unwrap();
+    let out = repo.seal(&["verify", "--json", "HEAD"]).fails_with(1);
+    let report: serde_json::Value = serde_json::from_str(&out.stdout()).unwrap();
+    assert_eq!(report["problems"][0]["code"], "manifest_mismatch");
+}
