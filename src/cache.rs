@@ -71,6 +71,12 @@ const PACK_MAX: usize = 1 << 16;
 const PACK_MAGIC: &str = "git-seal digest pack v1";
 /// A pack record: tree id, manifest digest, files and bytes (little-endian u64).
 const RECORD: usize = 20 + 32 + 8 + 8;
+/// The most records one pack holds (4 Mi trees, 285 MB: far past the longest public
+/// histories), so that reading one is bounded whatever the file on disk says: a
+/// longer file is a miss, and a merge keeps the newest packs that fit.
+const PACK_RECORDS_MAX: usize = 1 << 22;
+/// The longest pack header the reader accepts (the writer's is under 64 bytes).
+const PACK_HEADER_MAX: usize = 128;
 
 /// How many manifests one run keeps in memory as bases for the next commit.
 const KEEP_IN_MEMORY: usize = 4;
@@ -514,43 +520,54 @@ impl<'r> Manifests<'r> {
         let Ok(listing) = fs_err::read_dir(&dir) else {
             return;
         };
-        let paths: Vec<_> = listing
+        let mut paths: Vec<_> = listing
             .filter_map(|e| e.ok())
-            .map(|e| e.path())
-            .filter(|p| p.extension().is_some_and(|x| x == "pack"))
+            .filter_map(|e| Some((e.metadata().ok()?.modified().ok()?, e.path())))
+            .filter(|(_, p)| p.extension().is_some_and(|x| x == "pack"))
             .collect();
         if paths.len() <= KEEP_PACKS {
             return;
         }
+        // Newest first: when they do not all fit in one pack, the oldest are dropped.
+        paths.sort_by_key(|p| std::cmp::Reverse(p.0));
         let mut all: Vec<[u8; RECORD]> = Vec::new();
-        for path in &paths {
-            if let Some(body) = read_pack(path) {
-                all.extend(
-                    body.chunks_exact(RECORD)
-                        .filter_map(|r| <[u8; RECORD]>::try_from(r).ok()),
-                );
+        for (_, path) in &paths {
+            let Some(body) = read_pack(path) else {
+                continue;
+            };
+            if all.len() + body.len() / RECORD > PACK_RECORDS_MAX {
+                break;
             }
+            all.extend(
+                body.chunks_exact(RECORD)
+                    .filter_map(|r| <[u8; RECORD]>::try_from(r).ok()),
+            );
         }
         if write_pack_file(&dir, &mut all).is_ok() {
             let keep = pack_name(&all);
-            for path in paths
+            for (_, path) in paths
                 .iter()
-                .filter(|p| p.file_name() != Some(keep.as_ref()))
+                .filter(|(_, p)| p.file_name() != Some(keep.as_ref()))
             {
                 let _ = std::fs::remove_file(path);
             }
         }
     }
 
-    /// The digest entry of `tree` in the packs on disk (read once per run; a pack
-    /// that is damaged is skipped whole).
+    /// The digest entry of `tree` in the packs on disk (read once per run, at most
+    /// `4 * KEEP_PACKS` of them; a pack that is damaged is skipped whole).
     fn packed(&self, tree: Oid) -> Option<(String, u64, u64)> {
         let packs = self.packs.get_or_init(|| {
             let dir = self.dir.join("digests").join("packs");
             let Ok(listing) = fs_err::read_dir(dir) else {
                 return Vec::new();
             };
-            listing.filter_map(|e| read_pack(&e.ok()?.path())).collect()
+            // Past what writers leave (KEEP_PACKS, plus runs racing to merge), the
+            // rest is a miss: what one run reads stays bounded.
+            listing
+                .filter_map(|e| read_pack(&e.ok()?.path()))
+                .take(4 * KEEP_PACKS)
+                .collect()
         });
         let key = tree.as_bytes();
         packs.iter().find_map(|body| {
@@ -617,24 +634,48 @@ fn write_pack_file(dir: &camino::Utf8Path, records: &mut Vec<[u8; RECORD]>) -> s
     write_atomic_parts(&dir.join(pack_name(records)), &[header.as_bytes(), &body])
 }
 
-/// A pack's records, or `None` if its header, length, CRC or order is off.
+/// A pack's records, or `None` if it is not a regular file, or its header, length,
+/// CRC or order is off. Reads at most the header and [`PACK_RECORDS_MAX`] records,
+/// whatever the file holds.
 fn read_pack(path: &std::path::Path) -> Option<Vec<u8>> {
     if path.extension()? != "pack" {
         return None;
     }
-    let bytes = std::fs::read(path).ok()?;
-    let nl = memchr::memchr(b'\n', &bytes)?;
+    // Not a FIFO or a device (opening one could block, reading one need not end).
+    let meta = std::fs::symlink_metadata(path).ok()?;
+    let limit = PACK_HEADER_MAX + PACK_RECORDS_MAX * RECORD;
+    if !meta.is_file() || meta.len() > limit as u64 {
+        return None;
+    }
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .ok()?
+        .take(limit as u64 + 1)
+        .read_to_end(&mut bytes)
+        .ok()?;
+    let nl = memchr::memchr(b'\n', &bytes[..bytes.len().min(PACK_HEADER_MAX)])?;
     let header = std::str::from_utf8(&bytes[..nl]).ok()?;
-    let mut fields = header.strip_prefix(PACK_MAGIC)?.split_whitespace();
+    let mut fields = header.strip_prefix(PACK_MAGIC)?.split(' ');
+    if !fields.next()?.is_empty() {
+        return None;
+    }
     let count: usize = fields.next()?.strip_prefix("count=")?.parse().ok()?;
     let crc = u32::from_str_radix(fields.next()?.strip_prefix("crc32=")?, 16).ok()?;
+    if fields.next().is_some() || count > PACK_RECORDS_MAX {
+        return None;
+    }
     let body = &bytes[nl + 1..];
+    if body.len() != count * RECORD || crc32fast::hash(body) != crc {
+        return None;
+    }
     let sorted = body
         .chunks_exact(RECORD)
         .zip(body.chunks_exact(RECORD).skip(1))
         .all(|(a, b)| a[..20] < b[..20]);
-    (body.len() == count.checked_mul(RECORD)? && crc32fast::hash(body) == crc && sorted)
-        .then(|| body.to_vec())
+    sorted.then(|| {
+        bytes.drain(..=nl);
+        bytes
+    })
 }
 
 /// The index in `0..count` where `probe` says `Equal`, for a probe ascending in

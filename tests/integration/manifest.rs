@@ -269,9 +269,9 @@ fn cached_history(sb: &Sandbox, commits: usize) -> TestRepo<'_> {
     );
     for i in 0..2_100 {
         stream.push_str(&format!(
-            "M 644 inline d{}/f{i}\ndata {}\n{i}\n\n",
+            "M 644 inline d{}/f{i}\ndata {}\n{i}\n",
             i % 9,
-            format!("{i}\n").len() - 1
+            i.to_string().len()
         ));
     }
     for c in 2..=commits {
@@ -328,39 +328,135 @@ fn a_backfill_remembers_digests_in_one_pack_and_a_damaged_pack_is_a_miss() {
         );
     }
     repo.seal(&["verify", "--all"]).ok();
-    // The pack is what verify reads: a record for HEAD's tree that names another
-    // digest, under a CRC that holds, is believed (the cache is this machine's own
-    // memory, as `--no-cache` says) ...
+
     let tree = repo.git_out(&["rev-parse", "HEAD^{tree}"]);
+    let loose_entry = loose.join(&tree[..2]).join(&tree[2..]);
     let bytes = std::fs::read(&packs[0]).unwrap();
     let nl = bytes.iter().position(|b| *b == b'\n').unwrap();
-    let mut body = bytes[nl + 1..].to_vec();
+    let honest_body = bytes[nl + 1..].to_vec();
     let key: Vec<u8> = (0..20)
         .map(|i| u8::from_str_radix(&tree[2 * i..2 * i + 2], 16).unwrap())
         .collect();
-    let at = body.chunks(68).position(|r| r[..20] == key[..]).unwrap() * 68;
-    body[at + 20] ^= 1;
-    let header = |body: &[u8]| {
+    let at = honest_body
+        .chunks(68)
+        .position(|r| r[..20] == key[..])
+        .unwrap()
+        * 68;
+    let other = format!("sha256:{}", "ab".repeat(32));
+    let mut poisoned = honest_body.clone();
+    poisoned[at + 20..at + 52].fill(0xab);
+    let header = |count: usize, body: &[u8]| {
         format!(
-            "git-seal digest pack v1 count={} crc32={:08x}\n",
-            body.len() / 68,
+            "git-seal digest pack v1 count={count} crc32={:08x}\n",
             crc32fast::hash(body)
         )
     };
     let write = |header: String, body: &[u8]| {
-        let mut out = header.into_bytes();
-        out.extend_from_slice(body);
-        std::fs::write(&packs[0], out).unwrap();
+        let _ = std::fs::remove_file(&packs[0]);
+        std::fs::write(&packs[0], [header.as_bytes(), body].concat()).unwrap();
     };
-    write(header(&body), &body);
-    let r = repo.seal(&["verify", "HEAD"]);
-    assert_eq!(r.code(), 1, "{}", r.stdout());
-    // ... and `--no-cache` reads none of it.
-    repo.seal(&["verify", "--no-cache", "HEAD"]).ok();
-    // A record damaged under its old CRC is a miss: recomputed, never believed.
-    let good_crc = header(&bytes[nl + 1..]);
-    write(good_crc, &body);
-    repo.seal(&["verify", "--all"]).ok();
+
+    // A record rewritten (CRC made right) to disagree with a valid seal is
+    // recomputed before it fails anything: a damaged cache never fails a commit.
+    write(header(poisoned.len() / 68, &poisoned), &poisoned);
+    repo.seal(&["verify", "HEAD"]).ok();
+    let _ = std::fs::remove_file(&loose_entry);
+
+    // A seal that lies about its manifest, and a pack poisoned to agree with it:
+    // believed, as this machine's own memory (documented; so the pack is what
+    // verify reads); `--no-cache` reads none of it.
+    let mut seal: serde_json::Value = serde_norway::from_str(&repo.note("HEAD").unwrap()).unwrap();
+    seal["manifest"]["digest"] = other.clone().into();
+    seal["digest"] = git_seal::seal::digest_of(seal.clone()).into();
+    let yaml = serde_norway::to_string(&seal).unwrap();
+    repo.git(&["notes", "--ref=seal", "add", "-f", "-m", &yaml, "HEAD"])
+        .ok();
+    repo.seal(&["verify", "HEAD"]).ok();
+    repo.seal(&["verify", "--no-cache", "HEAD"]).fails_with(1);
+
+    // Every pack that is not exactly what the writer writes is a miss: the lie is
+    // caught (recomputed from the objects), never believed, never a panic or a hang.
+    let mut unsorted = poisoned.clone();
+    let last = unsorted.len() - 68;
+    let (first, rest) = unsorted.split_at_mut(68);
+    first.swap_with_slice(&mut rest[last - 68..]);
+    let count = poisoned.len() / 68;
+    let cut = &poisoned[..poisoned.len() - 10];
+    let hostile: Vec<(&str, String, Vec<u8>)> = vec![
+        ("old CRC", header(count, &honest_body), poisoned.clone()),
+        (
+            "count one more",
+            header(count + 1, &poisoned),
+            poisoned.clone(),
+        ),
+        (
+            "count one less",
+            header(count - 1, &poisoned),
+            poisoned.clone(),
+        ),
+        (
+            "truncated mid-record",
+            header(count, &poisoned),
+            cut.to_vec(),
+        ),
+        (
+            "truncated, CRC of what is left",
+            header(count, cut),
+            cut.to_vec(),
+        ),
+        ("unsorted", header(count, &unsorted), unsorted.clone()),
+        (
+            "count past u64",
+            "git-seal digest pack v1 count=18446744073709551617 crc32=0\n".to_string(),
+            poisoned.clone(),
+        ),
+        (
+            "count past the bound",
+            header(1 << 40, &poisoned),
+            poisoned.clone(),
+        ),
+        ("no header", String::new(), poisoned.clone()),
+        (
+            "another magic",
+            header(count, &poisoned).replace("v1", "v2"),
+            poisoned.clone(),
+        ),
+        (
+            "extra field",
+            header(count, &poisoned).replace('\n', " x=1\n"),
+            poisoned.clone(),
+        ),
+    ];
+    for (what, header, body) in hostile {
+        write(header, &body);
+        let out = repo.seal(&["verify", "HEAD"]);
+        assert_eq!(out.code(), 1, "{what}: {}{}", out.stdout(), out.stderr());
+        assert!(!out.stderr().contains("panicked"), "{what}");
+        let _ = std::fs::remove_file(&loose_entry);
+    }
+    // Not a regular file: a FIFO (opening it would block), a file too long to be a
+    // pack (sparse: nothing of it is read), a directory.
+    let _ = std::fs::remove_file(&packs[0]);
+    let fifo = std::process::Command::new("mkfifo")
+        .arg(&packs[0])
+        .status()
+        .unwrap();
+    assert!(fifo.success());
+    repo.seal(&["verify", "HEAD"]).fails_with(1);
+    let _ = std::fs::remove_file(&loose_entry);
+    std::fs::remove_file(&packs[0]).unwrap();
+    write(header(count, &poisoned), &poisoned);
+    std::fs::OpenOptions::new()
+        .append(true)
+        .open(&packs[0])
+        .unwrap()
+        .set_len(1 << 30)
+        .unwrap();
+    repo.seal(&["verify", "HEAD"]).fails_with(1);
+    let _ = std::fs::remove_file(&loose_entry);
+    std::fs::remove_file(&packs[0]).unwrap();
+    std::fs::create_dir(&packs[0]).unwrap();
+    repo.seal(&["verify", "HEAD"]).fails_with(1);
 }
 
 #[test]
@@ -374,6 +470,21 @@ fn digest_packs_past_the_limit_are_merged_into_one() {
         repo.seal(&["seal", "--missing"]).ok();
     }
     let packs = digest_packs(&repo);
-    assert!(packs.len() <= 8, "{packs:?}");
+    assert_eq!(packs.len(), 1, "{packs:?}");
+    // The merged pack holds every tree the nine runs computed, once.
+    let trees: std::collections::HashSet<String> = repo
+        .git_out(&["log", "HEAD", "--format=%T"])
+        .lines()
+        .map(str::to_string)
+        .collect();
+    let bytes = std::fs::read(&packs[0]).unwrap();
+    let nl = bytes.iter().position(|b| *b == b'\n').unwrap();
+    let header = String::from_utf8_lossy(&bytes[..nl]).to_string();
+    assert!(
+        header.contains(&format!(" count={} ", trees.len())),
+        "{header}: {} trees",
+        trees.len()
+    );
+    assert_eq!(bytes.len() - nl - 1, trees.len() * 68);
     repo.seal(&["verify", "--all"]).ok();
 }
