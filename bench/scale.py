@@ -33,7 +33,8 @@ import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-BIN = os.path.join(ROOT, "target", "release", "git-seal")
+# GIT_SEAL_BIN measures another build (a baseline) with the same history.
+BIN = os.environ.get("GIT_SEAL_BIN") or os.path.join(ROOT, "target", "release", "git-seal")
 
 
 # The hermetic environment every benchmark uses (bench.py is beside this file).

@@ -10,6 +10,10 @@
 //!   whole. At most [`KEEP_DELTAS`] are kept.
 //! - `digests/<2 hex>/<38 hex>`: the manifest digest of every tree whose manifest was
 //!   computed here, so that `verify` and `pre-push` need not recompute it.
+//! - `digests/packs/<hash>.pack`: the same entries from a run over a history
+//!   ([`Manifests::for_history`]), in one file per run (sorted fixed-size records
+//!   under a CRC-32), since creating one file per commit cost more than sealing it.
+//!   At most [`KEEP_PACKS`]; past that the writer merges them into one.
 //!
 //! A run writes the digest of every manifest it computes, but only the last manifest
 //! itself (the one the next commit derives from), when it ends.
@@ -59,6 +63,21 @@ pub fn delta_limit(files: u64) -> usize {
 /// fixed cost).
 pub const CACHE_MIN_FILES: u64 = 2_000;
 
+/// How many digest packs the cache keeps before merging them into one.
+pub const KEEP_PACKS: usize = 8;
+/// Digest entries a history run holds before writing them as a pack, so that its
+/// memory stays bounded whatever the history's length.
+const PACK_MAX: usize = 1 << 16;
+const PACK_MAGIC: &str = "git-seal digest pack v1";
+/// A pack record: tree id, manifest digest, files and bytes (little-endian u64).
+const RECORD: usize = 20 + 32 + 8 + 8;
+/// The most records one pack holds (4 Mi trees, 285 MB: far past the longest public
+/// histories), so that reading one is bounded whatever the file on disk says: a
+/// longer file is a miss, and a merge keeps the newest packs that fit.
+const PACK_RECORDS_MAX: usize = 1 << 22;
+/// The longest pack header the reader accepts (the writer's is under 64 bytes).
+const PACK_HEADER_MAX: usize = 128;
+
 /// How many manifests one run keeps in memory as bases for the next commit.
 const KEEP_IN_MEMORY: usize = 4;
 /// How many commits the search for a cached ancestor reads (see
@@ -104,6 +123,12 @@ pub struct Manifests<'r> {
     recent: VecDeque<(Oid, Known)>,
     /// The last manifest computed, to store when the run ends.
     newest: Option<(Oid, Known)>,
+    /// A run over a history: bases are kept whole, digests go into one pack.
+    history: bool,
+    /// Digest records of this run not written yet (history runs).
+    pending: Vec<[u8; RECORD]>,
+    /// The digest packs on disk, read on the first loose miss.
+    packs: std::cell::OnceCell<Vec<Vec<u8>>>,
     /// Whether this run searched the ancestry for a cached base already: once per
     /// run, for its first manifest (later ones derive from what the run holds).
     searched: bool,
@@ -126,9 +151,21 @@ impl<'r> Manifests<'r> {
             mode,
             recent: VecDeque::new(),
             newest: None,
+            history: false,
+            pending: Vec::new(),
+            packs: std::cell::OnceCell::new(),
             searched: false,
             vouch: None,
         }
+    }
+
+    /// Prepares for manifests of many commits, parents before children: each one
+    /// derived is kept whole as the next one's base (one copy, against the digest's
+    /// pass over the same bytes, instead of a chain of changes that every later
+    /// commit looks up again), and digests are written as one pack when the run
+    /// ends instead of one file per commit.
+    pub fn for_history(&mut self) {
+        self.history = true;
     }
 
     /// Uses a manifest read from the on-disk cache as a base only when `stated`
@@ -266,6 +303,12 @@ impl<'r> Manifests<'r> {
             .iter()
             .find_map(|base| Some((base, self.lookup(base.id())?)));
         let known = match known_base {
+            Some((base, b)) if self.history => Known {
+                manifest: Rc::new(
+                    Manifest::derive(&b.manifest, self.builder.changes(base, tree)?).into_whole(),
+                ),
+                root: None,
+            },
             Some((base, b)) => Known {
                 manifest: Rc::new(Manifest::derive(
                     &b.manifest,
@@ -349,8 +392,15 @@ impl<'r> Manifests<'r> {
     fn remember(&mut self, tree: Oid, mut known: Known) {
         if self.writes(&known.manifest) {
             let m = &known.manifest;
-            let entry = format!("{} {} {}", m.digest(), m.files(), m.bytes());
-            let _ = write_atomic(&self.digest_path(tree), entry.as_bytes());
+            if self.history {
+                self.pending.push(record(tree, m));
+                if self.pending.len() >= PACK_MAX {
+                    self.write_pack();
+                }
+            } else {
+                let entry = format!("{} {} {}", m.digest(), m.files(), m.bytes());
+                let _ = write_atomic(&self.digest_path(tree), entry.as_bytes());
+            }
             self.newest = Some((tree, known.clone()));
         }
         // The chain of changes kept in memory stays bounded: the next commit derives
@@ -375,6 +425,7 @@ impl<'r> Manifests<'r> {
     /// disk, else whole. Runs when the run ends ([`Drop`]); a run killed first loses
     /// nothing but the time the next run spends recomputing it.
     pub fn flush(&mut self) {
+        self.write_pack();
         let Some((tree, known)) = self.newest.take() else {
             return;
         };
@@ -430,7 +481,9 @@ impl<'r> Manifests<'r> {
 
     /// A digest entry: `sha256:<hex>`, then (since totals are checked) ` <files> <bytes>`.
     fn known_digest(&self, tree: Oid) -> Option<String> {
-        let entry = fs_err::read_to_string(self.digest_path(tree)).ok()?;
+        let Ok(entry) = fs_err::read_to_string(self.digest_path(tree)) else {
+            return self.packed(tree).map(|(d, _, _)| d);
+        };
         let d = entry.split(' ').next()?;
         let ok = d.len() == 71
             && d.starts_with("sha256:")
@@ -440,7 +493,9 @@ impl<'r> Manifests<'r> {
 
     fn known_summary(&self, tree: Oid) -> Option<(String, u64, u64)> {
         // One read of the entry: a warm `verify --all` reads one per commit.
-        let entry = fs_err::read_to_string(self.digest_path(tree)).ok()?;
+        let Ok(entry) = fs_err::read_to_string(self.digest_path(tree)) else {
+            return self.packed(tree);
+        };
         let digest = entry.split(' ').next().filter(|d| {
             d.len() == 71
                 && d.starts_with("sha256:")
@@ -451,6 +506,82 @@ impl<'r> Manifests<'r> {
         let files = totals.next()?.parse().ok()?;
         let bytes = totals.next()?.parse().ok()?;
         totals.next().is_none().then_some((digest, files, bytes))
+    }
+
+    /// Writes the digests this run holds as one pack, and merges the packs into one
+    /// when there are more than [`KEEP_PACKS`].
+    fn write_pack(&mut self) {
+        if self.pending.is_empty() {
+            return;
+        }
+        let mut records = std::mem::take(&mut self.pending);
+        let dir = self.dir.join("digests").join("packs");
+        let _ = write_pack_file(&dir, &mut records);
+        let Ok(listing) = fs_err::read_dir(&dir) else {
+            return;
+        };
+        let mut paths: Vec<_> = listing
+            .filter_map(|e| e.ok())
+            .filter_map(|e| Some((e.metadata().ok()?.modified().ok()?, e.path())))
+            .filter(|(_, p)| p.extension().is_some_and(|x| x == "pack"))
+            .collect();
+        if paths.len() <= KEEP_PACKS {
+            return;
+        }
+        // Newest first: when they do not all fit in one pack, the oldest are dropped.
+        paths.sort_by_key(|p| std::cmp::Reverse(p.0));
+        let mut all: Vec<[u8; RECORD]> = Vec::new();
+        for (_, path) in &paths {
+            let Some(body) = read_pack(path) else {
+                continue;
+            };
+            if all.len() + body.len() / RECORD > PACK_RECORDS_MAX {
+                break;
+            }
+            all.extend(
+                body.chunks_exact(RECORD)
+                    .filter_map(|r| <[u8; RECORD]>::try_from(r).ok()),
+            );
+        }
+        if write_pack_file(&dir, &mut all).is_ok() {
+            let keep = pack_name(&all);
+            for (_, path) in paths
+                .iter()
+                .filter(|(_, p)| p.file_name() != Some(keep.as_ref()))
+            {
+                let _ = std::fs::remove_file(path);
+            }
+        }
+    }
+
+    /// The digest entry of `tree` in the packs on disk (read once per run, at most
+    /// `4 * KEEP_PACKS` of them; a pack that is damaged is skipped whole).
+    fn packed(&self, tree: Oid) -> Option<(String, u64, u64)> {
+        let packs = self.packs.get_or_init(|| {
+            let dir = self.dir.join("digests").join("packs");
+            let Ok(listing) = fs_err::read_dir(dir) else {
+                return Vec::new();
+            };
+            // Past what writers leave (KEEP_PACKS, plus runs racing to merge), the
+            // rest is a miss: what one run reads stays bounded.
+            listing
+                .filter_map(|e| read_pack(&e.ok()?.path()))
+                .take(4 * KEEP_PACKS)
+                .collect()
+        });
+        let key = tree.as_bytes();
+        packs.iter().find_map(|body| {
+            let count = body.len() / RECORD;
+            let at = |i: usize| &body[i * RECORD..(i + 1) * RECORD];
+            let i = binary_search(count, |i| at(i)[..20].cmp(key))?;
+            let r = at(i);
+            let word = |o: usize| u64::from_le_bytes(r[o..o + 8].try_into().unwrap_or_default());
+            Some((
+                format!("sha256:{}", hex::encode(&r[20..52])),
+                word(52),
+                word(60),
+            ))
+        })
     }
 
     fn full_path(&self, tree: Oid) -> Utf8PathBuf {
@@ -465,4 +596,99 @@ impl<'r> Manifests<'r> {
         let hex = tree.to_string();
         self.dir.join("digests").join(&hex[..2]).join(&hex[2..])
     }
+}
+
+/// One pack record for a manifest computed here.
+fn record(tree: Oid, m: &Manifest) -> [u8; RECORD] {
+    let mut r = [0u8; RECORD];
+    r[..20].copy_from_slice(tree.as_bytes());
+    let digest = m.digest();
+    // `digest` is `sha256:` and 64 hex digits, made here.
+    let _ = hex::decode_to_slice(&digest[7..], &mut r[20..52]);
+    r[52..60].copy_from_slice(&m.files().to_le_bytes());
+    r[60..68].copy_from_slice(&m.bytes().to_le_bytes());
+    r
+}
+
+/// The file name of a pack of `records` (sorted): named by its content, so runs
+/// never overwrite each other's packs.
+fn pack_name(records: &[[u8; RECORD]]) -> String {
+    use sha2::Digest;
+    let mut hasher = sha2::Sha256::new();
+    for r in records {
+        hasher.update(r);
+    }
+    format!("{}.pack", &hex::encode(hasher.finalize())[..32])
+}
+
+/// Writes `records` (sorted here, one per tree) as a pack in `dir`.
+fn write_pack_file(dir: &camino::Utf8Path, records: &mut Vec<[u8; RECORD]>) -> std::io::Result<()> {
+    records.sort_unstable_by(|a, b| a[..20].cmp(&b[..20]));
+    records.dedup_by(|a, b| a[..20] == b[..20]);
+    let body: Vec<u8> = records.iter().flatten().copied().collect();
+    let header = format!(
+        "{PACK_MAGIC} count={} crc32={:08x}\n",
+        records.len(),
+        crc32fast::hash(&body)
+    );
+    write_atomic_parts(&dir.join(pack_name(records)), &[header.as_bytes(), &body])
+}
+
+/// A pack's records, or `None` if it is not a regular file, or its header, length,
+/// CRC or order is off. Reads at most the header and [`PACK_RECORDS_MAX`] records,
+/// whatever the file holds.
+fn read_pack(path: &std::path::Path) -> Option<Vec<u8>> {
+    if path.extension()? != "pack" {
+        return None;
+    }
+    // Not a FIFO or a device (opening one could block, reading one need not end).
+    let meta = std::fs::symlink_metadata(path).ok()?;
+    let limit = PACK_HEADER_MAX + PACK_RECORDS_MAX * RECORD;
+    if !meta.is_file() || meta.len() > limit as u64 {
+        return None;
+    }
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .ok()?
+        .take(limit as u64 + 1)
+        .read_to_end(&mut bytes)
+        .ok()?;
+    let nl = memchr::memchr(b'\n', &bytes[..bytes.len().min(PACK_HEADER_MAX)])?;
+    let header = std::str::from_utf8(&bytes[..nl]).ok()?;
+    let mut fields = header.strip_prefix(PACK_MAGIC)?.split(' ');
+    if !fields.next()?.is_empty() {
+        return None;
+    }
+    let count: usize = fields.next()?.strip_prefix("count=")?.parse().ok()?;
+    let crc = u32::from_str_radix(fields.next()?.strip_prefix("crc32=")?, 16).ok()?;
+    if fields.next().is_some() || count > PACK_RECORDS_MAX {
+        return None;
+    }
+    let body = &bytes[nl + 1..];
+    if body.len() != count * RECORD || crc32fast::hash(body) != crc {
+        return None;
+    }
+    let sorted = body
+        .chunks_exact(RECORD)
+        .zip(body.chunks_exact(RECORD).skip(1))
+        .all(|(a, b)| a[..20] < b[..20]);
+    sorted.then(|| {
+        bytes.drain(..=nl);
+        bytes
+    })
+}
+
+/// The index in `0..count` where `probe` says `Equal`, for a probe ascending in
+/// the index.
+fn binary_search(count: usize, probe: impl Fn(usize) -> std::cmp::Ordering) -> Option<usize> {
+    let (mut lo, mut hi) = (0, count);
+    while lo < hi {
+        let mid = lo + (hi - lo) / 2;
+        match probe(mid) {
+            std::cmp::Ordering::Less => lo = mid + 1,
+            std::cmp::Ordering::Greater => hi = mid,
+            std::cmp::Ordering::Equal => return Some(mid),
+        }
+    }
+    None
 }

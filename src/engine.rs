@@ -64,6 +64,9 @@ pub fn seal_commits(
     let (name, email) = repo.identity()?;
     let mut manifests = Manifests::new(repo, CacheMode::unless_dry_run(run.dry_run))
         .vouched_by(|commit| stated_manifest(&view, commit));
+    if commits.len() > 1 {
+        manifests.for_history();
+    }
     let mut batch_digests: HashMap<Oid, String> = HashMap::new();
     let mut notes = Vec::new();
     let mut sealed = Sealed::default();

@@ -255,6 +255,37 @@ impl Manifest {
         Manifest::from_parts(m.canonical().to_vec(), m.files, m.bytes)
     }
 
+    /// The same manifest as a whole one, built once from its root and changes (or
+    /// its bytes taken when already built): what a run over a history keeps as the
+    /// next commit's base, so that each derivation costs that commit's changes, not
+    /// every change since an older root.
+    pub fn into_whole(self) -> Manifest {
+        let Manifest {
+            canonical,
+            derived,
+            digest,
+            files,
+            bytes,
+        } = self;
+        let canonical = match (canonical.into_inner(), derived) {
+            (Some(built), _) => built,
+            (None, Some((root, changes))) => {
+                let mut out = Vec::with_capacity(root.canonical().len() + changes.len() * 100);
+                merge(&root, &changes, |part| out.extend_from_slice(part));
+                out
+            }
+            // A manifest that does not derive was made with its bytes.
+            (None, None) => Vec::new(),
+        };
+        Manifest {
+            canonical: OnceCell::from(canonical),
+            derived: None,
+            digest,
+            files,
+            bytes,
+        }
+    }
+
     /// `base` with `changes` applied, without copying it: O(changes · log entries).
     pub fn derive(base: &Rc<Manifest>, changes: Changes) -> Manifest {
         let (root, changes) = match &base.derived {

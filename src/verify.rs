@@ -570,6 +570,9 @@ impl<'r> Verifier<'r> {
     /// Checks each commit, returning every problem found.
     pub fn check_all(&mut self, commits: &[Oid]) -> Result<Vec<Problem>> {
         let mut problems = Vec::new();
+        if commits.len() > 1 {
+            self.manifests.for_history();
+        }
         for &commit in commits {
             for reason in self.check(commit)? {
                 problems.push(Problem { commit, reason });

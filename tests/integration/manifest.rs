@@ -259,3 +259,232 @@ fn large_blobs_stream_loose_and_packed_with_the_same_digest() {
     let _ = std::fs::remove_dir_all(repo.path.join(".git/seal"));
     assert_eq!(digest(&[]), expected, "packed object");
 }
+
+/// A history of `commits` commits over 2,100 files (enough to be cached), one file
+/// changed per commit, made without hooks.
+fn cached_history(sb: &Sandbox, commits: usize) -> TestRepo<'_> {
+    let repo = sb.init("r", &[]);
+    let mut stream = String::from(
+        "commit refs/heads/main\nmark :1\ncommitter C <c@x> 1700000000 +0000\ndata 2\nc\n",
+    );
+    for i in 0..2_100 {
+        stream.push_str(&format!(
+            "M 644 inline d{}/f{i}\ndata {}\n{i}\n",
+            i % 9,
+            i.to_string().len()
+        ));
+    }
+    for c in 2..=commits {
+        let content = format!("v{c}");
+        stream.push_str(&format!(
+            "commit refs/heads/main\nmark :{c}\ncommitter C <c@x> {} +0000\ndata 2\nc\nfrom :{}\nM 644 inline d{}/f{}\ndata {}\n{content}\n",
+            1_700_000_000 + c,
+            c - 1,
+            c % 9,
+            c * 7 % 2_100,
+            content.len(),
+        ));
+    }
+    let r = crate::harness::run_with_stdin(
+        repo.cmd("git", &["fast-import", "--quiet"]),
+        stream.as_bytes(),
+    );
+    assert_eq!(r.code(), 0, "{}", r.stderr());
+    repo.git(&["checkout", "-q", "-f", "main"]).ok();
+    repo
+}
+
+fn digest_packs(repo: &TestRepo<'_>) -> Vec<std::path::PathBuf> {
+    std::fs::read_dir(repo.path.join(".git/seal/cache/digests/packs"))
+        .map(|d| d.filter_map(|e| Some(e.ok()?.path())).collect())
+        .unwrap_or_default()
+}
+
+#[test]
+fn a_backfill_remembers_digests_in_one_pack_and_a_damaged_pack_is_a_miss() {
+    let sb = Sandbox::new();
+    let repo = cached_history(&sb, 12);
+    repo.seal(&["seal", "--missing"]).ok();
+    let packs = digest_packs(&repo);
+    assert_eq!(packs.len(), 1, "one pack for the run: {packs:?}");
+    let loose = repo.path.join(".git/seal/cache/digests");
+    let loose_count = std::fs::read_dir(&loose)
+        .unwrap()
+        .filter(|e| e.as_ref().unwrap().file_name() != "packs")
+        .count();
+    assert_eq!(loose_count, 0, "no file per commit");
+    // Derived whole from each parent, every commit's digest is the recipe's.
+    for rev in ["HEAD", "HEAD~5", "HEAD~11"] {
+        let recipe = repo
+            .cmd(format!("{ROOT}/scripts/manifest-digest.sh"), &[rev])
+            .output()
+            .unwrap();
+        let seal: serde_json::Value =
+            serde_json::from_str(&repo.seal(&["show", "--json", rev]).ok().stdout()).unwrap();
+        assert_eq!(
+            seal["manifest"]["digest"],
+            String::from_utf8_lossy(&recipe.stdout).trim(),
+            "{rev}"
+        );
+    }
+    repo.seal(&["verify", "--all"]).ok();
+
+    let tree = repo.git_out(&["rev-parse", "HEAD^{tree}"]);
+    let loose_entry = loose.join(&tree[..2]).join(&tree[2..]);
+    let bytes = std::fs::read(&packs[0]).unwrap();
+    let nl = bytes.iter().position(|b| *b == b'\n').unwrap();
+    let honest_body = bytes[nl + 1..].to_vec();
+    let key: Vec<u8> = (0..20)
+        .map(|i| u8::from_str_radix(&tree[2 * i..2 * i + 2], 16).unwrap())
+        .collect();
+    let at = honest_body
+        .chunks(68)
+        .position(|r| r[..20] == key[..])
+        .unwrap()
+        * 68;
+    let other = format!("sha256:{}", "ab".repeat(32));
+    let mut poisoned = honest_body.clone();
+    poisoned[at + 20..at + 52].fill(0xab);
+    let header = |count: usize, body: &[u8]| {
+        format!(
+            "git-seal digest pack v1 count={count} crc32={:08x}\n",
+            crc32fast::hash(body)
+        )
+    };
+    let write = |header: String, body: &[u8]| {
+        let _ = std::fs::remove_file(&packs[0]);
+        std::fs::write(&packs[0], [header.as_bytes(), body].concat()).unwrap();
+    };
+
+    // A record rewritten (CRC made right) to disagree with a valid seal is
+    // recomputed before it fails anything: a damaged cache never fails a commit.
+    write(header(poisoned.len() / 68, &poisoned), &poisoned);
+    repo.seal(&["verify", "HEAD"]).ok();
+    let _ = std::fs::remove_file(&loose_entry);
+
+    // A seal that lies about its manifest, and a pack poisoned to agree with it:
+    // believed, as this machine's own memory (documented; so the pack is what
+    // verify reads); `--no-cache` reads none of it.
+    let mut seal: serde_json::Value = serde_norway::from_str(&repo.note("HEAD").unwrap()).unwrap();
+    seal["manifest"]["digest"] = other.clone().into();
+    seal["digest"] = git_seal::seal::digest_of(seal.clone()).into();
+    let yaml = serde_norway::to_string(&seal).unwrap();
+    repo.git(&["notes", "--ref=seal", "add", "-f", "-m", &yaml, "HEAD"])
+        .ok();
+    repo.seal(&["verify", "HEAD"]).ok();
+    repo.seal(&["verify", "--no-cache", "HEAD"]).fails_with(1);
+
+    // Every pack that is not exactly what the writer writes is a miss: the lie is
+    // caught (recomputed from the objects), never believed, never a panic or a hang.
+    let mut unsorted = poisoned.clone();
+    let last = unsorted.len() - 68;
+    let (first, rest) = unsorted.split_at_mut(68);
+    first.swap_with_slice(&mut rest[last - 68..]);
+    let count = poisoned.len() / 68;
+    let cut = &poisoned[..poisoned.len() - 10];
+    let hostile: Vec<(&str, String, Vec<u8>)> = vec![
+        ("old CRC", header(count, &honest_body), poisoned.clone()),
+        (
+            "count one more",
+            header(count + 1, &poisoned),
+            poisoned.clone(),
+        ),
+        (
+            "count one less",
+            header(count - 1, &poisoned),
+            poisoned.clone(),
+        ),
+        (
+            "truncated mid-record",
+            header(count, &poisoned),
+            cut.to_vec(),
+        ),
+        (
+            "truncated, CRC of what is left",
+            header(count, cut),
+            cut.to_vec(),
+        ),
+        ("unsorted", header(count, &unsorted), unsorted.clone()),
+        (
+            "count past u64",
+            "git-seal digest pack v1 count=18446744073709551617 crc32=0\n".to_string(),
+            poisoned.clone(),
+        ),
+        (
+            "count past the bound",
+            header(1 << 40, &poisoned),
+            poisoned.clone(),
+        ),
+        ("no header", String::new(), poisoned.clone()),
+        (
+            "another magic",
+            header(count, &poisoned).replace("v1", "v2"),
+            poisoned.clone(),
+        ),
+        (
+            "extra field",
+            header(count, &poisoned).replace('\n', " x=1\n"),
+            poisoned.clone(),
+        ),
+    ];
+    for (what, header, body) in hostile {
+        write(header, &body);
+        let out = repo.seal(&["verify", "HEAD"]);
+        assert_eq!(out.code(), 1, "{what}: {}{}", out.stdout(), out.stderr());
+        assert!(!out.stderr().contains("panicked"), "{what}");
+        let _ = std::fs::remove_file(&loose_entry);
+    }
+    // Not a regular file: a FIFO (opening it would block), a file too long to be a
+    // pack (sparse: nothing of it is read), a directory.
+    let _ = std::fs::remove_file(&packs[0]);
+    let fifo = std::process::Command::new("mkfifo")
+        .arg(&packs[0])
+        .status()
+        .unwrap();
+    assert!(fifo.success());
+    repo.seal(&["verify", "HEAD"]).fails_with(1);
+    let _ = std::fs::remove_file(&loose_entry);
+    std::fs::remove_file(&packs[0]).unwrap();
+    write(header(count, &poisoned), &poisoned);
+    std::fs::OpenOptions::new()
+        .append(true)
+        .open(&packs[0])
+        .unwrap()
+        .set_len(1 << 30)
+        .unwrap();
+    repo.seal(&["verify", "HEAD"]).fails_with(1);
+    let _ = std::fs::remove_file(&loose_entry);
+    std::fs::remove_file(&packs[0]).unwrap();
+    std::fs::create_dir(&packs[0]).unwrap();
+    repo.seal(&["verify", "HEAD"]).fails_with(1);
+}
+
+#[test]
+fn digest_packs_past_the_limit_are_merged_into_one() {
+    let sb = Sandbox::new();
+    let repo = cached_history(&sb, 3);
+    // Each backfill of a new branch tip is one run, one pack; the ninth merges.
+    for i in 0..9 {
+        repo.commit_unsealed(&format!("n{i}"), &format!("one {i}"));
+        repo.commit_unsealed(&format!("n{i}"), &format!("two {i}"));
+        repo.seal(&["seal", "--missing"]).ok();
+    }
+    let packs = digest_packs(&repo);
+    assert_eq!(packs.len(), 1, "{packs:?}");
+    // The merged pack holds every tree the nine runs computed, once.
+    let trees: std::collections::HashSet<String> = repo
+        .git_out(&["log", "HEAD", "--format=%T"])
+        .lines()
+        .map(str::to_string)
+        .collect();
+    let bytes = std::fs::read(&packs[0]).unwrap();
+    let nl = bytes.iter().position(|b| *b == b'\n').unwrap();
+    let header = String::from_utf8_lossy(&bytes[..nl]).to_string();
+    assert!(
+        header.contains(&format!(" count={} ", trees.len())),
+        "{header}: {} trees",
+        trees.len()
+    );
+    assert_eq!(bytes.len() - nl - 1, trees.len() * 68);
+    repo.seal(&["verify", "--all"]).ok();
+}
