@@ -23,7 +23,7 @@
 //! ([`Manifests::vouched_by`]) derives from a manifest read from disk only when a
 //! seal states its digest, so a rewritten entry costs time, never a wrong seal.
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::{BTreeSet, VecDeque};
 use std::io::{BufRead, BufReader, Read};
 use std::rc::Rc;
 
@@ -195,7 +195,7 @@ impl<'r> Manifests<'r> {
             return Ok(None);
         }
         let mut queue: VecDeque<Commit<'t>> = commit.parents().collect();
-        let mut seen: HashSet<Oid> = queue.iter().map(Commit::id).collect();
+        let mut seen: BTreeSet<Oid> = queue.iter().map(Commit::id).collect();
         let mut read = 0;
         while let Some(c) = queue.pop_front() {
             read += 1;
@@ -216,9 +216,9 @@ impl<'r> Manifests<'r> {
 
     /// The trees whose manifest the on-disk cache holds, whole or as a delta (the
     /// stores are kept small, so listing them costs less than a file per commit).
-    fn stored_trees(&self) -> HashSet<Oid> {
+    fn stored_trees(&self) -> BTreeSet<Oid> {
         if self.mode == CacheMode::Off {
-            return HashSet::new();
+            return BTreeSet::new();
         }
         ["manifests", "deltas"]
             .iter()

@@ -352,7 +352,7 @@ fn is_partial(repo: &Repository) -> bool {
     };
     let mut promisor = false;
     while let Some(Ok(e)) = entries.next() {
-        promisor |= e.value() == Some("true");
+        promisor |= e.has_value() && e.value().is_ok_and(|v| v == "true");
     }
     promisor
 }

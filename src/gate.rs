@@ -218,7 +218,7 @@ pub fn check(
         let Some(tip) = peel_commit(repo, u.new).filter(|_| !rule.is_empty()) else {
             continue;
         };
-        let old = peel_commit(repo, u.old).unwrap_or_else(Oid::zero);
+        let old = peel_commit(repo, u.old).unwrap_or(Oid::ZERO_SHA1);
         let landing = crate::policy::landing(repo, old, tip, vetted)?;
         for p in crate::policy::check_rule(&mut verifier, &rule, &landing)? {
             if !problems

@@ -458,7 +458,7 @@ impl Repo {
             }
         }
         if !ranged {
-            let mut seen = std::collections::HashSet::new();
+            let mut seen = std::collections::BTreeSet::new();
             return Ok(singles.into_iter().filter(|o| seen.insert(*o)).collect());
         }
         for oid in singles {
@@ -483,6 +483,8 @@ impl Repo {
     pub fn default_branch(&self) -> String {
         let short = |r: git2::Reference<'_>| {
             r.symbolic_target()
+                .ok()
+                .flatten()
                 .and_then(|t| {
                     t.strip_prefix("refs/remotes/origin/")
                         .or_else(|| t.strip_prefix("refs/heads/"))
@@ -780,7 +782,7 @@ impl Repo {
             let mut out = Vec::new();
             for r in self.git.references_glob(&format!("{prefix}*"))? {
                 let r = r?;
-                let Some(name) = r.name().map(str::to_string) else {
+                let Ok(name) = r.name().map(str::to_string) else {
                     continue;
                 };
                 let symbolic = r.kind() == Some(git2::ReferenceType::Symbolic);
@@ -814,7 +816,7 @@ impl Repo {
                 .git
                 .find_reference("HEAD")
                 .ok()
-                .and_then(|h| h.symbolic_target().map(str::to_string));
+                .and_then(|h| h.symbolic_target().ok().flatten().map(str::to_string));
             let target = match self.git.head() {
                 Ok(h) => h.target(),
                 Err(e) if e.code() == git2::ErrorCode::UnbornBranch => None,
@@ -970,7 +972,7 @@ impl RefWriter<'_> {
             }
             .map(|_| ());
         }
-        let zero = Oid::zero().to_string();
+        let zero = Oid::ZERO_SHA1.to_string();
         let old = match expect {
             Expect::At(old) => old.to_string(),
             Expect::Absent => zero,

@@ -236,16 +236,16 @@ pub struct Verifier<'r> {
     view: View<'r>,
     manifests: Manifests<'r>,
     /// The parents each valid seal checked so far leaves unlinked (`null`).
-    unlinked: std::collections::HashMap<Oid, Vec<Oid>>,
+    unlinked: std::collections::BTreeMap<Oid, Vec<Oid>>,
     /// Who judges signatures; `None`: nobody is allowed (signatures are still
     /// checked: a bad one is a problem).
     policy: Option<PolicyResolver>,
     /// The seal each valid commit checked so far is verified by, and its verdict.
-    chosen: std::collections::HashMap<Oid, Chosen>,
+    chosen: std::collections::BTreeMap<Oid, Chosen>,
     /// Digests of candidate seals read so far that name their commit and whose own
     /// digest holds, by commit: a child's `parent_seals` link is checked against
     /// them without reading and parsing the parent's seals again.
-    holds: std::collections::HashMap<Oid, Vec<String>>,
+    holds: std::collections::BTreeMap<Oid, Vec<String>>,
 }
 
 /// The seal a valid commit is verified by: of its valid candidates, the first whose
@@ -269,10 +269,10 @@ impl<'r> Verifier<'r> {
             repo,
             view,
             manifests: Manifests::new(repo, mode),
-            unlinked: std::collections::HashMap::new(),
+            unlinked: std::collections::BTreeMap::new(),
             policy: None,
-            chosen: std::collections::HashMap::new(),
-            holds: std::collections::HashMap::new(),
+            chosen: std::collections::BTreeMap::new(),
+            holds: std::collections::BTreeMap::new(),
         }
     }
 
