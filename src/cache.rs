@@ -99,6 +99,8 @@ struct Known {
 /// Computes manifests with the help of the cache.
 pub struct Manifests<'r> {
     builder: Builder<'r>,
+    /// Entries are named by the full hex id, in either format.
+    format: git2::ObjectFormat,
     dir: Utf8PathBuf,
     mode: CacheMode,
     recent: VecDeque<(Oid, Known)>,
@@ -122,6 +124,7 @@ impl<'r> Manifests<'r> {
     pub fn new(repo: &'r Repo, mode: CacheMode) -> Self {
         Manifests {
             builder: Builder::new(repo),
+            format: repo.object_format(),
             dir: repo.seal_dir().join("cache"),
             mode,
             recent: VecDeque::new(),
@@ -224,7 +227,7 @@ impl<'r> Manifests<'r> {
             .iter()
             .filter_map(|store| std::fs::read_dir(self.dir.join(store)).ok())
             .flatten()
-            .filter_map(|e| Oid::from_str(e.ok()?.file_name().to_str()?).ok())
+            .filter_map(|e| crate::git::parse_id(e.ok()?.file_name().to_str()?, self.format))
             .collect()
     }
 
@@ -317,7 +320,7 @@ impl<'r> Manifests<'r> {
             .strip_prefix(DELTA_MAGIC)?
             .split_whitespace();
         let mut field = |name: &str| fields.next()?.strip_prefix(name).map(str::to_string);
-        let base = Oid::from_str(&field("base=")?).ok()?;
+        let base = crate::git::parse_id(&field("base=")?, self.format)?;
         let files: u64 = field("files=")?.parse().ok()?;
         let bytes: u64 = field("bytes=")?.parse().ok()?;
         let crc = u32::from_str_radix(&field("crc32=")?, 16).ok()?;

@@ -712,8 +712,8 @@ pub fn configured_root(repo: &Repo) -> Result<Option<Root>> {
         ))
         .hint(PIN_HINT));
     };
-    let commit = Oid::from_str(&rev)
-        .ok()
+    let commit = repo
+        .parse_id(&rev)
         .and_then(|oid| repo.git.find_commit(oid).ok())
         .ok_or_else(|| {
             Error::usage(format!(

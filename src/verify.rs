@@ -47,6 +47,12 @@ pub enum Reason {
     WrongKind {
         stated: String,
     },
+    /// The seal states another object format than the repository's (`object_format`,
+    /// absent meaning sha1): it was made in a repository of the other format.
+    WrongObjectFormat {
+        stated: String,
+        actual: &'static str,
+    },
     /// The seal's `author` differs from the commit's, as the writer renders it.
     WrongAuthor {
         field: &'static str,
@@ -116,6 +122,7 @@ impl Reason {
             Reason::ManifestMismatch { .. } => "manifest_mismatch",
             Reason::BrokenChain { .. } => "broken_chain",
             Reason::WrongKind { .. } => "wrong_kind",
+            Reason::WrongObjectFormat { .. } => "wrong_object_format",
             Reason::WrongAuthor { .. } => "wrong_author",
             Reason::WrongCommitter { .. } => "wrong_committer",
             Reason::WrongFileCount { .. } => "wrong_file_count",
@@ -175,6 +182,11 @@ impl fmt::Display for Reason {
             Reason::WrongKind { stated } => {
                 write!(f, "seal is of kind {}, not commit", p(stated))
             }
+            Reason::WrongObjectFormat { stated, actual } => write!(
+                f,
+                "seal was made in a repository of object format {}, this one is {actual}: its ids name nothing here",
+                p(stated)
+            ),
             Reason::WrongAuthor {
                 field,
                 stated,
@@ -422,6 +434,15 @@ impl<'r> Verifier<'r> {
     fn check_parsed(&mut self, oid: Oid, parsed: &ParsedSeal) -> Result<Vec<Reason>> {
         let seal = &parsed.seal;
         let commit = self.repo.git.find_commit(oid)?;
+        let stated = crate::seal::stated_format(seal.object_format.as_deref());
+        let actual = crate::git::format_name(self.repo.object_format());
+        if stated != actual {
+            // Every id in it is of the other length: the other mismatches would be noise.
+            return Ok(vec![Reason::WrongObjectFormat {
+                stated: stated.to_string(),
+                actual,
+            }]);
+        }
         let mut reasons = Vec::new();
         if seal.commit != oid.to_string() {
             reasons.push(Reason::WrongCommit {

@@ -77,8 +77,12 @@ fn rewritten(repo: &Repo, input: &str) -> Result<Vec<Oid>> {
         let Some(new) = line.split_whitespace().nth(1) else {
             continue;
         };
-        let oid = Oid::from_str(new)
-            .map_err(|_| Error::usage(format!("post-rewrite: bad object id '{new}'")))?;
+        let oid = repo.parse_id(new).ok_or_else(|| {
+            Error::usage(format!(
+                "post-rewrite: bad object id '{}'",
+                crate::quote::printable(new)
+            ))
+        })?;
         if repo.git.find_commit(oid).is_ok() && seen.insert(oid) {
             out.push(oid);
         }
@@ -306,8 +310,8 @@ fn pre_push_updates(repo: &Repo, input: &str) -> Result<(Vec<Update>, Option<Str
                 Some(from) => repo
                     .commit(&from)
                     .map(|c| c.id())
-                    .unwrap_or_else(|_| Oid::ZERO_SHA1),
-                None => Oid::ZERO_SHA1,
+                    .unwrap_or_else(|_| repo.zero_id()),
+                None => repo.zero_id(),
             };
             let refname =
                 from_env("PRE_COMMIT_REMOTE_BRANCH").unwrap_or_else(|| "refs/heads/HEAD".into());
@@ -322,7 +326,7 @@ fn pre_push_updates(repo: &Repo, input: &str) -> Result<(Vec<Update>, Option<Str
             ));
         }
     }
-    Ok((gate::parse_pre_push(input)?, None))
+    Ok((gate::parse_pre_push(input, repo.object_format())?, None))
 }
 
 /// The first updates (bounded: `runlog::bounded_list`); the total is `updates.len()`.
@@ -562,7 +566,7 @@ fn push_ledger_along(
 fn pre_receive() -> Result<(Run, GateOutcome)> {
     let repo = Repo::open(None)?;
     let cfg = Config::load(&repo)?;
-    let updates = gate::parse_pre_receive(&read_stdin()?)?;
+    let updates = gate::parse_pre_receive(&read_stdin()?, repo.object_format())?;
     let mut run = Run::start(&repo.seal_dir(), Source::Hook("pre-receive"), None);
     run.inputs(json!({
         "updates": updates_json(&updates),
