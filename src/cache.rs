@@ -8,8 +8,11 @@
 //!   so that a commit writes a few hundred bytes, not the repository's size. Once
 //!   the changes since the base pass [`delta_limit`] the next manifest is stored
 //!   whole. At most [`KEEP_DELTAS`] are kept.
-//! - `digests/<2 hex>/<38 hex>`: the manifest digest of every tree whose manifest was
-//!   computed here, so that `verify` and `pre-push` need not recompute it.
+//! - `digests/<2 hex>/<the rest of the id>`: the manifest digest of every tree whose
+//!   manifest was computed here, so that `verify` and `pre-push` need not recompute it.
+//!
+//! Every store names entries by the full hex tree id, 40 or 64 digits (a SHA-256
+//! repository), and reads names back in the repository's format.
 //!
 //! A run writes the digest of every manifest it computes, but only the last manifest
 //! itself (the one the next commit derives from), when it ends.
