@@ -156,6 +156,15 @@ fn export_and_tags(reftable: bool) {
     repo.seal(&["verify", "light"])
         .fails_with(1)
         .stdout_has("tag light: tag moved");
+    // A snapshot is a tag with its frozen files, and rollback's plan finds it.
+    repo.seal(&["snapshot", "s1"]).ok();
+    let tags = repo.git_out(&["tag", "--list", "snapshot/*"]);
+    assert!(tags.starts_with("snapshot/s1@"), "{tags}");
+    repo.seal(&["verify", &tags]).ok();
+    repo.commit_file("c", "later\n", "later");
+    repo.seal(&["rollback", "--dry-run", "--reason", "test"])
+        .ok()
+        .stdout_has(&format!("to {tags}"));
 }
 
 #[test]
