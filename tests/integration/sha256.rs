@@ -164,7 +164,7 @@ fn export_and_tags(reftable: bool) {
     repo.commit_file("c", "later\n", "later");
     repo.seal(&["rollback", "--dry-run", "--reason", "test"])
         .ok()
-        .stdout_has(&format!("to {tags}"));
+        .stdout_has(format!("to {tags}"));
 }
 
 #[test]
