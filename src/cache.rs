@@ -8,12 +8,15 @@
 //!   so that a commit writes a few hundred bytes, not the repository's size. Once
 //!   the changes since the base pass [`delta_limit`] the next manifest is stored
 //!   whole. At most [`KEEP_DELTAS`] are kept.
-//! - `digests/<2 hex>/<38 hex>`: the manifest digest of every tree whose manifest was
-//!   computed here, so that `verify` and `pre-push` need not recompute it.
+//! - `digests/<2 hex>/<the rest of the id>`: the manifest digest of every tree whose
+//!   manifest was computed here, so that `verify` and `pre-push` need not recompute it.
 //! - `digests/packs/<hash>.pack`: the same entries from a run over a history
 //!   ([`Manifests::for_history`]), in one file per run (sorted fixed-size records
 //!   under a CRC-32), since creating one file per commit cost more than sealing it.
 //!   At most [`KEEP_PACKS`]; past that the writer merges them into one.
+//!
+//! Every store names entries by the full tree id, 40 or 64 hex digits (a SHA-256
+//! repository), and reads names back in the repository's format.
 //!
 //! A run writes the digest of every manifest it computes, but only the last manifest
 //! itself (the one the next commit derives from), when it ends.
@@ -27,7 +30,7 @@
 //! ([`Manifests::vouched_by`]) derives from a manifest read from disk only when a
 //! seal states its digest, so a rewritten entry costs time, never a wrong seal.
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::{BTreeSet, VecDeque};
 use std::io::{BufRead, BufReader, Read};
 use std::rc::Rc;
 
@@ -69,7 +72,7 @@ pub const KEEP_PACKS: usize = 8;
 /// memory stays bounded whatever the history's length.
 const PACK_MAX: usize = 1 << 16;
 const PACK_MAGIC: &str = "git-seal digest pack v1";
-/// A pack record: tree id, manifest digest, files and bytes (little-endian u64).
+/// A pack record: SHA-1 tree id, manifest digest, files and bytes (little-endian u64).
 const RECORD: usize = 20 + 32 + 8 + 8;
 /// The most records one pack holds (4 Mi trees, 285 MB: far past the longest public
 /// histories), so that reading one is bounded whatever the file on disk says: a
@@ -118,6 +121,8 @@ struct Known {
 /// Computes manifests with the help of the cache.
 pub struct Manifests<'r> {
     builder: Builder<'r>,
+    /// Entries are named by the full hex id, in either format.
+    format: git2::ObjectFormat,
     dir: Utf8PathBuf,
     mode: CacheMode,
     recent: VecDeque<(Oid, Known)>,
@@ -147,6 +152,7 @@ impl<'r> Manifests<'r> {
     pub fn new(repo: &'r Repo, mode: CacheMode) -> Self {
         Manifests {
             builder: Builder::new(repo),
+            format: repo.object_format(),
             dir: repo.seal_dir().join("cache"),
             mode,
             recent: VecDeque::new(),
@@ -232,7 +238,7 @@ impl<'r> Manifests<'r> {
             return Ok(None);
         }
         let mut queue: VecDeque<Commit<'t>> = commit.parents().collect();
-        let mut seen: HashSet<Oid> = queue.iter().map(Commit::id).collect();
+        let mut seen: BTreeSet<Oid> = queue.iter().map(Commit::id).collect();
         let mut read = 0;
         while let Some(c) = queue.pop_front() {
             read += 1;
@@ -253,15 +259,15 @@ impl<'r> Manifests<'r> {
 
     /// The trees whose manifest the on-disk cache holds, whole or as a delta (the
     /// stores are kept small, so listing them costs less than a file per commit).
-    fn stored_trees(&self) -> HashSet<Oid> {
+    fn stored_trees(&self) -> BTreeSet<Oid> {
         if self.mode == CacheMode::Off {
-            return HashSet::new();
+            return BTreeSet::new();
         }
         ["manifests", "deltas"]
             .iter()
             .filter_map(|store| std::fs::read_dir(self.dir.join(store)).ok())
             .flatten()
-            .filter_map(|e| Oid::from_str(e.ok()?.file_name().to_str()?).ok())
+            .filter_map(|e| crate::git::parse_id(e.ok()?.file_name().to_str()?, self.format))
             .collect()
     }
 
@@ -360,7 +366,7 @@ impl<'r> Manifests<'r> {
             .strip_prefix(DELTA_MAGIC)?
             .split_whitespace();
         let mut field = |name: &str| fields.next()?.strip_prefix(name).map(str::to_string);
-        let base = Oid::from_str(&field("base=")?).ok()?;
+        let base = crate::git::parse_id(&field("base=")?, self.format)?;
         let files: u64 = field("files=")?.parse().ok()?;
         let bytes: u64 = field("bytes=")?.parse().ok()?;
         let crc = u32::from_str_radix(&field("crc32=")?, 16).ok()?;
@@ -392,7 +398,7 @@ impl<'r> Manifests<'r> {
     fn remember(&mut self, tree: Oid, mut known: Known) {
         if self.writes(&known.manifest) {
             let m = &known.manifest;
-            if self.history {
+            if self.history && self.packs_apply() {
                 self.pending.push(record(tree, m));
                 if self.pending.len() >= PACK_MAX {
                     self.write_pack();
@@ -557,6 +563,9 @@ impl<'r> Manifests<'r> {
     /// The digest entry of `tree` in the packs on disk (read once per run, at most
     /// `4 * KEEP_PACKS` of them; a pack that is damaged is skipped whole).
     fn packed(&self, tree: Oid) -> Option<(String, u64, u64)> {
+        if !self.packs_apply() {
+            return None;
+        }
         let packs = self.packs.get_or_init(|| {
             let dir = self.dir.join("digests").join("packs");
             let Ok(listing) = fs_err::read_dir(dir) else {
@@ -598,7 +607,15 @@ impl<'r> Manifests<'r> {
     }
 }
 
-/// One pack record for a manifest computed here.
+impl Manifests<'_> {
+    /// Whether this repository's digests may go into packs: their records hold 20-byte
+    /// (SHA-1) tree ids, so a SHA-256 repository keeps one loose entry per tree.
+    fn packs_apply(&self) -> bool {
+        self.format == git2::ObjectFormat::Sha1
+    }
+}
+
+/// One pack record for a manifest computed here (a SHA-1 tree id).
 fn record(tree: Oid, m: &Manifest) -> [u8; RECORD] {
     let mut r = [0u8; RECORD];
     r[..20].copy_from_slice(tree.as_bytes());

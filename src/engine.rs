@@ -8,7 +8,7 @@
 //!   children's chains name it); the replaced seal stays at `alternates/`.
 //! - A seal's manifest digest is always computed from the commit's own tree.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::Utc;
 use git2::{Oid, Signature};
@@ -67,13 +67,13 @@ pub fn seal_commits(
     if commits.len() > 1 {
         manifests.for_history();
     }
-    let mut batch_digests: HashMap<Oid, String> = HashMap::new();
+    let mut batch_digests: BTreeMap<Oid, String> = BTreeMap::new();
     let mut notes = Vec::new();
     let mut sealed = Sealed::default();
     if run.force {
         refuse_valid(repo, &ledger, commits)?;
     }
-    let mut foreign = std::collections::HashSet::new();
+    let mut foreign = BTreeSet::new();
     for &oid in commits {
         if !run.force && view.note_oid(oid)?.is_some() {
             if !run.replace_foreign || names_itself(&view, oid)? {
@@ -176,7 +176,7 @@ fn build_seal(
     repo: &Repo,
     view: &View<'_>,
     manifests: &mut Manifests<'_>,
-    batch: &HashMap<Oid, String>,
+    batch: &BTreeMap<Oid, String>,
     oid: Oid,
     name: &str,
     email: &str,

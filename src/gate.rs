@@ -46,8 +46,15 @@ impl Update {
     }
 }
 
-fn oid(s: &str, what: &str) -> Result<Oid> {
-    Oid::from_str(s).map_err(|_| Error::usage(format!("{what}: bad object id '{s}'")))
+fn oid(s: &str, what: &str, format: git2::ObjectFormat) -> Result<Oid> {
+    crate::git::parse_id(s, format).ok_or_else(|| {
+        Error::usage(format!(
+            "{what}: bad object id '{}' (this repository's ids are {} hex digits, {})",
+            crate::quote::printable(s),
+            crate::git::hex_len(format),
+            crate::git::format_name(format)
+        ))
+    })
 }
 
 /// Parses a hook's stdin: one update per non-blank line of whitespace-separated
@@ -57,6 +64,7 @@ fn parse_updates(
     hook: &str,
     fields: usize,
     [old, new, refname]: [usize; 3],
+    format: git2::ObjectFormat,
 ) -> Result<Vec<Update>> {
     let mut out = Vec::new();
     for line in input.lines().filter(|l| !l.trim().is_empty()) {
@@ -66,8 +74,8 @@ fn parse_updates(
         }
         out.push(Update {
             refname: f[refname].to_string(),
-            old: oid(f[old], hook)?,
-            new: oid(f[new], hook)?,
+            old: oid(f[old], hook, format)?,
+            new: oid(f[new], hook, format)?,
             local: (fields == 4).then(|| f[0].to_string()),
         });
     }
@@ -75,13 +83,13 @@ fn parse_updates(
 }
 
 /// Parses git's pre-push stdin: `<local ref> <local oid> <remote ref> <remote oid>`.
-pub fn parse_pre_push(input: &str) -> Result<Vec<Update>> {
-    parse_updates(input, "pre-push", 4, [3, 1, 2])
+pub fn parse_pre_push(input: &str, format: git2::ObjectFormat) -> Result<Vec<Update>> {
+    parse_updates(input, "pre-push", 4, [3, 1, 2], format)
 }
 
 /// Parses git's pre-receive stdin: `<old> <new> <ref>`.
-pub fn parse_pre_receive(input: &str) -> Result<Vec<Update>> {
-    parse_updates(input, "pre-receive", 3, [0, 1, 2])
+pub fn parse_pre_receive(input: &str, format: git2::ObjectFormat) -> Result<Vec<Update>> {
+    parse_updates(input, "pre-receive", 3, [0, 1, 2], format)
 }
 
 /// Whether updates of `refname` must carry only sealed commits.
@@ -218,7 +226,7 @@ pub fn check(
         let Some(tip) = peel_commit(repo, u.new).filter(|_| !rule.is_empty()) else {
             continue;
         };
-        let old = peel_commit(repo, u.old).unwrap_or_else(Oid::zero);
+        let old = peel_commit(repo, u.old).unwrap_or(repo.zero_id());
         let landing = crate::policy::landing(repo, old, tip, vetted)?;
         for p in crate::policy::check_rule(&mut verifier, &rule, &landing)? {
             if !problems

@@ -9,7 +9,7 @@
 use std::process::{Command, Stdio};
 
 use camino::{Utf8Path, Utf8PathBuf};
-use git2::{Commit, Oid, Repository};
+use git2::{Commit, ObjectFormat, Oid, Repository};
 
 use crate::error::{Error, Result};
 
@@ -99,11 +99,15 @@ fn utf8(path: &std::path::Path) -> Result<Utf8PathBuf> {
 
 fn open_error(e: git2::Error, at: &str) -> Error {
     let msg = e.message().to_ascii_lowercase();
-    if msg.contains("objectformat") || msg.contains("sha256") {
+    if msg.contains("objectformat") {
         return Error::usage(format!(
-            "{at} is a SHA-256 repository, which git-seal does not support yet"
+            "{at} uses an object format git-seal does not know: {}",
+            e.message()
         ))
-        .hint("use git-seal on a SHA-1 repository (git init --object-format=sha1)");
+        .hint(format!(
+            "check the repository's format: {}",
+            crate::quote::git("rev-parse --show-object-format")
+        ));
     }
     if e.code() == git2::ErrorCode::Owner {
         // As git says "dubious ownership": the fix is the same one git gives.
@@ -203,7 +207,6 @@ impl Repo {
             .and_then(|c| c.get_string("extensions.refstorage"))
             .is_ok_and(|f| f.eq_ignore_ascii_case("reftable"));
         repo.command_config = repo.read_command_config();
-        repo.refuse_sha256()?;
         if repo.reftable {
             // Every command reads refs; a spawn that fails is retried (and reported)
             // at the first read.
@@ -215,18 +218,21 @@ impl Repo {
         Ok(repo)
     }
 
-    fn refuse_sha256(&self) -> Result<()> {
-        let format = self
-            .git
-            .config()
-            .and_then(|c| c.get_string("extensions.objectformat"));
-        match format {
-            Ok(f) if !f.eq_ignore_ascii_case("sha1") => Err(open_error(
-                git2::Error::from_str("objectformat"),
-                self.common_dir.as_str(),
-            )),
-            _ => Ok(()),
-        }
+    /// The repository's object format (`extensions.objectFormat`), as libgit2
+    /// read it at open: every id git-seal parses from text is read in it.
+    pub fn object_format(&self) -> ObjectFormat {
+        self.git.object_format()
+    }
+
+    /// `s` as a full object id of this repository's format (see [`parse_id`]).
+    pub fn parse_id(&self, s: &str) -> Option<Oid> {
+        parse_id(s, self.object_format())
+    }
+
+    /// The all-zero id of this repository's format: what git writes for "no object"
+    /// on hook stdin and in `update-ref`.
+    pub fn zero_id(&self) -> Oid {
+        zero_id(self.object_format())
     }
 
     /// The `git -c` settings of the git that runs us, read by git itself (its own
@@ -359,9 +365,9 @@ impl Repo {
         let obj = if self.reftable {
             // A full id or a plain ref name is answered from the ref snapshot; the
             // rest of git's revision syntax by `git rev-parse`.
-            let known = match Oid::from_str(rev) {
-                Ok(id) if rev.len() == 40 => Some(id),
-                _ => match self.dwim_refs(rev).first() {
+            let known = match self.parse_id(rev) {
+                Some(id) => Some(id),
+                None => match self.dwim_refs(rev).first() {
                     Some(name) => self.ref_target(name)?,
                     None => None,
                 },
@@ -458,7 +464,7 @@ impl Repo {
             }
         }
         if !ranged {
-            let mut seen = std::collections::HashSet::new();
+            let mut seen = std::collections::BTreeSet::new();
             return Ok(singles.into_iter().filter(|o| seen.insert(*o)).collect());
         }
         for oid in singles {
@@ -483,6 +489,8 @@ impl Repo {
     pub fn default_branch(&self) -> String {
         let short = |r: git2::Reference<'_>| {
             r.symbolic_target()
+                .ok()
+                .flatten()
                 .and_then(|t| {
                     t.strip_prefix("refs/remotes/origin/")
                         .or_else(|| t.strip_prefix("refs/heads/"))
@@ -677,7 +685,7 @@ impl Repo {
             if let (Some(id), Some(name), Some(symref)) =
                 (fields.next(), fields.next(), fields.next())
             {
-                let Ok(id) = Oid::from_str(id) else {
+                let Some(id) = self.parse_id(id) else {
                     continue;
                 };
                 if name == "HEAD" {
@@ -744,7 +752,7 @@ impl Repo {
         if !out.status.success() {
             return Ok(None);
         }
-        Ok(Oid::from_str(String::from_utf8_lossy(&out.stdout).trim()).ok())
+        Ok(self.parse_id(String::from_utf8_lossy(&out.stdout).trim()))
     }
 
     /// Whether the ref `name` exists (a full name, or one in the git dir like `HEAD`).
@@ -780,7 +788,7 @@ impl Repo {
             let mut out = Vec::new();
             for r in self.git.references_glob(&format!("{prefix}*"))? {
                 let r = r?;
-                let Some(name) = r.name().map(str::to_string) else {
+                let Ok(name) = r.name().map(str::to_string) else {
                     continue;
                 };
                 let symbolic = r.kind() == Some(git2::ReferenceType::Symbolic);
@@ -814,7 +822,7 @@ impl Repo {
                 .git
                 .find_reference("HEAD")
                 .ok()
-                .and_then(|h| h.symbolic_target().map(str::to_string));
+                .and_then(|h| h.symbolic_target().ok().flatten().map(str::to_string));
             let target = match self.git.head() {
                 Ok(h) => h.target(),
                 Err(e) if e.code() == git2::ErrorCode::UnbornBranch => None,
@@ -970,7 +978,7 @@ impl RefWriter<'_> {
             }
             .map(|_| ());
         }
-        let zero = Oid::zero().to_string();
+        let zero = repo.zero_id().to_string();
         let old = match expect {
             Expect::At(old) => old.to_string(),
             Expect::Absent => zero,
@@ -1023,6 +1031,41 @@ fn trim_slash(p: Utf8PathBuf) -> Utf8PathBuf {
     }
 }
 
+/// Hex digits of a full id in `format`: 40 (SHA-1) or 64 (SHA-256).
+pub fn hex_len(format: ObjectFormat) -> usize {
+    match format {
+        ObjectFormat::Sha1 => 40,
+        ObjectFormat::Sha256 => 64,
+    }
+}
+
+/// `s` as a full id of `format`: exactly [`hex_len`] hex digits. git2's parser takes
+/// any shorter prefix (and pads it with zeros) and reads text as SHA-1 unless told:
+/// an id of the other format, from a hook's stdin, a ledger or git, is `None` here,
+/// never a different object.
+pub fn parse_id(s: &str, format: ObjectFormat) -> Option<Oid> {
+    if s.len() != hex_len(format) || !s.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    Oid::from_str_ext(s, format).ok()
+}
+
+/// The all-zero id of `format`.
+pub fn zero_id(format: ObjectFormat) -> Oid {
+    match format {
+        ObjectFormat::Sha1 => Oid::ZERO_SHA1,
+        ObjectFormat::Sha256 => Oid::ZERO_SHA256,
+    }
+}
+
+/// The name seals give `format` (`object_format`, PRODUCT.md §2.8).
+pub fn format_name(format: ObjectFormat) -> &'static str {
+    match format {
+        ObjectFormat::Sha1 => "sha1",
+        ObjectFormat::Sha256 => "sha256",
+    }
+}
+
 /// A commit's parents as its object records them. In a shallow clone libgit2 shows
 /// the boundary commits as parentless; a seal must name the parents the commit
 /// really has, or a full clone would find it wrong.
@@ -1032,7 +1075,7 @@ pub fn recorded_parents(commit: &Commit<'_>) -> Vec<Oid> {
         .split(|b| *b == b'\n')
         .filter_map(|line| line.strip_prefix(b"parent "))
         .filter_map(|hex| std::str::from_utf8(hex).ok())
-        .filter_map(|hex| Oid::from_str(hex.trim()).ok())
+        .filter_map(|hex| parse_id(hex.trim(), commit.id().object_format()))
         .collect()
 }
 

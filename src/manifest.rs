@@ -13,7 +13,7 @@
 //!   identical bytes and digest for the same tree; tests hold them to it.
 
 use std::cell::OnceCell;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::rc::Rc;
 
 use git2::{ObjectType, Oid, Repository, Tree};
@@ -477,7 +477,7 @@ struct BlobHash {
 /// commits hashes each blob once.
 pub struct Builder<'r> {
     repo: &'r Repo,
-    blobs: HashMap<Oid, BlobHash>,
+    blobs: BTreeMap<Oid, BlobHash>,
 }
 
 /// A tree entry to put in a manifest, before its blob is hashed.
@@ -491,7 +491,7 @@ impl<'r> Builder<'r> {
     pub fn new(repo: &'r Repo) -> Self {
         Builder {
             repo,
-            blobs: HashMap::new(),
+            blobs: BTreeMap::new(),
         }
     }
 

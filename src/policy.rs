@@ -21,7 +21,7 @@
 //! be fast-forwarded onto commits that another ref brought in without the countersign;
 //! the rule returns typed [`Problem`]s and prints nothing.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet};
 
 use git2::Oid;
 
@@ -106,7 +106,10 @@ impl SignPolicy {
         let mut entries = config.entries(Some(r"^seal\..*"))?;
         while let Some(entry) = entries.next() {
             let entry = entry?;
-            let (Some(name), Some(value)) = (entry.name(), entry.value()) else {
+            if !entry.has_value() {
+                continue;
+            }
+            let (Ok(name), Ok(value)) = (entry.name(), entry.value()) else {
                 continue;
             };
             // `seal.<subsection>.<key>`; the subsection may itself hold dots.
@@ -284,9 +287,9 @@ pub fn coverage(
     verifier: &mut Verifier<'_>,
     role: &str,
     commits: &[Oid],
-) -> Result<HashMap<Oid, BTreeSet<String>>> {
-    let set: HashSet<Oid> = commits.iter().copied().collect();
-    let mut cover: HashMap<Oid, BTreeSet<String>> = HashMap::new();
+) -> Result<BTreeMap<Oid, BTreeSet<String>>> {
+    let set: BTreeSet<Oid> = commits.iter().copied().collect();
+    let mut cover: BTreeMap<Oid, BTreeSet<String>> = BTreeMap::new();
     for &c in commits {
         let own = countersigners(verifier, role, c)?;
         let mine = cover.entry(c).or_default();
@@ -335,7 +338,7 @@ pub fn chained(verifier: &Verifier<'_>, tip: Oid) -> Result<usize> {
     };
     let repo = verifier.repo();
     let view = verifier.view();
-    let mut seen = HashSet::new();
+    let mut seen = BTreeSet::new();
     let mut stack = vec![(tip, first)];
     while let Some((c, digest)) = stack.pop() {
         if !seen.insert(c) {

@@ -55,6 +55,9 @@ pub struct Tool {
 pub struct Seal {
     pub schema: String,
     pub kind: String,
+    /// `sha256` in a SHA-256 repository; absent means SHA-1 (PRODUCT.md §2.8).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub object_format: Option<String>,
     pub commit: String,
     pub tree: String,
     pub parents: Vec<String>,
@@ -111,6 +114,7 @@ impl Seal {
         let mut seal = Seal {
             schema: SCHEMA.into(),
             kind: "commit".into(),
+            object_format: format_field(commit.id().object_format()),
             commit: commit.id().to_string(),
             tree: commit.tree_id().to_string(),
             parents: crate::git::recorded_parents(commit)
@@ -196,6 +200,22 @@ impl Seal {
             signature_error,
         })
     }
+}
+
+/// The `object_format` a ledger document made in `format` carries: absent for
+/// SHA-1, so SHA-1 seals are as before (PRODUCT.md §2.8). The one writer.
+pub fn format_field(format: git2::ObjectFormat) -> Option<String> {
+    match format {
+        git2::ObjectFormat::Sha1 => None,
+        other => Some(crate::git::format_name(other).to_string()),
+    }
+}
+
+/// The object format a document states: its `object_format`, absent meaning `sha1`.
+/// The one reader; a value other than the repository's means the document was made
+/// in a repository of the other format (its ids name nothing here).
+pub fn stated_format(field: Option<&str>) -> &str {
+    field.unwrap_or("sha1")
 }
 
 /// `sha256:` + hex SHA-256 of the canonical JSON of `value` without its `digest`

@@ -23,7 +23,7 @@
 //!   `rollbacks/<run id>.yaml`, naming all three. A rollback onto where HEAD already
 //!   is, with nothing to restore, records nothing.
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
@@ -229,9 +229,9 @@ fn snapshot_refs(repo: &Repo) -> Result<Vec<(String, std::result::Result<Oid, St
 /// How close each of `wanted` is to `head`: (0, n) for the n-th commit of HEAD's
 /// first-parent history, (1, n) for the n-th of its whole history in topological
 /// order; absent when not in HEAD's history at all.
-fn closeness(repo: &Repo, head: Oid, wanted: &[Oid]) -> Result<HashMap<Oid, (u8, usize)>> {
-    let mut rank = HashMap::new();
-    let mut missing: std::collections::HashSet<Oid> = wanted.iter().copied().collect();
+fn closeness(repo: &Repo, head: Oid, wanted: &[Oid]) -> Result<BTreeMap<Oid, (u8, usize)>> {
+    let mut rank = BTreeMap::new();
+    let mut missing: std::collections::BTreeSet<Oid> = wanted.iter().copied().collect();
     for (pass, first_parent) in [(0u8, true), (1u8, false)] {
         if missing.is_empty() {
             break;

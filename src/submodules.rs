@@ -145,7 +145,7 @@ pub fn fetch_command(repo: &Repo, target: Oid, path: &str, commit: Oid) -> Strin
                 .submodules()
                 .ok()?
                 .into_iter()
-                .find(|s| s.name() == Some(entry.name.as_str()))
+                .find(|s| s.name().ok() == Some(entry.name.as_str()))
         })
         .filter(|s| s.index_id().is_some() || s.head_id().is_some());
     if let Some(sub) = today {
@@ -250,7 +250,7 @@ fn resolve_url(repo: &Repo, url: &str) -> String {
         .git
         .find_remote("origin")
         .ok()
-        .and_then(|r| r.url().map(str::to_string))
+        .and_then(|r| r.url().ok().map(str::to_string))
         .unwrap_or_else(|| {
             repo.workdir
                 .as_ref()

@@ -56,8 +56,12 @@ pub fn push_moves_tracking(repo: &Repo, cfg: &Config, remote: &str) -> bool {
         legacy_fetch_refspec(cfg, remote),
     ];
     repo.git.find_remote(remote).is_ok_and(|r| {
-        r.fetch_refspecs()
-            .is_ok_and(|have| have.iter().flatten().any(|s| specs.iter().any(|w| w == s)))
+        r.fetch_refspecs().is_ok_and(|have| {
+            have.iter()
+                .flatten()
+                .flatten()
+                .any(|s| specs.iter().any(|w| w == s))
+        })
     })
 }
 
@@ -266,12 +270,18 @@ pub fn remote_ledger(
     }
     let r = repo.git.find_remote(remote)?;
     let spec = fetch_refspec(cfg, remote);
-    if !r.fetch_refspecs()?.iter().flatten().any(|s| s == spec) {
+    if !r
+        .fetch_refspecs()?
+        .iter()
+        .flatten()
+        .flatten()
+        .any(|s| s == spec)
+    {
         return Ok(RemoteLedger::NoRefspec);
     }
     let fetched = r
         .url()
-        .is_some_and(|url| fetch_head_names(repo, url).unwrap_or(false));
+        .is_ok_and(|url| fetch_head_names(repo, url).unwrap_or(false));
     Ok(if fetched {
         RemoteLedger::NoLedger
     } else {

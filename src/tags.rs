@@ -65,13 +65,13 @@ pub struct NotCovered {
 
 impl Evtag {
     /// The left-out submodules as gitlinks; None if one names no commit id.
-    fn left_out(&self) -> Option<Vec<Gitlink>> {
+    fn left_out(&self, format: git2::ObjectFormat) -> Option<Vec<Gitlink>> {
         self.not_covered
             .iter()
             .map(|n| {
                 Some(Gitlink {
                     path: n.path.clone(),
-                    commit: Oid::from_str(&n.commit).ok()?,
+                    commit: crate::git::parse_id(&n.commit, format)?,
                 })
             })
             .collect()
@@ -96,6 +96,9 @@ pub struct Frozen {
 pub struct TagSeal {
     pub schema: String,
     pub kind: String,
+    /// As in a commit seal: `sha256` in a SHA-256 repository, else absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub object_format: Option<String>,
     /// The tag's name, without `refs/tags/`.
     pub tag: String,
     /// The tag object, for an annotated tag; null for a lightweight one.
@@ -476,6 +479,7 @@ pub fn seal_tag(
     let mut seal = TagSeal {
         schema: SCHEMA.into(),
         kind: "tag".into(),
+        object_format: crate::seal::format_field(repo.object_format()),
         tag: name.to_string(),
         tag_object,
         target: state.target.to_string(),
@@ -601,6 +605,11 @@ pub enum TagProblem {
     WrongKind {
         stated: String,
     },
+    /// Made in a repository of another object format (`object_format`).
+    WrongObjectFormat {
+        stated: String,
+        actual: &'static str,
+    },
     /// The seal's tagger differs from the tag object's.
     WrongTagger,
     /// `manifest.files` or `manifest.bytes` differ from the target tree's.
@@ -630,6 +639,7 @@ impl TagProblem {
             TagProblem::TooLarge(_) => "too_large",
             TagProblem::WrongTagName { .. } => "wrong_tag_name",
             TagProblem::WrongKind { .. } => "wrong_kind",
+            TagProblem::WrongObjectFormat { .. } => "wrong_object_format",
             TagProblem::WrongTagger => "wrong_tagger",
             TagProblem::WrongTotals { .. } => "wrong_totals",
         }
@@ -696,6 +706,11 @@ impl std::fmt::Display for TagProblem {
             TagProblem::WrongKind { stated } => write!(
                 f,
                 "tag seal is of kind {}, not tag",
+                crate::quote::printable(stated)
+            ),
+            TagProblem::WrongObjectFormat { stated, actual } => write!(
+                f,
+                "tag seal was made in a repository of object format {}, this one is {actual}: its ids name nothing here",
                 crate::quote::printable(stated)
             ),
             TagProblem::WrongTagger => f.write_str("tag seal names another tagger than the tag"),
@@ -825,6 +840,14 @@ pub fn check_tag(repo: &Repo, cfg: &Config, name: &str, mode: CacheMode) -> Resu
             stated: seal.kind.clone(),
         });
     }
+    let stated = crate::seal::stated_format(seal.object_format.as_deref());
+    let actual = crate::git::format_name(repo.object_format());
+    if stated != actual {
+        problems.push(TagProblem::WrongObjectFormat {
+            stated: stated.to_string(),
+            actual,
+        });
+    }
     if seal.tagger != state.tagger {
         problems.push(TagProblem::WrongTagger);
     }
@@ -919,9 +942,9 @@ fn check_evtag(
     problems: &mut Vec<TagProblem>,
     unchecked: &mut Vec<Unchecked>,
 ) -> Result<()> {
-    let Some(leave_out) = seal.evtag.left_out() else {
+    let Some(leave_out) = seal.evtag.left_out(repo.object_format()) else {
         for n in &seal.evtag.not_covered {
-            if Oid::from_str(&n.commit).is_err() {
+            if repo.parse_id(&n.commit).is_none() {
                 problems.push(TagProblem::EvtagLeavesOutUnknown {
                     path: n.path.clone(),
                     commit: n.commit.clone(),

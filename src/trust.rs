@@ -38,7 +38,7 @@
 //! This module reads commits and trees but no config, ledger or environment: the
 //! caller passes the root and a [`SealSource`] that yields a commit's seals.
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::Arc;
 
@@ -266,8 +266,8 @@ pub struct Chain {
     git: Repository,
     root: Root,
     revoked: Revocations,
-    nodes: HashMap<Oid, Node>,
-    by_blob: HashMap<Oid, Arc<Policy>>,
+    nodes: BTreeMap<Oid, Node>,
+    by_blob: BTreeMap<Oid, Arc<Policy>>,
     empty: Arc<Policy>,
     root_problem: Option<RootProblem>,
 }
@@ -291,8 +291,8 @@ impl Chain {
             git,
             root,
             revoked,
-            nodes: HashMap::new(),
-            by_blob: HashMap::new(),
+            nodes: BTreeMap::new(),
+            by_blob: BTreeMap::new(),
             empty,
             root_problem: None,
         }
@@ -726,8 +726,8 @@ pub fn configured_root(repo: &Repo) -> Result<Option<Root>> {
             crate::quote::git_seal("trust --root REV")
         )));
     };
-    let commit = Oid::from_str(&rev)
-        .ok()
+    let commit = repo
+        .parse_id(&rev)
         .and_then(|oid| repo.git.find_commit(oid).ok())
         .ok_or_else(|| {
             Error::usage(format!(
@@ -797,7 +797,7 @@ impl InRepo {
     /// The chain's problems on the first-parent lines of `commits`, each once, in
     /// the order met.
     pub fn problems(&mut self, commits: &[Oid]) -> Result<Vec<Problem>> {
-        let mut seen = std::collections::HashSet::new();
+        let mut seen = std::collections::BTreeSet::new();
         let mut out = Vec::new();
         for &c in commits {
             for p in self.chain.problems_on_line(c, &mut self.seals)? {

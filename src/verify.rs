@@ -47,6 +47,12 @@ pub enum Reason {
     WrongKind {
         stated: String,
     },
+    /// The seal states another object format than the repository's (`object_format`,
+    /// absent meaning sha1): it was made in a repository of the other format.
+    WrongObjectFormat {
+        stated: String,
+        actual: &'static str,
+    },
     /// The seal's `author` differs from the commit's, as the writer renders it.
     WrongAuthor {
         field: &'static str,
@@ -116,6 +122,7 @@ impl Reason {
             Reason::ManifestMismatch { .. } => "manifest_mismatch",
             Reason::BrokenChain { .. } => "broken_chain",
             Reason::WrongKind { .. } => "wrong_kind",
+            Reason::WrongObjectFormat { .. } => "wrong_object_format",
             Reason::WrongAuthor { .. } => "wrong_author",
             Reason::WrongCommitter { .. } => "wrong_committer",
             Reason::WrongFileCount { .. } => "wrong_file_count",
@@ -175,6 +182,11 @@ impl fmt::Display for Reason {
             Reason::WrongKind { stated } => {
                 write!(f, "seal is of kind {}, not commit", p(stated))
             }
+            Reason::WrongObjectFormat { stated, actual } => write!(
+                f,
+                "seal was made in a repository of object format {}, this one is {actual}: its ids name nothing here",
+                p(stated)
+            ),
             Reason::WrongAuthor {
                 field,
                 stated,
@@ -236,16 +248,16 @@ pub struct Verifier<'r> {
     view: View<'r>,
     manifests: Manifests<'r>,
     /// The parents each valid seal checked so far leaves unlinked (`null`).
-    unlinked: std::collections::HashMap<Oid, Vec<Oid>>,
+    unlinked: std::collections::BTreeMap<Oid, Vec<Oid>>,
     /// Who judges signatures; `None`: nobody is allowed (signatures are still
     /// checked: a bad one is a problem).
     policy: Option<PolicyResolver>,
     /// The seal each valid commit checked so far is verified by, and its verdict.
-    chosen: std::collections::HashMap<Oid, Chosen>,
+    chosen: std::collections::BTreeMap<Oid, Chosen>,
     /// Digests of candidate seals read so far that name their commit and whose own
     /// digest holds, by commit: a child's `parent_seals` link is checked against
     /// them without reading and parsing the parent's seals again.
-    holds: std::collections::HashMap<Oid, Vec<String>>,
+    holds: std::collections::BTreeMap<Oid, Vec<String>>,
 }
 
 /// The seal a valid commit is verified by: of its valid candidates, the first whose
@@ -269,10 +281,10 @@ impl<'r> Verifier<'r> {
             repo,
             view,
             manifests: Manifests::new(repo, mode),
-            unlinked: std::collections::HashMap::new(),
+            unlinked: std::collections::BTreeMap::new(),
             policy: None,
-            chosen: std::collections::HashMap::new(),
-            holds: std::collections::HashMap::new(),
+            chosen: std::collections::BTreeMap::new(),
+            holds: std::collections::BTreeMap::new(),
         }
     }
 
@@ -422,6 +434,15 @@ impl<'r> Verifier<'r> {
     fn check_parsed(&mut self, oid: Oid, parsed: &ParsedSeal) -> Result<Vec<Reason>> {
         let seal = &parsed.seal;
         let commit = self.repo.git.find_commit(oid)?;
+        let stated = crate::seal::stated_format(seal.object_format.as_deref());
+        let actual = crate::git::format_name(self.repo.object_format());
+        if stated != actual {
+            // Every id in it is of the other length: the other mismatches would be noise.
+            return Ok(vec![Reason::WrongObjectFormat {
+                stated: stated.to_string(),
+                actual,
+            }]);
+        }
         let mut reasons = Vec::new();
         if seal.commit != oid.to_string() {
             reasons.push(Reason::WrongCommit {

@@ -72,13 +72,17 @@ pub fn run(args: Args) -> Result<u8> {
 /// the order git wrote them, which is parents first.
 fn rewritten(repo: &Repo, input: &str) -> Result<Vec<Oid>> {
     let mut out = Vec::new();
-    let mut seen = std::collections::HashSet::new();
+    let mut seen = std::collections::BTreeSet::new();
     for line in input.lines() {
         let Some(new) = line.split_whitespace().nth(1) else {
             continue;
         };
-        let oid = Oid::from_str(new)
-            .map_err(|_| Error::usage(format!("post-rewrite: bad object id '{new}'")))?;
+        let oid = repo.parse_id(new).ok_or_else(|| {
+            Error::usage(format!(
+                "post-rewrite: bad object id '{}'",
+                crate::quote::printable(new)
+            ))
+        })?;
         if repo.git.find_commit(oid).is_ok() && seen.insert(oid) {
             out.push(oid);
         }
@@ -95,7 +99,7 @@ fn unsealed_behind(repo: &Repo, cfg: &Config, head: Oid) -> Result<Vec<Oid>> {
     let view = Ledger::new(repo, cfg).view()?;
     let mut found = Vec::new();
     let mut queue = vec![head];
-    let mut seen = std::collections::HashSet::new();
+    let mut seen = std::collections::BTreeSet::new();
     while let Some(oid) = queue.pop() {
         if !seen.insert(oid) || view.note_oid(oid)?.is_some() {
             continue;
@@ -108,7 +112,7 @@ fn unsealed_behind(repo: &Repo, cfg: &Config, head: Oid) -> Result<Vec<Oid>> {
     }
     // Parents first, so that each seal can name its parent's: a walk from HEAD that
     // stops at the sealed frontier yields exactly these, in that order.
-    let found_set: std::collections::HashSet<Oid> = found.iter().copied().collect();
+    let found_set: std::collections::BTreeSet<Oid> = found.iter().copied().collect();
     let mut walk = repo.git.revwalk()?;
     walk.set_sorting(git2::Sort::TOPOLOGICAL | git2::Sort::REVERSE)?;
     walk.push(head)?;
@@ -306,8 +310,8 @@ fn pre_push_updates(repo: &Repo, input: &str) -> Result<(Vec<Update>, Option<Str
                 Some(from) => repo
                     .commit(&from)
                     .map(|c| c.id())
-                    .unwrap_or_else(|_| Oid::zero()),
-                None => Oid::zero(),
+                    .unwrap_or_else(|_| repo.zero_id()),
+                None => repo.zero_id(),
             };
             let refname =
                 from_env("PRE_COMMIT_REMOTE_BRANCH").unwrap_or_else(|| "refs/heads/HEAD".into());
@@ -322,7 +326,7 @@ fn pre_push_updates(repo: &Repo, input: &str) -> Result<(Vec<Update>, Option<Str
             ));
         }
     }
-    Ok((gate::parse_pre_push(input)?, None))
+    Ok((gate::parse_pre_push(input, repo.object_format())?, None))
 }
 
 /// The first updates (bounded: `runlog::bounded_list`); the total is `updates.len()`.
@@ -354,7 +358,7 @@ fn refusal(checked: usize, problems: &[Problem]) -> GateOutcome {
 
 /// Prints the refusal: per bad commit its short id, subject and reason, then the fix.
 fn print_refusal(repo: &Repo, problems: &[Problem], sent_from: &[String], remote: &str) {
-    let mut seen = std::collections::HashSet::new();
+    let mut seen = std::collections::BTreeSet::new();
     let commits: Vec<Oid> = problems
         .iter()
         .map(|p| p.commit)
@@ -562,7 +566,7 @@ fn push_ledger_along(
 fn pre_receive() -> Result<(Run, GateOutcome)> {
     let repo = Repo::open(None)?;
     let cfg = Config::load(&repo)?;
-    let updates = gate::parse_pre_receive(&read_stdin()?)?;
+    let updates = gate::parse_pre_receive(&read_stdin()?, repo.object_format())?;
     let mut run = Run::start(&repo.seal_dir(), Source::Hook("pre-receive"), None);
     run.inputs(json!({
         "updates": updates_json(&updates),

@@ -521,13 +521,18 @@ pub struct MissingRefspec {
 fn fetch_refspecs(repo: &Repo, remote: &str) -> Result<Vec<String>> {
     let remote = repo.git.find_remote(remote)?;
     let specs = remote.fetch_refspecs()?;
-    Ok(specs.iter().flatten().map(str::to_string).collect())
+    Ok(specs
+        .iter()
+        .flatten()
+        .flatten()
+        .map(str::to_string)
+        .collect())
 }
 
 /// The remotes that lack the ledger's fetch refspec.
 pub fn missing_refspecs(repo: &Repo, cfg: &Config) -> Result<Vec<MissingRefspec>> {
     let mut out = Vec::new();
-    for name in repo.git.remotes()?.iter().flatten() {
+    for name in repo.git.remotes()?.iter().flatten().flatten() {
         let specs = fetch_refspecs(repo, name)?;
         let spec = sync::fetch_refspec(cfg, name);
         if specs.contains(&spec) {
@@ -546,7 +551,7 @@ pub fn missing_refspecs(repo: &Repo, cfg: &Config) -> Result<Vec<MissingRefspec>
 /// (remote, refspec) for each ledger fetch refspec git-seal added (either shape).
 fn present_refspecs(repo: &Repo, cfg: &Config) -> Result<Vec<(String, String)>> {
     let mut out = Vec::new();
-    for name in repo.git.remotes()?.iter().flatten() {
+    for name in repo.git.remotes()?.iter().flatten().flatten() {
         let ours = [
             sync::fetch_refspec(cfg, name),
             sync::legacy_fetch_refspec(cfg, name),

@@ -157,6 +157,6 @@ pub fn subject(repo: &crate::git::Repo, oid: git2::Oid) -> String {
     repo.git
         .find_commit(oid)
         .ok()
-        .and_then(|c| c.summary().map(crate::quote::printable))
+        .and_then(|c| c.summary().ok().flatten().map(crate::quote::printable))
         .unwrap_or_default()
 }

@@ -295,7 +295,7 @@ fn upstream_states(
     tip: Option<git2::Oid>,
 ) -> Result<Vec<(String, RemoteLedger)>> {
     let mut out = Vec::new();
-    for remote in repo.git.remotes()?.iter().flatten() {
+    for remote in repo.git.remotes()?.iter().flatten().flatten() {
         out.push((
             remote.to_string(),
             sync::remote_ledger(repo, cfg, remote, tip)?,

@@ -293,7 +293,7 @@ fn nothing_to_verify(repo: &Repo) -> Error {
         .git
         .find_reference("HEAD")
         .ok()
-        .and_then(|h| h.symbolic_target().map(str::to_string))
+        .and_then(|h| h.symbolic_target().ok().flatten().map(str::to_string))
         .and_then(|t| t.strip_prefix("refs/heads/").map(str::to_string));
     let what = match branch {
         Some(b) => format!(
@@ -385,7 +385,7 @@ fn named_refs(repo: &Repo, revs: &[String]) -> Vec<String> {
                     .git
                     .head()
                     .ok()
-                    .and_then(|h| h.name().map(str::to_string));
+                    .and_then(|h| h.name().ok().map(str::to_string));
             }
             repo.dwim_refs(tip).into_iter().next()
         })

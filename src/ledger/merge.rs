@@ -109,7 +109,7 @@ pub fn plan(
         // Unreachable: without a local ledger every fetched one is a fast-forward.
         return Ok(Ok(merged));
     };
-    let our_root = git.find_tree(our_tree.unwrap_or_else(Oid::zero))?;
+    let our_root = git.find_tree(our_tree.unwrap_or(repo.zero_id()))?;
     let mut notes = BTreeMap::new();
     let mut files = BTreeMap::new();
     for n in &changes.notes {

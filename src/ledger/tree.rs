@@ -402,7 +402,7 @@ fn read_level(shape: Shape, prefix: &str, entries: Vec<Entry>) -> Level {
 /// fanout level is about 12 KiB: without this, every lookup inflates each level again.
 #[derive(Default)]
 pub struct TreeCache {
-    levels: std::cell::RefCell<std::collections::HashMap<Oid, std::rc::Rc<Vec<Entry>>>>,
+    levels: std::cell::RefCell<BTreeMap<Oid, std::rc::Rc<Vec<Entry>>>>,
 }
 
 impl TreeCache {

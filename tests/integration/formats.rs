@@ -1,7 +1,6 @@
 //! Repository formats git is moving to: refs in reftable (`git init
 //! --ref-format=reftable`, git ≥ 2.45), which libgit2 cannot read, so git-seal reads
-//! and moves every ref there through `git`; and SHA-256 object ids, refused with a
-//! clear error until they are supported.
+//! and moves every ref there through `git`. SHA-256 object ids: sha256.rs.
 
 use crate::harness::{require_git, Sandbox, TestRepo};
 
@@ -183,12 +182,4 @@ fn reftable_ledger_compare_and_swap_loses_no_seal_under_concurrent_writers() {
     // The ledger only moved forward: its history holds every append.
     let appends = repo.git_out(&["rev-list", "--count", "refs/notes/seal"]);
     assert!(appends.parse::<usize>().unwrap() >= 2, "{appends}");
-}
-
-#[test]
-fn a_sha256_repository_is_refused_with_what_and_why() {
-    let sb = Sandbox::new();
-    let repo = sb.init("r", &["--object-format=sha256"]);
-    let r = repo.seal(&["install"]).fails_with(2);
-    r.stderr_has("SHA-256");
 }

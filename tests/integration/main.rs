@@ -26,6 +26,7 @@ mod readme;
 mod rollback;
 mod runlog;
 mod sealing;
+mod sha256;
 mod signed_seals;
 mod signing;
 mod steps;

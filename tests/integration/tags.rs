@@ -6,7 +6,7 @@ use crate::harness::{assert_has, run_with_stdin, write_script, Sandbox, TestRepo
 
 /// Git-EVTag-v0-SHA512 of `commit`, derived step by step from git-evtag's published
 /// algorithm with `git cat-file`, `git ls-tree` and `sha512sum` only.
-fn evtag_by_hand(repo: &TestRepo<'_>, commit: &str) -> String {
+pub(crate) fn evtag_by_hand(repo: &TestRepo<'_>, commit: &str) -> String {
     fn raw(repo: &TestRepo<'_>, oid: &str, out: &mut Vec<u8>) {
         let kind = repo.git_out(&["cat-file", "-t", oid]);
         let size = repo.git_out(&["cat-file", "-s", oid]);
@@ -45,7 +45,7 @@ fn evtag_by_hand(repo: &TestRepo<'_>, commit: &str) -> String {
     r.stdout().split_whitespace().next().unwrap().to_string()
 }
 
-fn tag_seal(repo: &TestRepo<'_>, tag: &str) -> serde_json::Value {
+pub(crate) fn tag_seal(repo: &TestRepo<'_>, tag: &str) -> serde_json::Value {
     let files = repo.git_out(&[
         "ls-tree",
         "-r",
