@@ -133,13 +133,17 @@ fn open_error(e: git2::Error, at: &str) -> Error {
     .with_source(e)
 }
 
-/// Lets libgit2 open repositories whose refs are in reftable (git 2.45+): libgit2
-/// refuses any repository extension it does not know, and has no reftable backend.
+/// How much raw object data libgit2's object cache holds (its default is 256 MiB).
+const OBJECT_CACHE_BYTES: isize = 8 << 20;
+
+/// libgit2's global options, set once per process, before the first repository is
+/// opened. Lets libgit2 open repositories whose refs are in reftable (git 2.45+):
+/// libgit2 refuses any repository extension it does not know, and has no reftable backend.
 /// Objects, config and the index are read by libgit2 as in any repository; refs there
 /// are read and moved only through `git` (`Repo::ref_target` and the rest), because
 /// libgit2's files backend would see none of them (git leaves `HEAD` pointing at
 /// `refs/heads/.invalid` for older readers) and would write loose refs git ignores.
-fn accept_reftable() {
+fn configure_libgit2() {
     static ONCE: std::sync::Once = std::sync::Once::new();
     ONCE.call_once(|| {
         // SAFETY: libgit2's global options are not synchronised; this runs once,
@@ -147,6 +151,13 @@ fn accept_reftable() {
         // (worker threads open repositories only after `Repo::open` returned).
         #[allow(unsafe_code)]
         let _ = unsafe { git2::opts::set_extensions(&["refstorage"]) };
+        // Bounded memory over any history (issue 14): libgit2 keeps every object it
+        // parses in a cache of up to 256 MiB of raw data, and the parsed trees beside
+        // it (a backfill of 20,000 commits peaked at 682 MB, heaptrack: 264 MB of
+        // inflated trees, 235 MB of parsed ones). A history walk reuses a tree only
+        // from one commit to the next, which a small cache still serves.
+        #[allow(unsafe_code)]
+        let _ = unsafe { git2::opts::set_cache_max_size(OBJECT_CACHE_BYTES) };
     });
 }
 
@@ -167,7 +178,7 @@ impl Repo {
     /// Opens the repository at `path`, or the one git's environment and the current
     /// directory name (as `git` itself would find it, `GIT_DIR` and worktrees included).
     pub fn open(path: Option<&Utf8Path>) -> Result<Repo> {
-        accept_reftable();
+        configure_libgit2();
         let git = match path {
             Some(p) => {
                 if !p.exists() {
@@ -1098,4 +1109,42 @@ pub fn cannot_run_git(e: std::io::Error) -> Error {
     Error::environment(format!("cannot run git: {e}"))
         .with_source(e)
         .hint("install git and put it on PATH")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Opening a repository bounds libgit2's object cache, so that no walk over a
+    /// history holds more than that of its objects (the issue-14 memory bound rests
+    /// on it), and a walk over more objects than fit stays within it.
+    #[test]
+    #[allow(unsafe_code)]
+    fn opening_a_repository_bounds_libgit2s_object_cache() {
+        let dir = tempfile::tempdir().unwrap();
+        let git = git2::Repository::init(dir.path()).unwrap();
+        let path = camino::Utf8PathBuf::from_path_buf(dir.path().to_path_buf()).unwrap();
+        let repo = Repo::open(Some(&path)).unwrap();
+        // SAFETY: reads libgit2's global counters; no option is changed.
+        let (_, allowed) = unsafe { git2::opts::get_cached_memory() }.unwrap();
+        assert_eq!(allowed, OBJECT_CACHE_BYTES);
+        // Trees of about 3 KiB each (cached: under libgit2's 4 KiB per-object limit),
+        // 4,000 of them: 12 MiB, more than the bound.
+        let blob = git.blob(b"x").unwrap();
+        let mut trees = Vec::new();
+        for t in 0..4_000 {
+            let mut b = git.treebuilder(None).unwrap();
+            for e in 0..60 {
+                b.insert(format!("entry-{t:05}-{e:03}"), blob, 0o100644)
+                    .unwrap();
+            }
+            trees.push(b.write().unwrap());
+        }
+        for id in &trees {
+            let tree = repo.git.find_tree(*id).unwrap();
+            assert_eq!(tree.len(), 60);
+        }
+        let (current, _) = unsafe { git2::opts::get_cached_memory() }.unwrap();
+        assert!(current <= OBJECT_CACHE_BYTES, "{current} cached");
+    }
 }
