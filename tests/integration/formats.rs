@@ -114,33 +114,7 @@ fn reftable_push_to_a_gated_reftable_server_is_refused_unsealed_and_accepted_sea
         "reftable",
         "the client keeps its refs in reftable too"
     );
-    client.git(&["config", "user.name", "Sam Sealer"]).ok();
-    client
-        .git(&["config", "user.email", "sam@example.com"])
-        .ok();
-    client.install();
-    client.commit_file("a", "1", "sealed");
-    client.git(&["push", "-q", "origin", "main"]).ok();
-    assert!(server.note("main").is_some(), "the ledger went along");
-
-    let bad = client.commit_unsealed("b", "hooks off");
-    client
-        .git(&["push", "-q", "origin", "main"])
-        .fails_with(1)
-        .stderr_has("push refused");
-    client
-        .git(&["push", "-q", "--no-verify", "origin", "main"])
-        .fails_with(1)
-        .stderr_has("pre-receive");
-    assert_ne!(server.rev("main"), bad);
-    client.seal(&["seal", "--missing"]).ok();
-    client.git(&["push", "-q", "origin", "main"]).ok();
-    assert_eq!(server.rev("main"), bad);
-    // The seals come back by fetch, into the fetched-ledger ref (reftable too).
-    let other = sb.clone("server.git", "other");
-    other.install();
-    other.seal(&["fetch"]).ok();
-    other.seal(&["verify", "main"]).ok();
+    push_is_refused_unsealed_and_accepted_sealed(&sb, &server, &client);
 }
 
 #[test]
@@ -182,4 +156,42 @@ fn reftable_ledger_compare_and_swap_loses_no_seal_under_concurrent_writers() {
     // The ledger only moved forward: its history holds every append.
     let appends = repo.git_out(&["rev-list", "--count", "refs/notes/seal"]);
     assert!(appends.parse::<usize>().unwrap() >= 2, "{appends}");
+}
+
+/// A client of a gated server (`install --server`), of any format: a sealed push
+/// lands with its ledger, an unsealed one is refused by pre-push and, past
+/// `--no-verify`, by pre-receive, and once sealed it lands; a fresh clone then fetches
+/// the seals and verifies.
+pub fn push_is_refused_unsealed_and_accepted_sealed(
+    sb: &Sandbox,
+    server: &TestRepo<'_>,
+    client: &TestRepo<'_>,
+) {
+    client.git(&["config", "user.name", "Sam Sealer"]).ok();
+    client
+        .git(&["config", "user.email", "sam@example.com"])
+        .ok();
+    client.install();
+    client.commit_file("a", "1\n", "sealed");
+    client.git(&["push", "-q", "origin", "main"]).ok();
+    assert!(server.note("main").is_some(), "the ledger went along");
+
+    let bad = client.commit_unsealed("b", "hooks off");
+    client
+        .git(&["push", "-q", "origin", "main"])
+        .fails_with(1)
+        .stderr_has("push refused");
+    client
+        .git(&["push", "-q", "--no-verify", "origin", "main"])
+        .fails_with(1)
+        .stderr_has("pre-receive");
+    assert_ne!(server.rev("main"), bad);
+    client.seal(&["seal", "--missing"]).ok();
+    client.git(&["push", "-q", "origin", "main"]).ok();
+    assert_eq!(server.rev("main"), bad);
+    // The seals come back by fetch, into the fetched-ledger ref (reftable too).
+    let other = sb.clone("server.git", "other");
+    other.install();
+    other.seal(&["fetch"]).ok();
+    other.seal(&["verify", "main"]).ok();
 }

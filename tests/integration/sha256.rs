@@ -196,32 +196,7 @@ fn gated_push(reftable: bool) {
         client.git_out(&["rev-parse", "--show-object-format"]),
         "sha256"
     );
-    client.git(&["config", "user.name", "Sam Sealer"]).ok();
-    client
-        .git(&["config", "user.email", "sam@example.com"])
-        .ok();
-    client.install();
-    client.commit_file("a", "1\n", "sealed");
-    client.git(&["push", "-q", "origin", "main"]).ok();
-    assert!(server.note("main").is_some(), "the ledger went along");
-
-    let bad = client.commit_unsealed("b", "hooks off");
-    client
-        .git(&["push", "-q", "origin", "main"])
-        .fails_with(1)
-        .stderr_has("push refused");
-    client
-        .git(&["push", "-q", "--no-verify", "origin", "main"])
-        .fails_with(1)
-        .stderr_has("pre-receive");
-    assert_ne!(server.rev("main"), bad);
-    client.seal(&["seal", "--missing"]).ok();
-    client.git(&["push", "-q", "origin", "main"]).ok();
-    assert_eq!(server.rev("main"), bad);
-    let other = sb.clone("server.git", "other");
-    other.install();
-    other.seal(&["fetch"]).ok();
-    other.seal(&["verify", "main"]).ok();
+    crate::formats::push_is_refused_unsealed_and_accepted_sealed(&sb, &server, &client);
 }
 
 #[test]
