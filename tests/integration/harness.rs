@@ -212,6 +212,17 @@ impl TestRepo<'_> {
         }
     }
 
+    /// Feeds `stream` to `git fast-import` (hooks do not run: histories it writes are
+    /// unsealed) and checks out `main`, which the stream builds.
+    pub fn fast_import(&self, stream: &str) {
+        let r = run_with_stdin(
+            self.cmd("git", &["fast-import", "--quiet"]),
+            stream.as_bytes(),
+        );
+        assert_eq!(r.code(), 0, "{}", r.stderr());
+        self.git(&["checkout", "-q", "-f", "main"]).ok();
+    }
+
     /// Trimmed stdout of a successful git command.
     pub fn git_out(&self, args: &[&str]) -> String {
         self.git(args).ok().stdout().trim_end().to_string()

@@ -285,12 +285,7 @@ fn cached_history(sb: &Sandbox, commits: usize) -> TestRepo<'_> {
             content.len(),
         ));
     }
-    let r = crate::harness::run_with_stdin(
-        repo.cmd("git", &["fast-import", "--quiet"]),
-        stream.as_bytes(),
-    );
-    assert_eq!(r.code(), 0, "{}", r.stderr());
-    repo.git(&["checkout", "-q", "-f", "main"]).ok();
+    repo.fast_import(&stream);
     repo
 }
 

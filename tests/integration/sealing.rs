@@ -148,12 +148,7 @@ fn many_seals_fan_out_the_ledger_and_git_notes_reads_every_one() {
             content.len(),
         ));
     }
-    let r = crate::harness::run_with_stdin(
-        repo.cmd("git", &["fast-import", "--quiet"]),
-        stream.as_bytes(),
-    );
-    assert_eq!(r.code(), 0, "{}", r.stderr());
-    repo.git(&["checkout", "-q", "-f", "main"]).ok();
+    repo.fast_import(&stream);
     repo.seal(&["seal", "--missing"]).ok();
     let tree = repo.git_out(&["ls-tree", "--name-only", "refs/notes/seal"]);
     assert!(
