@@ -171,11 +171,25 @@ def bench_large(base, env, runs):
         r.git("update-ref", "-d", "refs/notes/seal")
         full.append(r.timed(BIN, "seal", "HEAD"))
     report("100k files: first full seal (cold cache, median)", statistics.median(full), "s",
-           baseline=statistics.median(baseline), ratio_target=1.5)
+           baseline=statistics.median(baseline), ratio_target=0.6)
     inflate = [r.timed("sh", "-c", "git cat-file --batch-all-objects --batch > /dev/null")
                for _ in range(3)]
     report("   floor: git cat-file --batch-all-objects (inflating every object, 1 thread)",
            statistics.median(inflate), "s")
+    # The same inflating split over two processes, as the seal spreads its hashing
+    # over the two cores: what no reader of this repository's objects goes under.
+    ids = r.git("cat-file", "--batch-all-objects", "--batch-check=%(objectname)").stdout.split()
+    halves = []
+    for i in range(2):
+        halves.append(os.path.join(base, f"large-ids-{i}"))
+        with open(halves[-1], "wb") as f:
+            f.write(b"\n".join(ids[i::2]) + b"\n")
+    two = [r.timed("sh", "-c", f"git cat-file --batch < {halves[0]} > /dev/null & "
+                               f"git cat-file --batch < {halves[1]} > /dev/null; wait")
+           for _ in range(3)]
+    report("   floor: the same on 2 processes (median)", statistics.median(two), "s")
+    report("100k files: first full seal beside that floor", statistics.median(full), "s",
+           baseline=statistics.median(two))
 
     r.run(BIN, "install")
     r.run(BIN, "seal", "--missing")

@@ -230,19 +230,24 @@ def line(name, seconds, floor, rss=None, target=None):
     print(s, flush=True)
 
 
+def branch_of(path, env):
+    return run(["git", "symbolic-ref", "--short", "HEAD"], path, env).stdout.decode().strip()
+
+
 def extend(path, env, commits):
-    """`commits` more commits on main, each changing one of 50 small files."""
-    out = [b"reset refs/heads/main\nfrom refs/heads/main^0\n"]
-    when = int(run(["git", "log", "-1", "--format=%ct", "main"], path, env).stdout) + 60
+    """`commits` more commits on the current branch, each changing one of 50 small files."""
+    ref = b"refs/heads/" + branch_of(path, env).encode()
+    out = [b"reset %s\nfrom %s^0\n" % (ref, ref)]
+    when = int(run(["git", "log", "-1", "--format=%ct", "HEAD"], path, env).stdout) + 60
     for c in range(commits):
         data = b"extra commit %d\n" % c
         msg = b"extra %d\n" % c
-        out.append(b"commit refs/heads/main\n")
+        out.append(b"commit %s\n" % ref)
         out.append(b"committer Bench <bench@example.com> %d +0000\n" % (when + c * 60))
         out.append(b"data %d\n%s" % (len(msg), msg))
         out.append(b"M 100644 inline bench-extra/f%02d.txt\ndata %d\n%s\n" % (c % 50, len(data), data))
     _feed(path, env, b"".join(out), done=True)
-    run(["git", "reset", "-q", "--hard", "main"], path, env)
+    run(["git", "reset", "-q", "--hard", ref.decode()], path, env)
 
 
 def hook_runs(git_dir, hook, since):
@@ -276,6 +281,7 @@ def push_figures(base, work, env, floor):
     """The gate's cost: the whole sealed history to a fresh gated server, then 1,000
     more commits onto the ledger it holds. Each hook's time is read from its run log."""
     hooks_off = ["-c", "core.hooksPath=/dev/null"]
+    branch = branch_of(work, env)
     plain = os.path.join(base, "plain.git")
     server = os.path.join(base, "server.git")
     for bare in (plain, server):
@@ -286,11 +292,11 @@ def push_figures(base, work, env, floor):
         run(["git", "remote", "remove", name], work, env, check=False)
         run(["git", "remote", "add", name, url], work, env)
     run([BIN, "install"], work, env)
-    wall, _ = measured(["git", *hooks_off, "push", "-q", "plain", "main", "refs/notes/seal"], work, env)
+    wall, _ = measured(["git", *hooks_off, "push", "-q", "plain", branch, "refs/notes/seal"], work, env)
     print(f"push, no hooks anywhere (the transfer alone): {wall:.2f} s", flush=True)
 
     since = now_iso()
-    wall, rss = measured(["git", "push", "-q", "gated", "main"], work, env)
+    wall, rss = measured(["git", "push", "-q", "gated", branch], work, env)
     pre_push = hook_runs(os.path.join(work, ".git"), "pre-push", since)
     pre_receive = hook_runs(server, "pre-receive", since)
     print(f"push whole sealed history to a fresh gated server: {wall:.2f} s in all; peak RSS {rss:.0f} MB",
@@ -307,11 +313,11 @@ def push_figures(base, work, env, floor):
     extend(work, env, 1000)
     run([BIN, "seal", "--missing"], work, env)
     since = now_iso()
-    wall, _ = measured(["git", "push", "-q", "gated", "main"], work, env)
+    wall, _ = measured(["git", "push", "-q", "gated", branch], work, env)
     runs = hook_runs(server, "pre-receive", since)
     print(f"1,000 more sealed commits onto that ledger: push {wall:.2f} s in all; server pre-receive runs "
           f"{', '.join(f'{t:.2f} s' for t in runs)}; slowest {max(runs):.2f} s (target <= 5 s)", flush=True)
-    run([BIN, "verify", "--no-cache", "main~1000..main"], server, env)
+    run([BIN, "verify", "--no-cache", f"{branch}~1000..{branch}"], server, env)
 
 
 def main():
