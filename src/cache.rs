@@ -21,7 +21,8 @@
 //! A run writes the digest of every manifest it computes, but only the last manifest
 //! itself (the one the next commit derives from), when it ends.
 //!
-//! Manifests of fewer than [`CACHE_MIN_FILES`] entries are not cached at all.
+//! Manifests of fewer than [`CACHE_MIN_FILES`] entries are not cached, and their
+//! digests are remembered only by a history run, in its pack.
 //!
 //! Invariants: entries are written atomically and only from manifests computed from
 //! the tree they are named after; a missing, unreadable or corrupt entry (or a delta
@@ -61,9 +62,9 @@ pub fn delta_limit(files: u64) -> usize {
         .clamp(256, 4096)
 }
 
-/// Manifests with fewer entries are not written to the cache: recomputing them costs
-/// less than the files would (this keeps a small repository's hooks at their
-/// fixed cost).
+/// Manifests with fewer entries are not written to the cache, nor their digests as
+/// files: recomputing them costs less than the files would (this keeps a small
+/// repository's hooks at their fixed cost). A history run's digest pack holds them.
 pub const CACHE_MIN_FILES: u64 = 2_000;
 
 /// How many digest packs the cache keeps before merging them into one.
@@ -396,17 +397,22 @@ impl<'r> Manifests<'r> {
     /// files cost more than computing the manifests). Cache writes are best-effort: a
     /// read-only or full disk costs speed later, never correctness now.
     fn remember(&mut self, tree: Oid, mut known: Known) {
-        if self.writes(&known.manifest) {
-            let m = &known.manifest;
-            if self.history && self.packs_apply() {
-                self.pending.push(record(tree, m));
-                if self.pending.len() >= PACK_MAX {
-                    self.write_pack();
-                }
-            } else {
-                let entry = format!("{} {} {}", m.digest(), m.files(), m.bytes());
-                let _ = write_atomic(&self.digest_path(tree), entry.as_bytes());
+        let m = &known.manifest;
+        // A history run remembers every digest, whatever the manifest's size: a
+        // record is 68 bytes of a pack the run writes anyway, and the size threshold
+        // is there to spare a small repository's hook a file. Real histories start
+        // small (curl's first 18,000 commits hold under 2,000 files): left out, their
+        // manifests were recomputed by every warm verify.
+        if self.mode == CacheMode::ReadWrite && self.history && self.packs_apply() {
+            self.pending.push(record(tree, m));
+            if self.pending.len() >= PACK_MAX {
+                self.write_pack();
             }
+        } else if self.writes(m) {
+            let entry = format!("{} {} {}", m.digest(), m.files(), m.bytes());
+            let _ = write_atomic(&self.digest_path(tree), entry.as_bytes());
+        }
+        if self.writes(m) {
             self.newest = Some((tree, known.clone()));
         }
         // The chain of changes kept in memory stays bounded: the next commit derives

@@ -296,6 +296,40 @@ fn digest_packs(repo: &TestRepo<'_>) -> Vec<std::path::PathBuf> {
 }
 
 #[test]
+fn a_backfill_of_small_manifests_remembers_their_digests_in_its_pack() {
+    // Under cache::CACHE_MIN_FILES no manifest is cached, but a history run keeps
+    // every digest in its pack: real histories start small (curl's first 18,000
+    // commits hold under 2,000 files), and a warm verify must not recompute them.
+    let sb = Sandbox::new();
+    let repo = sb.init("r", &[]);
+    for i in 0..6 {
+        repo.commit_unsealed(&format!("f{}", i % 3), &format!("c{i}"));
+    }
+    repo.seal(&["seal", "--missing"]).ok();
+    let packs = digest_packs(&repo);
+    assert_eq!(packs.len(), 1, "one pack for the run: {packs:?}");
+    let bytes = std::fs::read(&packs[0]).unwrap();
+    let body = &bytes[bytes.iter().position(|b| *b == b'\n').unwrap() + 1..];
+    let trees: std::collections::BTreeSet<String> = repo
+        .git_out(&["log", "--format=%T"])
+        .lines()
+        .map(str::to_string)
+        .collect();
+    let mut packed: std::collections::BTreeSet<String> = std::collections::BTreeSet::new();
+    for r in body.chunks(68) {
+        packed.insert(hex::encode(&r[..20]));
+    }
+    assert_eq!(packed, trees, "every tree's digest, once");
+    for store in ["manifests", "deltas"] {
+        let dir = repo.path.join(".git/seal/cache").join(store);
+        let held = std::fs::read_dir(&dir).map(|d| d.count()).unwrap_or(0);
+        assert_eq!(held, 0, "small manifests are not cached in {store}");
+    }
+    repo.seal(&["verify", "--all"]).ok();
+    repo.seal(&["verify", "--all", "--no-cache"]).ok();
+}
+
+#[test]
 fn a_backfill_remembers_digests_in_one_pack_and_a_damaged_pack_is_a_miss() {
     let sb = Sandbox::new();
     let repo = cached_history(&sb, 12);
