@@ -26,6 +26,7 @@ floors and the warm verify; backfill and cold verify each start from a fresh cop
 Uses target/release/git-seal (built first if missing) and hermetic git config.
 """
 import argparse
+import json
 import os
 import random
 import shutil
@@ -34,6 +35,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from datetime import datetime, timezone
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # GIT_SEAL_BIN measures another build (a baseline) with the same history.
@@ -250,30 +252,21 @@ def extend(path, env, commits):
     run(["git", "reset", "-q", "--hard", ref.decode()], path, env)
 
 
-def hook_runs(git_dir, hook, since):
-    """Seconds each `hook` run logged in git_dir's run log took, for runs started at
-    or after `since` (an ISO timestamp, as the log writes them)."""
-    import json
-    from datetime import datetime
-    path = os.path.join(git_dir, "seal", "runs.jsonl")
+def hook_runs(repo, env, hook, since):
+    """Seconds each `hook` run took in repo's own run log, for runs started at or
+    after `since` (RFC 3339), read through `git seal log`, the log's one reader."""
+    out = run([BIN, "log", "--local", "--hook", hook, "--since", since, "--json"], repo, env).stdout
     took = []
-    with open(path) as f:
-        for line in f:
-            line = line.strip()
-            if not line:
-                continue
-            r = json.loads(line)
-            if r.get("hook") != hook or r["started_at"] < since:
-                continue
-            if r.get("status") != "SUCCESS":
-                sys.exit(f"{hook} in {git_dir} did not succeed: {line}")
-            start, end = (datetime.fromisoformat(r[k].replace("Z", "+00:00")) for k in ("started_at", "finished_at"))
-            took.append((end - start).total_seconds())
+    for line in out.splitlines():
+        r = json.loads(line)
+        if r.get("status") != "SUCCESS":
+            sys.exit(f"{hook} in {repo} did not succeed: {line.decode(errors='replace')}")
+        start, end = (datetime.fromisoformat(r[k].replace("Z", "+00:00")) for k in ("started_at", "finished_at"))
+        took.append((end - start).total_seconds())
     return took
 
 
 def now_iso():
-    from datetime import datetime, timezone
     return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
@@ -297,8 +290,8 @@ def push_figures(base, work, env, floor):
 
     since = now_iso()
     wall, rss = measured(["git", "push", "-q", "gated", branch], work, env)
-    pre_push = hook_runs(os.path.join(work, ".git"), "pre-push", since)
-    pre_receive = hook_runs(server, "pre-receive", since)
+    pre_push = hook_runs(work, env, "pre-push", since)
+    pre_receive = hook_runs(server, env, "pre-receive", since)
     print(f"push whole sealed history to a fresh gated server: {wall:.2f} s in all; peak RSS {rss:.0f} MB",
           flush=True)
     # pre-push pushes the ledger first, in a push of its own that the server's
@@ -314,7 +307,7 @@ def push_figures(base, work, env, floor):
     run([BIN, "seal", "--missing"], work, env)
     since = now_iso()
     wall, _ = measured(["git", "push", "-q", "gated", branch], work, env)
-    runs = hook_runs(server, "pre-receive", since)
+    runs = hook_runs(server, env, "pre-receive", since)
     print(f"1,000 more sealed commits onto that ledger: push {wall:.2f} s in all; server pre-receive runs "
           f"{', '.join(f'{t:.2f} s' for t in runs)}; slowest {max(runs):.2f} s (target <= 5 s)", flush=True)
     run([BIN, "verify", "--no-cache", f"{branch}~1000..{branch}"], server, env)

@@ -18,18 +18,16 @@ carrying its digest and its byte total.
 """
 import argparse
 import os
-import statistics
 import subprocess
 import sys
-import time
+import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from scale import floor_manifests, listing_bytes  # noqa: E402
+from scale import entry_len, floor_manifests, listing_bytes  # noqa: E402
 from bench import env_for  # noqa: E402
 
-
-def entry_len(name, size):
-    return 6 + 1 + 64 + 1 + len(str(size)) + 1 + len(name) + 1
+# A subdirectory's entry carries its byte total; 7 digits is a fair length for it.
+SUBTREE_TOTAL = 1_000_000
 
 
 def tree_shaped_bytes(repo, env):
@@ -52,7 +50,6 @@ def tree_shaped_bytes(repo, env):
                          stdout=subprocess.PIPE, check=True).stdout
     hexlen = len(trees[0]) if trees else 40
     idlen = hexlen // 2
-    # Subdirectory byte totals are digits like any size; 7 digits is a fair length.
     total, at = 0, 0
     for _ in trees:
         nl = raw.index(b"\n", at)
@@ -66,7 +63,7 @@ def tree_shaped_bytes(repo, env):
             mode, name = body[i:sp], body[sp + 1:nul]
             oid = body[nul + 1:nul + 1 + idlen]
             i = nul + 1 + idlen
-            total += entry_len(name, 1_000_000 if mode == b"40000" else sizes.get(oid, 0))
+            total += entry_len(name, SUBTREE_TOTAL if mode == b"40000" else sizes.get(oid, 0))
     return total, len(trees)
 
 
@@ -75,7 +72,6 @@ def main():
     ap.add_argument("repo")
     ap.add_argument("--runs", type=int, default=3)
     a = ap.parse_args()
-    import tempfile
     env = env_for(tempfile.mkdtemp(prefix="git-seal-tree-digest-"))
     commits = int(subprocess.run(["git", "rev-list", "--count", "HEAD"], cwd=a.repo, env=env,
                                  stdout=subprocess.PIPE, check=True).stdout)

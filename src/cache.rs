@@ -398,6 +398,7 @@ impl<'r> Manifests<'r> {
     /// read-only or full disk costs speed later, never correctness now.
     fn remember(&mut self, tree: Oid, mut known: Known) {
         let m = &known.manifest;
+        let cached = self.writes(m);
         // A history run remembers every digest, whatever the manifest's size: a
         // record is 68 bytes of a pack the run writes anyway, and the size threshold
         // is there to spare a small repository's hook a file. Real histories start
@@ -408,11 +409,11 @@ impl<'r> Manifests<'r> {
             if self.pending.len() >= PACK_MAX {
                 self.write_pack();
             }
-        } else if self.writes(m) {
+        } else if cached {
             let entry = format!("{} {} {}", m.digest(), m.files(), m.bytes());
             let _ = write_atomic(&self.digest_path(tree), entry.as_bytes());
         }
-        if self.writes(m) {
+        if cached {
             self.newest = Some((tree, known.clone()));
         }
         // The chain of changes kept in memory stays bounded: the next commit derives

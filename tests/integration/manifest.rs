@@ -315,11 +315,10 @@ fn a_backfill_of_small_manifests_remembers_their_digests_in_its_pack() {
         .lines()
         .map(str::to_string)
         .collect();
-    let mut packed: std::collections::BTreeSet<String> = std::collections::BTreeSet::new();
-    for r in body.chunks(68) {
-        packed.insert(hex::encode(&r[..20]));
-    }
-    assert_eq!(packed, trees, "every tree's digest, once");
+    let packed: std::collections::BTreeSet<String> =
+        body.chunks(68).map(|r| hex::encode(&r[..20])).collect();
+    assert_eq!(packed, trees, "every tree's digest");
+    assert_eq!(body.len(), trees.len() * 68, "each once");
     for store in ["manifests", "deltas"] {
         let dir = repo.path.join(".git/seal/cache").join(store);
         let held = std::fs::read_dir(&dir).map(|d| d.count()).unwrap_or(0);
