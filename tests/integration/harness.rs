@@ -361,10 +361,22 @@ pub fn assert_has(text: &str, needle: impl AsRef<str>) {
 
 /// Writes an executable script (a hook, a stand-in program) at `path`.
 pub fn write_script(path: impl AsRef<Path>, body: &str) {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::write(path.as_ref(), body).expect("write script");
-    std::fs::set_permissions(path.as_ref(), std::fs::Permissions::from_mode(0o755))
-        .expect("chmod script");
+    let mut cmd = Command::new("sh");
+    cmd.args(["-c", "cat > \"$1\" && chmod 755 \"$1\"", "sh"])
+        .arg(path.as_ref());
+    run_with_stdin(cmd, body.as_bytes()).ok();
+}
+
+/// Copies the executable `from` to `to`, to be run from there.
+///
+/// Executables the tests run are written by a child process, never by this one: a
+/// file this process holds open for writing is inherited by every child another test
+/// thread forks until that child execs, and running the file in that window fails
+/// with ETXTBSY ("Text file busy"; seen in CI on the copied git-seal binary).
+pub fn copy_executable(from: impl AsRef<Path>, to: impl AsRef<Path>) {
+    let mut cmd = Command::new("cp");
+    cmd.arg(from.as_ref()).arg(to.as_ref());
+    run_with_stdin(cmd, b"").ok();
 }
 
 pub fn run_with_stdin(mut cmd: Command, stdin: &[u8]) -> Run {

@@ -1128,7 +1128,7 @@ fn a_binary_under_a_path_that_is_not_utf8_hints_a_copy_that_installs() {
     let repo = sb.init("r", &[]);
     let odd = sb.path().join(std::ffi::OsStr::from_bytes(b"bin\xff"));
     std::fs::create_dir_all(&odd).unwrap();
-    std::fs::copy(crate::harness::SEAL, odd.join("git-seal")).unwrap();
+    crate::harness::copy_executable(crate::harness::SEAL, odd.join("git-seal"));
     let mut path = odd.as_os_str().to_owned();
     path.push(":");
     path.push(std::env::var_os("PATH").unwrap_or_default());

@@ -14,7 +14,7 @@ fn existing_hook_is_chained_then_restored_byte_for_byte() {
     let sb = Sandbox::new();
     let repo = sb.init("r", &[]);
     let hook = repo.path.join(".git/hooks/post-commit");
-    std::fs::write(&hook, FOREIGN).unwrap();
+    crate::harness::write_script(&hook, FOREIGN);
     std::fs::set_permissions(&hook, std::fs::Permissions::from_mode(0o750)).unwrap();
     let before = std::fs::read_dir(repo.path.join(".git/hooks"))
         .unwrap()
