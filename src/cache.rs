@@ -186,6 +186,13 @@ impl<'r> Manifests<'r> {
         self
     }
 
+    /// Lets the manifests computed read blobs from the checkout where a file there
+    /// provably holds them (`checkout`): sealing only, never a check.
+    pub fn reading_checkout(mut self) -> Self {
+        self.builder.reading_checkout();
+        self
+    }
+
     /// The manifest digest of `commit`'s tree: remembered if this machine computed it
     /// before, computed (and remembered) otherwise.
     pub fn digest_of(&mut self, commit: &Commit<'_>) -> Result<String> {

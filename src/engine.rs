@@ -63,7 +63,8 @@ pub fn seal_commits(
     let view = ledger.view()?;
     let (name, email) = repo.identity()?;
     let mut manifests = Manifests::new(repo, CacheMode::unless_dry_run(run.dry_run))
-        .vouched_by(|commit| stated_manifest(&view, commit));
+        .vouched_by(|commit| stated_manifest(&view, commit))
+        .reading_checkout();
     if commits.len() > 1 {
         manifests.for_history();
     }

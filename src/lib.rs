@@ -7,6 +7,7 @@
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
 pub mod cache;
+pub mod checkout;
 pub mod cli;
 pub mod commands;
 pub mod config;

@@ -21,6 +21,7 @@ use rayon::prelude::*;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
+use crate::checkout::Checkout;
 use crate::error::{Error, Result};
 use crate::git::Repo;
 
@@ -478,6 +479,9 @@ struct BlobHash {
 pub struct Builder<'r> {
     repo: &'r Repo,
     blobs: BTreeMap<Oid, BlobHash>,
+    /// Whether blobs may be read from the checkout ([`Builder::reading_checkout`]),
+    /// and the checkout once a batch large enough to be worth its index was asked.
+    checkout: Option<OnceCell<Option<Checkout>>>,
 }
 
 /// A tree entry to put in a manifest, before its blob is hashed.
@@ -492,7 +496,23 @@ impl<'r> Builder<'r> {
         Builder {
             repo,
             blobs: BTreeMap::new(),
+            checkout: None,
         }
+    }
+
+    /// Lets batches of blobs be read from the checkout where a file there holds
+    /// them (`checkout` says when that is proved). Only sealing asks this: a check
+    /// reads the object store alone.
+    pub fn reading_checkout(&mut self) {
+        self.checkout = Some(OnceCell::new());
+    }
+
+    /// The checkout to read a batch of blobs from, its index read on first use.
+    fn checkout(&self) -> Option<&Checkout> {
+        self.checkout
+            .as_ref()?
+            .get_or_init(|| Checkout::open(self.repo))
+            .as_ref()
     }
 
     /// The manifest of `tree`, hashing every blob (reusing those already seen).
@@ -637,6 +657,11 @@ impl<'r> Builder<'r> {
         todo.sort_unstable();
         todo.dedup();
         let at = self.repo.locator();
+        // Reading the index is worth it for a batch, not for a hook's few blobs.
+        let checkout = match todo.len() < PARALLEL_MIN {
+            true => None,
+            false => self.checkout(),
+        };
         let hashed: Vec<(Oid, BlobHash)> = if todo.len() < PARALLEL_MIN {
             todo.iter()
                 .map(|oid| Ok((*oid, hash_blob(&self.repo.git, *oid)?)))
@@ -653,7 +678,17 @@ impl<'r> Builder<'r> {
                             .with_source(e)
                     })?;
                     oids.iter()
-                        .map(|oid| Ok((*oid, hash_blob(&git, *oid)?)))
+                        .map(|oid| {
+                            let from_checkout =
+                                checkout.and_then(|c| c.hash(*oid)).map(|h| BlobHash {
+                                    sha256: h.sha256,
+                                    size: h.size,
+                                });
+                            match from_checkout {
+                                Some(h) => Ok((*oid, h)),
+                                None => Ok((*oid, hash_blob(&git, *oid)?)),
+                            }
+                        })
                         .collect::<Result<Vec<_>>>()
                 })
                 .collect::<Result<_>>()?;

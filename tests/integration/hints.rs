@@ -1011,10 +1011,15 @@ fn a_ledger_that_keeps_moving_hints_more_retries_and_with_them_sealing_works() {
     repo.commit_unsealed("u", "unsealed");
     repo.git(&["config", "seal.maxRetries", "0"]).ok();
     // Another writer (not git-seal: it takes no writers' lock) moves the ledger
-    // between two of its states, as fast as git can.
+    // between two of its states: as fast as git can until git-seal has lost a race,
+    // then every `pause` ms. Whether a given attempt loses is chance; the writer at
+    // full speed makes losing certain enough in 200 tries, and the paused one makes
+    // ten retries all losing (each needs the ref to move inside one attempt's
+    // window, to the other state) out of reach even on a loaded machine.
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let pause = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
     let mover = {
-        let (stop, dir) = (stop.clone(), repo.path.clone());
+        let (stop, pause, dir) = (stop.clone(), pause.clone(), repo.path.clone());
         std::thread::spawn(move || {
             let mut n = 0u64;
             while !stop.load(std::sync::atomic::Ordering::Relaxed) {
@@ -1026,6 +1031,8 @@ fn a_ledger_that_keeps_moving_hints_more_retries_and_with_them_sealing_works() {
                     .args(["update-ref", "refs/notes/seal", to])
                     .status();
                 n += 1;
+                let ms = pause.load(std::sync::atomic::Ordering::Relaxed);
+                std::thread::sleep(std::time::Duration::from_millis(ms));
             }
         })
     };
@@ -1041,7 +1048,8 @@ fn a_ledger_that_keeps_moving_hints_more_retries_and_with_them_sealing_works() {
     let hint = hinted(&stderr, "retry, or raise the limit: ");
     assert_eq!(hint, "git config seal.maxRetries 10");
     paste(&repo, &hint).ok();
-    // With ten retries, sealing gets through the same writer.
+    // With ten retries, sealing gets through a writer that keeps moving the ledger.
+    pause.store(10, std::sync::atomic::Ordering::Relaxed);
     let r = repo.seal(&["seal", "--missing"]);
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     mover.join().unwrap();

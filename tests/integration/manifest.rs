@@ -516,3 +516,131 @@ fn digest_packs_past_the_limit_are_merged_into_one() {
     assert_eq!(bytes.len() - nl - 1, trees.len() * 68);
     repo.seal(&["verify", "--all"]).ok();
 }
+
+/// A repository of `files` distinct committed files (loose objects, hooks off), and
+/// the manifest digest the README's recipe gives its HEAD from the objects alone.
+fn checkout_repo<'s>(
+    sb: &'s Sandbox,
+    name: &str,
+    init: &[&str],
+    files: usize,
+) -> (TestRepo<'s>, String) {
+    let repo = sb.init(name, init);
+    for i in 0..files {
+        repo.write(
+            &format!("d{}/f{i:03}.txt", i % 4),
+            &format!("file {i}\n").repeat(i + 1),
+        );
+    }
+    write_script(repo.path.join("run.sh"), "#!/bin/sh\necho run\n");
+    std::os::unix::fs::symlink("d0/f000.txt", repo.path.join("link")).unwrap();
+    repo.git(&["add", "-A"]).ok();
+    repo.git_hooks_off(&["commit", "-q", "-m", "files"]).ok();
+    let recipe = repo
+        .cmd(format!("{ROOT}/scripts/manifest-digest.sh"), &["HEAD"])
+        .output()
+        .unwrap();
+    assert!(
+        recipe.status.success(),
+        "{}",
+        String::from_utf8_lossy(&recipe.stderr)
+    );
+    let digest = String::from_utf8_lossy(&recipe.stdout).trim().to_string();
+    (repo, digest)
+}
+
+/// Moves the loose object files of the blobs at `paths` (of HEAD) out of the
+/// object store; returns where each went, to put back.
+fn take_blobs(
+    repo: &TestRepo<'_>,
+    paths: &[String],
+) -> Vec<(std::path::PathBuf, std::path::PathBuf)> {
+    let objects = repo.path.join(".git/objects");
+    let aside = repo.path.join(".git/aside");
+    std::fs::create_dir_all(&aside).unwrap();
+    paths
+        .iter()
+        .map(|p| {
+            let id = repo.rev(&format!("HEAD:{p}"));
+            let from = objects.join(&id[..2]).join(&id[2..]);
+            let to = aside.join(&id);
+            std::fs::rename(&from, &to).unwrap();
+            (from, to)
+        })
+        .collect()
+}
+
+/// The manifest digest HEAD's seal states, read from the note as written (`show`
+/// would read the objects).
+fn sealed_digest(repo: &TestRepo<'_>) -> String {
+    let seal: serde_norway::Value = serde_norway::from_str(&repo.note("HEAD").unwrap()).unwrap();
+    seal["manifest"]["digest"].as_str().unwrap().to_string()
+}
+
+/// The first seal reads a file from the checkout when its bytes have the blob's id,
+/// and reads the object store for every file that differs from its blob in any way
+/// the index does or does not notice: the seal is the objects' manifest either way.
+fn first_seal_reads_the_checkout_only_where_it_holds_the_blob(init: &[&str]) {
+    let sb = Sandbox::new();
+    let (repo, expected) = checkout_repo(&sb, "r", init, 80);
+    let p = |i: usize| format!("d{}/f{i:03}.txt", i % 4);
+    let at = |i: usize| repo.path.join(p(i));
+    // Same size, other bytes: only the id tells.
+    let same_size = std::fs::read(at(1))
+        .unwrap()
+        .iter()
+        .map(|b| b ^ 1)
+        .collect::<Vec<u8>>();
+    std::fs::write(at(1), same_size).unwrap();
+    std::fs::write(at(2), "another size\n").unwrap();
+    std::fs::remove_file(at(3)).unwrap();
+    std::fs::remove_file(at(4)).unwrap();
+    let fifo = std::process::Command::new("mkfifo")
+        .arg(at(4))
+        .status()
+        .unwrap();
+    assert!(fifo.success());
+    std::fs::remove_file(at(5)).unwrap();
+    std::os::unix::fs::symlink(p(6).replace("d2/", "../d2/"), at(5)).unwrap();
+    std::fs::remove_file(at(7)).unwrap();
+    std::fs::create_dir(at(7)).unwrap();
+    repo.git(&["update-index", "--skip-worktree", &p(8)]).ok();
+    std::fs::write(
+        at(8),
+        std::fs::read(at(8))
+            .unwrap()
+            .iter()
+            .map(|b| b ^ 2)
+            .collect::<Vec<u8>>(),
+    )
+    .unwrap();
+    // The untouched files' objects are gone: a seal that still comes out right read
+    // them from the checkout.
+    let untouched: Vec<String> = (10..80).map(p).collect();
+    let taken = take_blobs(&repo, &untouched);
+    let r = repo.seal(&["seal", "HEAD"]);
+    assert_eq!(r.code(), 0, "{}", r.stderr());
+    assert_eq!(sealed_digest(&repo), expected);
+    // A check never reads the checkout: with the objects gone, verify cannot pass.
+    let v = repo.seal(&["verify", "--no-cache"]);
+    assert_ne!(
+        v.code(),
+        0,
+        "verify passed without the objects: {}",
+        v.stdout()
+    );
+    for (from, to) in taken {
+        std::fs::rename(to, from).unwrap();
+    }
+    repo.seal(&["verify", "--no-cache"]).ok();
+}
+
+#[test]
+fn a_first_seal_reads_the_checkout_only_where_it_holds_the_blob() {
+    first_seal_reads_the_checkout_only_where_it_holds_the_blob(&[]);
+}
+
+#[test]
+fn a_first_seal_in_a_sha256_repository_reads_the_checkout_by_its_sha256_ids() {
+    first_seal_reads_the_checkout_only_where_it_holds_the_blob(&["--object-format=sha256"]);
+}
