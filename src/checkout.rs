@@ -82,15 +82,6 @@ impl Checkout {
         })
     }
 
-    /// How many blobs the index names a file for.
-    pub fn len(&self) -> usize {
-        self.files.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.files.is_empty()
-    }
-
     /// The SHA-256 and size of blob `oid`, read from the file the index names for
     /// it, if that file now holds exactly the blob's bytes; `None` otherwise.
     pub fn hash(&self, oid: Oid) -> Option<FileHash> {

@@ -657,16 +657,13 @@ impl<'r> Builder<'r> {
         todo.sort_unstable();
         todo.dedup();
         let at = self.repo.locator();
-        // Reading the index is worth it for a batch, not for a hook's few blobs.
-        let checkout = match todo.len() < PARALLEL_MIN {
-            true => None,
-            false => self.checkout(),
-        };
         let hashed: Vec<(Oid, BlobHash)> = if todo.len() < PARALLEL_MIN {
             todo.iter()
                 .map(|oid| Ok((*oid, hash_blob(&self.repo.git, *oid)?)))
                 .collect::<Result<_>>()?
         } else {
+            // Reading the index is worth it for a batch, not for a hook's few blobs.
+            let checkout = self.checkout();
             // A few chunks per thread, each with its own repository handle: opening
             // one loads the pack indexes, so it must not happen per blob or per split.
             let chunk = todo.len().div_ceil(rayon::current_num_threads() * 4);
@@ -678,16 +675,15 @@ impl<'r> Builder<'r> {
                             .with_source(e)
                     })?;
                     oids.iter()
-                        .map(|oid| {
-                            let from_checkout =
-                                checkout.and_then(|c| c.hash(*oid)).map(|h| BlobHash {
+                        .map(|oid| match checkout.and_then(|c| c.hash(*oid)) {
+                            Some(h) => Ok((
+                                *oid,
+                                BlobHash {
                                     sha256: h.sha256,
                                     size: h.size,
-                                });
-                            match from_checkout {
-                                Some(h) => Ok((*oid, h)),
-                                None => Ok((*oid, hash_blob(&git, *oid)?)),
-                            }
+                                },
+                            )),
+                            None => Ok((*oid, hash_blob(&git, *oid)?)),
                         })
                         .collect::<Result<Vec<_>>>()
                 })
