@@ -41,6 +41,7 @@ use git2::{Commit, Oid, Tree};
 use crate::error::Result;
 use crate::fsutil::{write_atomic, write_atomic_parts};
 use crate::git::Repo;
+use crate::history::{self, DiffFeed};
 use crate::manifest::{Builder, Changes, Manifest};
 
 /// How many whole manifests the cache keeps on disk.
@@ -121,6 +122,7 @@ struct Known {
 
 /// Computes manifests with the help of the cache.
 pub struct Manifests<'r> {
+    repo: &'r Repo,
     builder: Builder<'r>,
     /// Entries are named by the full hex id, in either format.
     format: git2::ObjectFormat,
@@ -141,6 +143,9 @@ pub struct Manifests<'r> {
     /// What vouches for a manifest read from disk before it serves as a base: the
     /// manifest digest a commit's seal states ([`Manifests::vouched_by`]).
     vouch: Option<Box<dyn Fn(Oid) -> Option<String> + 'r>>,
+    /// git's diff of each planned commit from its base, computed ahead
+    /// ([`Manifests::prepare_history`]).
+    feed: Option<DiffFeed>,
 }
 
 impl Drop for Manifests<'_> {
@@ -152,6 +157,7 @@ impl Drop for Manifests<'_> {
 impl<'r> Manifests<'r> {
     pub fn new(repo: &'r Repo, mode: CacheMode) -> Self {
         Manifests {
+            repo,
             builder: Builder::new(repo),
             format: repo.object_format(),
             dir: repo.seal_dir().join("cache"),
@@ -163,6 +169,7 @@ impl<'r> Manifests<'r> {
             packs: std::cell::OnceCell::new(),
             searched: false,
             vouch: None,
+            feed: None,
         }
     }
 
@@ -173,6 +180,33 @@ impl<'r> Manifests<'r> {
     /// ends instead of one file per commit.
     pub fn for_history(&mut self) {
         self.history = true;
+    }
+
+    /// Prepares a run that computes the manifests of `commits`, in this order (parents
+    /// before children), when it is long enough and covers enough of the store to pay
+    /// (`history::worth_it`): reads every object of the store once, hashing the blobs,
+    /// and starts git's diff of each commit from its planned base, which
+    /// [`Manifests::manifest_of`] then takes in turn. An accelerator: if git fails,
+    /// the run computes as it would have without it.
+    pub fn prepare_history(&mut self, commits: &[Oid]) -> Result<()> {
+        if !history::worth_it(self.repo, commits.len()) {
+            return Ok(());
+        }
+        self.history = true;
+        let order = commits
+            .iter()
+            .map(|&c| Ok((c, self.repo.git.find_commit(c)?.parent_ids().collect())))
+            .collect::<Result<Vec<_>>>()?;
+        // Started first, so that git diffs ahead while the store is read.
+        let feed = DiffFeed::start(self.repo, history::plan(&order, KEEP_IN_MEMORY)).ok();
+        let Ok(store) = history::prehash(self.repo) else {
+            return Ok(());
+        };
+        self.builder.add_hashed(store.blobs);
+        if !store.raw_modes {
+            self.feed = feed;
+        }
+        Ok(())
     }
 
     /// Uses a manifest read from the on-disk cache as a base only when `stated`
@@ -223,6 +257,9 @@ impl<'r> Manifests<'r> {
     /// without git-seal, has none: its child then costs the diff from the last tree
     /// this machine computed, not the repository), computed whole otherwise.
     pub fn manifest_of(&mut self, commit: &Commit<'_>) -> Result<Rc<Manifest>> {
+        if let Some(m) = self.fed_manifest(commit)? {
+            return Ok(m);
+        }
         let tree = commit.tree()?;
         let mut bases = Vec::new();
         for parent in commit.parents() {
@@ -236,6 +273,42 @@ impl<'r> Manifests<'r> {
             bases.extend(self.cached_ancestor(commit)?);
         }
         self.manifest(&tree, &bases)
+    }
+
+    /// `commit`'s manifest from the feed's changes, when the feed holds them and the
+    /// base they are from is known (held by this run, or cached and vouched for).
+    fn fed_manifest(&mut self, commit: &Commit<'_>) -> Result<Option<Rc<Manifest>>> {
+        let Some((base, diff)) = self.feed.as_mut().and_then(|f| f.take(commit.id())) else {
+            return Ok(None);
+        };
+        let tree = commit.tree_id();
+        if self.in_memory(tree) {
+            return Ok(None);
+        }
+        let base = match base {
+            None => Known {
+                manifest: Rc::new(Manifest::empty()),
+                root: None,
+            },
+            Some(b) => {
+                let b = self.repo.git.find_commit(b)?;
+                if !self.usable_base(&b) {
+                    return Ok(None);
+                }
+                match self.lookup(b.tree_id()) {
+                    Some(known) => known,
+                    None => return Ok(None),
+                }
+            }
+        };
+        let changes = self.builder.changes_from(diff)?;
+        let known = Known {
+            manifest: Rc::new(Manifest::derive(&base.manifest, changes).into_whole()),
+            root: None,
+        };
+        let manifest = Rc::clone(&known.manifest);
+        self.remember(tree, known);
+        Ok(Some(manifest))
     }
 
     /// The nearest ancestor of `commit` (breadth first, at most [`ANCESTRY_LIMIT`]
@@ -509,6 +582,12 @@ impl<'r> Manifests<'r> {
             && d.starts_with("sha256:")
             && d[7..].bytes().all(|b| b.is_ascii_hexdigit());
         ok.then(|| d.to_string())
+    }
+
+    /// Whether [`Manifests::summary_of`] would answer for `tree` from what this machine
+    /// remembers, without computing its manifest.
+    pub fn remembers(&self, tree: Oid) -> bool {
+        self.mode != CacheMode::Off && self.known_summary(tree).is_some()
     }
 
     fn known_summary(&self, tree: Oid) -> Option<(String, u64, u64)> {

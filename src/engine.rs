@@ -67,6 +67,13 @@ pub fn seal_commits(
         .reading_checkout();
     if commits.len() > 1 {
         manifests.for_history();
+        let mut todo = Vec::with_capacity(commits.len());
+        for &c in commits {
+            if run.force || view.note_oid(c)?.is_none() {
+                todo.push(c);
+            }
+        }
+        manifests.prepare_history(&todo)?;
     }
     let mut batch_digests: BTreeMap<Oid, String> = BTreeMap::new();
     let mut notes = Vec::new();

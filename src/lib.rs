@@ -18,6 +18,7 @@ pub mod evtag;
 pub mod fsutil;
 pub mod gate;
 pub mod git;
+pub mod history;
 pub mod hook_managers;
 pub mod hookconfig;
 pub mod hooks;

@@ -240,6 +240,11 @@ impl Manifest {
         (crc32fast::hash(&canonical) == crc).then(|| Manifest::from_parts(canonical, files, total))
     }
 
+    /// The manifest of the empty tree: what a root commit derives from.
+    pub fn empty() -> Manifest {
+        Manifest::from_parts(Vec::new(), 0, 0)
+    }
+
     fn from_parts(canonical: Vec<u8>, files: u64, bytes: u64) -> Manifest {
         Manifest {
             canonical: OnceCell::from(canonical),
@@ -465,7 +470,7 @@ impl Changes {
 }
 
 /// One path that differs between two trees: the new (mode, id), or `None` if gone.
-type TreeChange = (Vec<u8>, Option<(u32, Oid)>);
+pub type TreeChange = (Vec<u8>, Option<(u32, Oid)>);
 
 /// SHA-256 and size of one blob.
 #[derive(Clone, Copy)]
@@ -537,6 +542,21 @@ impl<'r> Builder<'r> {
     pub fn changes(&mut self, base_tree: &Tree<'_>, tree: &Tree<'_>) -> Result<Changes> {
         let mut diff = Vec::new();
         self.diff(Some(base_tree), Some(tree), &mut Vec::new(), &mut diff)?;
+        self.changes_from(diff)
+    }
+
+    /// Blob hashes computed elsewhere (`history::prehash`, from the same store).
+    pub fn add_hashed(&mut self, blobs: impl IntoIterator<Item = (Oid, [u8; 32], u64)>) {
+        self.blobs.extend(
+            blobs
+                .into_iter()
+                .map(|(oid, sha256, size)| (oid, BlobHash { sha256, size })),
+        );
+    }
+
+    /// Manifest entries for tree changes found by a diff (this builder's, or git's),
+    /// hashing the blobs not hashed yet.
+    pub fn changes_from(&mut self, diff: Vec<TreeChange>) -> Result<Changes> {
         self.hash_all(diff.iter().filter_map(|(_, blob)| *blob))?;
         let mut changes = Changes::default();
         for (path, blob) in diff {

@@ -594,6 +594,21 @@ impl<'r> Verifier<'r> {
         if commits.len() > 1 {
             self.manifests.for_history();
         }
+        if commits.len() >= crate::history::FEED_MIN_COMMITS {
+            // The commits whose manifest this run will compute: sealed, and with no
+            // digest this machine remembers for their tree.
+            let mut todo = Vec::with_capacity(commits.len());
+            for &c in commits {
+                if self.view.note_oid(c)?.is_some()
+                    && !self
+                        .manifests
+                        .remembers(self.repo.git.find_commit(c)?.tree_id())
+                {
+                    todo.push(c);
+                }
+            }
+            self.manifests.prepare_history(&todo)?;
+        }
         for &commit in commits {
             for reason in self.check(commit)? {
                 problems.push(Problem { commit, reason });

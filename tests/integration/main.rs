@@ -12,6 +12,7 @@ mod failures;
 mod formats;
 mod hints;
 mod hints_more;
+mod history;
 mod hook_managers;
 
 mod config_hooks;

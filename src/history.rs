@@ -1,0 +1,585 @@
+//! What a run over a long history (a backfill, a full `verify`, a gate taking a whole
+//! history) reads through the `git` binary instead of object by object: every blob's
+//! SHA-256 in the order git stored the objects, and each commit's tree changes from a
+//! planned base.
+//!
+//! Read one at a time in history order, the objects of a real, deltified history cost
+//! many times their inflation: a backfill reads the oldest versions first, which sit
+//! at the far end of delta chains whose bases libgit2's small delta cache has long
+//! dropped (curl's backfill spent most of its time re-inflating bases). git reads a
+//! store in pack order (`cat-file --batch-all-objects --unordered`), where every base
+//! precedes its deltas, and its own tree diff (`diff-tree --stdin`) keeps a delta
+//! cache sized for that. So a run of at least [`FEED_MIN_COMMITS`] commits that covers
+//! a good part of the store ([`worth_it`]):
+//!
+//! 1. hashes every blob of the store once, streaming, in pack order ([`prehash`]),
+//!    while scanning every tree for file modes git would rewrite on reading;
+//! 2. has one `git diff-tree --stdin` compute, ahead and on the other core, the
+//!    changes from each commit's planned base ([`plan`], [`DiffFeed`]).
+//!
+//! Invariants:
+//! - An accelerator only: whatever is read here is a blob's own content or git's diff
+//!   of two trees of the same store; a commit the feed cannot serve exactly (not the
+//!   next planned, a base not known, a header that is not the commit asked, git
+//!   failing) is computed the ordinary way, never guessed.
+//! - git shows tree entries' modes canonicalised (`100664` as `100644`) where the
+//!   manifest keeps the raw mode libgit2 reads: the feed's changes are used only when
+//!   no tree of the store holds a mode git would rewrite ([`Prehashed::raw_modes`]).
+//! - Everything read from git is bounded: a header line, a path, a diff record; the
+//!   parsers are single passes; memory holds at most [`PREHASH_MAX_BLOBS`] blob
+//!   hashes and [`FEED_AHEAD`] commits' changes, whatever the history's length.
+
+use std::collections::{BTreeSet, VecDeque};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::process::{Child, Stdio};
+use std::sync::mpsc::{sync_channel, Receiver};
+use std::thread::JoinHandle;
+
+use git2::{ObjectFormat, Oid};
+use sha2::{Digest, Sha256};
+
+use crate::error::{Error, Result};
+use crate::git::{hex_len, parse_id, Repo};
+use crate::manifest::TreeChange;
+
+/// Runs shorter than this compute commit by commit: starting two git processes and
+/// reading the store costs more than it saves (and a gate's push of up to 1,000
+/// commits stays on the path whose cost is its change).
+pub const FEED_MIN_COMMITS: usize = 2_000;
+/// A run covers enough of the store for a whole pass over it to pay when it holds at
+/// least one commit per this many objects (curl: 12.6 objects a commit; reading the
+/// store costs about what 5,000 of its commits cost one by one).
+const OBJECTS_PER_COMMIT: u64 = 64;
+/// The most blob hashes kept from the pass over the store (about 60 MB); blobs past
+/// it are hashed when a commit needs them.
+pub const PREHASH_MAX_BLOBS: usize = 1 << 19;
+/// How many commits' changes the diff feed computes ahead of the run.
+pub const FEED_AHEAD: usize = 256;
+/// The longest token (a header, a path) accepted from git.
+const TOKEN_MAX: usize = 1 << 16;
+/// The largest tree scanned for modes; a larger one counts as holding raw modes.
+const TREE_SCAN_MAX: u64 = 64 << 20;
+
+/// Whether a run computing `commits` manifests should read the store whole: long
+/// enough, and covering enough of the objects in `repo`'s store (its own packs, a
+/// quarantine's and alternates').
+pub fn worth_it(repo: &Repo, commits: usize) -> bool {
+    commits >= FEED_MIN_COMMITS
+        && (commits as u64).saturating_mul(OBJECTS_PER_COMMIT) >= packed_objects(repo)
+}
+
+/// The objects in the store's packs, from each pack index's fan-out table (loose
+/// objects are few where a pass over the store matters, and not counted).
+fn packed_objects(repo: &Repo) -> u64 {
+    let mut total = 0u64;
+    for dir in crate::objects::object_dirs(repo.git.commondir()) {
+        let Ok(entries) = std::fs::read_dir(dir.join("pack")) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.extension().is_some_and(|e| e == "idx") {
+                total = total.saturating_add(idx_count(&path).unwrap_or(0));
+            }
+        }
+    }
+    total
+}
+
+/// The object count of a version 2 pack index: the last entry of its fan-out table.
+fn idx_count(path: &std::path::Path) -> Option<u64> {
+    let mut head = [0u8; 8 + 256 * 4];
+    std::fs::File::open(path).ok()?.read_exact(&mut head).ok()?;
+    if head[..8] != [0xff, b't', b'O', b'c', 0, 0, 0, 2] {
+        return None;
+    }
+    let last: [u8; 4] = head[head.len() - 4..].try_into().ok()?;
+    Some(u64::from(u32::from_be_bytes(last)))
+}
+
+/// What the pass over the store found.
+pub struct Prehashed {
+    /// (blob, SHA-256 of its content, size), at most [`PREHASH_MAX_BLOBS`].
+    pub blobs: Vec<(Oid, [u8; 32], u64)>,
+    /// Whether some tree holds an entry whose mode git shows rewritten (or a tree that
+    /// could not be scanned): then git's diffs cannot stand in for libgit2's.
+    pub raw_modes: bool,
+}
+
+/// Reads every object of the store once, in pack order, through `git cat-file
+/// --batch-all-objects --batch --unordered`: hashes each blob (streamed, whatever its
+/// size) and scans each tree's modes.
+pub fn prehash(repo: &Repo) -> Result<Prehashed> {
+    let format = repo.object_format();
+    let mut child = repo
+        .git_query()
+        .args(["cat-file", "--batch-all-objects", "--batch", "--unordered"])
+        .env("GIT_NO_LAZY_FETCH", "1")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(crate::git::cannot_run_git)?;
+    let Some(stdout) = child.stdout.take() else {
+        return Err(Error::internal("git cat-file has no output pipe"));
+    };
+    let read = read_store(BufReader::with_capacity(1 << 18, stdout), format);
+    let status = child.wait();
+    let found = read?;
+    match status {
+        Ok(s) if s.success() => Ok(found),
+        _ => Err(Error::environment(
+            "git cat-file --batch-all-objects failed while reading the object store",
+        )),
+    }
+}
+
+/// Parses a `cat-file --batch` stream: `<id> <type> <size>\n<content>\n` per object.
+fn read_store(mut input: impl BufRead, format: ObjectFormat) -> Result<Prehashed> {
+    let bad = |what: &str| Error::environment(format!("git cat-file: {what}"));
+    let mut found = Prehashed {
+        blobs: Vec::new(),
+        raw_modes: false,
+    };
+    let mut header = Vec::with_capacity(128);
+    let mut chunk = vec![0u8; 1 << 16];
+    let mut tree = Vec::new();
+    loop {
+        header.clear();
+        (&mut input)
+            .take(256)
+            .read_until(b'\n', &mut header)
+            .map_err(|e| bad("cannot read its output").with_source(e))?;
+        if header.is_empty() {
+            return Ok(found);
+        }
+        let line = header
+            .strip_suffix(b"\n")
+            .and_then(|l| std::str::from_utf8(l).ok())
+            .ok_or_else(|| bad("a header line is cut or not text"))?;
+        let mut fields = line.split(' ');
+        let (Some(id), Some(kind), Some(size), None) =
+            (fields.next(), fields.next(), fields.next(), fields.next())
+        else {
+            return Err(bad(&format!(
+                "unexpected header {}",
+                crate::quote::printable(line)
+            )));
+        };
+        let oid = parse_id(id, format).ok_or_else(|| bad("an object id of the wrong format"))?;
+        let size: u64 = size
+            .parse()
+            .map_err(|_| bad("a size that is not a number"))?;
+        let mut body = (&mut input).take(size);
+        match kind {
+            "blob" => {
+                let mut hasher = Sha256::new();
+                let mut read = 0u64;
+                loop {
+                    let n = body
+                        .read(&mut chunk)
+                        .map_err(|e| bad("cannot read a blob").with_source(e))?;
+                    if n == 0 {
+                        break;
+                    }
+                    hasher.update(&chunk[..n]);
+                    read += n as u64;
+                }
+                if read != size {
+                    return Err(bad(&format!("blob {oid} is cut short")));
+                }
+                if found.blobs.len() < PREHASH_MAX_BLOBS {
+                    found.blobs.push((oid, hasher.finalize().into(), size));
+                }
+            }
+            "tree" if size <= TREE_SCAN_MAX => {
+                tree.clear();
+                let n = body
+                    .read_to_end(&mut tree)
+                    .map_err(|e| bad("cannot read a tree").with_source(e))?;
+                if n as u64 != size {
+                    return Err(bad(&format!("tree {oid} is cut short")));
+                }
+                if !found.raw_modes && !modes_are_canonical(&tree, hex_len(format) / 2) {
+                    found.raw_modes = true;
+                }
+            }
+            other => {
+                if other == "tree" {
+                    found.raw_modes = true;
+                }
+                let n = std::io::copy(&mut body, &mut std::io::sink())
+                    .map_err(|e| bad("cannot read an object").with_source(e))?;
+                if n != size {
+                    return Err(bad(&format!("object {oid} is cut short")));
+                }
+            }
+        }
+        let mut newline = [0u8; 1];
+        input
+            .read_exact(&mut newline)
+            .map_err(|e| bad("an object is cut short").with_source(e))?;
+        if newline != *b"\n" {
+            return Err(bad("an object is longer than its header states"));
+        }
+    }
+}
+
+/// Whether every entry of raw tree bytes has a mode git shows as it is stored: the
+/// four leaf modes and `40000`. Anything else (`100664`, a zero-padded mode, bytes
+/// that do not parse) is `false`.
+fn modes_are_canonical(mut tree: &[u8], id_len: usize) -> bool {
+    while !tree.is_empty() {
+        let Some(space) = memchr::memchr(b' ', tree) else {
+            return false;
+        };
+        if !matches!(
+            &tree[..space],
+            b"100644" | b"100755" | b"120000" | b"160000" | b"40000"
+        ) {
+            return false;
+        }
+        let Some(nul) = memchr::memchr(0, &tree[space..]) else {
+            return false;
+        };
+        let next = space + nul + 1 + id_len;
+        if next > tree.len() {
+            return false;
+        }
+        tree = &tree[next..];
+    }
+    true
+}
+
+/// One commit of a run and the commit whose tree its changes are taken from (`None`:
+/// from the empty tree, a root).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Step {
+    pub commit: Oid,
+    pub base: Option<Oid>,
+}
+
+/// The bases for a run computing `commits` (parents before children, each with its
+/// parents): a parent among the `recent` commits computed last, whose manifest the
+/// run still holds, else the commit computed just before (a branch forked long ago
+/// costs its difference from that tree, never a whole walk); the first commit takes
+/// its first parent (its manifest may be cached), or the empty tree when it has none.
+pub fn plan(commits: &[(Oid, Vec<Oid>)], recent: usize) -> Vec<Step> {
+    let mut steps: Vec<Step> = Vec::with_capacity(commits.len());
+    for (i, (commit, parents)) in commits.iter().enumerate() {
+        let window = &commits[i.saturating_sub(recent)..i];
+        let base = parents
+            .iter()
+            .find(|p| window.iter().any(|(c, _)| c == *p))
+            .copied()
+            .or_else(|| match i {
+                0 => parents.first().copied(),
+                _ => Some(commits[i - 1].0),
+            });
+        steps.push(Step {
+            commit: *commit,
+            base,
+        });
+    }
+    steps
+}
+
+type FeedItem = std::result::Result<(Oid, Vec<TreeChange>), String>;
+
+/// `git diff-tree --stdin` computing the planned steps' changes ahead of the run.
+pub struct DiffFeed {
+    steps: VecDeque<Step>,
+    /// The commits of `steps`, to tell a commit further on from one not planned.
+    planned: BTreeSet<Oid>,
+    items: Option<Receiver<FeedItem>>,
+    child: Child,
+    threads: Vec<JoinHandle<()>>,
+    broken: bool,
+}
+
+impl DiffFeed {
+    pub fn start(repo: &Repo, steps: Vec<Step>) -> Result<DiffFeed> {
+        let format = repo.object_format();
+        let mut child = repo
+            .git_query()
+            .args([
+                "diff-tree",
+                "--stdin",
+                "-r",
+                "--root",
+                "--raw",
+                "-z",
+                "--always",
+                "--no-renames",
+                "--no-abbrev",
+                "--no-relative",
+                "--ignore-submodules=none",
+            ])
+            .env("GIT_NO_LAZY_FETCH", "1")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(crate::git::cannot_run_git)?;
+        let (Some(mut stdin), Some(stdout)) = (child.stdin.take(), child.stdout.take()) else {
+            return Err(Error::internal("git diff-tree has no pipes"));
+        };
+        let lines: Vec<u8> = steps
+            .iter()
+            .flat_map(|s| {
+                match s.base {
+                    Some(b) => format!("{} {b}\n", s.commit),
+                    None => format!("{}\n", s.commit),
+                }
+                .into_bytes()
+            })
+            .collect();
+        let writer = std::thread::spawn(move || {
+            // A git that stopped reading has failed; the reader reports it.
+            let _ = stdin.write_all(&lines);
+        });
+        let expected: Vec<Oid> = steps.iter().map(|s| s.commit).collect();
+        let (tx, rx) = sync_channel(FEED_AHEAD);
+        let reader = std::thread::spawn(move || {
+            let mut input = BufReader::with_capacity(1 << 16, stdout);
+            let mut parser = Parser::new(format);
+            for commit in expected {
+                let item = parser.next_commit(&mut input, commit);
+                let failed = item.is_err();
+                if tx.send(item).is_err() || failed {
+                    return;
+                }
+            }
+        });
+        Ok(DiffFeed {
+            planned: steps.iter().map(|s| s.commit).collect(),
+            steps: steps.into(),
+            items: Some(rx),
+            child,
+            threads: vec![writer, reader],
+            broken: false,
+        })
+    }
+
+    /// The planned base of `commit` and the changes from it, when `commit` is planned
+    /// and not passed yet (the steps before it, never asked, are dropped); `None`
+    /// otherwise, or once git has failed.
+    pub fn take(&mut self, commit: Oid) -> Option<(Option<Oid>, Vec<TreeChange>)> {
+        if self.broken || !self.planned.contains(&commit) {
+            return None;
+        }
+        let items = self.items.as_ref()?;
+        while let Some(step) = self.steps.pop_front() {
+            self.planned.remove(&step.commit);
+            match items.recv() {
+                Ok(Ok((c, changes))) if c == step.commit => {
+                    if c == commit {
+                        return Some((step.base, changes));
+                    }
+                }
+                _ => {
+                    self.broken = true;
+                    return None;
+                }
+            }
+        }
+        None
+    }
+}
+
+impl Drop for DiffFeed {
+    fn drop(&mut self) {
+        // Unblocks a reader waiting to send, then ends git: the threads see their
+        // pipes close and return.
+        self.items.take();
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        for t in self.threads.drain(..) {
+            let _ = t.join();
+        }
+    }
+}
+
+/// Reads `diff-tree --stdin -r --raw -z --always` output: per input line the commit
+/// id, then `:<old mode> <new mode> <old id> <new id> <status>` and the path per
+/// change, each token ending in NUL.
+struct Parser {
+    format: ObjectFormat,
+    /// A token read past the end of the previous commit's changes (its header).
+    pending: Option<Vec<u8>>,
+}
+
+impl Parser {
+    fn new(format: ObjectFormat) -> Self {
+        Parser {
+            format,
+            pending: None,
+        }
+    }
+
+    fn token(&mut self, input: &mut impl BufRead) -> std::result::Result<Option<Vec<u8>>, String> {
+        if let Some(t) = self.pending.take() {
+            return Ok(Some(t));
+        }
+        let mut token = Vec::new();
+        input
+            .by_ref()
+            .take(TOKEN_MAX as u64 + 1)
+            .read_until(0, &mut token)
+            .map_err(|e| format!("cannot read git diff-tree: {e}"))?;
+        match token.pop() {
+            None => Ok(None),
+            Some(0) => Ok(Some(token)),
+            Some(_) => Err("git diff-tree: a token is cut or too long".into()),
+        }
+    }
+
+    /// The changes of `commit`, which must be the next header.
+    fn next_commit(&mut self, input: &mut impl BufRead, commit: Oid) -> FeedItem {
+        let header = self
+            .token(input)?
+            .ok_or_else(|| format!("git diff-tree stopped before {commit}"))?;
+        if std::str::from_utf8(&header)
+            .ok()
+            .and_then(|h| parse_id(h, self.format))
+            != Some(commit)
+        {
+            return Err(format!("git diff-tree: expected {commit}"));
+        }
+        let mut changes = Vec::new();
+        while let Some(token) = self.token(input)? {
+            let Some(meta) = token.strip_prefix(b":") else {
+                self.pending = Some(token);
+                break;
+            };
+            let new = self.record(meta)?;
+            let path = self
+                .token(input)?
+                .filter(|p| !p.is_empty())
+                .ok_or("git diff-tree: a change without its path")?;
+            changes.push((path, new));
+        }
+        Ok((commit, changes))
+    }
+
+    /// The new side of one raw record: `None` for a deletion.
+    fn record(&self, meta: &[u8]) -> std::result::Result<Option<(u32, Oid)>, String> {
+        let bad = || {
+            format!(
+                "git diff-tree: unexpected record {}",
+                String::from_utf8_lossy(meta)
+            )
+        };
+        let text = std::str::from_utf8(meta).map_err(|_| bad())?;
+        let fields: Vec<&str> = text.split(' ').collect();
+        let [_, new_mode, _, new_id, status] = fields[..] else {
+            return Err(bad());
+        };
+        if status == "D" {
+            return Ok(None);
+        }
+        if !matches!(status, "A" | "M" | "T") {
+            return Err(bad());
+        }
+        let mode = u32::from_str_radix(new_mode, 8).map_err(|_| bad())?;
+        let id = parse_id(new_id, self.format).ok_or_else(bad)?;
+        Ok(Some((mode, id)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn id(n: u8) -> Oid {
+        Oid::from_bytes(&[n; 20]).unwrap()
+    }
+
+    #[test]
+    fn plan_takes_a_recent_parent_else_the_commit_before() {
+        let (a, b, c, d, e) = (id(1), id(2), id(3), id(4), id(5));
+        let steps = plan(
+            &[
+                (a, vec![id(9)]),
+                (b, vec![a]),
+                (c, vec![id(8)]),
+                (d, vec![id(7), b]),
+                (e, vec![]),
+            ],
+            4,
+        );
+        let bases: Vec<_> = steps.iter().map(|s| s.base).collect();
+        assert_eq!(bases, vec![Some(id(9)), Some(a), Some(b), Some(b), Some(d)]);
+        assert_eq!(plan(&[(a, vec![])], 4)[0].base, None);
+    }
+
+    #[test]
+    fn modes_git_would_rewrite_are_found() {
+        let entry = |mode: &str, name: &str| {
+            let mut e = format!("{mode} {name}\0").into_bytes();
+            e.extend_from_slice(&[7u8; 20]);
+            e
+        };
+        let good: Vec<u8> = [
+            entry("100644", "a"),
+            entry("40000", "d"),
+            entry("120000", "l"),
+        ]
+        .concat();
+        assert!(modes_are_canonical(&good, 20));
+        for bad in ["100664", "040000", "100640", "644"] {
+            let tree = [entry("100644", "a"), entry(bad, "b")].concat();
+            assert!(!modes_are_canonical(&tree, 20), "{bad}");
+        }
+        assert!(
+            !modes_are_canonical(&good[..good.len() - 1], 20),
+            "cut short"
+        );
+    }
+
+    #[test]
+    fn the_store_reader_hashes_blobs_and_refuses_a_cut_stream() {
+        let blob = b"hello\n";
+        let mut stream = format!("{} blob {}\n", id(1), blob.len()).into_bytes();
+        stream.extend_from_slice(blob);
+        stream.push(b'\n');
+        let tree = [b"100664 x\0".as_slice(), &[3u8; 20]].concat();
+        stream.extend_from_slice(format!("{} tree {}\n", id(2), tree.len()).as_bytes());
+        stream.extend_from_slice(&tree);
+        stream.push(b'\n');
+        let found = read_store(&stream[..], ObjectFormat::Sha1).unwrap();
+        assert_eq!(found.blobs.len(), 1);
+        assert_eq!(found.blobs[0].1, <[u8; 32]>::from(Sha256::digest(blob)));
+        assert!(found.raw_modes);
+        assert!(read_store(&stream[..stream.len() - 3], ObjectFormat::Sha1).is_err());
+        let long = format!("{} blob 2\nabc\n", id(1));
+        assert!(read_store(long.as_bytes(), ObjectFormat::Sha1).is_err());
+    }
+
+    #[test]
+    fn the_diff_parser_reads_changes_and_refuses_the_wrong_commit() {
+        let (a, b) = (id(1), id(2));
+        let zero = "0".repeat(40);
+        let out =
+            format!("{a}\0:100644 100755 {b} {b} M\0x y\0:100644 000000 {b} {zero} D\0gone\0{b}\0");
+        let mut input = out.as_bytes();
+        let mut p = Parser::new(ObjectFormat::Sha1);
+        let (c, changes) = p.next_commit(&mut input, a).unwrap();
+        assert_eq!(c, a);
+        assert_eq!(
+            changes,
+            vec![
+                (b"x y".to_vec(), Some((0o100755, b))),
+                (b"gone".to_vec(), None)
+            ]
+        );
+        let (c, changes) = p.next_commit(&mut input, b).unwrap();
+        assert_eq!((c, changes.len()), (b, 0));
+        let mut p = Parser::new(ObjectFormat::Sha1);
+        assert!(p.next_commit(&mut out.as_bytes(), b).is_err());
+        let renamed = format!("{a}\0:100644 100644 {b} {b} R100\0x\0y\0");
+        assert!(Parser::new(ObjectFormat::Sha1)
+            .next_commit(&mut renamed.as_bytes(), a)
+            .is_err());
+    }
+}

@@ -1,0 +1,229 @@
+//! Runs over long histories (`history`): a backfill or full verify of at least
+//! `history::FEED_MIN_COMMITS` commits reads the store through git (blobs hashed in
+//! pack order, changes from `git diff-tree --stdin`) and must seal exactly what the
+//! commit-by-commit path computes, for every shape a tree change can take.
+
+use std::fmt::Write as _;
+
+use crate::harness::{run_with_stdin, Sandbox, TestRepo};
+
+/// Enough commits for a run to read the store whole (`FEED_MIN_COMMITS` is 2,000).
+const LONG: usize = 2_100;
+/// Commits of the first-parent line at which the check splits the history, so that
+/// each part is verified commit by commit (under `FEED_MIN_COMMITS`).
+const SPLIT: usize = 1_000;
+
+/// A fast-import stream for `main`: a root holding every kind of entry (an executable,
+/// a symlink, a gitlink, a name with a space, one with a newline, one that is not
+/// UTF-8), then `LONG` commits that change files, flip modes, turn a file into a
+/// directory and back, move the symlink and the gitlink, delete and re-add; a branch
+/// forked near the start merged back much later, and a second root merged in.
+fn long_history(hex_len: usize) -> String {
+    let mut s = String::new();
+    let gitlink = |n: usize| format!("{n:0>width$x}", width = hex_len);
+    let mut when = 1_700_000_000u64;
+    let mut commit = |s: &mut String, branch: &str, mark: usize, body: &str, extra: &str| {
+        when += 60;
+        write!(
+            s,
+            "commit refs/heads/{branch}\nmark :{mark}\ncommitter H <h@example.com> {when} +0000\ndata 2\nc\n{extra}{body}\n"
+        )
+        .unwrap();
+    };
+    let root = format!(
+        "M 100644 inline a.txt\ndata 2\na\n\
+         M 100644 inline dir/deep/b.txt\ndata 2\nb\n\
+         M 100755 inline run.sh\ndata 10\n#!/bin/sh\n\n\
+         M 120000 inline link\ndata 5\na.txt\
+         \nM 160000 {} sub\n\
+         M 100644 inline \"sp ace.txt\"\ndata 1\ns\n\
+         M 100644 inline \"nl\\nname\"\ndata 1\nn\n\
+         M 100644 inline \"bin\\377\\376\"\ndata 1\nx\n",
+        gitlink(1)
+    );
+    commit(&mut s, "main", 1, &root, "");
+    for i in 2..=LONG {
+        let body = match i {
+            200 => "M 100755 inline dir/deep/b.txt\ndata 2\nb\n".to_string(),
+            300 => "M 100644 inline dir/deep/b.txt\ndata 2\nb\n".to_string(),
+            500 => "D a.txt\nM 100644 inline a.txt/inner\ndata 6\ninner\n".to_string(),
+            900 => "D a.txt\nM 100644 inline a.txt\ndata 5\nback\n".to_string(),
+            700 => "M 120000 inline link\ndata 7\nrun.sh\n".to_string(),
+            800 => format!("M 160000 {} sub\n", gitlink(2)),
+            1_100 => "D dir\n".to_string(),
+            1_200 => "M 100644 inline dir/deep/b.txt\ndata 5\nagain\n".to_string(),
+            1_300 => "D link\nM 100644 inline link\ndata 8\nnot one\n".to_string(),
+            _ => format!(
+                "M 100644 inline f{}/g{}.txt\ndata {}\n{}\n",
+                i % 7,
+                i % 13,
+                format!("{i}").len() + 1,
+                i
+            ),
+        };
+        let extra = match i {
+            1_500 => "merge :20030\n",
+            1_800 => "merge :30005\n",
+            _ => "",
+        };
+        commit(&mut s, "main", i, &body, extra);
+        if i == 50 {
+            // The side branch forks here and is written now; main goes on.
+            for j in 0..30 {
+                let from = if j == 0 {
+                    "from :50\n".to_string()
+                } else {
+                    String::new()
+                };
+                let body = format!("M 100644 inline side/s{j}.txt\ndata 2\n{}\n", j % 10);
+                commit(&mut s, "side", 20_000 + j + 1, &body, &from);
+            }
+            for j in 0..5 {
+                let body = format!("M 100644 inline other/o{j}.txt\ndata 2\n{j}\n");
+                commit(&mut s, "other", 30_000 + j + 1, &body, "");
+            }
+        }
+    }
+    s
+}
+
+/// Backfills a long history through the store-wide path, then checks every commit's
+/// seal commit by commit (two `verify --no-cache` runs, each under
+/// `FEED_MIN_COMMITS`, which recompute each manifest with libgit2) and a few against
+/// the README's recipe.
+fn backfill_matches_commit_by_commit(repo: &TestRepo<'_>, hex_len: usize) {
+    repo.fast_import(&long_history(hex_len));
+    let trace = repo.path.join("../trace.json");
+    let mut cmd = repo.cmd(crate::harness::SEAL, &["seal", "--missing"]);
+    cmd.env("GIT_TRACE2_EVENT", &trace);
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let events = std::fs::read_to_string(&trace).unwrap_or_default();
+    assert!(
+        events.contains(r#""diff-tree","--stdin""#)
+            && events.contains(r#""cat-file","--batch-all-objects""#),
+        "a run this long reads through git"
+    );
+    let all: usize = repo
+        .git_out(&["rev-list", "--count", "main"])
+        .parse()
+        .unwrap();
+    assert!(all >= LONG + 35, "{all}");
+    assert_eq!(
+        repo.git_out(&["notes", "--ref", "seal", "list"])
+            .lines()
+            .count(),
+        all
+    );
+
+    let split = repo.rev(&format!("main~{}", LONG - SPLIT));
+    repo.seal(&["verify", "--no-cache", "--all", &split]).ok();
+    let rest = format!("{split}..main");
+    let after: usize = repo
+        .git_out(&["rev-list", "--count", &rest])
+        .parse()
+        .unwrap();
+    assert!(
+        after < 2_000 && all - after < 2_000,
+        "each part is checked commit by commit"
+    );
+    repo.seal(&["verify", "--no-cache", &rest]).ok();
+    // And the whole history, itself through git, agrees.
+    repo.seal(&["verify", "--no-cache", "--all"]).ok();
+
+    for rev in ["main", "main~1500", "main~600^2", "main~300^2"] {
+        let recipe = repo
+            .cmd(
+                format!("{}/scripts/manifest-digest.sh", env!("CARGO_MANIFEST_DIR")),
+                &[rev],
+            )
+            .output()
+            .unwrap();
+        let seal: serde_json::Value =
+            serde_json::from_str(&repo.seal(&["show", "--json", rev]).ok().stdout()).unwrap();
+        assert_eq!(
+            seal["manifest"]["digest"],
+            String::from_utf8_lossy(&recipe.stdout).trim(),
+            "{rev}"
+        );
+    }
+}
+
+#[test]
+fn a_long_backfill_read_through_git_seals_what_commit_by_commit_computes() {
+    let sb = Sandbox::new();
+    let repo = sb.init("long", &[]);
+    backfill_matches_commit_by_commit(&repo, 40);
+}
+
+#[test]
+fn a_long_backfill_in_a_sha256_repository_seals_what_commit_by_commit_computes() {
+    let sb = Sandbox::new();
+    let repo = sb.init("long256", &["--object-format=sha256"]);
+    backfill_matches_commit_by_commit(&repo, 64);
+}
+
+/// git shows `100664` as `100644`; the manifest keeps the mode as stored. A store
+/// holding such a tree is computed commit by commit, so the seals keep it.
+#[test]
+fn a_store_with_modes_git_rewrites_keeps_them_in_a_long_backfill() {
+    let sb = Sandbox::new();
+    let repo = sb.init("modes", &[]);
+    let blob = repo.blob(b"old mode\n");
+    let mut tree = b"100664 old.txt\0".to_vec();
+    tree.extend((0..20).map(|i| u8::from_str_radix(&blob[2 * i..2 * i + 2], 16).unwrap()));
+    let tree_id = run_with_stdin(
+        repo.cmd(
+            "git",
+            &["hash-object", "-t", "tree", "--literally", "-w", "--stdin"],
+        ),
+        &tree,
+    )
+    .ok()
+    .stdout()
+    .trim()
+    .to_string();
+    let root = repo.git_out(&["commit-tree", &tree_id, "-m", "root"]);
+    let mut stream = String::new();
+    for i in 0..LONG {
+        let from = if i == 0 {
+            format!("from {root}\n")
+        } else {
+            String::new()
+        };
+        write!(
+            stream,
+            "commit refs/heads/main\ncommitter H <h@example.com> {} +0000\ndata 2\nc\n{from}M 100644 inline n{}.txt\ndata 2\n{}\n\n",
+            1_700_000_000 + i,
+            i % 50,
+            i % 10
+        )
+        .unwrap();
+    }
+    repo.fast_import(&stream);
+    let manifest: serde_json::Value = serde_json::from_str(
+        &repo
+            .seal(&["manifest", &root, "--format", "json"])
+            .ok()
+            .stdout(),
+    )
+    .unwrap();
+    assert_eq!(manifest["entries"][0]["mode"], "100664", "{manifest}");
+    repo.seal(&["seal", "--missing"]).ok();
+    for rev in [root.as_str(), "main~1000", "main"] {
+        let stated: serde_json::Value =
+            serde_json::from_str(&repo.seal(&["show", "--json", rev]).ok().stdout()).unwrap();
+        let single: serde_json::Value = serde_json::from_str(
+            &repo
+                .seal(&["manifest", rev, "--format", "json"])
+                .ok()
+                .stdout(),
+        )
+        .unwrap();
+        assert_eq!(stated["manifest"]["digest"], single["digest"], "{rev}");
+    }
+}
