@@ -302,12 +302,43 @@ impl<'r> Manifests<'r> {
             }
         };
         let changes = self.builder.changes_from(diff)?;
-        let known = Known {
-            manifest: Rc::new(Manifest::derive(&base.manifest, changes).into_whole()),
-            root: None,
-        };
-        let manifest = Rc::clone(&known.manifest);
-        self.remember(tree, known);
+        let first = Rc::new(Manifest::derive(&base.manifest, changes).into_whole());
+        // The planned commits right after this one that derive from it, in a chain,
+        // derived now too, so that their digests (a SHA-256 pass over each whole
+        // manifest, most of a long run's own work) are taken on every core at once.
+        let mut batch = vec![(tree, first)];
+        let mut last = commit.id();
+        while batch.len() < KEEP_IN_MEMORY {
+            let Some(feed) = self.feed.as_mut() else {
+                break;
+            };
+            let Some(next) = feed.next_step().filter(|s| s.base == Some(last)) else {
+                break;
+            };
+            let Some((_, diff)) = feed.take(next.commit) else {
+                break;
+            };
+            let next_tree = self.repo.git.find_commit(next.commit)?.tree_id();
+            let changes = self.builder.changes_from(diff)?;
+            let Some((_, previous)) = batch.last() else {
+                break;
+            };
+            let derived = Rc::new(Manifest::derive(previous, changes).into_whole());
+            batch.push((next_tree, derived));
+            last = next.commit;
+        }
+        let manifests: Vec<&Manifest> = batch.iter().map(|(_, m)| &**m).collect();
+        Manifest::compute_digests(&manifests);
+        let manifest = Rc::clone(&batch[0].1);
+        for (tree, manifest) in batch {
+            self.remember(
+                tree,
+                Known {
+                    manifest,
+                    root: None,
+                },
+            );
+        }
         Ok(Some(manifest))
     }
 

@@ -361,6 +361,11 @@ impl DiffFeed {
         })
     }
 
+    /// The next planned step, unless git has failed.
+    pub fn next_step(&self) -> Option<Step> {
+        self.steps.front().copied().filter(|_| !self.broken)
+    }
+
     /// The planned base of `commit` and the changes from it, when `commit` is planned
     /// and not passed yet (the steps before it, never asked, are dropped); `None`
     /// otherwise, or once git has failed.

@@ -39,6 +39,13 @@ use crate::git::{Expect, Repo};
 
 pub use tree::{Shape, ShapeProblem, FANOUT_LIMIT};
 
+/// Appends of at least this many documents write their objects as one pack instead
+/// of a loose file each (creating files was a sixth of a long backfill).
+pub const PACK_WRITE_MIN: usize = 64;
+/// The in-memory object backend of a packed append comes before every other, so
+/// that the append's writes go to it.
+const MEMPACK_PRIORITY: i32 = 1_000;
+
 /// Age past which a ref lock file found while holding the writers' lock is stale.
 pub const STALE_REF_LOCK: Duration = Duration::from_secs(2);
 
@@ -256,7 +263,51 @@ impl<'r> Ledger<'r> {
         who: &Signature<'_>,
         message: &str,
     ) -> Result<Appended> {
-        let git = &self.repo.git;
+        if notes.len() + files.len() < PACK_WRITE_MIN {
+            return self.append_through(self.repo, None, notes, files, only_new, who, message);
+        }
+        // A second handle whose writes go to memory: its objects reach the disk as one
+        // pack (through this handle's object database) before the ref moves.
+        let staging = self.repo.reopen()?;
+        let odb = staging.git.odb()?;
+        let mempack = odb.add_new_mempack_backend(MEMPACK_PRIORITY)?;
+        let to_pack = || -> Result<()> {
+            let mut pack = git2::Buf::new();
+            mempack.dump(&staging.git, &mut pack)?;
+            mempack.reset()?;
+            let target = self.repo.git.odb()?;
+            let mut writer = target.packwriter()?;
+            std::io::Write::write_all(&mut writer, &pack).map_err(|e| {
+                Error::environment("cannot write the ledger's objects as a pack").with_source(e)
+            })?;
+            writer.commit()?;
+            Ok(())
+        };
+        self.append_through(
+            &staging,
+            Some(&to_pack),
+            notes,
+            files,
+            only_new,
+            who,
+            message,
+        )
+    }
+
+    /// [`Ledger::append_with_files`], building its objects through `writer`'s handle,
+    /// and calling `publish` (when given) once they are built, before the ref moves.
+    #[allow(clippy::too_many_arguments)]
+    fn append_through(
+        &self,
+        writer: &Repo,
+        publish: Option<&dyn Fn() -> Result<()>>,
+        notes: &[(Oid, Vec<u8>)],
+        files: &[(String, Vec<u8>)],
+        only_new: bool,
+        who: &Signature<'_>,
+        message: &str,
+    ) -> Result<Appended> {
+        let git = &writer.git;
         let mut out = Appended::default();
         let (tip, attempts) = self.update(message, |view| {
             out = Appended::default();
@@ -305,21 +356,18 @@ impl<'r> Ledger<'r> {
                 return Ok(None);
             }
             let base = view.tree.as_ref().map(|t| t.id());
-            let root = tree::write(self.repo, self.shape, base, &new_notes, &new_files)?;
+            let root = tree::write(writer, self.shape, base, &new_notes, &new_files)?;
             let parents = match view.tip {
                 Some(t) => vec![git.find_commit(t)?],
                 None => vec![],
             };
             let parent_refs: Vec<_> = parents.iter().collect();
             let tree = git.find_tree(root)?;
-            Ok(Some(git.commit(
-                None,
-                who,
-                who,
-                message,
-                &tree,
-                &parent_refs,
-            )?))
+            let commit = git.commit(None, who, who, message, &tree, &parent_refs)?;
+            if let Some(publish) = publish {
+                publish()?;
+            }
+            Ok(Some(commit))
         })?;
         out.tip = tip;
         out.attempts = attempts;

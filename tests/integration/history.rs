@@ -227,3 +227,47 @@ fn a_store_with_modes_git_rewrites_keeps_them_in_a_long_backfill() {
         assert_eq!(stated["manifest"]["digest"], single["digest"], "{rev}");
     }
 }
+
+/// A batch of seals reaches the disk as one pack written before the ledger moves,
+/// not a loose file per seal, and git reads it like any other.
+#[test]
+fn a_large_append_lands_as_one_pack_git_reads() {
+    let sb = Sandbox::new();
+    let repo = sb.init("packed", &[]);
+    let mut stream = String::new();
+    for i in 0..100 {
+        write!(
+            stream,
+            "commit refs/heads/main\ncommitter H <h@example.com> {} +0000\ndata 2\nc\nM 100644 inline f{}.txt\ndata 2\n{}\n\n",
+            1_700_000_000 + i,
+            i % 10,
+            i % 7
+        )
+        .unwrap();
+    }
+    repo.fast_import(&stream);
+    let count = |key: &str| -> usize {
+        repo.git_out(&["count-objects", "-v"])
+            .lines()
+            .find_map(|l| l.strip_prefix(key)?.trim().parse().ok())
+            .unwrap()
+    };
+    let (loose, packs) = (count("count:"), count("packs:"));
+    repo.seal(&["seal", "--missing"]).ok();
+    assert_eq!(count("count:"), loose, "no loose object per seal");
+    assert_eq!(count("packs:"), packs + 1, "one pack for the append");
+    repo.git(&["fsck", "--strict", "--no-dangling"]).ok();
+    assert_eq!(
+        repo.git_out(&["notes", "--ref", "seal", "list"])
+            .lines()
+            .count(),
+        100
+    );
+    assert!(repo.note("HEAD~42").unwrap().contains("kind: commit"));
+    repo.seal(&["verify", "--all", "--no-cache"]).ok();
+    // A hook's single seal stays a loose object.
+    repo.install();
+    repo.commit_file("one.txt", "one\n", "one");
+    assert_eq!(count("packs:"), packs + 1);
+    repo.seal(&["verify", "HEAD"]).ok();
+}
