@@ -108,6 +108,11 @@ fn backfill_matches_commit_by_commit(repo: &TestRepo<'_>, hex_len: usize) {
             && events.contains(r#""cat-file","--batch-all-objects""#),
         "a run this long reads through git"
     );
+    assert!(
+        events.contains(r#""core.deltaBaseCacheLimit=32m""#)
+            && events.contains(r#""core.packedGitLimit=64m""#),
+        "with git's memory bounded"
+    );
     let all: usize = repo
         .git_out(&["rev-list", "--count", "main"])
         .parse()
