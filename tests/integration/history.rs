@@ -276,3 +276,91 @@ fn a_large_append_lands_as_one_pack_git_reads() {
     assert_eq!(count("packs:"), packs + 1);
     repo.seal(&["verify", "HEAD"]).ok();
 }
+
+/// A seal whose own digest holds but whose manifest lies: what a pusher with a
+/// tampered git-seal would bring. Its `parent_seals` links stay valid, so only the
+/// manifest, recomputed from the pushed objects, can tell.
+fn forge_manifest(repo: &TestRepo<'_>, rev: &str) {
+    use sha2::{Digest, Sha256};
+    repo.tamper_seal(rev, |seal| {
+        let mut v: serde_json::Value = serde_norway::from_str(&seal).unwrap();
+        v["manifest"]["digest"] = format!("sha256:{}", "ab".repeat(32)).into();
+        let mut body = v.clone();
+        body.as_object_mut().unwrap().remove("digest");
+        let canonical = serde_json::to_string(&body).unwrap();
+        v["digest"] = format!("sha256:{}", hex::encode(Sha256::digest(canonical))).into();
+        serde_norway::to_string(&v).unwrap()
+    });
+    let forged = repo.note(rev).unwrap();
+    let recomputed = run_with_stdin(
+        repo.cmd(
+            "python3",
+            &[&format!(
+                "{}/scripts/seal-digest.py",
+                env!("CARGO_MANIFEST_DIR")
+            )],
+        ),
+        forged.as_bytes(),
+    );
+    assert_eq!(
+        recomputed.code(),
+        0,
+        "the forged seal's own digest holds: {}",
+        recomputed.stdout()
+    );
+}
+
+/// A gated server taking a whole long history (its pre-receive reads the quarantined
+/// push through git) accepts it sealed, and refuses it when one seal in the middle
+/// states a manifest the pushed tree does not hash to.
+#[test]
+fn a_gate_taking_a_long_history_refuses_one_lying_manifest_in_it() {
+    let sb = Sandbox::new();
+    let honest = sb.bare("honest.git");
+    honest.seal(&["install", "--server"]).ok();
+    let server = sb.bare("server.git");
+    server.seal(&["install", "--server"]).ok();
+    let repo = sb.init("pusher", &[]);
+    repo.fast_import(&long_history(40));
+    repo.seal(&["seal", "--missing"]).ok();
+    let url = |s: &TestRepo<'_>| s.path.to_str().unwrap().to_string();
+
+    repo.git(&[
+        "push",
+        "--no-verify",
+        "-q",
+        &url(&honest),
+        "refs/notes/seal",
+    ])
+    .ok();
+    repo.git(&["push", "--no-verify", "-q", &url(&honest), "main"])
+        .ok();
+    assert_eq!(honest.rev("main"), repo.rev("main"));
+
+    let liar = repo.rev("main~700");
+    forge_manifest(&repo, &liar);
+    repo.seal(&["verify", &liar]).fails_with(1);
+    repo.git(&[
+        "push",
+        "--no-verify",
+        "-q",
+        &url(&server),
+        "refs/notes/seal",
+    ])
+    .ok();
+    let trace = sb.path().join("gate-trace.json");
+    let mut push = repo.cmd("git", &["push", "--no-verify", &url(&server), "main"]);
+    push.env("GIT_TRACE2_EVENT", &trace);
+    let r = crate::harness::Run {
+        out: push.output().unwrap(),
+    }
+    .fails_with(1);
+    let events = std::fs::read_to_string(&trace).unwrap();
+    assert!(
+        events.contains(r#""diff-tree","--stdin""#),
+        "the gate read the quarantined push through git"
+    );
+    r.stderr_has("push refused");
+    r.stderr_has(format!("{} c: manifest mismatch", &liar[..7]));
+    assert!(server.git(&["rev-parse", "--verify", "-q", "main"]).code() != 0);
+}
