@@ -46,6 +46,16 @@ pub const PACK_WRITE_MIN: usize = 64;
 /// that the append's writes go to it.
 const MEMPACK_PRIORITY: i32 = 1_000;
 
+/// What one append writes.
+#[derive(Clone, Copy)]
+struct Batch<'a> {
+    notes: &'a [(Oid, Vec<u8>)],
+    files: &'a [(String, Vec<u8>)],
+    only_new: bool,
+    who: &'a Signature<'a>,
+    message: &'a str,
+}
+
 /// Age past which a ref lock file found while holding the writers' lock is stale.
 pub const STALE_REF_LOCK: Duration = Duration::from_secs(2);
 
@@ -263,8 +273,15 @@ impl<'r> Ledger<'r> {
         who: &Signature<'_>,
         message: &str,
     ) -> Result<Appended> {
+        let batch = Batch {
+            notes,
+            files,
+            only_new,
+            who,
+            message,
+        };
         if notes.len() + files.len() < PACK_WRITE_MIN {
-            return self.append_through(self.repo, None, notes, files, only_new, who, message);
+            return self.append_through(self.repo, None, &batch);
         }
         // A second handle whose writes go to memory: its objects reach the disk as one
         // pack (through this handle's object database) before the ref moves.
@@ -283,30 +300,24 @@ impl<'r> Ledger<'r> {
             writer.commit()?;
             Ok(())
         };
-        self.append_through(
-            &staging,
-            Some(&to_pack),
+        self.append_through(&staging, Some(&to_pack), &batch)
+    }
+
+    /// [`Ledger::append_with_files`], building its objects through `writer`'s handle,
+    /// and calling `publish` (when given) once they are built, before the ref moves.
+    fn append_through(
+        &self,
+        writer: &Repo,
+        publish: Option<&dyn Fn() -> Result<()>>,
+        batch: &Batch<'_>,
+    ) -> Result<Appended> {
+        let Batch {
             notes,
             files,
             only_new,
             who,
             message,
-        )
-    }
-
-    /// [`Ledger::append_with_files`], building its objects through `writer`'s handle,
-    /// and calling `publish` (when given) once they are built, before the ref moves.
-    #[allow(clippy::too_many_arguments)]
-    fn append_through(
-        &self,
-        writer: &Repo,
-        publish: Option<&dyn Fn() -> Result<()>>,
-        notes: &[(Oid, Vec<u8>)],
-        files: &[(String, Vec<u8>)],
-        only_new: bool,
-        who: &Signature<'_>,
-        message: &str,
-    ) -> Result<Appended> {
+        } = *batch;
         let git = &writer.git;
         let mut out = Appended::default();
         let (tip, attempts) = self.update(message, |view| {

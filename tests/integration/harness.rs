@@ -223,6 +223,26 @@ impl TestRepo<'_> {
         self.git(&["checkout", "-q", "-f", "main"]).ok();
     }
 
+    /// The manifest digest of `rev` by the README's recipe (`scripts/manifest-digest.sh`:
+    /// git and sha256sum alone, independent of git-seal).
+    pub fn recipe_digest(&self, rev: &str) -> String {
+        let script = format!("{}/scripts/manifest-digest.sh", env!("CARGO_MANIFEST_DIR"));
+        let out = self.cmd(script, &[rev]).output().expect("run the recipe");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+
+    /// The manifest digest `rev`'s seal states (`git seal show --json`).
+    pub fn sealed_manifest_digest(&self, rev: &str) -> String {
+        let seal: serde_json::Value =
+            serde_json::from_str(&self.seal(&["show", "--json", rev]).ok().stdout()).unwrap();
+        seal["manifest"]["digest"].as_str().unwrap().to_string()
+    }
+
     /// Trimmed stdout of a successful git command.
     pub fn git_out(&self, args: &[&str]) -> String {
         self.git(args).ok().stdout().trim_end().to_string()

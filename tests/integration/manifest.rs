@@ -343,15 +343,9 @@ fn a_backfill_remembers_digests_in_one_pack_and_a_damaged_pack_is_a_miss() {
     assert_eq!(loose_count, 0, "no file per commit");
     // Derived whole from each parent, every commit's digest is the recipe's.
     for rev in ["HEAD", "HEAD~5", "HEAD~11"] {
-        let recipe = repo
-            .cmd(format!("{ROOT}/scripts/manifest-digest.sh"), &[rev])
-            .output()
-            .unwrap();
-        let seal: serde_json::Value =
-            serde_json::from_str(&repo.seal(&["show", "--json", rev]).ok().stdout()).unwrap();
         assert_eq!(
-            seal["manifest"]["digest"],
-            String::from_utf8_lossy(&recipe.stdout).trim(),
+            repo.sealed_manifest_digest(rev),
+            repo.recipe_digest(rev),
             "{rev}"
         );
     }
