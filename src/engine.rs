@@ -1,8 +1,10 @@
 //! The sealing engine: turns commits into seals and appends them to the ledger.
 //!
 //! Invariants:
-//! - Commits are sealed parents first, in one ledger append per call, so a batch's
-//!   `parent_seals` can name seals written in the same batch.
+//! - Commits are sealed parents first, in one ledger append per call (per
+//!   [`APPEND_CHUNK`] seals in a longer run, so that its memory stays bounded), so a
+//!   batch's `parent_seals` can name seals written in the same batch or a chunk
+//!   before it.
 //! - A commit that already has a seal keeps it (seals are write-once); only `force`
 //!   replaces one, and only one that does not verify (a valid seal is refused: its
 //!   children's chains name it); the replaced seal stays at `alternates/`.
@@ -35,6 +37,11 @@ pub struct Sealed {
     pub unsigned: Option<crate::signing::SignError>,
 }
 
+/// Seals a long run appends per ledger commit: what it holds before writing (the
+/// seals, and the objects of one append) stays bounded whatever the history's
+/// length, and a run stopped midway keeps the chunks it appended.
+pub const APPEND_CHUNK: usize = 4_096;
+
 /// Options of one sealing run.
 pub struct SealRun<'a> {
     pub force: bool,
@@ -62,6 +69,7 @@ pub fn seal_commits(
     let ledger = Ledger::new(repo, cfg);
     let view = ledger.view()?;
     let (name, email) = repo.identity()?;
+    let who = (name.clone(), email.clone());
     let mut manifests = Manifests::new(repo, CacheMode::unless_dry_run(run.dry_run))
         .vouched_by(|commit| stated_manifest(&view, commit))
         .reading_checkout();
@@ -82,6 +90,9 @@ pub fn seal_commits(
         refuse_valid(repo, &ledger, commits)?;
     }
     let mut foreign = BTreeSet::new();
+    // A set: a backfill writes tens of thousands, and a list's `contains` made the
+    // partition at the end quadratic (a tenth of curl's backfill).
+    let mut written = BTreeSet::new();
     for &oid in commits {
         if !run.force && view.note_oid(oid)?.is_some() {
             if !run.replace_foreign || names_itself(&view, oid)? {
@@ -126,32 +137,34 @@ pub fn seal_commits(
             .hint(format!("see them with: {}", crate::quote::git(&format!("log -1 --format='%an <%ae> / %cn <%ce>' {oid}")))));
         }
         notes.push((oid, yaml));
+        if notes.len() >= APPEND_CHUNK && !run.dry_run {
+            let chunk = std::mem::take(&mut notes);
+            append(
+                &ledger,
+                &who,
+                chunk,
+                &foreign,
+                run.force,
+                &mut sealed,
+                &mut written,
+            )?;
+        }
         if let Some(p) = run.progress {
             p();
         }
     }
-    if notes.is_empty() || run.dry_run {
+    if run.dry_run {
         return Ok(sealed);
     }
-    let who = Signature::now(&name, &email)?;
-    let message = match notes.len() {
-        1 => format!("seal {}", short(notes[0].0)),
-        n => format!("seal {n} commits"),
-    };
-    let (replacing, new): (Vec<_>, Vec<_>) = notes
-        .into_iter()
-        .partition(|(oid, _)| foreign.contains(oid));
-    // A set: a backfill writes tens of thousands, and a list's `contains` made the
-    // partition below quadratic (a tenth of curl's backfill).
-    let mut written = BTreeSet::new();
-    for (batch, only_new) in [(new, !run.force), (replacing, false)] {
-        if batch.is_empty() {
-            continue;
-        }
-        let appended = ledger.append(&batch, only_new, &who, &message)?;
-        sealed.attempts += appended.attempts;
-        written.extend(appended.written);
-    }
+    append(
+        &ledger,
+        &who,
+        notes,
+        &foreign,
+        run.force,
+        &mut sealed,
+        &mut written,
+    )?;
     // Commits someone else sealed while we raced count as already sealed.
     let (now, raced): (Vec<_>, Vec<_>) = sealed
         .written
@@ -160,6 +173,39 @@ pub fn seal_commits(
     sealed.written = now;
     sealed.already.extend(raced.into_iter().map(|(oid, _)| oid));
     Ok(sealed)
+}
+
+/// Appends `notes` (seals already in the ledger kept, those replacing a foreign note
+/// kept beside it at `alternates/`), recording what landed in `written`.
+fn append(
+    ledger: &Ledger<'_>,
+    who: &(String, String),
+    notes: Vec<(Oid, Vec<u8>)>,
+    foreign: &BTreeSet<Oid>,
+    force: bool,
+    sealed: &mut Sealed,
+    written: &mut BTreeSet<Oid>,
+) -> Result<()> {
+    if notes.is_empty() {
+        return Ok(());
+    }
+    let who = Signature::now(&who.0, &who.1)?;
+    let message = match notes.len() {
+        1 => format!("seal {}", short(notes[0].0)),
+        n => format!("seal {n} commits"),
+    };
+    let (replacing, new): (Vec<_>, Vec<_>) = notes
+        .into_iter()
+        .partition(|(oid, _)| foreign.contains(oid));
+    for (batch, only_new) in [(new, !force), (replacing, false)] {
+        if batch.is_empty() {
+            continue;
+        }
+        let appended = ledger.append(&batch, only_new, &who, &message)?;
+        sealed.attempts += appended.attempts;
+        written.extend(appended.written);
+    }
+    Ok(())
 }
 
 /// `--force` replaces only seals that do not verify: a valid seal is what its

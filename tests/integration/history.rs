@@ -356,3 +356,43 @@ fn a_gate_taking_a_long_history_refuses_one_lying_manifest_in_it() {
     r.stderr_has(format!("{} c: manifest mismatch", &liar[..7]));
     assert!(server.git(&["rev-parse", "--verify", "-q", "main"]).code() != 0);
 }
+
+/// A backfill longer than `engine::APPEND_CHUNK` (4,096) appends in chunks, so that
+/// what it holds before writing stays bounded: one ledger commit per chunk, every
+/// commit sealed once, the chains whole across chunks.
+#[test]
+fn a_backfill_past_one_chunk_appends_chunk_by_chunk() {
+    let sb = Sandbox::new();
+    let repo = sb.init("chunks", &[]);
+    let mut stream = String::new();
+    for i in 0..4_200 {
+        write!(
+            stream,
+            "commit refs/heads/main\ncommitter H <h@example.com> {} +0000\ndata 2\nc\nM 100644 inline f{}.txt\ndata 2\n{}\n\n",
+            1_700_000_000 + i,
+            i % 20,
+            i % 10
+        )
+        .unwrap();
+    }
+    repo.fast_import(&stream);
+    let out = repo.seal(&["seal", "--missing"]).ok();
+    out.stdout_has("sealed 4200 commit(s)");
+    assert_eq!(
+        repo.git_out(&["rev-list", "--count", "refs/notes/seal"]),
+        "2"
+    );
+    assert_eq!(
+        repo.git_out(&["notes", "--ref", "seal", "list"])
+            .lines()
+            .count(),
+        4_200
+    );
+    repo.seal(&["verify", "--all"]).ok();
+    let first_of_second_chunk = repo.rev("main~103");
+    let seal = repo.note(&first_of_second_chunk).unwrap();
+    assert!(
+        !seal.contains("- null"),
+        "its parent's seal, from the chunk before, is named"
+    );
+}
