@@ -40,7 +40,7 @@ pub struct Sealed {
 /// Seals a long run appends per ledger commit: what it holds before writing (the
 /// seals, and the objects of one append) stays bounded whatever the history's
 /// length, and a run stopped midway keeps the chunks it appended.
-pub const APPEND_CHUNK: usize = 8_192;
+pub const APPEND_CHUNK: usize = 16_384;
 
 /// Options of one sealing run.
 pub struct SealRun<'a> {

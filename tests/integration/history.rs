@@ -357,7 +357,7 @@ fn a_gate_taking_a_long_history_refuses_one_lying_manifest_in_it() {
     assert!(server.git(&["rev-parse", "--verify", "-q", "main"]).code() != 0);
 }
 
-/// A backfill longer than `engine::APPEND_CHUNK` (8,192) appends in chunks, so that
+/// A backfill longer than `engine::APPEND_CHUNK` (16,384) appends in chunks, so that
 /// what it holds before writing stays bounded: one ledger commit per chunk, every
 /// commit sealed once, the chains whole across chunks.
 #[test]
@@ -365,7 +365,7 @@ fn a_backfill_past_one_chunk_appends_chunk_by_chunk() {
     let sb = Sandbox::new();
     let repo = sb.init("chunks", &[]);
     let mut stream = String::new();
-    for i in 0..8_300 {
+    for i in 0..16_500 {
         write!(
             stream,
             "commit refs/heads/main\ncommitter H <h@example.com> {} +0000\ndata 2\nc\nM 100644 inline f{}.txt\ndata 2\n{}\n\n",
@@ -377,7 +377,7 @@ fn a_backfill_past_one_chunk_appends_chunk_by_chunk() {
     }
     repo.fast_import(&stream);
     let out = repo.seal(&["seal", "--missing"]).ok();
-    out.stdout_has("sealed 8300 commit(s)");
+    out.stdout_has("sealed 16500 commit(s)");
     assert_eq!(
         repo.git_out(&["rev-list", "--count", "refs/notes/seal"]),
         "2"
@@ -386,10 +386,10 @@ fn a_backfill_past_one_chunk_appends_chunk_by_chunk() {
         repo.git_out(&["notes", "--ref", "seal", "list"])
             .lines()
             .count(),
-        8_300
+        16_500
     );
     repo.seal(&["verify", "--all"]).ok();
-    let first_of_second_chunk = repo.rev("main~107");
+    let first_of_second_chunk = repo.rev("main~115");
     let seal = repo.note(&first_of_second_chunk).unwrap();
     assert!(
         !seal.contains("- null"),
