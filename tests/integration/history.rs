@@ -87,6 +87,27 @@ fn long_history(hex_len: usize) -> String {
     s
 }
 
+/// A fast-import stream of `commits` linear commits on `main`, each rewriting one of
+/// `files` small files; the first starts from `from` (a commit id) when given.
+fn linear_history(commits: usize, files: usize, from: Option<&str>) -> String {
+    let mut stream = String::new();
+    for i in 0..commits {
+        let from = match (i, from) {
+            (0, Some(id)) => format!("from {id}\n"),
+            _ => String::new(),
+        };
+        write!(
+            stream,
+            "commit refs/heads/main\ncommitter H <h@example.com> {} +0000\ndata 2\nc\n{from}M 100644 inline f{}.txt\ndata 2\n{}\n\n",
+            1_700_000_000 + i,
+            i % files,
+            i % 10
+        )
+        .unwrap();
+    }
+    stream
+}
+
 /// Backfills a long history through the store-wide path, then checks every commit's
 /// seal commit by commit (two `verify --no-cache` runs, each under
 /// `FEED_MIN_COMMITS`, which recompute each manifest with libgit2) and a few against
@@ -184,22 +205,7 @@ fn a_store_with_modes_git_rewrites_keeps_them_in_a_long_backfill() {
     .trim()
     .to_string();
     let root = repo.git_out(&["commit-tree", &tree_id, "-m", "root"]);
-    let mut stream = String::new();
-    for i in 0..LONG {
-        let from = if i == 0 {
-            format!("from {root}\n")
-        } else {
-            String::new()
-        };
-        write!(
-            stream,
-            "commit refs/heads/main\ncommitter H <h@example.com> {} +0000\ndata 2\nc\n{from}M 100644 inline n{}.txt\ndata 2\n{}\n\n",
-            1_700_000_000 + i,
-            i % 50,
-            i % 10
-        )
-        .unwrap();
-    }
+    let stream = linear_history(LONG, 50, Some(&root));
     repo.fast_import(&stream);
     let manifest: serde_json::Value = serde_json::from_str(
         &repo
@@ -228,17 +234,7 @@ fn a_store_with_modes_git_rewrites_keeps_them_in_a_long_backfill() {
 fn a_large_append_lands_as_one_pack_git_reads() {
     let sb = Sandbox::new();
     let repo = sb.init("packed", &[]);
-    let mut stream = String::new();
-    for i in 0..100 {
-        write!(
-            stream,
-            "commit refs/heads/main\ncommitter H <h@example.com> {} +0000\ndata 2\nc\nM 100644 inline f{}.txt\ndata 2\n{}\n\n",
-            1_700_000_000 + i,
-            i % 10,
-            i % 7
-        )
-        .unwrap();
-    }
+    let stream = linear_history(100, 10, None);
     repo.fast_import(&stream);
     let count = |key: &str| -> usize {
         repo.git_out(&["count-objects", "-v"])
@@ -364,17 +360,7 @@ fn a_gate_taking_a_long_history_refuses_one_lying_manifest_in_it() {
 fn a_backfill_past_one_chunk_appends_chunk_by_chunk() {
     let sb = Sandbox::new();
     let repo = sb.init("chunks", &[]);
-    let mut stream = String::new();
-    for i in 0..16_500 {
-        write!(
-            stream,
-            "commit refs/heads/main\ncommitter H <h@example.com> {} +0000\ndata 2\nc\nM 100644 inline f{}.txt\ndata 2\n{}\n\n",
-            1_700_000_000 + i,
-            i % 20,
-            i % 10
-        )
-        .unwrap();
-    }
+    let stream = linear_history(16_500, 20, None);
     repo.fast_import(&stream);
     let out = repo.seal(&["seal", "--missing"]).ok();
     out.stdout_has("sealed 16500 commit(s)");
