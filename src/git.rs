@@ -135,6 +135,10 @@ fn open_error(e: git2::Error, at: &str) -> Error {
 
 /// How much raw object data libgit2's object cache holds (its default is 256 MiB).
 const OBJECT_CACHE_BYTES: isize = 8 << 20;
+/// The size of one mapped window of a pack, and the most mapped at once (libgit2
+/// unmaps the least recently used windows past it).
+const PACK_WINDOW_BYTES: usize = 16 << 20;
+const PACK_MAPPED_BYTES: usize = 64 << 20;
 
 /// libgit2's global options, set once per process, before the first repository is
 /// opened. Lets libgit2 open repositories whose refs are in reftable (git 2.45+):
@@ -143,11 +147,6 @@ const OBJECT_CACHE_BYTES: isize = 8 << 20;
 /// are read and moved only through `git` (`Repo::ref_target` and the rest), because
 /// libgit2's files backend would see none of them (git leaves `HEAD` pointing at
 /// `refs/heads/.invalid` for older readers) and would write loose refs git ignores.
-/// The size of one mapped window of a pack, and the most mapped at once (libgit2
-/// unmaps the least recently used windows past it).
-const PACK_WINDOW_BYTES: usize = 16 << 20;
-const PACK_MAPPED_BYTES: usize = 64 << 20;
-
 fn configure_libgit2() {
     static ONCE: std::sync::Once = std::sync::Once::new();
     ONCE.call_once(|| {
