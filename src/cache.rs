@@ -141,6 +141,10 @@ pub struct Manifests<'r> {
     /// What vouches for a manifest read from disk before it serves as a base: the
     /// manifest digest a commit's seal states ([`Manifests::vouched_by`]).
     vouch: Option<Box<dyn Fn(Oid) -> Option<String> + 'r>>,
+    /// Manifests read from disk whose seal states a digest not checked yet (tree,
+    /// stated digest): held in `recent`, but no base until [`Manifests::manifest`]
+    /// checks them, in the same pass as the manifest derived from them.
+    unvouched: Vec<(Oid, String)>,
 }
 
 impl Drop for Manifests<'_> {
@@ -163,6 +167,7 @@ impl<'r> Manifests<'r> {
             packs: std::cell::OnceCell::new(),
             searched: false,
             vouch: None,
+            unvouched: Vec::new(),
         }
     }
 
@@ -280,28 +285,46 @@ impl<'r> Manifests<'r> {
     }
 
     /// Whether `commit`'s manifest is known and may serve as a base: computed in
-    /// this run, or read from disk and (when sealing) vouched for by its seal. One
-    /// that is not is forgotten, so no later commit of the run derives from it.
+    /// this run, or read from disk and (when sealing) its commit's seal states a
+    /// digest, which [`Manifests::manifest`] checks before deriving anything from it
+    /// (`unvouched`). One that is not is forgotten, so no later commit of the run
+    /// derives from it.
     fn usable_base(&mut self, commit: &Commit<'_>) -> bool {
         let tree = commit.tree_id();
         if self.in_memory(tree) {
             return true;
         }
-        let Some(known) = self.lookup(tree) else {
+        if self.lookup(tree).is_none() {
             return false;
-        };
+        }
         let Some(vouch) = &self.vouch else {
             return true;
         };
-        if vouch(commit.id()).is_some_and(|d| d == known.manifest.digest()) {
+        if let Some(stated) = vouch(commit.id()) {
+            self.unvouched.retain(|(t, _)| *t != tree);
+            self.unvouched.push((tree, stated));
             return true;
         }
-        self.recent.retain(|(t, _)| *t != tree);
+        self.forget(tree);
         false
     }
 
+    /// Whether this run holds `tree`'s manifest, checked (or computed here).
     fn in_memory(&self, tree: Oid) -> bool {
         self.recent.iter().any(|(t, _)| *t == tree)
+            && !self.unvouched.iter().any(|(t, _)| *t == tree)
+    }
+
+    fn forget(&mut self, tree: Oid) {
+        self.recent.retain(|(t, _)| *t != tree);
+        self.unvouched.retain(|(t, _)| *t != tree);
+    }
+
+    /// The digest a seal stated for `base`, when its manifest was read from disk and
+    /// not checked yet: it must be checked before anything derived from it is kept.
+    fn take_unvouched(&mut self, base: Oid) -> Option<String> {
+        let at = self.unvouched.iter().position(|(t, _)| *t == base)?;
+        Some(self.unvouched.swap_remove(at).1)
     }
 
     /// The full manifest of `tree`, derived from the first of `bases` that is known.
@@ -313,9 +336,19 @@ impl<'r> Manifests<'r> {
         if let Some(k) = own {
             return Ok(k.manifest);
         }
-        let known_base = bases
+        let mut known_base = bases
             .iter()
             .find_map(|base| Some((base, self.lookup(base.id())?)));
+        let stated = known_base
+            .as_ref()
+            .and_then(|(base, _)| self.take_unvouched(base.id()));
+        if let (Some(stated), Some((base, b))) = (&stated, &known_base) {
+            // A history run keeps each manifest whole: its base is checked alone.
+            if self.history && b.manifest.digest() != *stated {
+                self.forget(base.id());
+                known_base = None;
+            }
+        }
         let known = match known_base {
             Some((base, b)) if self.history => Known {
                 manifest: Rc::new(
@@ -323,13 +356,25 @@ impl<'r> Manifests<'r> {
                 ),
                 root: None,
             },
-            Some((base, b)) => Known {
-                manifest: Rc::new(Manifest::derive(
-                    &b.manifest,
-                    self.builder.changes(base, tree)?,
-                )),
-                root: Some(b.root.unwrap_or(base.id())),
-            },
+            Some((base, b)) => {
+                let derived = Manifest::derive(&b.manifest, self.builder.changes(base, tree)?);
+                match &stated {
+                    // The base read from disk and the manifest derived from it are
+                    // hashed at once; what derives from a base its seal does not
+                    // vouch for is dropped, and the tree walked whole.
+                    Some(stated) if Manifest::digest_pair(&b.manifest, &derived).0 != *stated => {
+                        self.forget(base.id());
+                        Known {
+                            manifest: Rc::new(self.builder.full(tree)?),
+                            root: None,
+                        }
+                    }
+                    _ => Known {
+                        manifest: Rc::new(derived),
+                        root: Some(b.root.unwrap_or(base.id())),
+                    },
+                }
+            }
             None => Known {
                 manifest: Rc::new(self.builder.full(tree)?),
                 root: None,
