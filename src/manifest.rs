@@ -95,10 +95,12 @@ fn parse_entry(raw: &[u8]) -> Option<Entry<'_>> {
     let mode = mode_bytes
         .iter()
         .fold(0u32, |m, b| m * 8 + u32::from(b - b'0'));
-    let hash_len = if raw.get(MODE + 1 + 64) == Some(&b' ') {
-        64
-    } else if mode == MODE_GITLINK && raw.get(MODE + 1 + 40) == Some(&b' ') {
+    // A SHA-1 gitlink first: past its 40 hex digits, byte 71 is in its path, which
+    // may hold a space there.
+    let hash_len = if mode == MODE_GITLINK && raw.get(MODE + 1 + 40) == Some(&b' ') {
         40
+    } else if raw.get(MODE + 1 + 64) == Some(&b' ') {
+        64
     } else {
         return None;
     };
@@ -896,6 +898,34 @@ mod tests {
                 (want.1.clone(), want2)
             );
         }
+    }
+
+    #[test]
+    fn a_gitlink_with_a_space_where_a_sha256_hash_would_end_parses_and_derives() {
+        // "160000 <40 hex> 0 " is 50 bytes: the path's byte 21 is the entry's byte 71.
+        let path = format!("{} b", "a".repeat(21));
+        let mut gitlink = Vec::new();
+        push_entry(
+            &mut gitlink,
+            MODE_GITLINK,
+            &"12".repeat(20),
+            0,
+            path.as_bytes(),
+        );
+        assert_eq!(gitlink[71], b' ');
+        let entry = parse_entry(&gitlink[..gitlink.len() - 1]).expect("parses");
+        assert_eq!((entry.path, entry.hash.len()), (path.as_bytes(), 40));
+        let canonical = [gitlink.clone(), line("z", 1)].concat();
+        let base = Rc::new(Manifest::from_parts(canonical, 2, 1));
+        let mut changes = Changes::default();
+        changes.0.insert(b"b".to_vec(), Some(line("b", 2)));
+        let derived = Manifest::derive(&base, changes);
+        assert_eq!(
+            derived.canonical(),
+            [gitlink, line("b", 2), line("z", 1)].concat()
+        );
+        assert_eq!((derived.files(), derived.bytes()), (3, 3));
+        assert_eq!(base.entries().count(), 2);
     }
 
     #[test]
