@@ -231,7 +231,7 @@ impl<'r> Manifests<'r> {
         let tree = commit.tree()?;
         let mut bases = Vec::new();
         for parent in commit.parents() {
-            if self.usable_base(&parent) {
+            if self.base_candidate(&parent) {
                 bases.push(parent.tree()?);
                 break;
             }
@@ -258,7 +258,7 @@ impl<'r> Manifests<'r> {
             if read > ANCESTRY_LIMIT {
                 break;
             }
-            if stored.contains(&c.tree_id()) && self.usable_base(&c) {
+            if stored.contains(&c.tree_id()) && self.base_candidate(&c) {
                 return Ok(Some(c.tree()?));
             }
             for p in c.parents() {
@@ -286,10 +286,12 @@ impl<'r> Manifests<'r> {
 
     /// Whether `commit`'s manifest is known and may serve as a base: computed in
     /// this run, or read from disk and (when sealing) its commit's seal states a
-    /// digest, which [`Manifests::manifest`] checks before deriving anything from it
-    /// (`unvouched`). One that is not is forgotten, so no later commit of the run
-    /// derives from it.
-    fn usable_base(&mut self, commit: &Commit<'_>) -> bool {
+    /// digest. That digest is not checked here: the manifest is recorded as
+    /// `unvouched`, and [`Manifests::manifest`] checks it in the same pass as the
+    /// manifest it derives from it, before keeping or writing anything (any other
+    /// user of a candidate checks it first: [`Manifests::check_unvouched`]). One that
+    /// is not a candidate is forgotten, so no later commit of the run derives from it.
+    fn base_candidate(&mut self, commit: &Commit<'_>) -> bool {
         let tree = commit.tree_id();
         if self.in_memory(tree) {
             return true;
@@ -327,6 +329,23 @@ impl<'r> Manifests<'r> {
         Some(self.unvouched.swap_remove(at).1)
     }
 
+    /// Checks now the digest stated for `tree`'s manifest, if it is unvouched (one
+    /// SHA-256 pass over it): whether it may serve as a base. One that disagrees is
+    /// forgotten.
+    fn check_unvouched(&mut self, tree: Oid) -> bool {
+        let Some(stated) = self.take_unvouched(tree) else {
+            return true;
+        };
+        if self
+            .lookup(tree)
+            .is_some_and(|k| k.manifest.digest() == stated)
+        {
+            return true;
+        }
+        self.forget(tree);
+        false
+    }
+
     /// The full manifest of `tree`, derived from the first of `bases` that is known.
     fn manifest(&mut self, tree: &Tree<'_>, bases: &[Tree<'_>]) -> Result<Rc<Manifest>> {
         let own = match self.vouch {
@@ -339,16 +358,18 @@ impl<'r> Manifests<'r> {
         let mut known_base = bases
             .iter()
             .find_map(|base| Some((base, self.lookup(base.id())?)));
-        let stated = known_base
-            .as_ref()
-            .and_then(|(base, _)| self.take_unvouched(base.id()));
-        if let (Some(stated), Some((base, b))) = (&stated, &known_base) {
+        let base_id = known_base.as_ref().map(|(base, _)| base.id());
+        let stated = match base_id {
             // A history run keeps each manifest whole: its base is checked alone.
-            if self.history && b.manifest.digest() != *stated {
-                self.forget(base.id());
-                known_base = None;
+            Some(id) if self.history => {
+                if !self.check_unvouched(id) {
+                    known_base = None;
+                }
+                None
             }
-        }
+            Some(id) => self.take_unvouched(id),
+            None => None,
+        };
         let known = match known_base {
             Some((base, b)) if self.history => Known {
                 manifest: Rc::new(
