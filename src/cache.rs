@@ -146,6 +146,10 @@ pub struct Manifests<'r> {
     /// git's diff of each planned commit from its base, computed ahead
     /// ([`Manifests::prepare_history`]).
     feed: Option<DiffFeed>,
+    /// Manifests read from disk whose seal states a digest not checked yet (tree,
+    /// stated digest): held in `recent`, but no base until [`Manifests::manifest`]
+    /// checks them, in the same pass as the manifest derived from them.
+    unvouched: Vec<(Oid, String)>,
 }
 
 impl Drop for Manifests<'_> {
@@ -170,6 +174,7 @@ impl<'r> Manifests<'r> {
             searched: false,
             vouch: None,
             feed: None,
+            unvouched: Vec::new(),
         }
     }
 
@@ -263,7 +268,7 @@ impl<'r> Manifests<'r> {
         let tree = commit.tree()?;
         let mut bases = Vec::new();
         for parent in commit.parents() {
-            if self.usable_base(&parent) {
+            if self.base_candidate(&parent) {
                 bases.push(parent.tree()?);
                 break;
             }
@@ -292,7 +297,8 @@ impl<'r> Manifests<'r> {
             },
             Some(b) => {
                 let b = self.repo.git.find_commit(b)?;
-                if !self.usable_base(&b) {
+                // The feed's base is checked alone: its changes are derived whole.
+                if !(self.base_candidate(&b) && self.check_unvouched(b.tree_id())) {
                     return Ok(None);
                 }
                 match self.lookup(b.tree_id()) {
@@ -357,7 +363,7 @@ impl<'r> Manifests<'r> {
             if read > ANCESTRY_LIMIT {
                 break;
             }
-            if stored.contains(&c.tree_id()) && self.usable_base(&c) {
+            if stored.contains(&c.tree_id()) && self.base_candidate(&c) {
                 return Ok(Some(c.tree()?));
             }
             for p in c.parents() {
@@ -384,28 +390,65 @@ impl<'r> Manifests<'r> {
     }
 
     /// Whether `commit`'s manifest is known and may serve as a base: computed in
-    /// this run, or read from disk and (when sealing) vouched for by its seal. One
-    /// that is not is forgotten, so no later commit of the run derives from it.
-    fn usable_base(&mut self, commit: &Commit<'_>) -> bool {
+    /// this run, or read from disk and (when sealing) its commit's seal states a
+    /// digest. That digest is not checked here: the manifest is recorded as
+    /// `unvouched`, and [`Manifests::manifest`] checks it in the same pass as the
+    /// manifest it derives from it, before keeping or writing anything (any other
+    /// user of a candidate checks it first: [`Manifests::check_unvouched`]). One that
+    /// is not a candidate is forgotten, so no later commit of the run derives from it.
+    fn base_candidate(&mut self, commit: &Commit<'_>) -> bool {
         let tree = commit.tree_id();
         if self.in_memory(tree) {
             return true;
         }
-        let Some(known) = self.lookup(tree) else {
+        if self.lookup(tree).is_none() {
             return false;
-        };
+        }
         let Some(vouch) = &self.vouch else {
             return true;
         };
-        if vouch(commit.id()).is_some_and(|d| d == known.manifest.digest()) {
+        if let Some(stated) = vouch(commit.id()) {
+            self.unvouched.retain(|(t, _)| *t != tree);
+            self.unvouched.push((tree, stated));
             return true;
         }
-        self.recent.retain(|(t, _)| *t != tree);
+        self.forget(tree);
         false
     }
 
+    /// Whether this run holds `tree`'s manifest, checked (or computed here).
     fn in_memory(&self, tree: Oid) -> bool {
         self.recent.iter().any(|(t, _)| *t == tree)
+            && !self.unvouched.iter().any(|(t, _)| *t == tree)
+    }
+
+    fn forget(&mut self, tree: Oid) {
+        self.recent.retain(|(t, _)| *t != tree);
+        self.unvouched.retain(|(t, _)| *t != tree);
+    }
+
+    /// The digest a seal stated for `base`, when its manifest was read from disk and
+    /// not checked yet: it must be checked before anything derived from it is kept.
+    fn take_unvouched(&mut self, base: Oid) -> Option<String> {
+        let at = self.unvouched.iter().position(|(t, _)| *t == base)?;
+        Some(self.unvouched.swap_remove(at).1)
+    }
+
+    /// Checks now the digest stated for `tree`'s manifest, if it is unvouched (one
+    /// SHA-256 pass over it): whether it may serve as a base. One that disagrees is
+    /// forgotten.
+    fn check_unvouched(&mut self, tree: Oid) -> bool {
+        let Some(stated) = self.take_unvouched(tree) else {
+            return true;
+        };
+        if self
+            .lookup(tree)
+            .is_some_and(|k| k.manifest.digest() == stated)
+        {
+            return true;
+        }
+        self.forget(tree);
+        false
     }
 
     /// The full manifest of `tree`, derived from the first of `bases` that is known.
@@ -417,9 +460,21 @@ impl<'r> Manifests<'r> {
         if let Some(k) = own {
             return Ok(k.manifest);
         }
-        let known_base = bases
+        let mut known_base = bases
             .iter()
             .find_map(|base| Some((base, self.lookup(base.id())?)));
+        let base_id = known_base.as_ref().map(|(base, _)| base.id());
+        let stated = match base_id {
+            // A history run keeps each manifest whole: its base is checked alone.
+            Some(id) if self.history => {
+                if !self.check_unvouched(id) {
+                    known_base = None;
+                }
+                None
+            }
+            Some(id) => self.take_unvouched(id),
+            None => None,
+        };
         let known = match known_base {
             Some((base, b)) if self.history => Known {
                 manifest: Rc::new(
@@ -427,13 +482,25 @@ impl<'r> Manifests<'r> {
                 ),
                 root: None,
             },
-            Some((base, b)) => Known {
-                manifest: Rc::new(Manifest::derive(
-                    &b.manifest,
-                    self.builder.changes(base, tree)?,
-                )),
-                root: Some(b.root.unwrap_or(base.id())),
-            },
+            Some((base, b)) => {
+                let derived = Manifest::derive(&b.manifest, self.builder.changes(base, tree)?);
+                match &stated {
+                    // The base read from disk and the manifest derived from it are
+                    // hashed at once; what derives from a base its seal does not
+                    // vouch for is dropped, and the tree walked whole.
+                    Some(stated) if Manifest::digest_pair(&b.manifest, &derived).0 != *stated => {
+                        self.forget(base.id());
+                        Known {
+                            manifest: Rc::new(self.builder.full(tree)?),
+                            root: None,
+                        }
+                    }
+                    _ => Known {
+                        manifest: Rc::new(derived),
+                        root: Some(b.root.unwrap_or(base.id())),
+                    },
+                }
+            }
             None => Known {
                 manifest: Rc::new(self.builder.full(tree)?),
                 root: None,

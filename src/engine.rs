@@ -70,8 +70,9 @@ pub fn seal_commits(
     let view = ledger.view()?;
     let (name, email) = repo.identity()?;
     let who = (name.clone(), email.clone());
+    let seals = StatedSeals::new(&view);
     let mut manifests = Manifests::new(repo, CacheMode::unless_dry_run(run.dry_run))
-        .vouched_by(|commit| stated_manifest(&view, commit))
+        .vouched_by(|commit| seals.manifest(commit))
         .reading_checkout();
     if commits.len() > 1 {
         manifests.for_history();
@@ -103,7 +104,7 @@ pub fn seal_commits(
         }
         let seal = build_seal(
             repo,
-            &view,
+            &seals,
             &mut manifests,
             &batch_digests,
             oid,
@@ -230,7 +231,7 @@ fn refuse_valid(repo: &Repo, ledger: &Ledger<'_>, commits: &[Oid]) -> Result<()>
 
 fn build_seal(
     repo: &Repo,
-    view: &View<'_>,
+    seals: &StatedSeals<'_, '_>,
     manifests: &mut Manifests<'_>,
     batch: &BTreeMap<Oid, String>,
     oid: Oid,
@@ -243,7 +244,7 @@ fn build_seal(
         .into_iter()
         .map(|p| match batch.get(&p) {
             Some(d) => Ok(Some(d.clone())),
-            None => stated_digest(view, p),
+            None => seals.digest(p),
         })
         .collect::<Result<Vec<_>>>()?;
     Ok(Seal::new(
@@ -281,12 +282,58 @@ pub fn stated_digest(view: &View<'_>, commit: Oid) -> Result<Option<String>> {
         .map(|p| p.seal.digest))
 }
 
-/// The manifest digest stated by `commit`'s seal, if its note is a seal of it whose
-/// own digest holds: what vouches for a cached manifest before a seal derives from
-/// it (a hostile one can only make that cache entry unused).
-fn stated_manifest(view: &View<'_>, commit: Oid) -> Option<String> {
-    let text = view.note_bounded(commit).ok()??.ok()?;
-    let p = Seal::parse(&text).ok()?;
-    (p.seal.commit == commit.to_string() && p.computed_digest == p.seal.digest)
-        .then_some(p.seal.manifest.digest)
+/// What the seals of the commits a run asks about state, each note read and parsed
+/// once: the sealing hook asks about its parent's twice (the manifest digest that
+/// vouches for a cached manifest, then `parent_seals`), and reading a seal is mostly
+/// parsing its YAML. The view is the run's, fixed, so nothing read goes stale.
+struct StatedSeals<'v, 'r> {
+    view: &'v View<'r>,
+    read: std::cell::RefCell<BTreeMap<Oid, Option<Stated>>>,
+}
+
+/// A seal that parses: its own digest, and the manifest digest it states when it is
+/// a seal of its commit whose own digest holds.
+#[derive(Clone)]
+struct Stated {
+    digest: String,
+    manifest: Option<String>,
+}
+
+impl<'v, 'r> StatedSeals<'v, 'r> {
+    fn new(view: &'v View<'r>) -> Self {
+        StatedSeals {
+            view,
+            read: Default::default(),
+        }
+    }
+
+    fn stated(&self, commit: Oid) -> Result<Option<Stated>> {
+        if let Some(known) = self.read.borrow().get(&commit) {
+            return Ok(known.clone());
+        }
+        let stated = self
+            .view
+            .note_bounded(commit)?
+            .and_then(|text| Seal::parse(&text.ok()?).ok())
+            .map(|p| Stated {
+                manifest: (p.seal.commit == commit.to_string()
+                    && p.computed_digest == p.seal.digest)
+                    .then_some(p.seal.manifest.digest),
+                digest: p.seal.digest,
+            });
+        self.read.borrow_mut().insert(commit, stated.clone());
+        Ok(stated)
+    }
+
+    /// The digest `commit`'s seal states (as [`stated_digest`]).
+    fn digest(&self, commit: Oid) -> Result<Option<String>> {
+        Ok(self.stated(commit)?.map(|s| s.digest))
+    }
+
+    /// The manifest digest stated by `commit`'s seal, if its note is a seal of it
+    /// whose own digest holds: what vouches for a cached manifest before a seal
+    /// derives from it (a hostile one can only make that cache entry unused).
+    fn manifest(&self, commit: Oid) -> Option<String> {
+        self.stated(commit).ok()??.manifest
+    }
 }

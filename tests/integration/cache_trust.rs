@@ -139,6 +139,37 @@ fn a_rewritten_cache_entry_never_becomes_a_wrong_seal() {
 }
 
 #[test]
+fn a_vouched_base_is_derived_from_and_a_rewritten_one_walked_in_a_backfill_too() {
+    let sb = Sandbox::new();
+    let repo = cached_repo(&sb);
+    let bulk = repo.rev("HEAD");
+    // An honest sealed parent: post-commit derives (a delta), and the seal holds.
+    repo.commit_file("bulk/00/f0000.txt", "changed\n", "sealed parent");
+    assert!(
+        cache(&repo, "deltas", "HEAD").exists() && !cache(&repo, "manifests", "HEAD").exists(),
+        "post-commit derived from the vouched parent"
+    );
+    assert_eq!(problems_from_scratch(&repo, "HEAD"), Vec::<String>::new());
+    // The whole manifest under the parent's delta rewritten: walked whole.
+    poison_manifest(&repo, &bulk);
+    let walked = repo.commit_file(
+        "bulk/01/f0001.txt",
+        "changed\n",
+        "delta over a rewritten root",
+    );
+    assert_eq!(problems_from_scratch(&repo, "HEAD"), Vec::<String>::new());
+    assert!(cache(&repo, "manifests", &walked).exists(), "walked whole");
+    // A backfill (a run over a history, whose bases are kept whole) from a
+    // rewritten cached manifest of the last sealed commit.
+    poison_manifest(&repo, &walked);
+    repo.commit_unsealed("one.txt", "one");
+    repo.commit_unsealed("two.txt", "two");
+    repo.seal(&["seal", "--missing"]).ok();
+    assert_eq!(problems_from_scratch(&repo, "HEAD"), Vec::<String>::new());
+    assert_eq!(problems_from_scratch(&repo, "HEAD~1"), Vec::<String>::new());
+}
+
+#[test]
 fn verify_no_cache_reads_nothing_the_cache_says() {
     let sb = Sandbox::new();
     let repo = cached_repo(&sb);
