@@ -407,7 +407,8 @@ impl<'r> Manifests<'r> {
         let Some(vouch) = &self.vouch else {
             return true;
         };
-        if let Some(stated) = vouch(commit.id()) {
+        let stated = vouch(commit.id());
+        if let Some(stated) = stated {
             self.unvouched.retain(|(t, _)| *t != tree);
             self.unvouched.push((tree, stated));
             return true;
@@ -531,9 +532,7 @@ impl<'r> Manifests<'r> {
     }
 
     fn read_full(&self, tree: Oid) -> Option<Manifest> {
-        let file = std::fs::File::open(self.full_path(tree)).ok()?;
-        let len = file.metadata().ok()?.len();
-        Manifest::read_cache(BufReader::new(file), len)
+        Manifest::read_cache(&std::fs::File::open(self.full_path(tree)).ok()?)
     }
 
     fn read_delta(&self, tree: Oid) -> Option<Known> {

@@ -7,6 +7,7 @@
 //! stdout always gets one JSON document, whether the run succeeded or not; the text
 //! still goes to stderr for the person watching.
 
+use std::ffi::OsString;
 use std::process::ExitCode;
 
 use camino::Utf8PathBuf;
@@ -26,23 +27,10 @@ pub struct Cli {
 }
 
 pub fn main() -> ExitCode {
-    // Usage lines say `git seal …`, as people type it; completions and man pages
-    // name the program `git-seal` (commands/docs).
-    let matches = match Cli::command().bin_name("git seal").try_get_matches() {
-        Ok(m) => m,
-        Err(e) => parse_error(e),
+    let (cli, json) = match parse_hook(std::env::args_os()) {
+        Some(cli) => (cli, false),
+        None => parse(),
     };
-    let cli = match Cli::from_arg_matches(&matches) {
-        Ok(cli) => cli,
-        Err(e) => e.exit(),
-    };
-    let json = matches.subcommand().is_some_and(|(_, sub)| {
-        sub.try_get_one::<bool>("json")
-            .ok()
-            .flatten()
-            .copied()
-            .unwrap_or(false)
-    });
     let result = match &cli.repo {
         Some(path) => commands::enter(path).and_then(|abs| commands::run(cli.command, Some(abs))),
         None => commands::run(cli.command, None),
@@ -61,6 +49,52 @@ pub fn main() -> ExitCode {
             ExitCode::from(e.kind.exit_code())
         }
     }
+}
+
+/// The whole command line, and whether it asks for `--json`.
+fn parse() -> (Cli, bool) {
+    // Usage lines say `git seal …`, as people type it; completions and man pages
+    // name the program `git-seal` (commands/docs).
+    let matches = match Cli::command().bin_name("git seal").try_get_matches() {
+        Ok(m) => m,
+        Err(e) => parse_error(e),
+    };
+    let cli = match Cli::from_arg_matches(&matches) {
+        Ok(cli) => cli,
+        Err(e) => e.exit(),
+    };
+    let json = matches.subcommand().is_some_and(|(_, sub)| {
+        sub.try_get_one::<bool>("json")
+            .ok()
+            .flatten()
+            .copied()
+            .unwrap_or(false)
+    });
+    (cli, json)
+}
+
+/// `git-seal hook <name> [<arg>…]`, what a shim runs on every commit, parsed by the
+/// hook subcommand's own parser: building the whole command tree first took a
+/// twentieth of a post-commit hook. Only a line with no argument that looks like an
+/// option after `hook`, which both parsers read the same way; anything else
+/// (`None`) goes through [`parse`], which also words the errors.
+fn parse_hook(mut args: impl Iterator<Item = OsString>) -> Option<Cli> {
+    let bin = args.next()?;
+    if args.next()? != "hook" {
+        return None;
+    }
+    let rest: Vec<OsString> = args.collect();
+    if rest.is_empty() || rest.iter().any(|a| a.as_encoded_bytes().starts_with(b"-")) {
+        return None;
+    }
+    let parser = <commands::hook::Args as clap::Args>::augment_args(clap::Command::new("hook"));
+    let matches = parser
+        .try_get_matches_from(std::iter::once(bin).chain(rest))
+        .ok()?;
+    Some(Cli {
+        repo: None,
+        command: Command::Hook(commands::hook::Args::from_arg_matches(&matches).ok()?),
+    })
 }
 
 /// A command line clap refuses. Under `--json` the refusal is also the error
@@ -87,4 +121,45 @@ fn parse_error(e: clap::Error) -> ! {
         let _ = writeln!(std::io::stdout().lock(), "{doc}");
     }
     e.exit()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn line(args: &[&str]) -> Vec<OsString> {
+        args.iter().map(OsString::from).collect()
+    }
+
+    #[test]
+    fn the_hook_parser_reads_what_the_whole_parser_reads_or_leaves_the_line_to_it() {
+        let taken = [
+            &["git-seal", "hook", "post-commit"][..],
+            &[
+                "git-seal",
+                "hook",
+                "pre-push",
+                "origin",
+                "https://example.com/r.git",
+            ],
+            &["git-seal", "hook", "reference-transaction", "committed"],
+            &["git-seal", "hook", "post-rewrite", "amend"],
+        ];
+        for args in taken {
+            let fast = parse_hook(line(args).into_iter()).expect("taken by the hook parser");
+            let whole = Cli::try_parse_from(line(args)).expect("parses");
+            assert_eq!(format!("{fast:?}"), format!("{whole:?}"), "{args:?}");
+        }
+        let left = [
+            &["git-seal"][..],
+            &["git-seal", "hook"],
+            &["git-seal", "verify", "--all"],
+            &["git-seal", "hook", "pre-push", "--repo", "x"],
+            &["git-seal", "hook", "-h"],
+            &["git-seal", "--repo", "x", "hook", "post-commit"],
+        ];
+        for args in left {
+            assert!(parse_hook(line(args).into_iter()).is_none(), "{args:?}");
+        }
+    }
 }

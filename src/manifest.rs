@@ -45,11 +45,31 @@ const MODE_SYMLINK: u32 = 0o120000;
 /// root is always a whole manifest.
 #[derive(Clone)]
 pub struct Manifest {
-    canonical: OnceCell<Vec<u8>>,
+    canonical: OnceCell<Bytes>,
     derived: Option<(Rc<Manifest>, Rc<Changes>)>,
     digest: OnceCell<[u8; 32]>,
     files: u64,
     bytes: u64,
+}
+
+/// Canonical bytes: built in memory, or a cache file's body mapped read-only (a
+/// hook's base is a repository's worth of bytes: reading it into fresh memory cost
+/// more in page faults than hashing it).
+#[derive(Clone)]
+enum Bytes {
+    Built(Vec<u8>),
+    Mapped(Rc<memmap2::Mmap>, usize),
+}
+
+impl std::ops::Deref for Bytes {
+    type Target = [u8];
+
+    fn deref(&self) -> &[u8] {
+        match self {
+            Bytes::Built(v) => v,
+            Bytes::Mapped(map, start) => &map[*start..],
+        }
+    }
 }
 
 /// One manifest entry, borrowed from the canonical bytes.
@@ -235,21 +255,34 @@ impl Manifest {
         )
     }
 
-    /// Reads the cache form (header, then canonical bytes) from `reader`, whose
-    /// total length is `len`; `None` if the header or the checksum is off.
-    pub fn read_cache(mut reader: impl std::io::BufRead, len: u64) -> Option<Manifest> {
-        let mut header = Vec::with_capacity(96);
-        reader.read_until(b'\n', &mut header).ok()?;
-        let text = std::str::from_utf8(header.strip_suffix(b"\n")?).ok()?;
+    /// Reads a file in the cache form (header, then canonical bytes), mapping it
+    /// rather than copying it; `None` if it cannot be read, or its header or checksum
+    /// is off.
+    pub fn read_cache(file: &std::fs::File) -> Option<Manifest> {
+        // SAFETY: a cache file is only ever written whole under a temporary name and
+        // renamed into place (`fsutil::write_atomic_parts`), never changed in place,
+        // so the mapped bytes stay what the CRC below checked. Something else that
+        // truncated the file in place would make a read fault (the process dies),
+        // never return other bytes.
+        #[allow(unsafe_code)]
+        let map = unsafe { memmap2::Mmap::map(file) }.ok()?;
+        Manifest::from_cache_form(Bytes::Mapped(Rc::new(map), 0))
+    }
+
+    /// The manifest a whole cache form holds (its header, then its canonical bytes).
+    fn from_cache_form(form: Bytes) -> Option<Manifest> {
+        let newline = memchr::memchr(b'\n', &form[..form.len().min(256)])?;
+        let text = std::str::from_utf8(&form[..newline]).ok()?;
         let mut fields = text.strip_prefix(CACHE_MAGIC)?.split_whitespace();
         let mut field = |name: &str| fields.next()?.strip_prefix(name).map(str::to_string);
         let files = field("files=")?.parse().ok()?;
         let total = field("bytes=")?.parse().ok()?;
         let crc = u32::from_str_radix(&field("crc32=")?, 16).ok()?;
-        let body = usize::try_from(len.checked_sub(header.len() as u64)?).ok()?;
-        let mut canonical = Vec::with_capacity(body);
-        reader.read_to_end(&mut canonical).ok()?;
-        (crc32fast::hash(&canonical) == crc).then(|| Manifest::from_parts(canonical, files, total))
+        let body = match form {
+            Bytes::Built(mut v) => Bytes::Built(v.split_off(newline + 1)),
+            Bytes::Mapped(map, start) => Bytes::Mapped(map, start + newline + 1),
+        };
+        (crc32fast::hash(&body) == crc).then(|| Manifest::from_bytes(body, files, total))
     }
 
     /// The manifest of the empty tree: what a root commit derives from.
@@ -258,6 +291,10 @@ impl Manifest {
     }
 
     fn from_parts(canonical: Vec<u8>, files: u64, bytes: u64) -> Manifest {
+        Manifest::from_bytes(Bytes::Built(canonical), files, bytes)
+    }
+
+    fn from_bytes(canonical: Bytes, files: u64, bytes: u64) -> Manifest {
         Manifest {
             canonical: OnceCell::from(canonical),
             derived: None,
@@ -290,10 +327,10 @@ impl Manifest {
             (None, Some((root, changes))) => {
                 let mut out = Vec::with_capacity(root.canonical().len() + changes.len() * 100);
                 merge(&root, &changes, |part| out.extend_from_slice(part));
-                out
+                Bytes::Built(out)
             }
             // A manifest that does not derive was made with its bytes.
-            (None, None) => Vec::new(),
+            (None, None) => Bytes::Built(Vec::new()),
         };
         Manifest {
             canonical: OnceCell::from(canonical),
@@ -345,10 +382,10 @@ impl Manifest {
             Some((root, changes)) => {
                 let mut out = Vec::with_capacity(root.canonical().len() + changes.len() * 100);
                 merge(root, changes, |part| out.extend_from_slice(part));
-                out
+                Bytes::Built(out)
             }
             // A manifest that does not derive was made with its bytes.
-            None => Vec::new(),
+            None => Bytes::Built(Vec::new()),
         })
     }
 
@@ -1006,10 +1043,23 @@ mod tests {
         let m = manifest(&[("a", 1), ("b", 2)]);
         let mut bytes = m.cache_header().into_bytes();
         bytes.extend_from_slice(m.canonical());
-        let back = Manifest::read_cache(&bytes[..], bytes.len() as u64).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let read = |content: &[u8]| {
+            let path = dir.path().join("entry");
+            std::fs::write(&path, content).unwrap();
+            Manifest::read_cache(&std::fs::File::open(&path).unwrap())
+        };
+        let back = read(&bytes).unwrap();
         assert_eq!(back.canonical(), m.canonical());
+        assert_eq!((back.files(), back.bytes()), (2, 3));
+        assert_eq!(back.digest(), m.digest());
+        // Empty, cut after the header, and one bit off: each a miss.
+        let header = m.cache_header().len();
+        assert!(read(b"").is_none());
+        assert!(read(&bytes[..header]).is_none());
         let last = bytes.len() - 2;
         bytes[last] ^= 1;
-        assert!(Manifest::read_cache(&bytes[..], bytes.len() as u64).is_none());
+        assert!(read(&bytes).is_none());
+        assert!(Manifest::from_cache_form(Bytes::Built(bytes)).is_none());
     }
 }
