@@ -141,8 +141,9 @@ pub struct Manifests<'r> {
     /// run, for its first manifest (later ones derive from what the run holds).
     searched: bool,
     /// What vouches for a manifest read from disk before it serves as a base: the
-    /// manifest digest a commit's seal states ([`Manifests::vouched_by`]).
-    vouch: Option<Box<dyn Fn(Oid) -> Option<String> + 'r>>,
+    /// manifest (digest, files, bytes) a commit's seal states
+    /// ([`Manifests::vouched_by`]).
+    vouch: Option<Box<dyn Fn(Oid) -> Option<(String, u64, u64)> + 'r>>,
     /// git's diff of each planned commit from its base, computed ahead
     /// ([`Manifests::prepare_history`]).
     feed: Option<DiffFeed>,
@@ -215,12 +216,13 @@ impl<'r> Manifests<'r> {
     }
 
     /// Uses a manifest read from the on-disk cache as a base only when `stated`
-    /// (the manifest digest the seal of a commit states, if it has one) says the
-    /// same as the manifest, and never the entry of the tree being computed itself
-    /// (no seal can vouch for it yet). A CRC-32 catches a torn or corrupt entry, not
-    /// one rewritten on purpose (a poisoned CI cache): with this, such an entry
-    /// costs a whole walk, never a seal with a wrong digest. What sealing runs use.
-    pub fn vouched_by(mut self, stated: impl Fn(Oid) -> Option<String> + 'r) -> Self {
+    /// (the manifest digest, file count and byte total the seal of a commit states,
+    /// if it has one) says the same as the manifest, and never the entry of the tree
+    /// being computed itself (no seal can vouch for it yet). A CRC-32 catches a torn
+    /// or corrupt entry, not one rewritten on purpose (a poisoned CI cache): with
+    /// this, such an entry costs a whole walk, never a seal with a wrong digest or
+    /// wrong totals. What sealing runs use.
+    pub fn vouched_by(mut self, stated: impl Fn(Oid) -> Option<(String, u64, u64)> + 'r) -> Self {
         self.vouch = Some(Box::new(stated));
         self
     }
@@ -401,16 +403,19 @@ impl<'r> Manifests<'r> {
         if self.in_memory(tree) {
             return true;
         }
-        if self.lookup(tree).is_none() {
+        let Some(known) = self.lookup(tree) else {
             return false;
-        }
+        };
         let Some(vouch) = &self.vouch else {
             return true;
         };
         let stated = vouch(commit.id());
-        if let Some(stated) = stated {
+        // The totals come from the entry's header, which its CRC does not cover:
+        // checked here, at no cost; the digest, in the pass that hashes the bytes.
+        let totals = (known.manifest.files(), known.manifest.bytes());
+        if let Some((digest, ..)) = stated.filter(|(_, files, bytes)| (*files, *bytes) == totals) {
             self.unvouched.retain(|(t, _)| *t != tree);
-            self.unvouched.push((tree, stated));
+            self.unvouched.push((tree, digest));
             return true;
         }
         self.forget(tree);

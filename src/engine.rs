@@ -291,12 +291,12 @@ struct StatedSeals<'v, 'r> {
     read: std::cell::RefCell<BTreeMap<Oid, Option<Stated>>>,
 }
 
-/// A seal that parses: its own digest, and the manifest digest it states when it is
-/// a seal of its commit whose own digest holds.
+/// A seal that parses: its own digest, and the manifest it states (digest, files,
+/// bytes) when it is a seal of its commit whose own digest holds.
 #[derive(Clone)]
 struct Stated {
     digest: String,
-    manifest: Option<String>,
+    manifest: Option<(String, u64, u64)>,
 }
 
 impl<'v, 'r> StatedSeals<'v, 'r> {
@@ -318,7 +318,10 @@ impl<'v, 'r> StatedSeals<'v, 'r> {
             .map(|p| Stated {
                 manifest: (p.seal.commit == commit.to_string()
                     && p.computed_digest == p.seal.digest)
-                    .then_some(p.seal.manifest.digest),
+                    .then(|| {
+                        let m = &p.seal.manifest;
+                        (m.digest.clone(), m.files, m.bytes)
+                    }),
                 digest: p.seal.digest,
             });
         self.read.borrow_mut().insert(commit, stated.clone());
@@ -330,10 +333,11 @@ impl<'v, 'r> StatedSeals<'v, 'r> {
         Ok(self.stated(commit)?.map(|s| s.digest))
     }
 
-    /// The manifest digest stated by `commit`'s seal, if its note is a seal of it
-    /// whose own digest holds: what vouches for a cached manifest before a seal
-    /// derives from it (a hostile one can only make that cache entry unused).
-    fn manifest(&self, commit: Oid) -> Option<String> {
+    /// The manifest (digest, files, bytes) stated by `commit`'s seal, if its note is
+    /// a seal of it whose own digest holds: what vouches for a cached manifest
+    /// before a seal derives from it (a hostile one can only make that cache entry
+    /// unused).
+    fn manifest(&self, commit: Oid) -> Option<(String, u64, u64)> {
         self.stated(commit).ok()??.manifest
     }
 }

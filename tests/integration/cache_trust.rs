@@ -138,6 +138,44 @@ fn a_rewritten_cache_entry_never_becomes_a_wrong_seal() {
     assert_eq!(problems_from_scratch(&repo, "HEAD"), ["unsealed_parent"]);
 }
 
+/// Rewrites the totals in the header of `rev`'s cached whole manifest, its canonical
+/// bytes and their CRC-32 left as they were: the bytes still hash to what the seal
+/// states, only the file count and byte total lie.
+fn poison_totals(repo: &TestRepo<'_>, rev: &str) {
+    let path = cache(repo, "manifests", rev);
+    let bytes = std::fs::read(&path).unwrap();
+    let nl = bytes.iter().position(|b| *b == b'\n').unwrap();
+    let header = String::from_utf8(bytes[..nl].to_vec()).unwrap();
+    let mut fields: Vec<String> = header.split(' ').map(str::to_string).collect();
+    for field in &mut fields {
+        for name in ["files=", "bytes="] {
+            if let Some(n) = field.strip_prefix(name) {
+                *field = format!("{name}{}", n.parse::<u64>().unwrap() + 7);
+            }
+        }
+    }
+    let header = fields.join(" ");
+    std::fs::write(&path, [header.as_bytes(), &bytes[nl..]].concat()).unwrap();
+}
+
+#[test]
+fn a_cached_manifest_whose_totals_lie_never_becomes_a_seal_with_wrong_totals() {
+    let sb = Sandbox::new();
+    let repo = cached_repo(&sb);
+    poison_totals(&repo, "HEAD");
+    // A sealed parent (derived from it, or walked) and a delta over it.
+    repo.commit_file("bulk/00/f0000.txt", "changed\n", "sealed parent");
+    assert_eq!(problems_from_scratch(&repo, "HEAD"), Vec::<String>::new());
+    repo.commit_file("bulk/01/f0001.txt", "changed\n", "and its child");
+    assert_eq!(problems_from_scratch(&repo, "HEAD"), Vec::<String>::new());
+    // And a backfill from it.
+    poison_totals(&repo, "HEAD~2");
+    repo.commit_unsealed("one.txt", "one");
+    repo.commit_unsealed("two.txt", "two");
+    repo.seal(&["seal", "--missing"]).ok();
+    assert_eq!(problems_from_scratch(&repo, "HEAD"), Vec::<String>::new());
+}
+
 #[test]
 fn a_vouched_base_is_derived_from_and_a_rewritten_one_walked_in_a_backfill_too() {
     let sb = Sandbox::new();
