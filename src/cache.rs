@@ -44,6 +44,10 @@ use crate::git::Repo;
 use crate::history::{self, DiffFeed};
 use crate::manifest::{Builder, Changes, Manifest};
 
+/// What a seal states about a manifest, and what the cache remembers of one: its
+/// digest (`sha256:<hex>`), file count and byte total.
+pub type Summary = (String, u64, u64);
+
 /// How many whole manifests the cache keeps on disk.
 pub const KEEP_FULL: usize = 4;
 /// How many delta manifests the cache keeps on disk (trimmed back to this on about
@@ -143,7 +147,7 @@ pub struct Manifests<'r> {
     /// What vouches for a manifest read from disk before it serves as a base: the
     /// manifest (digest, files, bytes) a commit's seal states
     /// ([`Manifests::vouched_by`]).
-    vouch: Option<Box<dyn Fn(Oid) -> Option<(String, u64, u64)> + 'r>>,
+    vouch: Option<Box<dyn Fn(Oid) -> Option<Summary> + 'r>>,
     /// git's diff of each planned commit from its base, computed ahead
     /// ([`Manifests::prepare_history`]).
     feed: Option<DiffFeed>,
@@ -222,7 +226,7 @@ impl<'r> Manifests<'r> {
     /// or corrupt entry, not one rewritten on purpose (a poisoned CI cache): with
     /// this, such an entry costs a whole walk, never a seal with a wrong digest or
     /// wrong totals. What sealing runs use.
-    pub fn vouched_by(mut self, stated: impl Fn(Oid) -> Option<(String, u64, u64)> + 'r) -> Self {
+    pub fn vouched_by(mut self, stated: impl Fn(Oid) -> Option<Summary> + 'r) -> Self {
         self.vouch = Some(Box::new(stated));
         self
     }
@@ -248,7 +252,7 @@ impl<'r> Manifests<'r> {
     /// The manifest digest, file count and byte total of `commit`'s tree: what a
     /// seal's `manifest` claims, all three from the remembered digest entry when it
     /// holds them (entries written before it did are a miss).
-    pub fn summary_of(&mut self, commit: &Commit<'_>) -> Result<(String, u64, u64)> {
+    pub fn summary_of(&mut self, commit: &Commit<'_>) -> Result<Summary> {
         if self.mode != CacheMode::Off {
             if let Some(known) = self.known_summary(commit.tree_id()) {
                 return Ok(known);
@@ -692,7 +696,7 @@ impl<'r> Manifests<'r> {
         self.mode != CacheMode::Off && self.known_summary(tree).is_some()
     }
 
-    fn known_summary(&self, tree: Oid) -> Option<(String, u64, u64)> {
+    fn known_summary(&self, tree: Oid) -> Option<Summary> {
         // One read of the entry: a warm `verify --all` reads one per commit.
         let Ok(entry) = fs_err::read_to_string(self.digest_path(tree)) else {
             return self.packed(tree);
@@ -757,7 +761,7 @@ impl<'r> Manifests<'r> {
 
     /// The digest entry of `tree` in the packs on disk (read once per run, at most
     /// `4 * KEEP_PACKS` of them; a pack that is damaged is skipped whole).
-    fn packed(&self, tree: Oid) -> Option<(String, u64, u64)> {
+    fn packed(&self, tree: Oid) -> Option<Summary> {
         if !self.packs_apply() {
             return None;
         }

@@ -15,7 +15,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use chrono::Utc;
 use git2::{Oid, Signature};
 
-use crate::cache::{CacheMode, Manifests};
+use crate::cache::{CacheMode, Manifests, Summary};
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::git::{recorded_parents, short, Repo};
@@ -296,7 +296,7 @@ struct StatedSeals<'v, 'r> {
 #[derive(Clone)]
 struct Stated {
     digest: String,
-    manifest: Option<(String, u64, u64)>,
+    manifest: Option<Summary>,
 }
 
 impl<'v, 'r> StatedSeals<'v, 'r> {
@@ -337,7 +337,7 @@ impl<'v, 'r> StatedSeals<'v, 'r> {
     /// a seal of it whose own digest holds: what vouches for a cached manifest
     /// before a seal derives from it (a hostile one can only make that cache entry
     /// unused).
-    fn manifest(&self, commit: Oid) -> Option<(String, u64, u64)> {
+    fn manifest(&self, commit: Oid) -> Option<Summary> {
         self.stated(commit).ok()??.manifest
     }
 }

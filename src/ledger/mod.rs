@@ -46,6 +46,63 @@ pub const PACK_WRITE_MIN: usize = 64;
 /// that the append's writes go to it.
 const MEMPACK_PRIORITY: i32 = 1_000;
 
+/// Writes the objects ledger commit `commit` adds (built in `staging`) as one pack
+/// in `target`'s object database: the commit, and the trees and blobs under it that
+/// its parent's tree does not hold at the same path. (libgit2's own `Mempack::dump`
+/// packs everything the commit reaches: the whole ledger again for every chunk of a
+/// backfill, so the packs, the time and the memory grew with the ledger.)
+fn write_as_pack(staging: &Repo, target: &Repo, commit: Oid) -> Result<()> {
+    let git = &staging.git;
+    let built = git.find_commit(commit)?;
+    let base = match built.parent_ids().next() {
+        Some(parent) => Some(git.find_commit(parent)?.tree_id()),
+        None => None,
+    };
+    let mut builder = git.packbuilder()?;
+    builder.insert_object(commit, None)?;
+    insert_new(git, &mut builder, built.tree_id(), base)?;
+    let mut pack = git2::Buf::new();
+    builder.write_buf(&mut pack)?;
+    let odb = target.git.odb()?;
+    let mut writer = odb.packwriter()?;
+    std::io::Write::write_all(&mut writer, &pack).map_err(|e| {
+        Error::environment("cannot write the ledger's objects as a pack").with_source(e)
+    })?;
+    writer.commit()?;
+    Ok(())
+}
+
+/// Adds `tree` and what under it differs from `old` (the tree at the same path
+/// before) to `builder`: it reads only the trees an append rewrote.
+fn insert_new(
+    git: &git2::Repository,
+    builder: &mut git2::PackBuilder<'_>,
+    tree: Oid,
+    old: Option<Oid>,
+) -> Result<()> {
+    builder.insert_object(tree, None)?;
+    let tree = git.find_tree(tree)?;
+    let old = old.and_then(|o| git.find_tree(o).ok());
+    for entry in tree.iter() {
+        let before = old
+            .as_ref()
+            .and_then(|o| o.get_name_bytes(entry.name_bytes()))
+            .map(|e| (e.id(), e.kind()));
+        if before.as_ref().is_some_and(|(id, _)| *id == entry.id()) {
+            continue;
+        }
+        match entry.kind() {
+            Some(ObjectType::Tree) => {
+                let old_tree =
+                    before.and_then(|(id, kind)| (kind == Some(ObjectType::Tree)).then_some(id));
+                insert_new(git, builder, entry.id(), old_tree)?;
+            }
+            _ => builder.insert_object(entry.id(), None)?,
+        }
+    }
+    Ok(())
+}
+
 /// What one append writes.
 #[derive(Clone, Copy)]
 struct Batch<'a> {
@@ -283,24 +340,34 @@ impl<'r> Ledger<'r> {
         if notes.len() + files.len() < PACK_WRITE_MIN {
             return self.append_through(self.repo, None, &batch);
         }
-        // A second handle whose writes go to memory: its objects reach the disk as one
-        // pack (through this handle's object database) before the ref moves.
+        self.append_packed(&batch, |staging, commit| {
+            write_as_pack(staging, self.repo, commit)
+        })
+    }
+
+    /// An append whose objects are built in a second handle's memory and reach the
+    /// disk through `pack` (one pack, before the ref moves). The pack is a speed-up:
+    /// if it cannot be written (libgit2's indexer once refused a pack it had just
+    /// built), the append is done again as a loose file per object.
+    fn append_packed(
+        &self,
+        batch: &Batch<'_>,
+        pack: impl Fn(&Repo, Oid) -> Result<()>,
+    ) -> Result<Appended> {
         let staging = self.repo.reopen()?;
         let odb = staging.git.odb()?;
         let mempack = odb.add_new_mempack_backend(MEMPACK_PRIORITY)?;
-        let to_pack = || -> Result<()> {
-            let mut pack = git2::Buf::new();
-            mempack.dump(&staging.git, &mut pack)?;
+        let pack_failed = std::cell::Cell::new(false);
+        let to_pack = |commit: Oid| -> Result<()> {
+            let written = pack(&staging, commit);
             mempack.reset()?;
-            let target = self.repo.git.odb()?;
-            let mut writer = target.packwriter()?;
-            std::io::Write::write_all(&mut writer, &pack).map_err(|e| {
-                Error::environment("cannot write the ledger's objects as a pack").with_source(e)
-            })?;
-            writer.commit()?;
-            Ok(())
+            pack_failed.set(written.is_err());
+            written
         };
-        self.append_through(&staging, Some(&to_pack), &batch)
+        match self.append_through(&staging, Some(&to_pack), batch) {
+            Err(_) if pack_failed.get() => self.append_through(self.repo, None, batch),
+            appended => appended,
+        }
     }
 
     /// [`Ledger::append_with_files`], building its objects through `writer`'s handle,
@@ -308,7 +375,7 @@ impl<'r> Ledger<'r> {
     fn append_through(
         &self,
         writer: &Repo,
-        publish: Option<&dyn Fn() -> Result<()>>,
+        publish: Option<&dyn Fn(Oid) -> Result<()>>,
         batch: &Batch<'_>,
     ) -> Result<Appended> {
         let Batch {
@@ -376,7 +443,7 @@ impl<'r> Ledger<'r> {
             let tree = git.find_tree(root)?;
             let commit = git.commit(None, who, who, message, &tree, &parent_refs)?;
             if let Some(publish) = publish {
-                publish()?;
+                publish(commit)?;
             }
             Ok(Some(commit))
         })?;
@@ -709,6 +776,52 @@ pub(super) mod tests {
         let fanout = repo.git.path().join("objects").join(&blob[..2]);
         std::fs::write(&fanout, b"not a directory").unwrap();
         fanout
+    }
+
+    #[test]
+    fn an_append_whose_pack_cannot_be_written_lands_as_loose_objects() {
+        let (_d, repo) = repo();
+        let cfg = Config::load(&repo).unwrap();
+        let notes: Vec<(Oid, Vec<u8>)> = (0..PACK_WRITE_MIN as u32 + 10)
+            .map(|i| {
+                let id = Oid::hash_object(ObjectType::Blob, &i.to_be_bytes()).unwrap();
+                (id, format!("seal {i}\n").into_bytes())
+            })
+            .collect();
+        let who = Signature::now("t", "t@example.com").unwrap();
+        let batch = Batch {
+            notes: &notes,
+            files: &[],
+            only_new: true,
+            who: &who,
+            message: "seal",
+        };
+        let ledger = Ledger::new(&repo, &cfg);
+        let refused = std::cell::Cell::new(0);
+        let appended = ledger
+            .append_packed(&batch, |_, _| {
+                refused.set(refused.get() + 1);
+                Err(Error::environment("no pack today"))
+            })
+            .unwrap();
+        assert!(refused.get() >= 1, "the pack was tried first");
+        assert_eq!(appended.written.len(), notes.len());
+        let view = ledger.view().unwrap();
+        for (commit, content) in &notes {
+            let blob = view.note_oid(*commit).unwrap().unwrap();
+            assert_eq!(repo.git.find_blob(blob).unwrap().content(), &content[..]);
+        }
+        // Loose: one file per seal, as a small append writes.
+        let loose = walk_files(&repo.git.path().join("objects"));
+        assert!(loose >= notes.len(), "{loose} loose objects");
+    }
+
+    fn walk_files(dir: &std::path::Path) -> usize {
+        std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .map(|p| if p.is_dir() { walk_files(&p) } else { 1 })
+            .sum()
     }
 
     #[test]
