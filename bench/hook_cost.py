@@ -13,7 +13,9 @@ cases, alternating their order:
   someone without git-seal), so the hook derives from the nearest ancestor this
   machine holds a manifest of.
 It prints the medians of both and of the per-round ratio hook / `git commit`
-(targets 0.15 and 0.2), and checks every seal written against `verify --no-cache`.
+(targets 0.15 and 0.2), and the cost of a hook that seals nothing (post-merge after
+a commit: process start, opening the repository, the ledger's tip, the run record),
+and checks every seal written against `verify --no-cache`.
 
 verify: a history of `--commits` commits (default 2,000) over 2,000 files, sealed
 and verified once; then `verify --all` again (warm) beside the floor, reading every
@@ -62,11 +64,11 @@ def measured(r, *args):
     return wall, usage.ru_utime + usage.ru_stime
 
 
-def run_hook(r):
-    shim = os.path.join(r.path, ".git", "hooks", "post-commit")
+def run_hook(r, name="post-commit", *args):
+    shim = os.path.join(r.path, ".git", "hooks", name)
     if os.path.exists(shim):
-        return measured(r, shim)
-    return measured(r, "git", "hook", "run", "post-commit")
+        return measured(r, shim, *args)
+    return measured(r, "git", "hook", "run", name, "--", *args)
 
 
 def bench_post_commit(base, env, args, binary):
@@ -98,6 +100,7 @@ def bench_post_commit(base, env, args, binary):
         return measured(r, "git", *HOOKS_OFF, "commit", "-q", "-a", "-m", f"c{n}")
 
     rows = {"sealed": [], "unsealed": []}
+    fixed = []
     checks = {}
     for i in range(args.runs):
         for case in (("sealed", "unsealed") if i % 2 else ("unsealed", "sealed")):
@@ -107,6 +110,10 @@ def bench_post_commit(base, env, args, binary):
             h = run_hook(r)
             rows[case].append((c, h))
             checks[case] = r.git("rev-parse", "HEAD").stdout.decode().strip()
+        # What any hook costs before it seals anything: post-merge after a commit
+        # that is not a merge starts, opens the repository, reads the ledger's tip,
+        # finds nothing to seal and records its run.
+        fixed.append(run_hook(r, "post-merge", "0"))
     for case, head in checks.items():
         # A parent without a seal is a gap verify reports (exit 1); only the seal's
         # own problems count here.
@@ -124,6 +131,9 @@ def bench_post_commit(base, env, args, binary):
             print(f"  {case} parent, {what}: post-commit {h * 1000:.1f} ms; git commit "
                   f"{c * 1000:.1f} ms; ratio {ratio:.3f} (median of rounds; target <= {target})",
                   flush=True)
+    for i, what in ((0, "wall"), (1, "CPU")):
+        print(f"  a hook that seals nothing (post-merge after a commit), {what}: "
+              f"{statistics.median(x[i] for x in fixed) * 1000:.1f} ms", flush=True)
 
 
 def bench_verify(base, env, args, binary):

@@ -151,6 +151,10 @@ pub struct Manifests<'r> {
     /// git's diff of each planned commit from its base, computed ahead
     /// ([`Manifests::prepare_history`]).
     feed: Option<DiffFeed>,
+    /// Trees of the store holding a mode git shows rewritten, and whether each tree
+    /// asked about reaches one ([`Manifests::reaches_raw_modes`]).
+    raw_trees: BTreeSet<Oid>,
+    reaches_raw: std::collections::HashMap<Oid, bool>,
     /// Manifests read from disk whose seal states a digest not checked yet (tree,
     /// stated digest): held in `recent`, but no base until [`Manifests::manifest`]
     /// checks them, in the same pass as the manifest derived from them.
@@ -179,6 +183,8 @@ impl<'r> Manifests<'r> {
             searched: false,
             vouch: None,
             feed: None,
+            raw_trees: BTreeSet::new(),
+            reaches_raw: std::collections::HashMap::new(),
             unvouched: Vec::new(),
         }
     }
@@ -213,10 +219,74 @@ impl<'r> Manifests<'r> {
             return Ok(());
         };
         self.builder.add_hashed(store.blobs);
-        if !store.raw_modes {
+        if !store.unscannable {
             self.feed = feed;
+            self.raw_trees = store.raw_trees;
         }
         Ok(())
+    }
+
+    /// Whether git's diff from `base` to `tree` is exact: neither reaches a tree
+    /// holding a mode git shows rewritten (git would show a changed entry's mode
+    /// canonicalised, and a change of mode alone not at all).
+    fn feed_is_exact(&mut self, base: Option<Oid>, tree: Oid) -> Result<bool> {
+        if self.raw_trees.is_empty() {
+            return Ok(true);
+        }
+        Ok(!self.reaches_raw_modes(tree)?
+            && !base
+                .map(|b| self.reaches_raw_modes(b))
+                .transpose()?
+                .unwrap_or(false))
+    }
+
+    /// Whether `root` is, or holds at any depth, a tree of `raw_trees`. Remembered per
+    /// tree, so a run reads each distinct tree once; walked with a stack, so a deep
+    /// tree cannot exhaust the call stack.
+    fn reaches_raw_modes(&mut self, root: Oid) -> Result<bool> {
+        // Bounded memory: past this many trees remembered, start again.
+        const REMEMBERED_MAX: usize = 1 << 20;
+        if self.reaches_raw.len() > REMEMBERED_MAX {
+            self.reaches_raw.clear();
+        }
+        let mut stack: Vec<(Oid, Option<Vec<Oid>>)> = vec![(root, None)];
+        while let Some((tree, subtrees)) = stack.pop() {
+            if self.reaches_raw.contains_key(&tree) {
+                continue;
+            }
+            if self.raw_trees.contains(&tree) {
+                self.reaches_raw.insert(tree, true);
+                continue;
+            }
+            match subtrees {
+                None => {
+                    let subtrees: Vec<Oid> = self
+                        .repo
+                        .git
+                        .find_tree(tree)?
+                        .iter()
+                        .filter(|e| e.kind() == Some(git2::ObjectType::Tree))
+                        .map(|e| e.id())
+                        .collect();
+                    let pending: Vec<Oid> = subtrees
+                        .iter()
+                        .filter(|s| !self.reaches_raw.contains_key(s))
+                        .copied()
+                        .collect();
+                    stack.push((tree, Some(subtrees)));
+                    stack.extend(pending.into_iter().map(|s| (s, None)));
+                }
+                Some(subtrees) => {
+                    // Each was answered above it on the stack (or forgotten by a
+                    // reset, then asked again: counted as reaching, to stay exact).
+                    let reaches = subtrees
+                        .iter()
+                        .any(|s| self.reaches_raw.get(s).copied().unwrap_or(true));
+                    self.reaches_raw.insert(tree, reaches);
+                }
+            }
+        }
+        Ok(self.reaches_raw.get(&root).copied().unwrap_or(true))
     }
 
     /// Uses a manifest read from the on-disk cache as a base only when `stated`
@@ -296,6 +366,13 @@ impl<'r> Manifests<'r> {
         if self.in_memory(tree) {
             return Ok(None);
         }
+        let base_tree = match base {
+            Some(b) => Some(self.repo.git.find_commit(b)?.tree_id()),
+            None => None,
+        };
+        if !self.feed_is_exact(base_tree, tree)? {
+            return Ok(None);
+        }
         let base = match base {
             None => Known {
                 manifest: Rc::new(Manifest::empty()),
@@ -327,10 +404,17 @@ impl<'r> Manifests<'r> {
             let Some(next) = feed.next_step().filter(|s| s.base == Some(last)) else {
                 break;
             };
+            let next_tree = self.repo.git.find_commit(next.commit)?.tree_id();
+            let last_tree = batch.last().map(|(t, _)| *t);
+            if !self.feed_is_exact(last_tree, next_tree)? {
+                break;
+            }
+            let Some(feed) = self.feed.as_mut() else {
+                break;
+            };
             let Some((_, diff)) = feed.take(next.commit) else {
                 break;
             };
-            let next_tree = self.repo.git.find_commit(next.commit)?.tree_id();
             let changes = self.builder.changes_from(diff)?;
             let Some((_, previous)) = batch.last() else {
                 break;

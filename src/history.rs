@@ -23,8 +23,11 @@
 //!   next planned, a base not known, a header that is not the commit asked, git
 //!   failing) is computed the ordinary way, never guessed.
 //! - git shows tree entries' modes canonicalised (`100664` as `100644`) where the
-//!   manifest keeps the raw mode libgit2 reads: the feed's changes are used only when
-//!   no tree of the store holds a mode git would rewrite ([`Prehashed::raw_modes`]).
+//!   manifest keeps the raw mode libgit2 reads: the feed's changes are used only for
+//!   a commit whose tree and whose base's tree reach no tree holding a mode git
+//!   would rewrite ([`Prehashed::raw_trees`]; `cache` checks), and not at all when
+//!   such trees are too many or a tree is too large to scan
+//!   ([`Prehashed::unscannable`]).
 //! - Everything read from git is bounded: a header line, a path, a diff record; the
 //!   parsers are single passes; memory holds at most [`PREHASH_MAX_BLOBS`] blob
 //!   hashes and [`FEED_AHEAD`] commits' changes, whatever the history's length.
@@ -69,8 +72,11 @@ const GIT_MEMORY: [&str; 6] = [
 ];
 /// The longest token (a header, a path) accepted from git.
 const TOKEN_MAX: usize = 1 << 16;
-/// The largest tree scanned for modes; a larger one counts as holding raw modes.
+/// The largest tree scanned for modes; a larger one turns the feed off.
 const TREE_SCAN_MAX: u64 = 64 << 20;
+/// The most trees holding raw modes remembered; one more turns the feed off. (git's
+/// own history has 98 among 168,516 trees, all from 2005.)
+pub const RAW_TREES_MAX: usize = 1 << 14;
 
 /// Whether a run computing `commits` manifests should read the store whole: long
 /// enough, and covering enough of the objects in `repo`'s store (its own packs, a
@@ -113,9 +119,13 @@ fn idx_count(path: &std::path::Path) -> Option<u64> {
 pub struct Prehashed {
     /// (blob, SHA-256 of its content, size), at most [`PREHASH_MAX_BLOBS`].
     pub blobs: Vec<(Oid, [u8; 32], u64)>,
-    /// Whether some tree holds an entry whose mode git shows rewritten (or a tree that
-    /// could not be scanned): then git's diffs cannot stand in for libgit2's.
-    pub raw_modes: bool,
+    /// The trees that hold an entry whose mode git shows rewritten: git's diff of a
+    /// commit whose tree, or whose base's tree, reaches one cannot stand in for
+    /// libgit2's.
+    pub raw_trees: BTreeSet<Oid>,
+    /// Whether git's diffs cannot be used at all: a tree too large to scan, or more
+    /// than [`RAW_TREES_MAX`] trees with raw modes.
+    pub unscannable: bool,
 }
 
 /// Reads every object of the store once, in pack order, through `git cat-file
@@ -152,7 +162,8 @@ fn read_store(mut input: impl BufRead, format: ObjectFormat) -> Result<Prehashed
     let bad = |what: &str| Error::environment(format!("git cat-file: {what}"));
     let mut found = Prehashed {
         blobs: Vec::new(),
-        raw_modes: false,
+        raw_trees: BTreeSet::new(),
+        unscannable: false,
     };
     let mut header = Vec::with_capacity(128);
     let mut chunk = vec![0u8; 1 << 16];
@@ -213,13 +224,14 @@ fn read_store(mut input: impl BufRead, format: ObjectFormat) -> Result<Prehashed
                 if n as u64 != size {
                     return Err(bad(&format!("tree {oid} is cut short")));
                 }
-                if !found.raw_modes && !modes_are_canonical(&tree, hex_len(format) / 2) {
-                    found.raw_modes = true;
+                if !found.unscannable && !modes_are_canonical(&tree, hex_len(format) / 2) {
+                    found.raw_trees.insert(oid);
+                    found.unscannable = found.raw_trees.len() > RAW_TREES_MAX;
                 }
             }
             other => {
                 if other == "tree" {
-                    found.raw_modes = true;
+                    found.unscannable = true;
                 }
                 let n = std::io::copy(&mut body, &mut std::io::sink())
                     .map_err(|e| bad("cannot read an object").with_source(e))?;
@@ -569,7 +581,8 @@ mod tests {
         let found = read_store(&stream[..], ObjectFormat::Sha1).unwrap();
         assert_eq!(found.blobs.len(), 1);
         assert_eq!(found.blobs[0].1, <[u8; 32]>::from(Sha256::digest(blob)));
-        assert!(found.raw_modes);
+        assert_eq!(found.raw_trees, BTreeSet::from([id(2)]));
+        assert!(!found.unscannable);
         assert!(read_store(&stream[..stream.len() - 3], ObjectFormat::Sha1).is_err());
         let long = format!("{} blob 2\nabc\n", id(1));
         assert!(read_store(long.as_bytes(), ObjectFormat::Sha1).is_err());

@@ -1035,13 +1035,11 @@ fn write_notes(
 
 /// Adds `files` (paths relative to `tree`) to `tree`, writing a subtree per directory.
 fn insert_files(repo: &Repo, tree: Option<Oid>, files: &[(&str, Oid)]) -> Result<Oid> {
+    if let (Some(t), true) = (tree, files.is_empty()) {
+        return Ok(t);
+    }
     let git = &repo.git;
     let current = tree.map(|t| git.find_tree(t)).transpose()?;
-    if files.is_empty() {
-        if let Some(t) = &current {
-            return Ok(t.id());
-        }
-    }
     let mut builder = git.treebuilder(current.as_ref())?;
     let mut dirs: BTreeMap<&str, Vec<(&str, Oid)>> = BTreeMap::new();
     for (path, blob) in files {

@@ -184,16 +184,12 @@ fn a_long_backfill_in_a_sha256_repository_seals_what_commit_by_commit_computes()
     backfill_matches_commit_by_commit(&repo, 64);
 }
 
-/// git shows `100664` as `100644`; the manifest keeps the mode as stored. A store
-/// holding such a tree is computed commit by commit, so the seals keep it.
-#[test]
-fn a_store_with_modes_git_rewrites_keeps_them_in_a_long_backfill() {
-    let sb = Sandbox::new();
-    let repo = sb.init("modes", &[]);
-    let blob = repo.blob(b"old mode\n");
-    let mut tree = b"100664 old.txt\0".to_vec();
+/// A tree of one file `old.txt` holding `blob`, written as is (`mode` may be one git
+/// would rewrite).
+fn literal_tree(repo: &TestRepo<'_>, mode: &str, blob: &str) -> String {
+    let mut tree = format!("{mode} old.txt\0").into_bytes();
     tree.extend((0..20).map(|i| u8::from_str_radix(&blob[2 * i..2 * i + 2], 16).unwrap()));
-    let tree_id = run_with_stdin(
+    run_with_stdin(
         repo.cmd(
             "git",
             &["hash-object", "-t", "tree", "--literally", "-w", "--stdin"],
@@ -203,7 +199,32 @@ fn a_store_with_modes_git_rewrites_keeps_them_in_a_long_backfill() {
     .ok()
     .stdout()
     .trim()
-    .to_string();
+    .to_string()
+}
+
+/// Each of `revs`' sealed manifest digest is the one `git seal manifest` computes for
+/// that commit alone.
+fn seals_match_single_commits(repo: &TestRepo<'_>, revs: &[&str]) {
+    for rev in revs {
+        let single: serde_json::Value = serde_json::from_str(
+            &repo
+                .seal(&["manifest", rev, "--format", "json"])
+                .ok()
+                .stdout(),
+        )
+        .unwrap();
+        assert_eq!(repo.sealed_manifest_digest(rev), single["digest"], "{rev}");
+    }
+}
+
+/// git shows `100664` as `100644`; the manifest keeps the mode as stored. A store
+/// holding such a tree is computed commit by commit, so the seals keep it.
+#[test]
+fn a_store_with_modes_git_rewrites_keeps_them_in_a_long_backfill() {
+    let sb = Sandbox::new();
+    let repo = sb.init("modes", &[]);
+    let blob = repo.blob(b"old mode\n");
+    let tree_id = literal_tree(&repo, "100664", &blob);
     let root = repo.git_out(&["commit-tree", &tree_id, "-m", "root"]);
     let stream = linear_history(LONG, 50, Some(&root));
     repo.fast_import(&stream);
@@ -216,16 +237,41 @@ fn a_store_with_modes_git_rewrites_keeps_them_in_a_long_backfill() {
     .unwrap();
     assert_eq!(manifest["entries"][0]["mode"], "100664", "{manifest}");
     repo.seal(&["seal", "--missing"]).ok();
-    for rev in [root.as_str(), "main~1000", "main"] {
-        let single: serde_json::Value = serde_json::from_str(
-            &repo
-                .seal(&["manifest", rev, "--format", "json"])
-                .ok()
-                .stdout(),
-        )
-        .unwrap();
-        assert_eq!(repo.sealed_manifest_digest(rev), single["digest"], "{rev}");
-    }
+    seals_match_single_commits(&repo, &[root.as_str(), "main~1000", "main"]);
+}
+
+/// Raw modes only in the oldest trees (git's own history: 98 of 168,516 trees, from
+/// 2005): the commits whose tree or base's tree reach one are computed commit by
+/// commit, the rest through git's diffs. Past them, a commit that changes only a
+/// mode (`100664` to `100644`, the same blob), which git's diff does not show.
+#[test]
+fn raw_modes_in_the_oldest_trees_are_kept_and_git_reads_the_rest() {
+    let sb = Sandbox::new();
+    let repo = sb.init("old-modes", &[]);
+    let blob = repo.blob(b"old mode\n");
+    let raw = literal_tree(&repo, "100664", &blob);
+    let root = repo.git_out(&["commit-tree", &raw, "-m", "root"]);
+    let fixed = literal_tree(&repo, "100644", &blob);
+    let fix = repo.git_out(&["commit-tree", &fixed, "-p", &root, "-m", "mode only"]);
+    repo.fast_import(&linear_history(LONG, 50, Some(&fix)));
+    let trace = repo.path.join("../trace.json");
+    let mut cmd = repo.cmd(crate::harness::SEAL, &["seal", "--missing"]);
+    cmd.env("GIT_TRACE2_EVENT", &trace);
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let events = std::fs::read_to_string(&trace).unwrap_or_default();
+    assert!(
+        events.contains(r#""diff-tree","--stdin""#),
+        "git's diffs were read"
+    );
+    let first = format!("{fix}~0");
+    let child = repo.rev(&format!("main~{}", LONG - 1));
+    assert_eq!(repo.rev(&format!("{child}^")), fix);
+    seals_match_single_commits(&repo, &[root.as_str(), &first, &child, "main~1000", "main"]);
 }
 
 /// A batch of seals reaches the disk as one pack written before the ledger moves,
