@@ -179,7 +179,9 @@ fn sealing_hook(name: &str, targets: impl FnOnce(&Repo) -> Result<Vec<Oid>>) -> 
     });
     match result {
         Ok((cfg, commits, sealed)) => {
-            run.inputs(json!({"commits": ids(&commits)}));
+            let (listed, total) =
+                runlog::bounded_list(commits.iter().map(|c| json!(c.to_string())));
+            run.inputs(json!({"commits": listed, "commits_total": total}));
             let Sealed {
                 written,
                 already,
@@ -207,13 +209,17 @@ fn sealing_hook(name: &str, targets: impl FnOnce(&Repo) -> Result<Vec<Oid>>) -> 
             } else {
                 Status::Success
             };
-            let outputs: Vec<_> = written
-                .iter()
-                .map(|(o, d)| json!({"commit": o.to_string(), "digest": d}))
-                .collect();
+            let (outputs, sealed_total) = runlog::bounded_list(
+                written
+                    .iter()
+                    .map(|(o, d)| json!({"commit": o.to_string(), "digest": d})),
+            );
+            let (already_listed, already_total) =
+                runlog::bounded_list(already.iter().map(|c| json!(c.to_string())));
             warn_log(run.finish(
                 status,
-                json!({"sealed": outputs, "already": ids(&already),
+                json!({"sealed": outputs, "sealed_total": sealed_total,
+                       "already": already_listed, "already_total": already_total,
                        "unsigned": unsigned.as_ref().map(|e| e.to_string())}),
                 attempts.max(1),
                 match &unsigned {
@@ -233,10 +239,6 @@ fn sealing_hook(name: &str, targets: impl FnOnce(&Repo) -> Result<Vec<Oid>>) -> 
         }
     }
     0
-}
-
-fn ids(oids: &[Oid]) -> Vec<String> {
-    oids.iter().map(Oid::to_string).collect()
 }
 
 /// What a gate decided, for its run record.

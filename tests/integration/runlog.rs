@@ -108,3 +108,30 @@ fn rotation_keeps_every_record() {
         repo.rev("HEAD")
     );
 }
+
+/// A run that seals many commits lists the first of them and counts them all, so a
+/// backfill writes a line, not megabytes (git's own history: 81,966 commits).
+#[test]
+fn a_long_run_lists_its_first_commits_and_counts_them_all() {
+    let sb = Sandbox::new();
+    let repo = sb.init("many", &[]);
+    let mut stream = String::new();
+    for i in 0..150 {
+        stream.push_str(&format!(
+            "commit refs/heads/main\ncommitter C <c@example.com> {} +0000\ndata 2\nc\nM 100644 inline f{i}.txt\ndata 2\n{}\n\n",
+            1_700_000_000 + i,
+            i % 10
+        ));
+    }
+    repo.fast_import(&stream);
+    repo.seal(&["seal", "--missing"]).ok();
+    let records = log_json(&repo, &["--command", "seal"]);
+    let last = records.last().unwrap();
+    let listed = last["outputs"]["sealed"].as_array().unwrap();
+    assert_eq!(listed.len(), git_seal::runlog::LIST_CAP);
+    assert_eq!(last["outputs"]["sealed_total"], 150);
+    for entry in listed {
+        let commit = entry["commit"].as_str().unwrap();
+        assert!(repo.note(commit).is_some(), "{commit} is listed and sealed");
+    }
+}
