@@ -108,12 +108,9 @@ fn linear_history(commits: usize, files: usize, from: Option<&str>) -> String {
     stream
 }
 
-/// Backfills a long history through the store-wide path, then checks every commit's
-/// seal commit by commit (two `verify --no-cache` runs, each under
-/// `FEED_MIN_COMMITS`, which recompute each manifest with libgit2) and a few against
-/// the README's recipe.
-fn backfill_matches_commit_by_commit(repo: &TestRepo<'_>, hex_len: usize) {
-    repo.fast_import(&long_history(hex_len));
+/// Runs `seal --missing`, which must succeed, and returns git's trace2 events of the
+/// git processes it started.
+fn traced_backfill(repo: &TestRepo<'_>) -> String {
     let trace = repo.path.join("../trace.json");
     let mut cmd = repo.cmd(crate::harness::SEAL, &["seal", "--missing"]);
     cmd.env("GIT_TRACE2_EVENT", &trace);
@@ -123,7 +120,16 @@ fn backfill_matches_commit_by_commit(repo: &TestRepo<'_>, hex_len: usize) {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let events = std::fs::read_to_string(&trace).unwrap_or_default();
+    std::fs::read_to_string(&trace).unwrap_or_default()
+}
+
+/// Backfills a long history through the store-wide path, then checks every commit's
+/// seal commit by commit (two `verify --no-cache` runs, each under
+/// `FEED_MIN_COMMITS`, which recompute each manifest with libgit2) and a few against
+/// the README's recipe.
+fn backfill_matches_commit_by_commit(repo: &TestRepo<'_>, hex_len: usize) {
+    repo.fast_import(&long_history(hex_len));
+    let events = traced_backfill(repo);
     assert!(
         events.contains(r#""diff-tree","--stdin""#)
             && events.contains(r#""cat-file","--batch-all-objects""#),
@@ -254,16 +260,7 @@ fn raw_modes_in_the_oldest_trees_are_kept_and_git_reads_the_rest() {
     let fixed = literal_tree(&repo, "100644", &blob);
     let fix = repo.git_out(&["commit-tree", &fixed, "-p", &root, "-m", "mode only"]);
     repo.fast_import(&linear_history(LONG, 50, Some(&fix)));
-    let trace = repo.path.join("../trace.json");
-    let mut cmd = repo.cmd(crate::harness::SEAL, &["seal", "--missing"]);
-    cmd.env("GIT_TRACE2_EVENT", &trace);
-    let out = cmd.output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let events = std::fs::read_to_string(&trace).unwrap_or_default();
+    let events = traced_backfill(&repo);
     assert!(
         events.contains(r#""diff-tree","--stdin""#),
         "git's diffs were read"
