@@ -426,17 +426,19 @@ fn a_gate_taking_a_long_history_refuses_one_lying_manifest_in_it() {
     assert!(server.git(&["rev-parse", "--verify", "-q", "main"]).code() != 0);
 }
 
-/// A backfill longer than `engine::APPEND_CHUNK` (16,384) appends in chunks, so that
-/// what it holds before writing stays bounded: one ledger commit per chunk, every
-/// commit sealed once, the chains whole across chunks.
+/// A backfill longer than `engine::APPEND_CHUNK` appends in chunks, so that what it
+/// holds before writing stays bounded: one ledger commit per chunk, every commit
+/// sealed once, the chains whole across chunks.
 #[test]
 fn a_backfill_past_one_chunk_appends_chunk_by_chunk() {
+    const PAST: usize = 104;
+    let commits = git_seal::engine::APPEND_CHUNK + PAST;
     let sb = Sandbox::new();
     let repo = sb.init("chunks", &[]);
-    let stream = linear_history(16_500, 20, None);
+    let stream = linear_history(commits, 20, None);
     repo.fast_import(&stream);
     let out = repo.seal(&["seal", "--missing"]).ok();
-    out.stdout_has("sealed 16500 commit(s)");
+    out.stdout_has(format!("sealed {commits} commit(s)"));
     assert_eq!(
         repo.git_out(&["rev-list", "--count", "refs/notes/seal"]),
         "2"
@@ -445,10 +447,10 @@ fn a_backfill_past_one_chunk_appends_chunk_by_chunk() {
         repo.git_out(&["notes", "--ref", "seal", "list"])
             .lines()
             .count(),
-        16_500
+        commits
     );
     repo.seal(&["verify", "--all"]).ok();
-    let first_of_second_chunk = repo.rev("main~115");
+    let first_of_second_chunk = repo.rev(&format!("main~{}", PAST - 1));
     let seal = repo.note(&first_of_second_chunk).unwrap();
     assert!(
         !seal.contains("- null"),
