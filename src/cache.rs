@@ -277,8 +277,8 @@ impl<'r> Manifests<'r> {
                     stack.extend(pending.into_iter().map(|s| (s, None)));
                 }
                 Some(subtrees) => {
-                    // Each was answered above it on the stack (or forgotten by a
-                    // reset, then asked again: counted as reaching, to stay exact).
+                    // Each was answered above it on the stack, or before this walk
+                    // (the memory is reset only before one starts).
                     let reaches = subtrees
                         .iter()
                         .any(|s| self.reaches_raw.get(s).copied().unwrap_or(true));
@@ -366,11 +366,8 @@ impl<'r> Manifests<'r> {
         if self.in_memory(tree) {
             return Ok(None);
         }
-        let base_tree = match base {
-            Some(b) => Some(self.repo.git.find_commit(b)?.tree_id()),
-            None => None,
-        };
-        if !self.feed_is_exact(base_tree, tree)? {
+        let base = base.map(|b| self.repo.git.find_commit(b)).transpose()?;
+        if !self.feed_is_exact(base.as_ref().map(Commit::tree_id), tree)? {
             return Ok(None);
         }
         let base = match base {
@@ -379,7 +376,6 @@ impl<'r> Manifests<'r> {
                 root: None,
             },
             Some(b) => {
-                let b = self.repo.git.find_commit(b)?;
                 // The feed's base is checked alone: its changes are derived whole.
                 if !(self.base_candidate(&b) && self.check_unvouched(b.tree_id())) {
                     return Ok(None);

@@ -583,6 +583,18 @@ mod tests {
         assert_eq!(found.blobs[0].1, <[u8; 32]>::from(Sha256::digest(blob)));
         assert_eq!(found.raw_trees, BTreeSet::from([id(2)]));
         assert!(!found.unscannable);
+        // One tree with raw modes past RAW_TREES_MAX (a push made to slow a gate's
+        // walk down) turns git's diffs off for the run.
+        let mut many = Vec::new();
+        for n in 0..=RAW_TREES_MAX as u32 {
+            let oid = Oid::hash_object(git2::ObjectType::Tree, &n.to_be_bytes()).unwrap();
+            many.extend_from_slice(format!("{oid} tree {}\n", tree.len()).as_bytes());
+            many.extend_from_slice(&tree);
+            many.push(b'\n');
+        }
+        let found = read_store(&many[..], ObjectFormat::Sha1).unwrap();
+        assert!(found.unscannable);
+        assert_eq!(found.raw_trees.len(), RAW_TREES_MAX + 1);
         assert!(read_store(&stream[..stream.len() - 3], ObjectFormat::Sha1).is_err());
         let long = format!("{} blob 2\nabc\n", id(1));
         assert!(read_store(long.as_bytes(), ObjectFormat::Sha1).is_err());
