@@ -244,8 +244,10 @@ impl<'r> Manifests<'r> {
     /// tree, so a run reads each distinct tree once; walked with a stack, so a deep
     /// tree cannot exhaust the call stack.
     fn reaches_raw_modes(&mut self, root: Oid) -> Result<bool> {
-        // Bounded memory: past this many trees remembered, start again.
-        const REMEMBERED_MAX: usize = 1 << 20;
+        // Bounded memory: past this many trees remembered, start again. A start
+        // again costs one walk of the next commit's whole tree (a few hundred trees
+        // in git/git); remembering 2^20 held 37 MB at git/git's backfill's peak.
+        const REMEMBERED_MAX: usize = 1 << 16;
         if self.reaches_raw.len() > REMEMBERED_MAX {
             self.reaches_raw.clear();
         }
@@ -387,7 +389,7 @@ impl<'r> Manifests<'r> {
             }
         };
         let changes = self.builder.changes_from(diff)?;
-        let first = Rc::new(Manifest::derive(&base.manifest, changes).into_whole());
+        let first = Rc::new(Manifest::derive_whole(&base.manifest, changes));
         // The planned commits right after this one that derive from it, in a chain,
         // derived now too, so that their digests (a SHA-256 pass over each whole
         // manifest, most of a long run's own work) are taken on every core at once.
@@ -415,7 +417,7 @@ impl<'r> Manifests<'r> {
             let Some((_, previous)) = batch.last() else {
                 break;
             };
-            let derived = Rc::new(Manifest::derive(previous, changes).into_whole());
+            let derived = Rc::new(Manifest::derive_whole(previous, changes));
             batch.push((next_tree, derived));
             last = next.commit;
         }
@@ -567,9 +569,10 @@ impl<'r> Manifests<'r> {
         };
         let known = match known_base {
             Some((base, b)) if self.history => Known {
-                manifest: Rc::new(
-                    Manifest::derive(&b.manifest, self.builder.changes(base, tree)?).into_whole(),
-                ),
+                manifest: Rc::new(Manifest::derive_whole(
+                    &b.manifest,
+                    self.builder.changes(base, tree)?,
+                )),
                 root: None,
             },
             Some((base, b)) => {

@@ -87,7 +87,10 @@ pub fn seal_commits(
         }
         manifests.prepare_history(&todo)?;
     }
-    let mut batch_digests: BTreeMap<Oid, String> = BTreeMap::new();
+    // Where each commit sealed in this run sits in `sealed.written`, whose digest its
+    // children's `parent_seals` name: an index, not a second copy of every digest
+    // (two were 15 MB of git/git's backfill).
+    let mut sealed_here: BTreeMap<Oid, usize> = BTreeMap::new();
     let mut notes = Vec::new();
     let mut sealed = Sealed::default();
     if run.force {
@@ -109,7 +112,7 @@ pub fn seal_commits(
             repo,
             &seals,
             &mut manifests,
-            &batch_digests,
+            |p| sealed_here.get(&p).map(|&i| sealed.written[i].1.clone()),
             oid,
             &name,
             &email,
@@ -128,7 +131,7 @@ pub fn seal_commits(
                 sealed.unsigned = Some(e);
             }
         }
-        batch_digests.insert(oid, seal.digest.clone());
+        sealed_here.insert(oid, sealed.written.len());
         sealed.written.push((oid, seal.digest.clone()));
         let yaml = seal.to_yaml().into_bytes();
         // What no reader would read back is not written (`limits`).
@@ -236,7 +239,7 @@ fn build_seal(
     repo: &Repo,
     seals: &StatedSeals<'_, '_>,
     manifests: &mut Manifests<'_>,
-    batch: &BTreeMap<Oid, String>,
+    sealed_here: impl Fn(Oid) -> Option<String>,
     oid: Oid,
     name: &str,
     email: &str,
@@ -245,8 +248,8 @@ fn build_seal(
     let manifest = manifests.manifest_of(&commit)?;
     let parent_seals = recorded_parents(&commit)
         .into_iter()
-        .map(|p| match batch.get(&p) {
-            Some(d) => Ok(Some(d.clone())),
+        .map(|p| match sealed_here(p) {
+            Some(d) => Ok(Some(d)),
             None => seals.digest(p),
         })
         .collect::<Result<Vec<_>>>()?;
@@ -285,8 +288,11 @@ pub fn stated_digest(view: &View<'_>, commit: Oid) -> Result<Option<String>> {
         .map(|p| p.seal.digest))
 }
 
+/// How many answers [`StatedSeals`] keeps.
+const STATED_REMEMBERED_MAX: usize = 4_096;
+
 /// What the seals of the commits a run asks about state, each note read and parsed
-/// once: the sealing hook asks about its parent's twice (the manifest digest that
+/// once (of the last [`STATED_REMEMBERED_MAX`] asked): the sealing hook asks about its parent's twice (the manifest digest that
 /// vouches for a cached manifest, then `parent_seals`), and reading a seal is mostly
 /// parsing its YAML. The view is the run's, fixed, so nothing read goes stale.
 struct StatedSeals<'v, 'r> {
@@ -327,7 +333,14 @@ impl<'v, 'r> StatedSeals<'v, 'r> {
                     }),
                 digest: p.seal.digest,
             });
-        self.read.borrow_mut().insert(commit, stated.clone());
+        let mut read = self.read.borrow_mut();
+        // A run asks about a commit's seal while sealing its children, which come
+        // soon after it: remembering every answer of a backfill held one entry per
+        // commit (git/git: 82k), so the memory starts again past a bound.
+        if read.len() >= STATED_REMEMBERED_MAX {
+            read.clear();
+        }
+        read.insert(commit, stated.clone());
         Ok(stated)
     }
 

@@ -32,10 +32,11 @@
 //!   parsers are single passes; memory holds at most [`PREHASH_MAX_BLOBS`] blob
 //!   hashes and [`FEED_AHEAD`] commits' changes, whatever the history's length.
 
-use std::collections::{BTreeSet, VecDeque};
-use std::io::{BufRead, BufReader, Read, Write};
+use std::collections::BTreeSet;
+use std::io::{BufRead, BufReader, BufWriter, Read, Write};
 use std::process::{Child, Stdio};
 use std::sync::mpsc::{sync_channel, Receiver};
+use std::sync::Arc;
 use std::thread::JoinHandle;
 
 use git2::{ObjectFormat, Oid};
@@ -313,9 +314,15 @@ type FeedItem = std::result::Result<(Oid, Vec<TreeChange>), String>;
 
 /// `git diff-tree --stdin` computing the planned steps' changes ahead of the run.
 pub struct DiffFeed {
-    steps: VecDeque<Step>,
-    /// The commits of `steps`, to tell a commit further on from one not planned.
-    planned: BTreeSet<Oid>,
+    /// The plan, shared with the threads that write it to git and read git's answer:
+    /// one copy of a list as long as the history (four copies were 20 MB of git/git's
+    /// backfill).
+    steps: Arc<[Step]>,
+    /// The first step not passed yet.
+    next: usize,
+    /// Each planned commit and its place in `steps`, sorted by commit: tells a
+    /// commit further on from one not planned or passed.
+    places: Vec<(Oid, usize)>,
     items: Option<Receiver<FeedItem>>,
     child: Child,
     threads: Vec<JoinHandle<()>>,
@@ -347,39 +354,48 @@ impl DiffFeed {
             .stderr(Stdio::null())
             .spawn()
             .map_err(crate::git::cannot_run_git)?;
-        let (Some(mut stdin), Some(stdout)) = (child.stdin.take(), child.stdout.take()) else {
+        let (Some(stdin), Some(stdout)) = (child.stdin.take(), child.stdout.take()) else {
             return Err(Error::internal("git diff-tree has no pipes"));
         };
-        let lines: Vec<u8> = steps
-            .iter()
-            .flat_map(|s| {
-                match s.base {
-                    Some(b) => format!("{} {b}\n", s.commit),
-                    None => format!("{}\n", s.commit),
-                }
-                .into_bytes()
-            })
-            .collect();
+        let steps: Arc<[Step]> = steps.into();
+        let to_write = Arc::clone(&steps);
         let writer = std::thread::spawn(move || {
-            // A git that stopped reading has failed; the reader reports it.
-            let _ = stdin.write_all(&lines);
+            let mut stdin = BufWriter::with_capacity(1 << 16, stdin);
+            for s in to_write.iter() {
+                // A git that stopped reading has failed; the reader reports it.
+                let written = match s.base {
+                    Some(b) => writeln!(stdin, "{} {b}", s.commit),
+                    None => writeln!(stdin, "{}", s.commit),
+                };
+                if written.is_err() {
+                    return;
+                }
+            }
+            let _ = stdin.flush();
         });
-        let expected: Vec<Oid> = steps.iter().map(|s| s.commit).collect();
+        let expected = Arc::clone(&steps);
         let (tx, rx) = sync_channel(FEED_AHEAD);
         let reader = std::thread::spawn(move || {
             let mut input = BufReader::with_capacity(1 << 16, stdout);
             let mut parser = Parser::new(format);
-            for commit in expected {
-                let item = parser.next_commit(&mut input, commit);
+            for step in expected.iter() {
+                let item = parser.next_commit(&mut input, step.commit);
                 let failed = item.is_err();
                 if tx.send(item).is_err() || failed {
                     return;
                 }
             }
         });
+        let mut places: Vec<(Oid, usize)> = steps
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (s.commit, i))
+            .collect();
+        places.sort_unstable();
         Ok(DiffFeed {
-            planned: steps.iter().map(|s| s.commit).collect(),
-            steps: steps.into(),
+            steps,
+            next: 0,
+            places,
             items: Some(rx),
             child,
             threads: vec![writer, reader],
@@ -389,22 +405,30 @@ impl DiffFeed {
 
     /// The next planned step, unless git has failed.
     pub fn next_step(&self) -> Option<Step> {
-        self.steps.front().copied().filter(|_| !self.broken)
+        self.steps.get(self.next).copied().filter(|_| !self.broken)
     }
 
     /// The planned base of `commit` and the changes from it, when `commit` is planned
     /// and not passed yet (the steps before it, never asked, are dropped); `None`
     /// otherwise, or once git has failed.
     pub fn take(&mut self, commit: Oid) -> Option<(Option<Oid>, Vec<TreeChange>)> {
-        if self.broken || !self.planned.contains(&commit) {
+        if self.broken {
             return None;
         }
+        // A commit planned twice is served at its first place not passed.
+        let first = self.places.partition_point(|(c, _)| *c < commit);
+        let place = self.places[first..]
+            .iter()
+            .take_while(|(c, _)| *c == commit)
+            .map(|(_, i)| *i)
+            .find(|i| *i >= self.next)?;
         let items = self.items.as_ref()?;
-        while let Some(step) = self.steps.pop_front() {
-            self.planned.remove(&step.commit);
+        while self.next <= place {
+            let step = self.steps[self.next];
+            self.next += 1;
             match items.recv() {
                 Ok(Ok((c, changes))) if c == step.commit => {
-                    if c == commit {
+                    if self.next > place {
                         return Some((step.base, changes));
                     }
                 }

@@ -204,25 +204,82 @@ fn entry_at(canonical: &[u8], at: usize) -> Option<(usize, Entry<'_>)> {
 
 /// The offset of the first entry at or after `from` whose path is not below `path`
 /// (`canonical.len()` if none). `from` must be an entry boundary.
+///
+/// Changes are applied in path order, so the next one is usually a few entries past
+/// `from`: the search gallops forward from there before it bisects, which costs the
+/// log of that distance, not of the manifest (a backfill applies thousands of changes
+/// to a manifest when a commit's base is a tree far from it).
 fn lower_bound(canonical: &[u8], from: usize, path: &[u8]) -> usize {
+    let below = |start: usize| match path_at(canonical, start) {
+        Some((end, p)) if p < path => Some(end),
+        _ => None,
+    };
     let (mut lo, mut hi) = (from, canonical.len());
+    let mut step = GALLOP_FIRST_STEP;
+    while let Some(probe) = lo.checked_add(step).filter(|p| *p < hi) {
+        let start = next_boundary(canonical, probe);
+        if start >= hi {
+            break;
+        }
+        match below(start) {
+            Some(end) => {
+                lo = end;
+                step = step.saturating_mul(2);
+            }
+            None => {
+                hi = start;
+                break;
+            }
+        }
+    }
     while lo < hi {
         let mid = lo + (hi - lo) / 2;
         // The first entry boundary at or after mid; if none lies before hi, the
         // entry at lo is the only one left in [lo, hi).
         let mut start = match mid {
-            m if m == lo || canonical[m - 1] == 0 => m,
-            m => memchr::memchr(0, &canonical[m..]).map_or(canonical.len(), |n| m + n + 1),
+            m if m == lo => m,
+            m => next_boundary(canonical, m),
         };
         if start >= hi {
             start = lo;
         }
-        match entry_at(canonical, start) {
-            Some((end, e)) if e.path < path => lo = end,
-            _ => hi = start,
+        match below(start) {
+            Some(end) => lo = end,
+            None => hi = start,
         }
     }
     lo
+}
+
+/// How far (in bytes) [`lower_bound`]'s first probe looks past where it starts: a
+/// few entries.
+const GALLOP_FIRST_STEP: usize = 512;
+
+/// The first entry boundary at or after `at` (`canonical.len()` if none).
+fn next_boundary(canonical: &[u8], at: usize) -> usize {
+    if at == 0 || canonical.get(at - 1) == Some(&0) {
+        return at;
+    }
+    memchr::memchr(0, &canonical[at..]).map_or(canonical.len(), |n| at + n + 1)
+}
+
+/// The path of the entry starting at byte `at`, and the offset just past its NUL:
+/// what a search compares, read without checking the other fields (the bytes
+/// searched are a manifest this process built, or a cache entry whose checksum held;
+/// an entry the search lands on is parsed whole before it is used).
+fn path_at(canonical: &[u8], at: usize) -> Option<(usize, &[u8])> {
+    let rest = canonical.get(at..)?;
+    let nul = memchr::memchr(0, rest)?;
+    let raw = &rest[..nul];
+    // <mode 6> SP <hash: 40 hex for a SHA-1 gitlink, else 64> SP <size> SP <path>
+    let hash_len = if raw.starts_with(b"160000") && raw.get(47) == Some(&b' ') {
+        40
+    } else {
+        64
+    };
+    let fields = raw.get(6 + 1 + hash_len + 1..)?;
+    let space = memchr::memchr(b' ', fields)?;
+    Some((at + nul + 1, &fields[space + 1..]))
 }
 
 /// Iterates the raw entries of canonical bytes: (entry without NUL, parsed entry).
@@ -310,35 +367,17 @@ impl Manifest {
         Manifest::from_parts(m.canonical().to_vec(), m.files, m.bytes)
     }
 
-    /// The same manifest as a whole one, built once from its root and changes (or
-    /// its bytes taken when already built): what a run over a history keeps as the
-    /// next commit's base, so that each derivation costs that commit's changes, not
-    /// every change since an older root.
-    pub fn into_whole(self) -> Manifest {
-        let Manifest {
-            canonical,
-            derived,
-            digest,
-            files,
-            bytes,
-        } = self;
-        let canonical = match (canonical.into_inner(), derived) {
-            (Some(built), _) => built,
-            (None, Some((root, changes))) => {
-                let mut out = Vec::with_capacity(root.canonical().len() + changes.len() * 100);
-                merge(&root, &changes, |part| out.extend_from_slice(part));
-                Bytes::Built(out)
-            }
-            // A manifest that does not derive was made with its bytes.
-            (None, None) => Bytes::Built(Vec::new()),
+    /// `base` with `changes` applied, built whole in one pass over its root (what
+    /// `derive(..).into_whole()` costs in two): the manifest a run over a history
+    /// keeps as the next commit's base.
+    pub fn derive_whole(base: &Rc<Manifest>, changes: Changes) -> Manifest {
+        let (root, changes) = match &base.derived {
+            Some((root, earlier)) => (Rc::clone(root), earlier.then(&changes)),
+            None => (Rc::clone(base), changes),
         };
-        Manifest {
-            canonical: OnceCell::from(canonical),
-            derived: None,
-            digest,
-            files,
-            bytes,
-        }
+        let mut out = Vec::with_capacity(root.canonical().len() + changes.len() * 100);
+        let (files, bytes) = merge(&root, &changes, |part| out.extend_from_slice(part));
+        Manifest::from_parts(out, files, bytes)
     }
 
     /// `base` with `changes` applied, without copying it: O(changes · log entries).
@@ -1025,6 +1064,48 @@ mod tests {
         assert_eq!(lower_bound(c, 0, b"a0"), second);
         assert_eq!(lower_bound(c, 0, b"b b"), second);
         assert_eq!(lower_bound(c, 0, b"zz"), c.len());
+    }
+
+    /// The galloping search against a linear scan, from every entry boundary, over a
+    /// manifest long enough for many gallops: paths with spaces, SHA-1 gitlinks (a
+    /// shorter hash), paths present and paths between them.
+    #[test]
+    fn lower_bound_agrees_with_a_scan_from_every_boundary() {
+        let mut paths: Vec<Vec<u8>> = (0..600u32)
+            .map(|i| format!("d{:03}/f {i}", i / 7).into_bytes())
+            .collect();
+        paths.sort();
+        let mut canonical = Vec::new();
+        for (i, path) in paths.iter().enumerate() {
+            match i % 5 {
+                0 => push_entry(&mut canonical, MODE_GITLINK, &"c".repeat(40), 0, path),
+                _ => push_entry(&mut canonical, 0o100644, &"ab".repeat(32), i as u64, path),
+            }
+        }
+        let boundaries: Vec<usize> = std::iter::once(0)
+            .chain(memchr::memchr_iter(0, &canonical).map(|n| n + 1))
+            .collect();
+        let scan = |from: usize, path: &[u8]| -> usize {
+            boundaries
+                .iter()
+                .copied()
+                .filter(|b| *b >= from)
+                .find(|b| path_at(&canonical, *b).is_none_or(|(_, p)| p >= path))
+                .unwrap_or(canonical.len())
+        };
+        let mut probes: Vec<Vec<u8>> = paths.clone();
+        probes.extend(paths.iter().map(|p| [p.as_slice(), b"0"].concat()));
+        probes.extend([b"".to_vec(), b"a".to_vec(), b"zzz".to_vec()]);
+        for from in boundaries.iter().step_by(13).copied() {
+            for probe in &probes {
+                assert_eq!(
+                    lower_bound(&canonical, from, probe),
+                    scan(from, probe),
+                    "from {from}, probe {}",
+                    String::from_utf8_lossy(probe)
+                );
+            }
+        }
     }
 
     #[test]
