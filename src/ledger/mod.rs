@@ -23,6 +23,7 @@
 //! writer), `rule` (append-only), `merge` (union merge of fetched ledgers).
 
 pub mod merge;
+mod pack;
 pub mod rule;
 pub mod tree;
 
@@ -58,62 +59,56 @@ fn write_as_pack(staging: &Repo, target: &Repo, commit: Oid) -> Result<()> {
         Some(parent) => Some(git.find_commit(parent)?.tree_id()),
         None => None,
     };
-    let mut builder = git.packbuilder()?;
-    builder.insert_object(commit, None)?;
-    insert_new(git, &mut builder, built.tree_id(), base)?;
-    let odb = target.git.odb()?;
-    let mut writer = odb.packwriter()?;
-    // Streamed to the indexer as libgit2 writes it: a chunk's pack held whole was
-    // 20 MB of git/git's backfill's peak (heaptrack).
-    let mut failed = None;
-    let streamed = builder.foreach(
-        |bytes| match std::io::Write::write_all(&mut writer, bytes) {
-            Ok(()) => true,
-            Err(e) => {
-                failed = Some(e);
-                false
-            }
-        },
-    );
-    if let Some(e) = failed {
-        return Err(
-            Error::environment("cannot write the ledger's objects as a pack").with_source(e),
-        );
-    }
-    streamed?;
-    writer.commit()?;
-    Ok(())
+    let mut new = NewObjects::default();
+    new.add(commit);
+    new.add_tree(git, built.tree_id(), base)?;
+    pack::write(
+        &git.odb()?,
+        &target.git.odb()?,
+        &new.ids,
+        target.object_format(),
+    )
 }
 
-/// Adds `tree` and what under it differs from `old` (the tree at the same path
-/// before) to `builder`: it reads only the trees an append rewrote.
-fn insert_new(
-    git: &git2::Repository,
-    builder: &mut git2::PackBuilder<'_>,
-    tree: Oid,
-    old: Option<Oid>,
-) -> Result<()> {
-    builder.insert_object(tree, None)?;
-    let tree = git.find_tree(tree)?;
-    let old = old.and_then(|o| git.find_tree(o).ok());
-    for entry in tree.iter() {
-        let before = old
-            .as_ref()
-            .and_then(|o| o.get_name_bytes(entry.name_bytes()))
-            .map(|e| (e.id(), e.kind()));
-        if before.as_ref().is_some_and(|(id, _)| *id == entry.id()) {
-            continue;
-        }
-        match entry.kind() {
-            Some(ObjectType::Tree) => {
-                let old_tree =
-                    before.and_then(|(id, kind)| (kind == Some(ObjectType::Tree)).then_some(id));
-                insert_new(git, builder, entry.id(), old_tree)?;
-            }
-            _ => builder.insert_object(entry.id(), None)?,
+/// The objects an append adds, each once, in the order found.
+#[derive(Default)]
+struct NewObjects {
+    ids: Vec<Oid>,
+    seen: std::collections::HashSet<Oid>,
+}
+
+impl NewObjects {
+    fn add(&mut self, id: Oid) {
+        if self.seen.insert(id) {
+            self.ids.push(id);
         }
     }
-    Ok(())
+
+    /// Adds `tree` and what under it differs from `old` (the tree at the same path
+    /// before): it reads only the trees an append rewrote.
+    fn add_tree(&mut self, git: &git2::Repository, tree: Oid, old: Option<Oid>) -> Result<()> {
+        self.add(tree);
+        let tree = git.find_tree(tree)?;
+        let old = old.and_then(|o| git.find_tree(o).ok());
+        for entry in tree.iter() {
+            let before = old
+                .as_ref()
+                .and_then(|o| o.get_name_bytes(entry.name_bytes()))
+                .map(|e| (e.id(), e.kind()));
+            if before.as_ref().is_some_and(|(id, _)| *id == entry.id()) {
+                continue;
+            }
+            match entry.kind() {
+                Some(ObjectType::Tree) => {
+                    let old_tree = before
+                        .and_then(|(id, kind)| (kind == Some(ObjectType::Tree)).then_some(id));
+                    self.add_tree(git, entry.id(), old_tree)?;
+                }
+                _ => self.add(entry.id()),
+            }
+        }
+        Ok(())
+    }
 }
 
 /// What one append writes.

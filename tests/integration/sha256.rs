@@ -292,3 +292,40 @@ fn sha256_backfill_of_a_history_verifies_from_the_objects_and_writes_no_digest_p
     repo.seal(&["verify", "--no-cache"]).ok();
     repo.seal(&["verify"]).ok();
 }
+
+/// A backfill long enough to append as a pack (`ledger::PACK_WRITE_MIN` seals) in a
+/// SHA-256 repository: git-seal writes the pack itself, and its trailer is the
+/// repository's hash, so the pack must be one git reads, not a fallback to loose
+/// objects.
+#[test]
+fn sha256_large_append_lands_as_one_pack_git_reads() {
+    let Some(opts) = form(false) else { return };
+    let sb = Sandbox::new();
+    let repo = sha256_repo(&sb, "r", &opts);
+    for i in 0..70 {
+        repo.write(&format!("d{}/f{i}", i % 3), &format!("{i}\n"));
+        repo.git(&["add", "-A"]).ok();
+        repo.git(&["commit", "-q", "-m", &format!("c{i}")]).ok();
+    }
+    repo.git(&["repack", "-adq"]).ok();
+    let count = |key: &str| -> usize {
+        repo.git_out(&["count-objects", "-v"])
+            .lines()
+            .find_map(|l| l.strip_prefix(key)?.trim().parse().ok())
+            .unwrap()
+    };
+    let packs = count("packs:");
+    repo.seal(&["seal", "--missing"])
+        .ok()
+        .stdout_has("sealed 70 commit(s)");
+    assert_eq!(count("count:"), 0, "no loose object per seal");
+    assert_eq!(count("packs:"), packs + 1, "one pack for the append");
+    repo.git(&["fsck", "--strict", "--no-dangling"]).ok();
+    assert_eq!(
+        repo.git_out(&["notes", "--ref", "seal", "list"])
+            .lines()
+            .count(),
+        70
+    );
+    repo.seal(&["verify", "--all", "--no-cache"]).ok();
+}
