@@ -34,9 +34,9 @@
 
 use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader, BufWriter, Read, Write};
-use std::process::{Child, Stdio};
-use std::sync::mpsc::{sync_channel, Receiver};
-use std::sync::Arc;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
 use git2::{ObjectFormat, Oid};
@@ -312,7 +312,13 @@ pub fn plan(commits: &[(Oid, Vec<Oid>)], recent: usize) -> Vec<Step> {
 
 type FeedItem = std::result::Result<(Oid, Vec<TreeChange>), String>;
 
-/// `git diff-tree --stdin` computing the planned steps' changes ahead of the run.
+/// Commits per `git diff-tree` process: git keeps every commit it parses, with its
+/// buffer, until it exits (one process over git/git's 81,966 commits grew to
+/// 167 MB), so a new one per segment bounds that whatever the history's length.
+pub const FEED_SEGMENT: usize = 8_192;
+
+/// `git diff-tree --stdin` computing the planned steps' changes ahead of the run, one
+/// process per [`FEED_SEGMENT`] steps.
 pub struct DiffFeed {
     /// The plan, shared with the threads that write it to git and read git's answer:
     /// one copy of a list as long as the history (four copies were 20 MB of git/git's
@@ -324,68 +330,33 @@ pub struct DiffFeed {
     /// commit further on from one not planned or passed.
     places: Vec<(Oid, usize)>,
     items: Option<Receiver<FeedItem>>,
-    child: Child,
-    threads: Vec<JoinHandle<()>>,
+    /// The git of the segment being read, which `drop` ends.
+    running: Arc<Mutex<Running>>,
+    reader: Option<JoinHandle<()>>,
     broken: bool,
+}
+
+/// The feed's git process, as its reader and its owner see it.
+enum Running {
+    Idle,
+    Git(Child),
+    /// The feed was dropped: no further git is started.
+    Stopped,
 }
 
 impl DiffFeed {
     pub fn start(repo: &Repo, steps: Vec<Step>) -> Result<DiffFeed> {
         let format = repo.object_format();
-        let mut child = repo
-            .git_query()
-            .args(GIT_MEMORY)
-            .args([
-                "diff-tree",
-                "--stdin",
-                "-r",
-                "--root",
-                "--raw",
-                "-z",
-                "--always",
-                "--no-renames",
-                "--no-abbrev",
-                "--no-relative",
-                "--ignore-submodules=none",
-            ])
-            .env("GIT_NO_LAZY_FETCH", "1")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .map_err(crate::git::cannot_run_git)?;
-        let (Some(stdin), Some(stdout)) = (child.stdin.take(), child.stdout.take()) else {
-            return Err(Error::internal("git diff-tree has no pipes"));
-        };
         let steps: Arc<[Step]> = steps.into();
-        let to_write = Arc::clone(&steps);
-        let writer = std::thread::spawn(move || {
-            let mut stdin = BufWriter::with_capacity(1 << 16, stdin);
-            for s in to_write.iter() {
-                // A git that stopped reading has failed; the reader reports it.
-                let written = match s.base {
-                    Some(b) => writeln!(stdin, "{} {b}", s.commit),
-                    None => writeln!(stdin, "{}", s.commit),
-                };
-                if written.is_err() {
-                    return;
-                }
-            }
-            let _ = stdin.flush();
-        });
-        let expected = Arc::clone(&steps);
+        let gits: Vec<Command> = (0..steps.len().div_ceil(FEED_SEGMENT))
+            .map(|_| diff_tree(repo))
+            .collect();
+        let running = Arc::new(Mutex::new(Running::Idle));
         let (tx, rx) = sync_channel(FEED_AHEAD);
-        let reader = std::thread::spawn(move || {
-            let mut input = BufReader::with_capacity(1 << 16, stdout);
-            let mut parser = Parser::new(format);
-            for step in expected.iter() {
-                let item = parser.next_commit(&mut input, step.commit);
-                let failed = item.is_err();
-                if tx.send(item).is_err() || failed {
-                    return;
-                }
-            }
-        });
+        let reader = {
+            let (steps, running) = (Arc::clone(&steps), Arc::clone(&running));
+            std::thread::spawn(move || read_segments(gits, &steps, format, &running, &tx))
+        };
         let mut places: Vec<(Oid, usize)> = steps
             .iter()
             .enumerate()
@@ -397,8 +368,8 @@ impl DiffFeed {
             next: 0,
             places,
             items: Some(rx),
-            child,
-            threads: vec![writer, reader],
+            running,
+            reader: Some(reader),
             broken: false,
         })
     }
@@ -442,15 +413,125 @@ impl DiffFeed {
     }
 }
 
+/// The `git diff-tree --stdin` that computes one segment's changes.
+fn diff_tree(repo: &Repo) -> Command {
+    let mut git = repo.git_query();
+    git.args(GIT_MEMORY)
+        .args([
+            "diff-tree",
+            "--stdin",
+            "-r",
+            "--root",
+            "--raw",
+            "-z",
+            "--always",
+            "--no-renames",
+            "--no-abbrev",
+            "--no-relative",
+            "--ignore-submodules=none",
+        ])
+        .env("GIT_NO_LAZY_FETCH", "1")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    git
+}
+
+fn lock(running: &Mutex<Running>) -> std::sync::MutexGuard<'_, Running> {
+    running
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// The reader's thread: for each segment of `steps`, starts its git, writes its lines
+/// from a second thread (git answers while it reads), and sends each step's changes
+/// in order; stops at the first failure, or when the feed is dropped.
+fn read_segments(
+    gits: Vec<Command>,
+    steps: &Arc<[Step]>,
+    format: ObjectFormat,
+    running: &Mutex<Running>,
+    tx: &SyncSender<FeedItem>,
+) {
+    for (segment, mut git) in gits.into_iter().enumerate() {
+        let range = segment * FEED_SEGMENT..((segment + 1) * FEED_SEGMENT).min(steps.len());
+        let (stdin, stdout) = {
+            let mut state = lock(running);
+            if matches!(*state, Running::Stopped) {
+                return;
+            }
+            let mut child = match git.spawn() {
+                Ok(child) => child,
+                Err(e) => {
+                    let _ = tx.send(Err(format!("cannot run git diff-tree: {e}")));
+                    return;
+                }
+            };
+            let pipes = (child.stdin.take(), child.stdout.take());
+            *state = Running::Git(child);
+            match pipes {
+                (Some(stdin), Some(stdout)) => (stdin, stdout),
+                _ => {
+                    let _ = tx.send(Err("git diff-tree has no pipes".into()));
+                    return;
+                }
+            }
+        };
+        let writer = {
+            let (steps, range) = (Arc::clone(steps), range.clone());
+            std::thread::spawn(move || {
+                let mut stdin = BufWriter::with_capacity(1 << 16, stdin);
+                for s in &steps[range] {
+                    // A git that stopped reading has failed; the reader reports it.
+                    let written = match s.base {
+                        Some(b) => writeln!(stdin, "{} {b}", s.commit),
+                        None => writeln!(stdin, "{}", s.commit),
+                    };
+                    if written.is_err() {
+                        return;
+                    }
+                }
+                let _ = stdin.flush();
+            })
+        };
+        let mut input = BufReader::with_capacity(1 << 16, stdout);
+        let mut parser = Parser::new(format);
+        let mut ok = true;
+        for step in &steps[range] {
+            let item = parser.next_commit(&mut input, step.commit);
+            let failed = item.is_err();
+            if tx.send(item).is_err() || failed {
+                ok = false;
+                break;
+            }
+        }
+        // Ends this segment's git: it has answered every line, or is not wanted.
+        if let Running::Git(mut child) = std::mem::replace(&mut *lock(running), Running::Idle) {
+            if !ok {
+                let _ = child.kill();
+            }
+            let _ = child.wait();
+        }
+        let _ = writer.join();
+        if !ok {
+            return;
+        }
+    }
+}
+
 impl Drop for DiffFeed {
     fn drop(&mut self) {
-        // Unblocks a reader waiting to send, then ends git: the threads see their
-        // pipes close and return.
+        // Unblocks a reader waiting to send, then ends the git it reads (no other
+        // starts): its pipes close and the threads return.
         self.items.take();
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        for t in self.threads.drain(..) {
-            let _ = t.join();
+        if let Running::Git(mut child) =
+            std::mem::replace(&mut *lock(&self.running), Running::Stopped)
+        {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        if let Some(reader) = self.reader.take() {
+            let _ = reader.join();
         }
     }
 }

@@ -457,3 +457,45 @@ fn a_backfill_past_one_chunk_appends_chunk_by_chunk() {
         "its parent's seal, from the chunk before, is named"
     );
 }
+
+/// git keeps every commit it parses until it exits, so the diff feed starts one
+/// `git diff-tree` per `history::FEED_SEGMENT` commits: a history just past one
+/// segment is read by two, each answering every line it was given (exit 0, not
+/// killed), and the seals on both sides of the boundary are what single-commit
+/// manifests compute.
+#[test]
+fn a_history_past_one_feed_segment_is_diffed_by_one_git_per_segment() {
+    let sb = Sandbox::new();
+    let repo = sb.init("segments", &[]);
+    let commits = git_seal::history::FEED_SEGMENT + 150;
+    repo.fast_import(&linear_history(commits, 40, None));
+    let events = traced_backfill(&repo);
+    let mut argv_of = std::collections::BTreeMap::new();
+    let mut exit_of = std::collections::BTreeMap::new();
+    for line in events.lines() {
+        let event: serde_json::Value = serde_json::from_str(line).unwrap();
+        let sid = event["sid"].as_str().unwrap_or_default().to_string();
+        match event["event"].as_str() {
+            Some("start") => {
+                argv_of.insert(sid, event["argv"].to_string());
+            }
+            Some("exit") => {
+                exit_of.insert(sid, event["code"].as_i64());
+            }
+            _ => {}
+        }
+    }
+    let diff_trees: Vec<&String> = argv_of
+        .iter()
+        .filter(|(_, argv)| argv.contains(r#""diff-tree","--stdin""#))
+        .map(|(sid, _)| sid)
+        .collect();
+    assert_eq!(diff_trees.len(), 2, "one git diff-tree per segment");
+    for sid in diff_trees {
+        assert_eq!(exit_of.get(sid), Some(&Some(0)), "{sid} answered all");
+    }
+    let boundary = format!("main~{}", commits - git_seal::history::FEED_SEGMENT);
+    let after = format!("main~{}", commits - git_seal::history::FEED_SEGMENT - 1);
+    seals_match_single_commits(&repo, &[&boundary, &after, "main~1", "main"]);
+    repo.seal(&["verify", "--all"]).ok();
+}
