@@ -242,6 +242,9 @@ pub struct Problem {
     pub reason: Reason,
 }
 
+/// How many commits' seal digests [`Verifier`] keeps to check their children's links.
+const HOLDS_REMEMBERED_MAX: usize = 4_096;
+
 /// Checks seals against one ledger view, reusing manifests across commits.
 pub struct Verifier<'r> {
     repo: &'r Repo,
@@ -564,6 +567,12 @@ impl<'r> Verifier<'r> {
     fn note_holds(&mut self, oid: Oid, parsed: &ParsedSeal) {
         let seal = &parsed.seal;
         if parsed.computed_digest == seal.digest && seal.commit == oid.to_string() {
+            // A memory of what was read, not a record: past the bound it starts again
+            // (a parent forgotten is read again), so a full verify does not keep an
+            // entry per commit of the history (git/git: 14 MB).
+            if self.holds.len() >= HOLDS_REMEMBERED_MAX && !self.holds.contains_key(&oid) {
+                self.holds.clear();
+            }
             let held = self.holds.entry(oid).or_default();
             if !held.contains(&seal.digest) {
                 held.push(seal.digest.clone());
