@@ -248,6 +248,29 @@ impl TestRepo<'_> {
         self.git(args).ok().stdout().trim_end().to_string()
     }
 
+    /// `git count-objects -v`'s (loose objects, packs).
+    pub fn object_counts(&self) -> (usize, usize) {
+        let out = self.git_out(&["count-objects", "-v"]);
+        let count = |key: &str| -> usize {
+            out.lines()
+                .find_map(|l| l.strip_prefix(key)?.trim().parse().ok())
+                .unwrap()
+        };
+        (count("count:"), count("packs:"))
+    }
+
+    /// What an append of `seals` seals that must land as one pack leaves, against
+    /// `before` ([`TestRepo::object_counts`] then): no loose object added, one pack
+    /// more, a store `git fsck --strict` accepts, and `seals` notes git lists.
+    pub fn assert_appended_as_one_pack(&self, before: (usize, usize), seals: usize) {
+        let (loose, packs) = self.object_counts();
+        assert_eq!(loose, before.0, "no loose object per seal");
+        assert_eq!(packs, before.1 + 1, "one pack for the append");
+        self.git(&["fsck", "--strict", "--no-dangling"]).ok();
+        let listed = self.git_out(&["notes", "--ref", "seal", "list"]);
+        assert_eq!(listed.lines().count(), seals);
+    }
+
     /// Every ref with its value, one `<name> <id>` a line, but git-seal's own (the
     /// ledger under refs/notes/seal*, and refs/seal/*): what a user's git sees.
     pub fn user_refs(&self) -> String {

@@ -279,23 +279,9 @@ fn a_large_append_lands_as_one_pack_git_reads() {
     let repo = sb.init("packed", &[]);
     let stream = linear_history(100, 10, None);
     repo.fast_import(&stream);
-    let count = |key: &str| -> usize {
-        repo.git_out(&["count-objects", "-v"])
-            .lines()
-            .find_map(|l| l.strip_prefix(key)?.trim().parse().ok())
-            .unwrap()
-    };
-    let (loose, packs) = (count("count:"), count("packs:"));
+    let counts = repo.object_counts();
     repo.seal(&["seal", "--missing"]).ok();
-    assert_eq!(count("count:"), loose, "no loose object per seal");
-    assert_eq!(count("packs:"), packs + 1, "one pack for the append");
-    repo.git(&["fsck", "--strict", "--no-dangling"]).ok();
-    assert_eq!(
-        repo.git_out(&["notes", "--ref", "seal", "list"])
-            .lines()
-            .count(),
-        100
-    );
+    repo.assert_appended_as_one_pack(counts, 100);
     assert!(repo.note("HEAD~42").unwrap().contains("kind: commit"));
     repo.seal(&["verify", "--all", "--no-cache"]).ok();
     // A second packed append packs what it adds, not the ledger it adds to (libgit2's
@@ -334,7 +320,7 @@ fn a_large_append_lands_as_one_pack_git_reads() {
     repo.git(&["config", "gc.auto", "0"]).ok();
     repo.install();
     repo.commit_file("one.txt", "one\n", "one");
-    assert_eq!(count("packs:"), packs + 2);
+    assert_eq!(repo.object_counts().1, counts.1 + 2);
     repo.seal(&["verify", "HEAD"]).ok();
 }
 

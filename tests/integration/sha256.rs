@@ -308,24 +308,10 @@ fn sha256_large_append_lands_as_one_pack_git_reads() {
         repo.git(&["commit", "-q", "-m", &format!("c{i}")]).ok();
     }
     repo.git(&["repack", "-adq"]).ok();
-    let count = |key: &str| -> usize {
-        repo.git_out(&["count-objects", "-v"])
-            .lines()
-            .find_map(|l| l.strip_prefix(key)?.trim().parse().ok())
-            .unwrap()
-    };
-    let packs = count("packs:");
+    let before = repo.object_counts();
     repo.seal(&["seal", "--missing"])
         .ok()
         .stdout_has("sealed 70 commit(s)");
-    assert_eq!(count("count:"), 0, "no loose object per seal");
-    assert_eq!(count("packs:"), packs + 1, "one pack for the append");
-    repo.git(&["fsck", "--strict", "--no-dangling"]).ok();
-    assert_eq!(
-        repo.git_out(&["notes", "--ref", "seal", "list"])
-            .lines()
-            .count(),
-        70
-    );
+    repo.assert_appended_as_one_pack(before, 70);
     repo.seal(&["verify", "--all", "--no-cache"]).ok();
 }
