@@ -47,19 +47,42 @@ pub fn write(
     out.write_all(b"PACK").map_err(cannot)?;
     out.write_all(&2u32.to_be_bytes()).map_err(cannot)?;
     out.write_all(&count.to_be_bytes()).map_err(cannot)?;
+    // One compressor for every object, reset between them: a new one per object
+    // zeroed its tables each time (1.3% of git/git's backfill in memset).
+    let mut zlib = flate2::Compress::new(LEVEL, true);
+    let mut deflated = Vec::new();
     for id in ids {
         let object = source.read(*id)?;
         let data = object.data();
+        deflate(&mut zlib, data, &mut deflated)?;
         out.write_all(&object_header(type_code(object.kind())?, data.len() as u64))
             .map_err(cannot)?;
-        let mut zlib = flate2::write::ZlibEncoder::new(&mut out, LEVEL);
-        zlib.write_all(data).map_err(cannot)?;
-        zlib.finish().map_err(cannot)?;
+        out.write_all(&deflated).map_err(cannot)?;
     }
     let Hashing { mut out, hash } = out;
     out.write_all(&hash.finalize()).map_err(cannot)?;
     out.commit()?;
     Ok(())
+}
+
+/// `data` as one zlib stream in `out` (replacing what it held).
+fn deflate(zlib: &mut flate2::Compress, data: &[u8], out: &mut Vec<u8>) -> Result<()> {
+    zlib.reset();
+    out.clear();
+    loop {
+        let read = usize::try_from(zlib.total_in())
+            .unwrap_or(data.len())
+            .min(data.len());
+        // zlib writes only into spare capacity: room for the rest, stored, and more.
+        out.reserve(data.len() - read + 64);
+        match zlib.compress_vec(&data[read..], out, flate2::FlushCompress::Finish) {
+            Ok(flate2::Status::StreamEnd) => return Ok(()),
+            Ok(_) => {}
+            Err(e) => {
+                return Err(Error::environment("cannot compress a ledger object").with_source(e))
+            }
+        }
+    }
 }
 
 /// The pack's type code of a whole object.
@@ -111,6 +134,26 @@ impl<W: Write> Write for Hashing<W> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn one_compressor_deflates_each_object_whole() {
+        use std::io::Read;
+        let mut zlib = flate2::Compress::new(LEVEL, true);
+        let mut out = Vec::new();
+        // Incompressible bytes, past any one buffer, then small ones with the same
+        // compressor: each stream inflates to exactly its input.
+        let noise: Vec<u8> = (0..300_000u32)
+            .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+            .collect();
+        for data in [noise.as_slice(), b"seal\n", b"", noise.as_slice()] {
+            deflate(&mut zlib, data, &mut out).unwrap();
+            let mut back = Vec::new();
+            flate2::read::ZlibDecoder::new(&out[..])
+                .read_to_end(&mut back)
+                .unwrap();
+            assert_eq!(back, data);
+        }
+    }
 
     #[test]
     fn object_headers_spell_type_and_size_as_git_reads_them() {
