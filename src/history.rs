@@ -505,15 +505,27 @@ fn read_segments(
                 break;
             }
         }
-        // Ends this segment's git: it has answered every line, or is not wanted.
-        if let Running::Git(mut child) = std::mem::replace(&mut *lock(running), Running::Idle) {
-            if !ok {
-                let _ = child.kill();
+        // Ends this segment's git: it has answered every line, or is not wanted. A
+        // feed dropped meanwhile stays stopped: no further git starts.
+        let stopped = {
+            let mut state = lock(running);
+            match std::mem::replace(&mut *state, Running::Idle) {
+                Running::Git(mut child) => {
+                    if !ok {
+                        let _ = child.kill();
+                    }
+                    let _ = child.wait();
+                    false
+                }
+                Running::Stopped => {
+                    *state = Running::Stopped;
+                    true
+                }
+                Running::Idle => false,
             }
-            let _ = child.wait();
-        }
+        };
         let _ = writer.join();
-        if !ok {
+        if !ok || stopped {
             return;
         }
     }

@@ -176,9 +176,10 @@ fn merge_bytes(
         pos = at;
         if let Some((end, entry)) = entry_at(canonical, at) {
             if entry.path == path.as_slice() {
-                // Replaced or deleted: the base entry goes.
-                files -= 1;
-                bytes -= entry.size;
+                // Replaced or deleted: the base entry goes. (Saturating: totals from
+                // a cache entry not vouched for yet may lie; its digest check fails.)
+                files = files.saturating_sub(1);
+                bytes = bytes.saturating_sub(entry.size);
                 pos = end;
             }
         }
