@@ -22,6 +22,17 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BIN = os.path.join(ROOT, "target", "release", "git-seal")
 
 
+# Linux keeps a process's high-water RSS across exec, so a command's ru_maxrss
+# counts the memory of the process that forked it: read from a benchmark's own
+# Python, every command's peak was at least that Python's RSS (214 MB on git/git). A
+# fresh, small Python starts the command and prints its exit code, its wall time and
+# its children's peak RSS (KB): `python3 -c PROBE cmd args...`.
+PROBE = ("import resource, subprocess, sys, time; t = time.perf_counter(); "
+         "p = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL); "
+         "print(p.returncode, time.perf_counter() - t, "
+         "resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)")
+
+
 def env_for(home, git=None):
     """Hermetic git config, fixed identities, `home` as HOME; `git`: a directory
     whose git comes first on PATH."""
@@ -399,12 +410,11 @@ def bench_memory(base, env, runs):
             f.write(chunk)
     r.git("add", "big.bin")
     r.git("-c", "core.hooksPath=/dev/null", "commit", "-q", "-m", "big")
-    # Measured in a fresh wrapper process, so that only the seal and what it runs
-    # (git cat-file) count, not the `git add` above.
-    probe = ("import resource, subprocess, sys, time; t = time.perf_counter(); "
-             "subprocess.run(sys.argv[1:], check=True, stdout=subprocess.DEVNULL); "
-             "print(time.perf_counter() - t, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)")
-    took, peak_kb = r.run(sys.executable, "-c", probe, BIN, "seal", "HEAD").stdout.decode().split()
+    # Measured through PROBE, so that only the seal and what it runs (git cat-file)
+    # count, not this Python nor the `git add` above.
+    code, took, peak_kb = r.run(sys.executable, "-c", PROBE, BIN, "seal", "HEAD").stdout.decode().split()
+    if code != "0":
+        sys.exit(f"git seal seal HEAD failed ({code})")
     report("1 GB file: peak RSS of the seal and its children", int(peak_kb) / 1024, "MB", target=100)
     report("1 GB file: seal wall time", float(took), "s")
 

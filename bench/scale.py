@@ -43,7 +43,7 @@ BIN = os.environ.get("GIT_SEAL_BIN") or os.path.join(ROOT, "target", "release", 
 
 
 # The hermetic environment every benchmark uses (bench.py is beside this file).
-from bench import env_for  # noqa: E402
+from bench import PROBE, env_for  # noqa: E402
 
 
 def run(args, cwd, env, stdin=None, check=True):
@@ -52,16 +52,6 @@ def run(args, cwd, env, stdin=None, check=True):
     if check and p.returncode != 0:
         sys.exit(f"{' '.join(args)} failed ({p.returncode}): {p.stderr.decode(errors='replace').strip()[-2000:]}")
     return p
-
-
-# Linux keeps a process's high-water RSS across exec, so a command's ru_maxrss
-# counts the memory of the process that forked it: read from this benchmark's own
-# Python, every command's peak was at least this Python's RSS (214 MB on git/git). A
-# fresh, small Python starts the command and reports its time and its children's peak.
-PROBE = ("import resource, subprocess, sys, time; t = time.perf_counter(); "
-         "p = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL); "
-         "print(p.returncode, time.perf_counter() - t, "
-         "resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)")
 
 
 def measured(args, cwd, env, check=True):

@@ -43,6 +43,7 @@ use crate::fsutil::{write_atomic, write_atomic_parts};
 use crate::git::Repo;
 use crate::history::{self, DiffFeed};
 use crate::manifest::{Builder, Changes, Manifest};
+use crate::memo::Generations;
 
 /// What a seal states about a manifest, and what the cache remembers of one: its
 /// digest (`sha256:<hex>`), file count and byte total.
@@ -50,6 +51,10 @@ pub type Summary = (String, u64, u64);
 
 /// How many whole manifests the cache keeps on disk.
 pub const KEEP_FULL: usize = 4;
+/// How many trees a generation of [`Manifests::reaches_raw_modes`]' memory holds: one
+/// tree larger than this costs one walk, not one per commit (the memory keeps what
+/// the last walk answered); remembering 2^20 held 37 MB at git/git's backfill's peak.
+const RAW_REMEMBERED_MAX: usize = 1 << 16;
 /// How many delta manifests the cache keeps on disk (trimmed back to this on about
 /// one delta write in 16).
 pub const KEEP_DELTAS: usize = 512;
@@ -184,7 +189,7 @@ impl<'r> Manifests<'r> {
             vouch: None,
             feed: None,
             raw_trees: BTreeSet::new(),
-            reaches_raw: Generations::default(),
+            reaches_raw: Generations::new(RAW_REMEMBERED_MAX),
             unvouched: Vec::new(),
         }
     }
@@ -244,12 +249,7 @@ impl<'r> Manifests<'r> {
     /// tree, so a run reads each distinct tree once; walked with a stack, so a deep
     /// tree cannot exhaust the call stack.
     fn reaches_raw_modes(&mut self, root: Oid) -> Result<bool> {
-        // Bounded memory: past this many trees remembered, the older half goes. What
-        // the last walks answered stays (a commit's tree, then its base's, share most
-        // subtrees), so one tree larger than the bound costs one walk, not one per
-        // commit; remembering 2^20 held 37 MB at git/git's backfill's peak.
-        const REMEMBERED_MAX: usize = 1 << 16;
-        self.reaches_raw.start_walk(REMEMBERED_MAX);
+        self.reaches_raw.turn();
         let mut stack: Vec<(Oid, Option<Vec<Oid>>)> = vec![(root, None)];
         while let Some((tree, subtrees)) = stack.pop() {
             if self.reaches_raw.get(&tree).is_some() {
@@ -282,12 +282,12 @@ impl<'r> Manifests<'r> {
                     // (the memory is reset only before one starts).
                     let reaches = subtrees
                         .iter()
-                        .any(|s| self.reaches_raw.get(s).unwrap_or(true));
+                        .any(|s| self.reaches_raw.get(s).copied().unwrap_or(true));
                     self.reaches_raw.insert(tree, reaches);
                 }
             }
         }
-        Ok(self.reaches_raw.get(&root).unwrap_or(true))
+        Ok(self.reaches_raw.get(&root).copied().unwrap_or(true))
     }
 
     /// Uses a manifest read from the on-disk cache as a base only when `stated`
@@ -897,40 +897,6 @@ impl Manifests<'_> {
 }
 
 /// One pack record for a manifest computed here (a SHA-1 tree id).
-/// A memory in two generations: lookups see both; a walk that starts with the newer
-/// one past the bound makes it the older (dropping the older), so what the last walks
-/// answered is never forgotten mid-use and the memory stays within twice the bound
-/// plus one walk.
-struct Generations<K, V> {
-    newer: std::collections::HashMap<K, V>,
-    older: std::collections::HashMap<K, V>,
-}
-
-impl<K, V> Default for Generations<K, V> {
-    fn default() -> Self {
-        Generations {
-            newer: std::collections::HashMap::new(),
-            older: std::collections::HashMap::new(),
-        }
-    }
-}
-
-impl<K: std::hash::Hash + Eq, V: Copy> Generations<K, V> {
-    fn start_walk(&mut self, bound: usize) {
-        if self.newer.len() > bound {
-            self.older = std::mem::take(&mut self.newer);
-        }
-    }
-
-    fn get(&self, key: &K) -> Option<V> {
-        self.newer.get(key).or_else(|| self.older.get(key)).copied()
-    }
-
-    fn insert(&mut self, key: K, value: V) {
-        self.newer.insert(key, value);
-    }
-}
-
 fn record(tree: Oid, m: &Manifest) -> [u8; RECORD] {
     let mut r = [0u8; RECORD];
     r[..20].copy_from_slice(tree.as_bytes());
@@ -1023,33 +989,4 @@ fn binary_search(count: usize, probe: impl Fn(usize) -> std::cmp::Ordering) -> O
         }
     }
     None
-}
-
-#[cfg(test)]
-mod tests {
-    use super::Generations;
-
-    /// One walk past the bound, then the walks after it: nothing the last walk
-    /// answered is forgotten (what made a hostile tree of 2^16+ subtrees cost two
-    /// whole walks per commit), and the memory still turns over.
-    #[test]
-    fn a_walk_past_the_bound_is_remembered_by_the_next() {
-        let mut memo: Generations<u32, bool> = Generations::default();
-        memo.start_walk(10);
-        for k in 0..25 {
-            memo.insert(k, k % 2 == 0);
-        }
-        memo.start_walk(10);
-        assert!((0..25).all(|k| memo.get(&k) == Some(k % 2 == 0)));
-        memo.insert(100, true);
-        memo.start_walk(10);
-        assert_eq!(memo.get(&3), Some(false), "still under the bound: kept");
-        for k in 200..220 {
-            memo.insert(k, true);
-        }
-        memo.start_walk(10);
-        memo.start_walk(10);
-        assert_eq!(memo.get(&3), None, "two generations later: gone");
-        assert_eq!(memo.get(&210), Some(true));
-    }
 }

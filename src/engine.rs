@@ -20,6 +20,7 @@ use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::git::{recorded_parents, short, Repo};
 use crate::ledger::{Ledger, View};
+use crate::memo::Generations;
 use crate::seal::{Identity, ManifestSummary, Seal, SealInputs};
 use crate::signing::SealSigner;
 
@@ -288,16 +289,17 @@ pub fn stated_digest(view: &View<'_>, commit: Oid) -> Result<Option<String>> {
         .map(|p| p.seal.digest))
 }
 
-/// How many answers [`StatedSeals`] keeps.
+/// How many answers a generation of [`StatedSeals`]' memory keeps.
 const STATED_REMEMBERED_MAX: usize = 4_096;
 
 /// What the seals of the commits a run asks about state, each note read and parsed
-/// once (of the last [`STATED_REMEMBERED_MAX`] asked): the sealing hook asks about its parent's twice (the manifest digest that
-/// vouches for a cached manifest, then `parent_seals`), and reading a seal is mostly
-/// parsing its YAML. The view is the run's, fixed, so nothing read goes stale.
+/// once while remembered (`memo`, [`STATED_REMEMBERED_MAX`] a generation): the
+/// sealing hook asks about its parent's twice (the manifest digest that vouches for a
+/// cached manifest, then `parent_seals`), and reading a seal is mostly parsing its
+/// YAML. The view is the run's, fixed, so nothing read goes stale.
 struct StatedSeals<'v, 'r> {
     view: &'v View<'r>,
-    read: std::cell::RefCell<BTreeMap<Oid, Option<Stated>>>,
+    read: std::cell::RefCell<Generations<Oid, Option<Stated>>>,
 }
 
 /// A seal that parses: its own digest, and the manifest it states (digest, files,
@@ -312,7 +314,7 @@ impl<'v, 'r> StatedSeals<'v, 'r> {
     fn new(view: &'v View<'r>) -> Self {
         StatedSeals {
             view,
-            read: Default::default(),
+            read: std::cell::RefCell::new(Generations::new(STATED_REMEMBERED_MAX)),
         }
     }
 
@@ -333,13 +335,11 @@ impl<'v, 'r> StatedSeals<'v, 'r> {
                     }),
                 digest: p.seal.digest,
             });
-        let mut read = self.read.borrow_mut();
         // A run asks about a commit's seal while sealing its children, which come
         // soon after it: remembering every answer of a backfill held one entry per
-        // commit (git/git: 82k), so the memory starts again past a bound.
-        if read.len() >= STATED_REMEMBERED_MAX {
-            read.clear();
-        }
+        // commit (git/git: 82k).
+        let mut read = self.read.borrow_mut();
+        read.turn();
         read.insert(commit, stated.clone());
         Ok(stated)
     }

@@ -14,8 +14,9 @@
 //!
 //! 1. hashes every blob of the store once, streaming, in pack order ([`prehash`]),
 //!    while scanning every tree for file modes git would rewrite on reading;
-//! 2. has one `git diff-tree --stdin` compute, ahead and on the other core, the
-//!    changes from each commit's planned base ([`plan`], [`DiffFeed`]).
+//! 2. has `git diff-tree --stdin` compute, ahead and on the other core, the changes
+//!    from each commit's planned base ([`plan`], [`DiffFeed`]; a new git per
+//!    [`FEED_SEGMENT`] commits, since git keeps every commit it parses).
 //!
 //! Invariants:
 //! - An accelerator only: whatever is read here is a blob's own content or git's diff
@@ -348,6 +349,7 @@ impl DiffFeed {
     pub fn start(repo: &Repo, steps: Vec<Step>) -> Result<DiffFeed> {
         let format = repo.object_format();
         let steps: Arc<[Step]> = steps.into();
+        // Made here, one a segment: a `Repo` stays on this thread.
         let gits: Vec<Command> = (0..steps.len().div_ceil(FEED_SEGMENT))
             .map(|_| diff_tree(repo))
             .collect();
@@ -479,20 +481,7 @@ fn read_segments(
         };
         let writer = {
             let (steps, range) = (Arc::clone(steps), range.clone());
-            std::thread::spawn(move || {
-                let mut stdin = BufWriter::with_capacity(1 << 16, stdin);
-                for s in &steps[range] {
-                    // A git that stopped reading has failed; the reader reports it.
-                    let written = match s.base {
-                        Some(b) => writeln!(stdin, "{} {b}", s.commit),
-                        None => writeln!(stdin, "{}", s.commit),
-                    };
-                    if written.is_err() {
-                        return;
-                    }
-                }
-                let _ = stdin.flush();
-            })
+            std::thread::spawn(move || write_lines(stdin, &steps[range]))
         };
         let mut input = BufReader::with_capacity(1 << 16, stdout);
         let mut parser = Parser::new(format);
@@ -505,29 +494,48 @@ fn read_segments(
                 break;
             }
         }
-        // Ends this segment's git: it has answered every line, or is not wanted. A
-        // feed dropped meanwhile stays stopped: no further git starts.
-        let stopped = {
-            let mut state = lock(running);
-            match std::mem::replace(&mut *state, Running::Idle) {
-                Running::Git(mut child) => {
-                    if !ok {
-                        let _ = child.kill();
-                    }
-                    let _ = child.wait();
-                    false
-                }
-                Running::Stopped => {
-                    *state = Running::Stopped;
-                    true
-                }
-                Running::Idle => false,
-            }
-        };
+        let stopped = end_segment(running, ok);
         let _ = writer.join();
         if !ok || stopped {
             return;
         }
+    }
+}
+
+/// Writes one segment's lines to git (`<commit> [<base>]`).
+fn write_lines(stdin: std::process::ChildStdin, steps: &[Step]) {
+    let mut stdin = BufWriter::with_capacity(1 << 16, stdin);
+    for s in steps {
+        // A git that stopped reading has failed; the reader reports it.
+        let written = match s.base {
+            Some(b) => writeln!(stdin, "{} {b}", s.commit),
+            None => writeln!(stdin, "{}", s.commit),
+        };
+        if written.is_err() {
+            return;
+        }
+    }
+    let _ = stdin.flush();
+}
+
+/// Ends a segment's git, which has answered every line (`answered`) or is not wanted
+/// (killed); whether the feed was dropped meanwhile, which keeps it stopped: no
+/// further git starts.
+fn end_segment(running: &Mutex<Running>, answered: bool) -> bool {
+    let mut state = lock(running);
+    match std::mem::replace(&mut *state, Running::Idle) {
+        Running::Git(mut child) => {
+            if !answered {
+                let _ = child.kill();
+            }
+            let _ = child.wait();
+            false
+        }
+        Running::Stopped => {
+            *state = Running::Stopped;
+            true
+        }
+        Running::Idle => false,
     }
 }
 

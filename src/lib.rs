@@ -26,6 +26,7 @@ pub mod intoto;
 pub mod ledger;
 pub mod limits;
 pub mod manifest;
+pub mod memo;
 pub mod notify;
 pub mod objects;
 pub mod policy;

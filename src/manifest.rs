@@ -103,37 +103,54 @@ fn push_entry(out: &mut Vec<u8>, mode: u32, hash: &str, size: u64, path: &[u8]) 
     out.push(0);
 }
 
+/// The width of an entry's mode field.
+const MODE: usize = 6;
+
+/// An entry's (mode, hash, size, path) fields, unchecked.
+type EntryFields<'a> = (&'a [u8], &'a [u8], &'a [u8], &'a [u8]);
+
+/// Splits one canonical entry (without its NUL) into its mode, hash, size and path
+/// fields, where the layout puts them (`<mode 6> SP <hash> SP <size> SP <path>`),
+/// checking no field's content: the one reading of the layout, which
+/// [`parse_entry`] checks and a search ([`path_at`]) takes the path from.
+fn entry_fields(raw: &[u8]) -> Option<EntryFields<'_>> {
+    // A SHA-1 gitlink's hash is 40 hex digits, any other 64; past a gitlink's 40,
+    // byte 71 is in its path, which may hold a space there.
+    let hash_len = if raw.starts_with(b"160000") && raw.get(MODE + 1 + 40) == Some(&b' ') {
+        40
+    } else {
+        64
+    };
+    if raw.get(MODE) != Some(&b' ') || raw.get(MODE + 1 + hash_len) != Some(&b' ') {
+        return None;
+    }
+    let rest = &raw[MODE + 2 + hash_len..];
+    let space = memchr::memchr(b' ', rest)?;
+    Some((
+        &raw[..MODE],
+        &raw[MODE + 1..MODE + 1 + hash_len],
+        &rest[..space],
+        &rest[space + 1..],
+    ))
+}
+
 /// Splits one canonical entry (without its NUL) into its fields, checking each. On
 /// the hot path of every hook (a base manifest of 100,000 entries is parsed once per
 /// commit), so it works on bytes at fixed offsets and allocates nothing.
 fn parse_entry(raw: &[u8]) -> Option<Entry<'_>> {
-    const MODE: usize = 6;
-    let mode_bytes = raw.get(..MODE)?;
-    if raw.get(MODE) != Some(&b' ') || !mode_bytes.iter().all(|b| (b'0'..=b'7').contains(b)) {
+    let (mode_bytes, hash, size, path) = entry_fields(raw)?;
+    if !mode_bytes.iter().all(|b| (b'0'..=b'7').contains(b)) {
         return None;
     }
     let mode = mode_bytes
         .iter()
         .fold(0u32, |m, b| m * 8 + u32::from(b - b'0'));
-    // A SHA-1 gitlink first: past its 40 hex digits, byte 71 is in its path, which
-    // may hold a space there.
-    let hash_len = if mode == MODE_GITLINK && raw.get(MODE + 1 + 40) == Some(&b' ') {
-        40
-    } else if raw.get(MODE + 1 + 64) == Some(&b' ') {
-        64
-    } else {
-        return None;
-    };
-    let hash = &raw[MODE + 1..MODE + 1 + hash_len];
     if !hash
         .iter()
         .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(b))
     {
         return None;
     }
-    let rest = &raw[MODE + 2 + hash_len..];
-    let space = memchr::memchr(b' ', rest)?;
-    let (size, path) = (&rest[..space], &rest[space + 1..]);
     if size.is_empty() || size.len() > 20 || path.is_empty() {
         return None;
     }
@@ -158,6 +175,13 @@ fn parse_entry(raw: &[u8]) -> Option<Entry<'_>> {
 /// `root`; each changed path is found by binary search.
 fn merge(root: &Manifest, changes: &Changes, sink: impl FnMut(&[u8])) -> (u64, u64) {
     merge_bytes(root.canonical(), (root.files, root.bytes), changes, sink)
+}
+
+/// The canonical bytes and totals of `root` with `changes` applied.
+fn merged(root: &Manifest, changes: &Changes) -> (Vec<u8>, u64, u64) {
+    let mut out = Vec::with_capacity(root.canonical().len() + changes.len() * 100);
+    let (files, bytes) = merge(root, changes, |part| out.extend_from_slice(part));
+    (out, files, bytes)
 }
 
 /// [`merge`] over a whole manifest's bytes and totals: what a thread that holds no
@@ -237,10 +261,7 @@ fn lower_bound(canonical: &[u8], from: usize, path: &[u8]) -> usize {
         let mid = lo + (hi - lo) / 2;
         // The first entry boundary at or after mid; if none lies before hi, the
         // entry at lo is the only one left in [lo, hi).
-        let mut start = match mid {
-            m if m == lo => m,
-            m => next_boundary(canonical, m),
-        };
+        let mut start = next_boundary(canonical, mid);
         if start >= hi {
             start = lo;
         }
@@ -271,16 +292,8 @@ fn next_boundary(canonical: &[u8], at: usize) -> usize {
 fn path_at(canonical: &[u8], at: usize) -> Option<(usize, &[u8])> {
     let rest = canonical.get(at..)?;
     let nul = memchr::memchr(0, rest)?;
-    let raw = &rest[..nul];
-    // <mode 6> SP <hash: 40 hex for a SHA-1 gitlink, else 64> SP <size> SP <path>
-    let hash_len = if raw.starts_with(b"160000") && raw.get(47) == Some(&b' ') {
-        40
-    } else {
-        64
-    };
-    let fields = raw.get(6 + 1 + hash_len + 1..)?;
-    let space = memchr::memchr(b' ', fields)?;
-    Some((at + nul + 1, &fields[space + 1..]))
+    let (_, _, _, path) = entry_fields(&rest[..nul])?;
+    Some((at + nul + 1, path))
 }
 
 /// Iterates the raw entries of canonical bytes: (entry without NUL, parsed entry).
@@ -368,25 +381,18 @@ impl Manifest {
         Manifest::from_parts(m.canonical().to_vec(), m.files, m.bytes)
     }
 
-    /// `base` with `changes` applied, built whole in one pass over its root (what
-    /// `derive(..).into_whole()` costs in two): the manifest a run over a history
-    /// keeps as the next commit's base.
+    /// `base` with `changes` applied, its bytes built in the one pass over its root
+    /// that also counts its totals: the manifest a run over a history keeps as the
+    /// next commit's base.
     pub fn derive_whole(base: &Rc<Manifest>, changes: Changes) -> Manifest {
-        let (root, changes) = match &base.derived {
-            Some((root, earlier)) => (Rc::clone(root), earlier.then(&changes)),
-            None => (Rc::clone(base), changes),
-        };
-        let mut out = Vec::with_capacity(root.canonical().len() + changes.len() * 100);
-        let (files, bytes) = merge(&root, &changes, |part| out.extend_from_slice(part));
+        let (root, changes) = base.root_and(changes);
+        let (out, files, bytes) = merged(&root, &changes);
         Manifest::from_parts(out, files, bytes)
     }
 
     /// `base` with `changes` applied, without copying it: O(changes · log entries).
     pub fn derive(base: &Rc<Manifest>, changes: Changes) -> Manifest {
-        let (root, changes) = match &base.derived {
-            Some((root, earlier)) => (Rc::clone(root), earlier.then(&changes)),
-            None => (Rc::clone(base), changes),
-        };
+        let (root, changes) = base.root_and(changes);
         let (files, bytes) = merge(&root, &changes, |_| {});
         Manifest {
             canonical: OnceCell::new(),
@@ -417,13 +423,18 @@ impl Manifest {
         self.derived.as_ref().map(|(_, c)| c)
     }
 
+    /// The whole manifest `self` derives from (itself when whole), and every change
+    /// from it once `changes` follow.
+    fn root_and(self: &Rc<Manifest>, changes: Changes) -> (Rc<Manifest>, Changes) {
+        match &self.derived {
+            Some((root, earlier)) => (Rc::clone(root), earlier.then(&changes)),
+            None => (Rc::clone(self), changes),
+        }
+    }
+
     pub fn canonical(&self) -> &[u8] {
         self.canonical.get_or_init(|| match &self.derived {
-            Some((root, changes)) => {
-                let mut out = Vec::with_capacity(root.canonical().len() + changes.len() * 100);
-                merge(root, changes, |part| out.extend_from_slice(part));
-                Bytes::Built(out)
-            }
+            Some((root, changes)) => Bytes::Built(merged(root, changes).0),
             // A manifest that does not derive was made with its bytes.
             None => Bytes::Built(Vec::new()),
         })

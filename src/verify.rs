@@ -14,6 +14,7 @@ use crate::error::Result;
 use crate::git::{recorded_parents, short, Repo};
 use crate::ledger::View;
 use crate::manifest::{hash_path, Manifest};
+use crate::memo::Generations;
 use crate::seal::{person, Parsed as ParsedSeal, Person, Seal};
 use crate::signing::{Policy, PolicyResolver, Verdict};
 
@@ -242,7 +243,8 @@ pub struct Problem {
     pub reason: Reason,
 }
 
-/// How many commits' seal digests [`Verifier`] keeps to check their children's links.
+/// How many commits' seal digests a generation of [`Verifier`]'s memory keeps to check
+/// their children's links.
 const HOLDS_REMEMBERED_MAX: usize = 4_096;
 
 /// Checks seals against one ledger view, reusing manifests across commits.
@@ -260,7 +262,7 @@ pub struct Verifier<'r> {
     /// Digests of candidate seals read so far that name their commit and whose own
     /// digest holds, by commit: a child's `parent_seals` link is checked against
     /// them without reading and parsing the parent's seals again.
-    holds: std::collections::BTreeMap<Oid, Vec<String>>,
+    holds: Generations<Oid, Vec<String>>,
 }
 
 /// The seal a valid commit is verified by: of its valid candidates, the first whose
@@ -287,7 +289,7 @@ impl<'r> Verifier<'r> {
             unlinked: std::collections::BTreeMap::new(),
             policy: None,
             chosen: std::collections::BTreeMap::new(),
-            holds: std::collections::BTreeMap::new(),
+            holds: Generations::new(HOLDS_REMEMBERED_MAX),
         }
     }
 
@@ -567,13 +569,10 @@ impl<'r> Verifier<'r> {
     fn note_holds(&mut self, oid: Oid, parsed: &ParsedSeal) {
         let seal = &parsed.seal;
         if parsed.computed_digest == seal.digest && seal.commit == oid.to_string() {
-            // A memory of what was read, not a record: past the bound it starts again
-            // (a parent forgotten is read again), so a full verify does not keep an
-            // entry per commit of the history (git/git: 14 MB).
-            if self.holds.len() >= HOLDS_REMEMBERED_MAX && !self.holds.contains_key(&oid) {
-                self.holds.clear();
-            }
-            let held = self.holds.entry(oid).or_default();
+            // A memory of what was read, not a record (a parent forgotten is read
+            // again): a full verify kept an entry per commit (git/git: 14 MB).
+            self.holds.turn();
+            let held = self.holds.entry(oid);
             if !held.contains(&seal.digest) {
                 held.push(seal.digest.clone());
             }
