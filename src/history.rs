@@ -60,18 +60,6 @@ const OBJECTS_PER_COMMIT: u64 = 64;
 pub const PREHASH_MAX_BLOBS: usize = 1 << 19;
 /// How many commits' changes the diff feed computes ahead of the run.
 pub const FEED_AHEAD: usize = 256;
-/// What the git processes may hold, so that a run's memory stays bounded whatever
-/// the store's size: by default git maps packs in 1 GiB windows up to 8 GiB and
-/// caches 96 MiB of delta bases (a pass over curl's store peaked at 337 MB; with
-/// these, 153 MB, and 6% slower).
-const GIT_MEMORY: [&str; 6] = [
-    "-c",
-    "core.packedGitWindowSize=16m",
-    "-c",
-    "core.packedGitLimit=64m",
-    "-c",
-    "core.deltaBaseCacheLimit=32m",
-];
 /// The longest token (a header, a path) accepted from git.
 const TOKEN_MAX: usize = 1 << 16;
 /// The largest tree scanned for modes; a larger one turns the feed off.
@@ -137,7 +125,7 @@ pub fn prehash(repo: &Repo) -> Result<Prehashed> {
     let format = repo.object_format();
     let mut child = repo
         .git_query()
-        .args(GIT_MEMORY)
+        .args(crate::objects::GIT_MEMORY)
         .args(["cat-file", "--batch-all-objects", "--batch", "--unordered"])
         .env("GIT_NO_LAZY_FETCH", "1")
         .stdin(Stdio::null())
@@ -418,7 +406,7 @@ impl DiffFeed {
 /// The `git diff-tree --stdin` that computes one segment's changes.
 fn diff_tree(repo: &Repo) -> Command {
     let mut git = repo.git_query();
-    git.args(GIT_MEMORY)
+    git.args(crate::objects::GIT_MEMORY)
         .args([
             "diff-tree",
             "--stdin",

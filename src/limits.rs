@@ -109,11 +109,16 @@ impl From<TooLarge> for Error {
 /// [`TooLarge`], without reading the content. `what` names the document in the message.
 pub fn read_bounded(git: &Repository, blob: Oid, kind: Doc, what: &str) -> Result<Bounded> {
     let odb = git.odb()?;
-    if !odb.exists(blob) {
-        fetch_missing(git, blob, kind, what)?;
-        odb.refresh()?;
-    }
-    let (size, otype) = odb.read_header(blob)?;
+    // The header first, and a probe only when it is missing: a warm verify reads a
+    // seal per commit, and each lookup searches every pack.
+    let (size, otype) = match odb.read_header(blob) {
+        Err(e) if e.code() == git2::ErrorCode::NotFound => {
+            fetch_missing(git, blob, kind, what)?;
+            odb.refresh()?;
+            odb.read_header(blob)?
+        }
+        other => other?,
+    };
     if otype != ObjectType::Blob {
         return Err(Error::check(format!(
             "{} {what} is a {otype}, not a blob",

@@ -28,6 +28,21 @@ use git2::Oid;
 
 use crate::error::{Error, Result};
 
+/// What every git process that reads objects for git-seal may hold, so that a run's
+/// memory stays bounded whatever the store's size: by default git maps packs in 1 GiB
+/// windows up to 8 GiB and caches 96 MiB of delta bases. A history pass over curl's
+/// store peaked at 337 MB (with these, 153 MB, and 6% slower); streaming a 1 GiB
+/// packed blob mapped the whole pack at once, and every page read stayed resident
+/// until git exited (`bench.py memory`: a 1,028 MB peak; with these, 68 MB).
+pub const GIT_MEMORY: [&str; 6] = [
+    "-c",
+    "core.packedGitWindowSize=16m",
+    "-c",
+    "core.packedGitLimit=64m",
+    "-c",
+    "core.deltaBaseCacheLimit=32m",
+];
+
 /// The object directories to search: the repository's, and those git's environment
 /// adds (a `pre-receive` quarantine, alternates).
 pub fn object_dirs(common_dir: &Path) -> Vec<PathBuf> {
@@ -56,6 +71,9 @@ pub fn open_blob(git_dir: &Path, oid: Oid, size: u64) -> Result<BlobStream> {
     let child = Command::new("git")
         .arg("--git-dir")
         .arg(git_dir)
+        // Bounded pack windows: read through git's default single 1 GiB window, a
+        // packed blob's pages all stay resident until git exits.
+        .args(GIT_MEMORY)
         .args(["cat-file", "blob", &oid.to_string()])
         .env("GIT_NO_REPLACE_OBJECTS", "1")
         .stdin(Stdio::null())

@@ -4,6 +4,8 @@
 //! Invariant: verification only reads. Each problem found is one [`Problem`] naming
 //! the commit and the reason; a commit is valid exactly when it has none.
 
+mod ahead;
+
 use std::fmt;
 
 use git2::Oid;
@@ -17,6 +19,7 @@ use crate::manifest::{hash_path, Manifest};
 use crate::memo::Generations;
 use crate::seal::{person, Parsed as ParsedSeal, Person, Seal};
 use crate::signing::{Policy, PolicyResolver, Verdict};
+use ahead::Ahead;
 
 /// Why a commit's seal is not valid.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -356,15 +359,35 @@ impl<'r> Verifier<'r> {
     /// it is valid when any candidate is, so a hostile seal fetched beside a valid
     /// local one never makes it fail. Otherwise the first candidate's problems.
     pub fn check(&mut self, oid: Oid) -> Result<Vec<Reason>> {
+        self.check_with(oid, None)
+    }
+
+    /// [`Verifier::check`], with the seal of one blob already read and parsed.
+    fn check_with(&mut self, oid: Oid, mut ahead: Option<(Oid, Ahead)>) -> Result<Vec<Reason>> {
         let candidates = self.view.candidates(oid)?;
+        if candidates.is_empty() {
+            return Ok(vec![Reason::NoSeal]);
+        }
+        // Read once for every candidate and the chain's links.
+        let commit = self.repo.git.find_commit(oid)?;
         let mut first = None;
         let mut valid: Vec<Chosen> = Vec::new();
         for candidate in &candidates {
-            let (mut reasons, parsed) =
-                match self.view.text(candidate.blob, &format!("of {oid}"))? {
-                    Ok(text) => self.check_text(oid, &text)?,
+            let read = match ahead.take() {
+                Some((blob, read)) if blob == candidate.blob => read,
+                other => {
+                    ahead = other;
+                    Ahead::NotRead
+                }
+            };
+            let (mut reasons, parsed) = match read {
+                Ahead::Parsed(parsed) => self.check_parsed_seal(&commit, *parsed)?,
+                Ahead::Unreadable(why) => (vec![Reason::Unreadable(why)], None),
+                Ahead::NotRead => match self.view.text(candidate.blob, &format!("of {oid}"))? {
+                    Ok(text) => self.check_text(&commit, &text)?,
                     Err(too_large) => (vec![Reason::Unreadable(too_large.to_string())], None),
-                };
+                },
+            };
             if reasons.is_empty() {
                 if let Some(p) = parsed {
                     let verdict = match &p.signature_error {
@@ -403,7 +426,7 @@ impl<'r> Verifier<'r> {
             .unwrap_or(0);
         if let Some(mut chosen) = valid.into_iter().nth(pick) {
             chosen.candidates = count;
-            self.remember_unlinked(oid, &chosen.parent_seals)?;
+            self.remember_unlinked(&commit, &chosen.parent_seals);
             self.chosen.insert(oid, chosen);
             return Ok(Vec::new());
         }
@@ -411,34 +434,48 @@ impl<'r> Verifier<'r> {
     }
 
     /// Notes the parents whose `parent_seals` entry is `null` in `text`, the valid
-    /// seal of `oid`, for [`Verifier::chain_gaps`].
-    fn remember_unlinked(&mut self, oid: Oid, parent_seals: &[Option<String>]) -> Result<()> {
-        let recorded = recorded_parents(&self.repo.git.find_commit(oid)?);
+    /// seal of `commit`, for [`Verifier::chain_gaps`].
+    fn remember_unlinked(&mut self, commit: &git2::Commit<'_>, parent_seals: &[Option<String>]) {
+        let recorded = recorded_parents(commit);
         let nulls = recorded
             .into_iter()
             .zip(parent_seals)
             .filter(|(_, s)| s.is_none())
             .map(|(parent, _)| parent)
             .collect();
-        self.unlinked.insert(oid, nulls);
-        Ok(())
+        self.unlinked.insert(commit.id(), nulls);
     }
 
-    /// The problems with `text` as the seal of `oid`, and the seal as parsed (read
+    /// The problems with `text` as the seal of `commit`, and the seal as parsed (read
     /// once: the signature is judged from the same parse).
-    fn check_text(&mut self, oid: Oid, text: &str) -> Result<(Vec<Reason>, Option<ParsedSeal>)> {
-        let parsed = match Seal::parse(text) {
-            Ok(p) => p,
-            Err(e) => return Ok((vec![Reason::Unreadable(e.to_string())], None)),
-        };
-        self.note_holds(oid, &parsed);
-        let reasons = self.check_parsed(oid, &parsed)?;
+    fn check_text(
+        &mut self,
+        commit: &git2::Commit<'_>,
+        text: &str,
+    ) -> Result<(Vec<Reason>, Option<ParsedSeal>)> {
+        match Seal::parse(text) {
+            Ok(parsed) => self.check_parsed_seal(commit, parsed),
+            Err(e) => Ok((vec![Reason::Unreadable(e.to_string())], None)),
+        }
+    }
+
+    fn check_parsed_seal(
+        &mut self,
+        commit: &git2::Commit<'_>,
+        parsed: ParsedSeal,
+    ) -> Result<(Vec<Reason>, Option<ParsedSeal>)> {
+        self.note_holds(commit.id(), &parsed);
+        let reasons = self.check_parsed(commit, &parsed)?;
         Ok((reasons, Some(parsed)))
     }
 
-    fn check_parsed(&mut self, oid: Oid, parsed: &ParsedSeal) -> Result<Vec<Reason>> {
+    fn check_parsed(
+        &mut self,
+        commit: &git2::Commit<'_>,
+        parsed: &ParsedSeal,
+    ) -> Result<Vec<Reason>> {
         let seal = &parsed.seal;
-        let commit = self.repo.git.find_commit(oid)?;
+        let oid = commit.id();
         let stated = crate::seal::stated_format(seal.object_format.as_deref());
         let actual = crate::git::format_name(self.repo.object_format());
         if stated != actual {
@@ -454,14 +491,16 @@ impl<'r> Verifier<'r> {
                 stated: seal.commit.clone(),
             });
         }
-        let tree = commit.tree()?;
-        if seal.tree != tree.id().to_string() {
+        // The id alone: reading the tree object cost a warm verify a root tree's
+        // inflate and parse per commit.
+        let tree = commit.tree_id();
+        if seal.tree != tree.to_string() {
             reasons.push(Reason::WrongTree {
                 stated: seal.tree.clone(),
-                actual: tree.id().to_string(),
+                actual: tree.to_string(),
             });
         }
-        let recorded = recorded_parents(&commit);
+        let recorded = recorded_parents(commit);
         let parents: Vec<String> = recorded.iter().map(Oid::to_string).collect();
         if seal.parents != parents || seal.parent_seals.len() != parents.len() {
             reasons.push(Reason::WrongParents);
@@ -495,7 +534,7 @@ impl<'r> Verifier<'r> {
                 actual,
             });
         }
-        let mut summary = self.manifests.summary_of(&commit)?;
+        let mut summary = self.manifests.summary_of(commit)?;
         let claimed = (
             seal.manifest.digest.clone(),
             seal.manifest.files,
@@ -506,7 +545,7 @@ impl<'r> Verifier<'r> {
             // seal (derived from the parent, so a push of bad seals costs its
             // changes): a damaged cache never fails a valid commit. One that agrees
             // is trusted as this machine's own work; `--no-cache` trusts none.
-            let m = self.manifests.manifest_of(&commit)?;
+            let m = self.manifests.manifest_of(commit)?;
             summary = (m.digest(), m.files(), m.bytes());
         }
         let (actual, files, bytes) = summary;
@@ -598,27 +637,64 @@ impl<'r> Verifier<'r> {
 
     /// Checks each commit, returning every problem found.
     pub fn check_all(&mut self, commits: &[Oid]) -> Result<Vec<Problem>> {
-        let mut problems = Vec::new();
         if commits.len() > 1 {
             self.manifests.for_history();
         }
+        // Each commit's note, once: for the seals read ahead and the manifests to
+        // prepare.
+        let notes = if commits.len() >= ahead::AHEAD_MIN_NOTES {
+            let mut notes = Vec::with_capacity(commits.len());
+            for &c in commits {
+                if let Some(blob) = self.view.note_oid(c)? {
+                    notes.push((c, blob));
+                }
+            }
+            notes
+        } else {
+            Vec::new()
+        };
         if commits.len() >= crate::history::FEED_MIN_COMMITS {
             // The commits whose manifest this run will compute: sealed, and with no
             // digest this machine remembers for their tree.
-            let mut todo = Vec::with_capacity(commits.len());
-            for &c in commits {
-                if self.view.note_oid(c)?.is_some()
-                    && !self
-                        .manifests
-                        .remembers(self.repo.git.find_commit(c)?.tree_id())
+            let mut todo = Vec::with_capacity(notes.len());
+            for &(c, _) in &notes {
+                if !self
+                    .manifests
+                    .remembers(self.repo.git.find_commit(c)?.tree_id())
                 {
                     todo.push(c);
                 }
             }
             self.manifests.prepare_history(&todo)?;
         }
+        if notes.len() < ahead::AHEAD_MIN_NOTES {
+            return self.check_each(commits, None);
+        }
+        let locator = self.repo.locator();
+        std::thread::scope(|scope| {
+            let seals = ahead::spawn(scope, locator, &notes);
+            self.check_each(commits, Some((&notes, &seals)))
+        })
+    }
+
+    /// Checks `commits` in order, taking each note's seal from `ahead` (the notes
+    /// it reads, in the same order) as it comes.
+    fn check_each(
+        &mut self,
+        commits: &[Oid],
+        ahead: Option<(&[(Oid, Oid)], &ahead::SealsAhead)>,
+    ) -> Result<Vec<Problem>> {
+        let mut problems = Vec::new();
+        let mut next_note = 0;
         for &commit in commits {
-            for reason in self.check(commit)? {
+            let read = match ahead {
+                Some((notes, seals)) if notes.get(next_note).is_some_and(|n| n.0 == commit) => {
+                    next_note += 1;
+                    seals.next()
+                }
+                _ => None,
+            };
+            for reason in self.check_with(commit, read)? {
                 problems.push(Problem { commit, reason });
             }
         }

@@ -402,15 +402,41 @@ fn read_level(shape: Shape, prefix: &str, entries: Vec<Entry>) -> Level {
 /// fanout level is about 12 KiB: without this, every lookup inflates each level again.
 #[derive(Default)]
 pub struct TreeCache {
-    levels: std::cell::RefCell<BTreeMap<Oid, std::rc::Rc<Vec<Entry>>>>,
+    levels: std::cell::RefCell<BTreeMap<Oid, std::rc::Rc<SortedLevel>>>,
+}
+
+/// A level's entries ordered by (name, mode), equal keys in tree order, so a lookup is
+/// a binary search that finds what a scan in tree order finds first. A scan of a
+/// full fanout level per lookup, two levels a note, was git/git's warm verify's
+/// largest single cost (`memcmp`, 6.5%).
+struct SortedLevel(Vec<Entry>);
+
+impl SortedLevel {
+    fn new(mut entries: Vec<Entry>) -> SortedLevel {
+        // Stable: among equal keys (a malformed tree) tree order stays.
+        entries.sort_by(|a, b| (&a.name, a.mode).cmp(&(&b.name, b.mode)));
+        SortedLevel(entries)
+    }
+
+    /// The first entry, in tree order, named `name` with `mode`.
+    fn find(&self, name: &[u8], mode: i32) -> Option<Oid> {
+        let key = (name, mode);
+        let at = self
+            .0
+            .partition_point(|e| (e.name.as_slice(), e.mode) < key);
+        self.0
+            .get(at)
+            .filter(|e| e.name == name && e.mode == mode)
+            .map(|e| e.id)
+    }
 }
 
 impl TreeCache {
-    fn level(&self, repo: &Repo, id: Oid) -> Result<std::rc::Rc<Vec<Entry>>> {
+    fn level(&self, repo: &Repo, id: Oid) -> Result<std::rc::Rc<SortedLevel>> {
         if let Some(l) = self.levels.borrow().get(&id) {
             return Ok(l.clone());
         }
-        let level = std::rc::Rc::new(entries(&repo.git.find_tree(id)?));
+        let level = std::rc::Rc::new(SortedLevel::new(entries(&repo.git.find_tree(id)?)));
         self.levels.borrow_mut().insert(id, level.clone());
         Ok(level)
     }
@@ -432,20 +458,14 @@ pub fn note_in(
     let mut level = cache.level(repo, root)?;
     let mut rest = commit.as_bytes();
     loop {
-        let find = |name: &[u8], mode: i32| {
-            level
-                .iter()
-                .find(|e| e.name == name && e.mode == mode)
-                .map(|e| e.id)
-        };
-        if let Some(blob) = find(rest, MODE_BLOB) {
+        if let Some(blob) = level.find(rest, MODE_BLOB) {
             return Ok(Some(blob));
         }
         if rest.len() <= 2 {
             return Ok(None);
         }
         let (dir, tail) = rest.split_at(2);
-        match find(dir, MODE_TREE) {
+        match level.find(dir, MODE_TREE) {
             Some(id) => {
                 level = cache.level(repo, id)?;
                 rest = tail;
@@ -1130,6 +1150,42 @@ mod tests {
             assert!(!is_safe_name(bad), "{bad:?}");
         }
         assert!(!is_safe_name(&[b'a'; MAX_NAME + 1]));
+    }
+
+    #[test]
+    fn a_sorted_level_finds_what_a_scan_in_tree_order_finds_first() {
+        // Out of order, with a name twice under one mode and once under another (what a
+        // hostile ledger may hold): the search must answer as the scan it replaced.
+        let oid = |n: u8| Oid::from_bytes(&[n; 20]).unwrap();
+        let raw = [
+            ("b3", MODE_TREE, 1),
+            ("a0", MODE_BLOB, 2),
+            ("b3", MODE_BLOB, 3),
+            ("0f", MODE_TREE, 4),
+            ("b3", MODE_TREE, 5),
+            ("ff", MODE_TREE, 6),
+            ("a0", MODE_TREE, 7),
+            ("a", MODE_TREE, 8),
+        ];
+        let entries: Vec<Entry> = raw
+            .iter()
+            .map(|&(name, mode, id)| Entry {
+                name: name.as_bytes().to_vec(),
+                id: oid(id),
+                mode,
+            })
+            .collect();
+        let level = SortedLevel::new(entries.clone());
+        for name in ["b3", "a0", "0f", "ff", "a", "00", "b", "b30", "zz", ""] {
+            for mode in [MODE_TREE, MODE_BLOB, 0o120000] {
+                let scan = entries
+                    .iter()
+                    .find(|e| e.name == name.as_bytes() && e.mode == mode)
+                    .map(|e| e.id);
+                assert_eq!(level.find(name.as_bytes(), mode), scan, "{name} {mode:o}");
+            }
+        }
+        assert_eq!(level.find(b"b3", MODE_TREE), Some(oid(1)));
     }
 
     #[test]

@@ -485,3 +485,78 @@ fn a_history_past_one_feed_segment_is_diffed_by_one_git_per_segment() {
     seals_match_single_commits(&repo, &[&boundary, &after, "main~1", "main"]);
     repo.seal(&["verify", "--all"]).ok();
 }
+
+/// The problems a `verify --json` run reports: (commit, code, reason), sorted.
+fn reported(run: &crate::harness::Run) -> Vec<(String, String, String)> {
+    assert!(run.code() <= 1, "{}", run.stderr());
+    let report: serde_json::Value = serde_json::from_str(&run.stdout()).unwrap();
+    let mut problems: Vec<_> = report["problems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            let field = |k: &str| p[k].as_str().unwrap().to_string();
+            (field("commit"), field("code"), field("reason"))
+        })
+        .collect();
+    problems.sort();
+    problems
+}
+
+/// A verify of many commits reads and parses their seals on a second thread
+/// (`verify::ahead`); it decides nothing, so a full verify reports, commit by commit,
+/// what a verify of each commit alone (which reads nothing ahead) reports, whatever
+/// the notes hold.
+#[test]
+fn seals_read_ahead_are_judged_as_each_seal_read_alone() {
+    let sb = Sandbox::new();
+    let repo = sb.installed("r");
+    repo.fast_import(&linear_history(100, 10, None));
+    repo.seal(&["seal", "--missing"]).ok();
+    let at = |n: usize| repo.rev(&format!("HEAD~{n}"));
+    let note_blob = |c: &str| repo.git_out(&["notes", "--ref=seal", "list", c]);
+    // Over the seal cap; no YAML; a field edited; another commit's seal; no seal (its
+    // child's link then breaks); an edited note whose original is kept as an alternate.
+    let big = repo.blob(&vec![b'#'; 70 * 1024]);
+    repo.git(&["notes", "--ref=seal", "add", "-f", "-C", &big, &at(90)])
+        .ok();
+    repo.git(&["notes", "--ref=seal", "add", "-f", "-m", "{[", &at(70)])
+        .ok();
+    repo.tamper_seal(&at(50), |s| s.replace("h@example.com", "m@example.com"));
+    let borrowed = note_blob(&at(31));
+    repo.git(&["notes", "--ref=seal", "add", "-f", "-C", &borrowed, &at(30)])
+        .ok();
+    repo.git(&["notes", "--ref=seal", "remove", &at(20)]).ok();
+    let kept = repo.note(&at(10)).unwrap();
+    let kept_blob = note_blob(&at(10));
+    repo.tamper_seal(&at(10), |s| s.replace("h@example.com", "m@example.com"));
+    repo.hostile_ledger_file(
+        &format!("alternates/{}/{kept_blob}", at(10)),
+        kept.as_bytes(),
+    );
+
+    let together = reported(&repo.seal(&["verify", "--all", "--json"]));
+    let mut alone = Vec::new();
+    for n in 0..100 {
+        let commit = at(n);
+        let run = repo.seal(&["verify", "--json", &commit]);
+        alone.extend(reported(&run).into_iter().filter(|p| p.0 == commit));
+    }
+    alone.sort();
+    assert_eq!(together, alone);
+    let codes = |n: usize| -> Vec<&str> {
+        let commit = at(n);
+        together
+            .iter()
+            .filter(|p| p.0 == commit)
+            .map(|p| p.1.as_str())
+            .collect()
+    };
+    assert_eq!(codes(90), ["unreadable"]);
+    assert_eq!(codes(70), ["unreadable"]);
+    assert!(codes(50).contains(&"digest_mismatch"), "{:?}", codes(50));
+    assert!(codes(30).contains(&"wrong_commit"), "{:?}", codes(30));
+    assert_eq!(codes(20), ["no_seal"]);
+    assert!(codes(19).contains(&"broken_chain"), "{:?}", codes(19));
+    assert!(codes(10).is_empty(), "{:?}", codes(10));
+}

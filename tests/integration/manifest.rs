@@ -258,6 +258,29 @@ fn large_blobs_stream_loose_and_packed_with_the_same_digest() {
     repo.git(&["repack", "-adq"]).ok();
     let _ = std::fs::remove_dir_all(repo.path.join(".git/seal"));
     assert_eq!(digest(&[]), expected, "packed object");
+    // The git that streams it maps the pack in bounded windows: with git's default
+    // window (1 GiB) every page it read stayed resident, a 1 GB blob's whole size.
+    let _ = std::fs::remove_dir_all(repo.path.join(".git/seal"));
+    let trace = repo.path.join("../trace.json");
+    let mut cmd = repo.cmd(crate::harness::SEAL, &["manifest", "HEAD", "--json"]);
+    cmd.env("GIT_TRACE2_EVENT", &trace);
+    assert!(cmd.status().unwrap().success());
+    let events = std::fs::read_to_string(&trace).unwrap();
+    let streams: Vec<serde_json::Value> = events
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|e| e["event"] == "start")
+        .filter(|e| {
+            e["argv"]
+                .as_array()
+                .is_some_and(|a| a.iter().any(|x| x == "cat-file"))
+        })
+        .collect();
+    assert_eq!(streams.len(), 1, "{events}");
+    let argv = streams[0]["argv"].to_string();
+    for setting in ["core.packedGitWindowSize=16m", "core.packedGitLimit=64m"] {
+        assert!(argv.contains(setting), "{setting} not in {argv}");
+    }
 }
 
 /// A history of `commits` commits over 2,100 files (enough to be cached), one file
