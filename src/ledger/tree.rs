@@ -402,7 +402,9 @@ fn read_level(shape: Shape, prefix: &str, entries: Vec<Entry>) -> Level {
 /// fanout level is about 12 KiB: without this, every lookup inflates each level again.
 #[derive(Default)]
 pub struct TreeCache {
-    levels: std::cell::RefCell<BTreeMap<Oid, std::rc::Rc<SortedLevel>>>,
+    // Hashed: a lookup asks it for every level of a note's path, and a tree of
+    // 65,536 levels made that 16 id comparisons a level.
+    levels: std::cell::RefCell<std::collections::HashMap<Oid, std::rc::Rc<SortedLevel>>>,
 }
 
 /// A level's entries ordered by (name, mode), equal keys in tree order, so a lookup is
