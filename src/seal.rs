@@ -231,12 +231,23 @@ pub fn digest_of(value: Value) -> String {
 /// `signature` signs (seals, tag and snapshot seals, countersigns, rollback
 /// records): the canonical JSON of every field but `digest` and `signature`.
 pub fn signed_message(value: &Value) -> Vec<u8> {
-    let mut value = value.clone();
-    if let Value::Object(map) = &mut value {
-        map.remove("digest");
-        map.remove("signature");
+    /// The document's fields less those two, printed as [`canonical_json`] prints a
+    /// map (keys in order, compact) without copying the document: a full verify
+    /// computes this once per seal.
+    struct Covered<'a>(&'a serde_json::Map<String, Value>);
+    impl serde::Serialize for Covered<'_> {
+        fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            s.collect_map(
+                self.0
+                    .iter()
+                    .filter(|(k, _)| *k != "digest" && *k != "signature"),
+            )
+        }
     }
-    canonical_json(&value).into_bytes()
+    match value {
+        Value::Object(map) => serde_json::to_vec(&Covered(map)).unwrap_or_default(),
+        other => canonical_json(other).into_bytes(),
+    }
 }
 
 /// The `signature` field of a ledger document as read (the one reader of the field):
@@ -299,6 +310,23 @@ mod tests {
             ParseError::UnknownSchema("git-seal/seal/v2".into()),
             "{err}"
         );
+    }
+
+    #[test]
+    fn the_signed_message_is_the_canonical_json_of_the_document_less_two_fields() {
+        let doc = serde_json::json!({
+            "zeta": [1, -2.5, null, true, "é ü \u{1F600}", {"b": 1, "a": [{}]}],
+            "digest": "sha256:aa",
+            "alpha": {"y": "\"quoted\"\n", "x": 18446744073709551615u64},
+            "signature": {"key": "k"},
+            "mid": "",
+        });
+        let mut less = doc.clone();
+        let map = less.as_object_mut().unwrap();
+        map.remove("digest");
+        map.remove("signature");
+        assert_eq!(signed_message(&doc), canonical_json(&less).into_bytes());
+        assert_eq!(signed_message(&serde_json::json!("x")), b"\"x\"".to_vec());
     }
 
     #[test]
