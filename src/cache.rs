@@ -762,8 +762,12 @@ impl<'r> Manifests<'r> {
 
     /// A digest entry: `sha256:<hex>`, then (since totals are checked) ` <files> <bytes>`.
     fn known_digest(&self, tree: Oid) -> Option<String> {
-        let Ok(entry) = fs_err::read_to_string(self.digest_path(tree)) else {
-            return self.packed(tree).map(|(d, _, _)| d);
+        // In the order `known_summary` reads them.
+        if let Some((digest, _, _)) = self.packed(tree) {
+            return Some(digest);
+        }
+        let Ok(entry) = std::fs::read_to_string(self.digest_path(tree)) else {
+            return None;
         };
         let d = entry.split(' ').next()?;
         let ok = d.len() == 71

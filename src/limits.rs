@@ -108,11 +108,27 @@ impl From<TooLarge> for Error {
 /// The content of blob `blob`, if its header states at most `kind`'s cap; otherwise
 /// [`TooLarge`], without reading the content. `what` names the document in the message.
 pub fn read_bounded(git: &Repository, blob: Oid, kind: Doc, what: &str) -> Result<Bounded> {
+    read_bounded_with(git, blob, kind, what, true)
+}
+
+/// [`read_bounded`] of what the store holds now: a missing blob is an error, never a
+/// fetch (the seal reader's thread: the verifier fetches what it reads itself).
+pub fn read_bounded_here(git: &Repository, blob: Oid, kind: Doc, what: &str) -> Result<Bounded> {
+    read_bounded_with(git, blob, kind, what, false)
+}
+
+fn read_bounded_with(
+    git: &Repository,
+    blob: Oid,
+    kind: Doc,
+    what: &str,
+    fetch: bool,
+) -> Result<Bounded> {
     let odb = git.odb()?;
     // The header first, and a probe only when it is missing: a warm verify reads a
     // seal per commit, and each lookup searches every pack.
     let (size, otype) = match odb.read_header(blob) {
-        Err(e) if e.code() == git2::ErrorCode::NotFound => {
+        Err(e) if fetch && e.code() == git2::ErrorCode::NotFound => {
             fetch_missing(git, blob, kind, what)?;
             odb.refresh()?;
             odb.read_header(blob)?
