@@ -140,10 +140,28 @@ impl Reason {
     }
 }
 
+/// How much of a value a seal states a problem shows: every real value (an id, a
+/// digest, a name) fits, and a hostile seal's 64 KiB field is not a 160 KB line of
+/// output per commit.
+const STATED_SHOWN: usize = 256;
+
+/// A value from the ledger as a problem shows it: control characters escaped, and cut
+/// at [`STATED_SHOWN`] characters, saying how long it was.
+fn shown(stated: &str) -> String {
+    let kept = crate::limits::prefix(stated, STATED_SHOWN);
+    if kept.len() == stated.len() {
+        return crate::quote::printable(stated);
+    }
+    format!(
+        "{}… ({} bytes)",
+        crate::quote::printable(kept),
+        stated.len()
+    )
+}
+
 impl fmt::Display for Reason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        // Stated values come from the ledger: printed with control characters escaped.
-        let p = crate::quote::printable;
+        let p = shown;
         match self {
             Reason::NoSeal => f.write_str("no seal"),
             Reason::Unreadable(why) => write!(f, "unreadable seal: {}", p(why)),
@@ -795,4 +813,29 @@ pub fn check_worktree(root: &std::path::Path, manifest: &Manifest) -> Vec<Worktr
         }
     }
     problems
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_stated_value_is_shown_escaped_and_cut() {
+        let long = "\0".repeat(32_000);
+        let reason = Reason::WrongAuthor {
+            field: "name",
+            stated: long,
+            actual: "Ada".into(),
+        };
+        let line = reason.to_string();
+        assert!(line.len() < 2_000, "{} bytes", line.len());
+        assert!(
+            line.contains("\\u{0}… (32000 bytes), commit has Ada"),
+            "{line}"
+        );
+        let short = Reason::WrongKind {
+            stated: "tag\n".into(),
+        };
+        assert_eq!(short.to_string(), "seal is of kind tag\\u{a}, not commit");
+    }
 }
