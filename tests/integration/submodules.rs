@@ -7,6 +7,7 @@
 use std::path::Path;
 
 use crate::harness::{run_with_stdin, Run, Sandbox, TestRepo};
+use crate::tags::evtag_reference;
 
 /// The submodule repository `sub` and an upstream superproject `up` (git-seal
 /// installed) that has it at `path`, committed.
@@ -236,6 +237,9 @@ fn tags_made_without_the_submodule_are_sealed_and_name_what_their_evtag_leaves_o
         whole["evtag"]["digest"],
         evtag_by_hand(&clone, &head, &[]).as_str()
     );
+    if let Some(reference) = evtag_reference(&clone, "v1") {
+        assert_eq!(whole["evtag"]["digest"], reference.as_str(), "git-evtag");
+    }
     // With the submodule here, v2 says the reseal alone is what is left to do.
     let r = clone.seal(&["verify", "v2"]).ok();
     assert_eq!(
@@ -621,6 +625,9 @@ fn a_submodule_of_a_submodule_not_checked_out_is_named_by_its_full_path() {
         seal["evtag"]["digest"],
         evtag_by_hand(&up, &up.rev("HEAD"), &[]).as_str()
     );
+    if let Some(reference) = evtag_reference(&up, "v1") {
+        assert_eq!(seal["evtag"]["digest"], reference.as_str(), "git-evtag");
+    }
     let inner_link = inner.rev("HEAD");
 
     let clone = plain_clone(&sb, &up, "clone");

@@ -2,7 +2,7 @@
 //! independent derivation, snapshots frozen and exported, rollback to the last
 //! known-good snapshot.
 
-use crate::harness::{assert_has, run_with_stdin, write_script, Sandbox, TestRepo, SEAL};
+use crate::harness::{assert_has, report, run_with_stdin, write_script, Sandbox, TestRepo, SEAL};
 
 /// Git-EVTag-v0-SHA512 of `commit`, derived step by step from git-evtag's published
 /// algorithm with `git cat-file`, `git ls-tree` and `sha512sum` only.
@@ -45,6 +45,27 @@ pub(crate) fn evtag_by_hand(repo: &TestRepo<'_>, commit: &str) -> String {
     r.stdout().split_whitespace().next().unwrap().to_string()
 }
 
+/// Git-EVTag-v0-SHA512 of what `tag` points at, as Debian's git-evtag computes it
+/// (`git evtag sign --print-only`): the reference our checksum is held to. `None`
+/// only when `scripts/test` could not install it (it says so, and why); otherwise
+/// a missing git-evtag means the suite was not set up, and the test fails.
+pub(crate) fn evtag_reference(repo: &TestRepo<'_>, tag: &str) -> Option<String> {
+    let r = repo.git(&["evtag", "sign", "--print-only", tag]);
+    if r.stderr().contains("is not a git command") {
+        if std::env::var_os("GIT_SEAL_TEST_NO_EVTAG").is_some() {
+            report("not run: git-evtag comes from Debian's packages, which scripts/test could not install");
+            return None;
+        }
+        panic!("git-evtag is needed for this test and is not on PATH: run the suite with scripts/test, which installs it");
+    }
+    let out = r.ok().stdout();
+    let digest = out
+        .lines()
+        .find_map(|l| l.strip_prefix("Git-EVTag-v0-SHA512: "))
+        .unwrap_or_else(|| panic!("git-evtag printed no checksum: {out}"));
+    Some(digest.trim().to_string())
+}
+
 pub(crate) fn tag_seal(repo: &TestRepo<'_>, tag: &str) -> serde_json::Value {
     let files = repo.git_out(&[
         "ls-tree",
@@ -85,6 +106,13 @@ fn tags_are_sealed_by_the_hook_and_carry_the_evtag_checksum() {
         assert_eq!(seal["target"], head);
         assert_eq!(seal["evtag"]["algorithm"], "Git-EVTag-v0-SHA512");
         assert_eq!(seal["evtag"]["digest"], expected.as_str(), "evtag of {tag}");
+        if let Some(reference) = evtag_reference(&repo, tag) {
+            assert_eq!(
+                seal["evtag"]["digest"],
+                reference.as_str(),
+                "git-evtag on {tag}"
+            );
+        }
         let commit_seal: serde_json::Value =
             serde_json::from_str(&repo.seal(&["show", "HEAD", "--json"]).ok().stdout()).unwrap();
         assert_eq!(seal["target_seal"], commit_seal["digest"]);
@@ -149,6 +177,9 @@ fn evtag_read_by_several_threads_equals_the_derivation() {
         seal["evtag"]["digest"],
         evtag_by_hand(&repo, &repo.rev("HEAD")).as_str()
     );
+    if let Some(reference) = evtag_reference(&repo, "many") {
+        assert_eq!(seal["evtag"]["digest"], reference.as_str(), "git-evtag");
+    }
     let mut verify = repo.cmd(SEAL, &["verify", "many"]);
     verify.env("RAYON_NUM_THREADS", "2");
     run_with_stdin(verify, b"").ok();
