@@ -159,6 +159,7 @@ pub struct Manifests<'r> {
     /// Trees of the store holding a mode git shows rewritten, and whether each tree
     /// asked about reaches one ([`Manifests::reaches_raw_modes`]).
     raw_trees: BTreeSet<Oid>,
+    raw_reach: Option<history::RawReach>,
     reaches_raw: Generations<Oid, bool>,
     /// Manifests read from disk whose seal states a digest not checked yet (tree,
     /// stated digest): held in `recent`, but no base until [`Manifests::manifest`]
@@ -189,6 +190,7 @@ impl<'r> Manifests<'r> {
             vouch: None,
             feed: None,
             raw_trees: BTreeSet::new(),
+            raw_reach: None,
             reaches_raw: Generations::new(RAW_REMEMBERED_MAX),
             unvouched: Vec::new(),
         }
@@ -227,6 +229,7 @@ impl<'r> Manifests<'r> {
         if !store.unscannable {
             self.feed = feed;
             self.raw_trees = store.raw_trees;
+            self.raw_reach = store.reach;
         }
         Ok(())
     }
@@ -247,8 +250,12 @@ impl<'r> Manifests<'r> {
 
     /// Whether `root` is, or holds at any depth, a tree of `raw_trees`. Remembered per
     /// tree, so a run reads each distinct tree once; walked with a stack, so a deep
-    /// tree cannot exhaust the call stack.
+    /// tree cannot exhaust the call stack. A tree the pass over the store indexed is
+    /// answered from that index ([`history::RawReach`]), without reading it.
     fn reaches_raw_modes(&mut self, root: Oid) -> Result<bool> {
+        if let Some(reaches) = self.raw_reach.as_ref().and_then(|r| r.answer(root)) {
+            return Ok(reaches);
+        }
         self.reaches_raw.turn();
         let mut stack: Vec<(Oid, Option<Vec<Oid>>)> = vec![(root, None)];
         while let Some((tree, subtrees)) = stack.pop() {
@@ -257,6 +264,10 @@ impl<'r> Manifests<'r> {
             }
             if self.raw_trees.contains(&tree) {
                 self.reaches_raw.insert(tree, true);
+                continue;
+            }
+            if let Some(reaches) = self.raw_reach.as_ref().and_then(|r| r.answer(tree)) {
+                self.reaches_raw.insert(tree, reaches);
                 continue;
             }
             match subtrees {

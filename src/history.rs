@@ -67,6 +67,14 @@ const TREE_SCAN_MAX: u64 = 64 << 20;
 /// The most trees holding raw modes remembered; one more turns the feed off. (git's
 /// own history has 98 among 168,516 trees, all from 2005.)
 pub const RAW_TREES_MAX: usize = 1 << 14;
+/// The most trees, and subtree entries, the pass indexes to answer which trees reach
+/// a raw mode without reading them again (at most about 24 MB of ids and 32 MB of
+/// entries while the pass runs, freed when it ends; what a run keeps is 32 bytes a
+/// tree, and only when the store has raw trees: git's own history, 228,811 trees with
+/// the ledger's, keeps 7 MB). A larger store is answered by walking each new tree, as
+/// without an index.
+const TREE_INDEX_MAX: usize = 1 << 19;
+const SUBTREE_INDEX_MAX: usize = 1 << 22;
 
 /// Whether a run computing `commits` manifests should read the store whole: long
 /// enough, and covering enough of the objects in `repo`'s store (its own packs, a
@@ -116,6 +124,138 @@ pub struct Prehashed {
     /// Whether git's diffs cannot be used at all: a tree too large to scan, or more
     /// than [`RAW_TREES_MAX`] trees with raw modes.
     pub unscannable: bool,
+    /// Which trees of the store reach a raw tree, when there are raw trees and the
+    /// store is small enough to index ([`TREE_INDEX_MAX`]).
+    pub reach: Option<RawReach>,
+}
+
+/// A tree id as a fixed-size key (SHA-1 ids zero-padded).
+type TreeKey = [u8; 32];
+
+fn tree_key(id: &[u8]) -> TreeKey {
+    let mut key = [0u8; 32];
+    let n = id.len().min(32);
+    key[..n].copy_from_slice(&id[..n]);
+    key
+}
+
+/// Which trees of the store are, or hold at any depth, a tree with raw modes: found
+/// from the subtree entries of every tree the pass read, so that a run asks it
+/// instead of reading each new tree again through libgit2 (a tenth of a full verify
+/// of git's own history, whose 98 raw trees are all from 2005).
+pub struct RawReach {
+    /// Every tree the pass read, sorted.
+    known: Vec<TreeKey>,
+    /// The trees among them that reach a raw tree, sorted.
+    reaching: Vec<TreeKey>,
+}
+
+impl RawReach {
+    /// Whether `tree` reaches a raw tree; `None` for a tree the pass did not read
+    /// (the caller walks it).
+    pub fn answer(&self, tree: Oid) -> Option<bool> {
+        let key = tree_key(tree.as_bytes());
+        self.known.binary_search(&key).ok()?;
+        Some(self.reaching.binary_search(&key).is_ok())
+    }
+}
+
+/// The subtree entries of every tree read, while the pass runs.
+#[derive(Default)]
+struct TreeIndex {
+    ids: std::collections::HashMap<TreeKey, u32>,
+    /// (subtree, tree holding it), by index into `ids`.
+    edges: Vec<(u32, u32)>,
+    /// Past [`TREE_INDEX_MAX`] or [`SUBTREE_INDEX_MAX`]: no answers.
+    full: bool,
+}
+
+impl TreeIndex {
+    fn intern(&mut self, id: &[u8]) -> Option<u32> {
+        let next = u32::try_from(self.ids.len()).ok()?;
+        if self.ids.len() >= TREE_INDEX_MAX {
+            return self.ids.get(&tree_key(id)).copied();
+        }
+        Some(*self.ids.entry(tree_key(id)).or_insert(next))
+    }
+
+    /// Records `tree` and its subtree entries (`tree` holds canonical modes only).
+    fn add(&mut self, tree: &[u8], body: &[u8], id_len: usize) {
+        if self.full {
+            return;
+        }
+        let Some(parent) = self.intern(tree) else {
+            self.full = true;
+            return;
+        };
+        let mut rest = body;
+        while let Some(space) = memchr::memchr(b' ', rest) {
+            let Some(nul) = memchr::memchr(0, &rest[space..]) else {
+                return;
+            };
+            let id_at = space + nul + 1;
+            let Some(id) = rest.get(id_at..id_at + id_len) else {
+                return;
+            };
+            if &rest[..space] == b"40000" {
+                match self.intern(id) {
+                    Some(child) if self.edges.len() < SUBTREE_INDEX_MAX => {
+                        self.edges.push((child, parent))
+                    }
+                    _ => {
+                        self.full = true;
+                        return;
+                    }
+                }
+            }
+            rest = &rest[id_at + id_len..];
+        }
+    }
+
+    /// The answers, given the raw trees: every tree from which a raw tree is reached
+    /// through subtree entries, found by a walk up from the raw trees.
+    fn reach(mut self, raw: &BTreeSet<Oid>) -> Option<RawReach> {
+        if self.full {
+            return None;
+        }
+        let mut keys = vec![[0u8; 32]; self.ids.len()];
+        for (key, &i) in &self.ids {
+            keys[i as usize] = *key;
+        }
+        self.edges.sort_unstable();
+        let mut reaches = vec![false; keys.len()];
+        let mut todo: Vec<u32> = Vec::new();
+        let mut reaching: Vec<TreeKey> = Vec::new();
+        for id in raw {
+            let key = tree_key(id.as_bytes());
+            reaching.push(key);
+            if let Some(&i) = self.ids.get(&key) {
+                if !std::mem::replace(&mut reaches[i as usize], true) {
+                    todo.push(i);
+                }
+            }
+        }
+        while let Some(child) = todo.pop() {
+            let from = self.edges.partition_point(|&(c, _)| c < child);
+            for &(c, parent) in &self.edges[from..] {
+                if c != child {
+                    break;
+                }
+                if !std::mem::replace(&mut reaches[parent as usize], true) {
+                    reaching.push(keys[parent as usize]);
+                    todo.push(parent);
+                }
+            }
+        }
+        drop(self);
+        reaching.sort_unstable();
+        reaching.dedup();
+        keys.sort_unstable();
+        Some(RawReach {
+            known: keys,
+            reaching,
+        })
+    }
 }
 
 /// Reads every object of the store once, in pack order, through `git cat-file
@@ -154,7 +294,10 @@ fn read_store(mut input: impl BufRead, format: ObjectFormat) -> Result<Prehashed
         blobs: Vec::new(),
         raw_trees: BTreeSet::new(),
         unscannable: false,
+        reach: None,
     };
+    let mut index = TreeIndex::default();
+    let id_len = hex_len(format) / 2;
     let mut header = Vec::with_capacity(128);
     let mut chunk = vec![0u8; 1 << 16];
     let mut tree = Vec::new();
@@ -165,6 +308,9 @@ fn read_store(mut input: impl BufRead, format: ObjectFormat) -> Result<Prehashed
             .read_until(b'\n', &mut header)
             .map_err(|e| bad("cannot read its output").with_source(e))?;
         if header.is_empty() {
+            if !found.unscannable && !found.raw_trees.is_empty() {
+                found.reach = index.reach(&found.raw_trees);
+            }
             return Ok(found);
         }
         let line = header
@@ -214,9 +360,13 @@ fn read_store(mut input: impl BufRead, format: ObjectFormat) -> Result<Prehashed
                 if n as u64 != size {
                     return Err(bad(&format!("tree {oid} is cut short")));
                 }
-                if !found.unscannable && !modes_are_canonical(&tree, hex_len(format) / 2) {
-                    found.raw_trees.insert(oid);
-                    found.unscannable = found.raw_trees.len() > RAW_TREES_MAX;
+                if !found.unscannable {
+                    if modes_are_canonical(&tree, id_len) {
+                        index.add(oid.as_bytes(), &tree, id_len);
+                    } else {
+                        found.raw_trees.insert(oid);
+                        found.unscannable = found.raw_trees.len() > RAW_TREES_MAX;
+                    }
                 }
             }
             other => {
@@ -711,6 +861,59 @@ mod tests {
         assert!(read_store(&stream[..stream.len() - 3], ObjectFormat::Sha1).is_err());
         let long = format!("{} blob 2\nabc\n", id(1));
         assert!(read_store(long.as_bytes(), ObjectFormat::Sha1).is_err());
+    }
+
+    /// A store stream of trees: `(id, [(mode, name, id)])` each.
+    fn trees(list: &[(Oid, Vec<(&str, &str, Oid)>)]) -> Vec<u8> {
+        let mut stream = Vec::new();
+        for (id, entries) in list {
+            let mut body = Vec::new();
+            for (mode, name, entry) in entries {
+                body.extend_from_slice(format!("{mode} {name}\0").as_bytes());
+                body.extend_from_slice(entry.as_bytes());
+            }
+            stream.extend_from_slice(format!("{id} tree {}\n", body.len()).as_bytes());
+            stream.extend_from_slice(&body);
+            stream.push(b'\n');
+        }
+        stream
+    }
+
+    #[test]
+    fn the_pass_answers_which_trees_reach_a_raw_mode_at_any_depth() {
+        let (raw, above, top, plain, beside, unread) = (id(1), id(2), id(3), id(4), id(5), id(6));
+        // Parents before and after their subtrees: pack order is neither.
+        let stream = trees(&[
+            (top, vec![("40000", "a", above), ("40000", "p", plain)]),
+            (above, vec![("40000", "r", raw), ("100644", "f", id(9))]),
+            (raw, vec![("100664", "x", id(9))]),
+            (plain, vec![("100644", "f", id(9))]),
+            (beside, vec![("40000", "p", plain), ("120000", "l", id(9))]),
+        ]);
+        let found = read_store(&stream[..], ObjectFormat::Sha1).unwrap();
+        assert_eq!(found.raw_trees, BTreeSet::from([raw]));
+        let reach = found.reach.expect("an index");
+        for (tree, reaches) in [
+            (raw, true),
+            (above, true),
+            (top, true),
+            (plain, false),
+            (beside, false),
+        ] {
+            assert_eq!(reach.answer(tree), Some(reaches), "{tree}");
+        }
+        assert_eq!(reach.answer(unread), None, "a tree the pass did not read");
+        // No raw trees: nothing to answer, nothing kept.
+        let clean = trees(&[(plain, vec![("100644", "f", id(9))])]);
+        assert!(read_store(&clean[..], ObjectFormat::Sha1)
+            .unwrap()
+            .reach
+            .is_none());
+        // An index that overflowed answers nothing (each tree is walked instead).
+        let mut index = TreeIndex::default();
+        index.add(top.as_bytes(), b"", 20);
+        index.full = true;
+        assert!(index.reach(&BTreeSet::from([raw])).is_none());
     }
 
     #[test]

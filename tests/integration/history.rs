@@ -271,6 +271,49 @@ fn raw_modes_in_the_oldest_trees_are_kept_and_git_reads_the_rest() {
     seals_match_single_commits(&repo, &[root.as_str(), &first, &child, "main~1000", "main"]);
 }
 
+/// A raw mode one directory down: the trees above the raw one reach it too (the pass
+/// over the store indexes every tree's subtrees and answers from that, git's own
+/// history's case), so the root and its mode-only fix below `dir/` are computed
+/// commit by commit, and the rest through git's diffs.
+#[test]
+fn a_raw_mode_below_the_root_is_found_through_the_trees_above_it() {
+    let sb = Sandbox::new();
+    let repo = sb.init("deep-modes", &[]);
+    let blob = repo.blob(b"old mode\n");
+    let in_dir = |tree: &str| {
+        run_with_stdin(
+            repo.cmd("git", &["mktree"]),
+            format!("040000 tree {tree}\tdir\n").as_bytes(),
+        )
+        .ok()
+        .stdout()
+        .trim()
+        .to_string()
+    };
+    let raw = in_dir(&literal_tree(&repo, "100664", &blob));
+    let root = repo.git_out(&["commit-tree", &raw, "-m", "root"]);
+    let fixed = in_dir(&literal_tree(&repo, "100644", &blob));
+    let fix = repo.git_out(&["commit-tree", &fixed, "-p", &root, "-m", "mode only"]);
+    repo.fast_import(&linear_history(LONG, 50, Some(&fix)));
+    let events = traced_backfill(&repo);
+    assert!(
+        events.contains(r#""diff-tree","--stdin""#),
+        "git's diffs were read"
+    );
+    let manifest: serde_json::Value = serde_json::from_str(
+        &repo
+            .seal(&["manifest", &root, "--format", "json"])
+            .ok()
+            .stdout(),
+    )
+    .unwrap();
+    assert_eq!(manifest["entries"][0]["mode"], "100664", "{manifest}");
+    let child = repo.rev(&format!("main~{}", LONG - 1));
+    assert_eq!(repo.rev(&format!("{child}^")), fix);
+    seals_match_single_commits(&repo, &[root.as_str(), &fix, &child, "main~1000", "main"]);
+    repo.seal(&["verify", "--all", "--no-cache"]).ok();
+}
+
 /// A batch of seals reaches the disk as one pack written before the ledger moves,
 /// not a loose file per seal, and git reads it like any other.
 #[test]
