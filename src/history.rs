@@ -863,8 +863,11 @@ mod tests {
         assert!(read_store(long.as_bytes(), ObjectFormat::Sha1).is_err());
     }
 
-    /// A store stream of trees: `(id, [(mode, name, id)])` each.
-    fn trees(list: &[(Oid, Vec<(&str, &str, Oid)>)]) -> Vec<u8> {
+    /// A tree's entries: (mode, name, id).
+    type Entries<'a> = Vec<(&'a str, &'a str, Oid)>;
+
+    /// A store stream of trees.
+    fn trees(list: &[(Oid, Entries<'_>)]) -> Vec<u8> {
         let mut stream = Vec::new();
         for (id, entries) in list {
             let mut body = Vec::new();
