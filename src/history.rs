@@ -28,7 +28,9 @@
 //!   a commit whose tree and whose base's tree reach no tree holding a mode git
 //!   would rewrite ([`Prehashed::raw_trees`]; `cache` checks), and not at all when
 //!   such trees are too many or a tree is too large to scan
-//!   ([`Prehashed::unscannable`]).
+//!   ([`Prehashed::unscannable`]). Which trees reach one is answered from the
+//!   pass's index of subtree entries ([`RawReach`]); a tree it did not read, or any
+//!   tree when the index overflowed, is walked.
 //! - Everything read from git is bounded: a header line, a path, a diff record; the
 //!   parsers are single passes; memory holds at most [`PREHASH_MAX_BLOBS`] blob
 //!   hashes and [`FEED_AHEAD`] commits' changes, whatever the history's length.

@@ -208,19 +208,30 @@ fn literal_tree(repo: &TestRepo<'_>, mode: &str, blob: &str) -> String {
     .to_string()
 }
 
+/// `rev`'s manifest as `git seal manifest` computes it for that commit alone.
+fn single_manifest(repo: &TestRepo<'_>, rev: &str) -> serde_json::Value {
+    serde_json::from_str(
+        &repo
+            .seal(&["manifest", rev, "--format", "json"])
+            .ok()
+            .stdout(),
+    )
+    .unwrap()
+}
+
 /// Each of `revs`' sealed manifest digest is the one `git seal manifest` computes for
 /// that commit alone.
 fn seals_match_single_commits(repo: &TestRepo<'_>, revs: &[&str]) {
     for rev in revs {
-        let single: serde_json::Value = serde_json::from_str(
-            &repo
-                .seal(&["manifest", rev, "--format", "json"])
-                .ok()
-                .stdout(),
-        )
-        .unwrap();
+        let single = single_manifest(repo, rev);
         assert_eq!(repo.sealed_manifest_digest(rev), single["digest"], "{rev}");
     }
+}
+
+/// The first entry of `rev`'s manifest, computed alone, has `mode`.
+fn assert_first_mode(repo: &TestRepo<'_>, rev: &str, mode: &str) {
+    let manifest = single_manifest(repo, rev);
+    assert_eq!(manifest["entries"][0]["mode"], mode, "{manifest}");
 }
 
 /// git shows `100664` as `100644`; the manifest keeps the mode as stored. A store
@@ -234,16 +245,32 @@ fn a_store_with_modes_git_rewrites_keeps_them_in_a_long_backfill() {
     let root = repo.git_out(&["commit-tree", &tree_id, "-m", "root"]);
     let stream = linear_history(LONG, 50, Some(&root));
     repo.fast_import(&stream);
-    let manifest: serde_json::Value = serde_json::from_str(
-        &repo
-            .seal(&["manifest", &root, "--format", "json"])
-            .ok()
-            .stdout(),
-    )
-    .unwrap();
-    assert_eq!(manifest["entries"][0]["mode"], "100664", "{manifest}");
+    assert_first_mode(&repo, &root, "100664");
     repo.seal(&["seal", "--missing"]).ok();
     seals_match_single_commits(&repo, &[root.as_str(), "main~1000", "main"]);
+}
+
+/// A root commit whose tree holds `old.txt` as `100664` and its child changing only
+/// that mode to `100644` (each tree passed through `wrap`), then a long history on
+/// top, backfilled through git's diffs. Returns the root, the fix and the fix's child.
+fn mode_fixed_then_long(
+    repo: &TestRepo<'_>,
+    wrap: impl Fn(String) -> String,
+) -> (String, String, String) {
+    let blob = repo.blob(b"old mode\n");
+    let raw = wrap(literal_tree(repo, "100664", &blob));
+    let root = repo.git_out(&["commit-tree", &raw, "-m", "root"]);
+    let fixed = wrap(literal_tree(repo, "100644", &blob));
+    let fix = repo.git_out(&["commit-tree", &fixed, "-p", &root, "-m", "mode only"]);
+    repo.fast_import(&linear_history(LONG, 50, Some(&fix)));
+    let events = traced_backfill(repo);
+    assert!(
+        events.contains(r#""diff-tree","--stdin""#),
+        "git's diffs were read"
+    );
+    let child = repo.rev(&format!("main~{}", LONG - 1));
+    assert_eq!(repo.rev(&format!("{child}^")), fix);
+    (root, fix, child)
 }
 
 /// Raw modes only in the oldest trees (git's own history: 98 of 168,516 trees, from
@@ -254,20 +281,8 @@ fn a_store_with_modes_git_rewrites_keeps_them_in_a_long_backfill() {
 fn raw_modes_in_the_oldest_trees_are_kept_and_git_reads_the_rest() {
     let sb = Sandbox::new();
     let repo = sb.init("old-modes", &[]);
-    let blob = repo.blob(b"old mode\n");
-    let raw = literal_tree(&repo, "100664", &blob);
-    let root = repo.git_out(&["commit-tree", &raw, "-m", "root"]);
-    let fixed = literal_tree(&repo, "100644", &blob);
-    let fix = repo.git_out(&["commit-tree", &fixed, "-p", &root, "-m", "mode only"]);
-    repo.fast_import(&linear_history(LONG, 50, Some(&fix)));
-    let events = traced_backfill(&repo);
-    assert!(
-        events.contains(r#""diff-tree","--stdin""#),
-        "git's diffs were read"
-    );
+    let (root, fix, child) = mode_fixed_then_long(&repo, |tree| tree);
     let first = format!("{fix}~0");
-    let child = repo.rev(&format!("main~{}", LONG - 1));
-    assert_eq!(repo.rev(&format!("{child}^")), fix);
     seals_match_single_commits(&repo, &[root.as_str(), &first, &child, "main~1000", "main"]);
 }
 
@@ -279,8 +294,7 @@ fn raw_modes_in_the_oldest_trees_are_kept_and_git_reads_the_rest() {
 fn a_raw_mode_below_the_root_is_found_through_the_trees_above_it() {
     let sb = Sandbox::new();
     let repo = sb.init("deep-modes", &[]);
-    let blob = repo.blob(b"old mode\n");
-    let in_dir = |tree: &str| {
+    let in_dir = |tree: String| {
         run_with_stdin(
             repo.cmd("git", &["mktree"]),
             format!("040000 tree {tree}\tdir\n").as_bytes(),
@@ -290,26 +304,8 @@ fn a_raw_mode_below_the_root_is_found_through_the_trees_above_it() {
         .trim()
         .to_string()
     };
-    let raw = in_dir(&literal_tree(&repo, "100664", &blob));
-    let root = repo.git_out(&["commit-tree", &raw, "-m", "root"]);
-    let fixed = in_dir(&literal_tree(&repo, "100644", &blob));
-    let fix = repo.git_out(&["commit-tree", &fixed, "-p", &root, "-m", "mode only"]);
-    repo.fast_import(&linear_history(LONG, 50, Some(&fix)));
-    let events = traced_backfill(&repo);
-    assert!(
-        events.contains(r#""diff-tree","--stdin""#),
-        "git's diffs were read"
-    );
-    let manifest: serde_json::Value = serde_json::from_str(
-        &repo
-            .seal(&["manifest", &root, "--format", "json"])
-            .ok()
-            .stdout(),
-    )
-    .unwrap();
-    assert_eq!(manifest["entries"][0]["mode"], "100664", "{manifest}");
-    let child = repo.rev(&format!("main~{}", LONG - 1));
-    assert_eq!(repo.rev(&format!("{child}^")), fix);
+    let (root, fix, child) = mode_fixed_then_long(&repo, in_dir);
+    assert_first_mode(&repo, &root, "100664");
     seals_match_single_commits(&repo, &[root.as_str(), &fix, &child, "main~1000", "main"]);
     repo.seal(&["verify", "--all", "--no-cache"]).ok();
 }
