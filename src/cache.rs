@@ -8,8 +8,10 @@
 //!   so that a commit writes a few hundred bytes, not the repository's size. Once
 //!   the changes since the base pass [`delta_limit`] the next manifest is stored
 //!   whole. At most [`KEEP_DELTAS`] are kept.
-//! - `digests/<2 hex>/<the rest of the id>`: the manifest digest of every tree whose
-//!   manifest was computed here, so that `verify` and `pre-push` need not recompute it.
+//! - `digests/journal`: the manifest digest of every tree whose manifest a run over
+//!   single commits computed here (a hook, `verify` of a few commits), one line
+//!   appended per tree, so that `verify` and `pre-push` need not recompute it
+//!   ([`journal`]: bounded, compacted past a megabyte).
 //! - `digests/packs/<hash>.pack`: the same entries from a run over a history
 //!   ([`Manifests::for_history`]), in one file per run (sorted fixed-size records
 //!   under a CRC-32), since creating one file per commit cost more than sealing it.
@@ -22,7 +24,8 @@
 //! itself (the one the next commit derives from), when it ends.
 //!
 //! Manifests of fewer than [`CACHE_MIN_FILES`] entries are not cached, and their
-//! digests are remembered only by a history run, in its pack.
+//! digests are remembered only by a history run, in its pack. A SHA-256 repository's
+//! history run appends to the journal instead (pack records hold SHA-1 ids).
 //!
 //! Invariants: entries are written atomically and only from manifests computed from
 //! the tree they are named after; a missing, unreadable or corrupt entry (or a delta
@@ -39,11 +42,13 @@ use camino::Utf8PathBuf;
 use git2::{Commit, Oid, Tree};
 
 use crate::error::Result;
-use crate::fsutil::{write_atomic, write_atomic_parts};
+use crate::fsutil::write_atomic_parts;
 use crate::git::Repo;
 use crate::history::{self, DiffFeed};
 use crate::manifest::{Builder, Changes, Manifest};
 use crate::memo::Generations;
+
+mod journal;
 
 /// What a seal states about a manifest, and what the cache remembers of one: its
 /// digest (`sha256:<hex>`), file count and byte total.
@@ -76,6 +81,13 @@ pub fn delta_limit(files: u64) -> usize {
 /// files: recomputing them costs less than the files would (this keeps a small
 /// repository's hooks at their fixed cost). A history run's digest pack holds them.
 pub const CACHE_MIN_FILES: u64 = 2_000;
+
+/// A line of the digest journal for `tree` (hex), as its writer writes it: for tests
+/// that rewrite the cache as an attacker would.
+#[doc(hidden)]
+pub fn journal_line(tree: &str, summary: &Summary) -> String {
+    journal::line(tree, summary)
+}
 
 /// How many digest packs the cache keeps before merging them into one.
 pub const KEEP_PACKS: usize = 8;
@@ -144,8 +156,10 @@ pub struct Manifests<'r> {
     history: bool,
     /// Digest records of this run not written yet (history runs).
     pending: Vec<[u8; RECORD]>,
-    /// The digest packs on disk, read on the first loose miss.
+    /// The digest packs on disk, read on the first lookup.
     packs: std::cell::OnceCell<Vec<Vec<u8>>>,
+    /// The digests single-commit runs computed (`digests/journal`).
+    journal: journal::Journal,
     /// Whether this run searched the ancestry for a cached base already: once per
     /// run, for its first manifest (later ones derive from what the run holds).
     searched: bool,
@@ -186,6 +200,13 @@ impl<'r> Manifests<'r> {
             history: false,
             pending: Vec::new(),
             packs: std::cell::OnceCell::new(),
+            journal: journal::Journal::new(
+                repo.seal_dir()
+                    .join("cache")
+                    .join("digests")
+                    .join("journal"),
+                repo.object_format(),
+            ),
             searched: false,
             vouch: None,
             feed: None,
@@ -689,8 +710,8 @@ impl<'r> Manifests<'r> {
                 self.write_pack();
             }
         } else if cached {
-            let entry = format!("{} {} {}", m.digest(), m.files(), m.bytes());
-            let _ = write_atomic(&self.digest_path(tree), entry.as_bytes());
+            self.journal
+                .append(tree, &(m.digest(), m.files(), m.bytes()));
         }
         if cached {
             self.newest = Some((tree, known.clone()));
@@ -771,20 +792,8 @@ impl<'r> Manifests<'r> {
         }
     }
 
-    /// A digest entry: `sha256:<hex>`, then (since totals are checked) ` <files> <bytes>`.
     fn known_digest(&self, tree: Oid) -> Option<String> {
-        // In the order `known_summary` reads them.
-        if let Some((digest, _, _)) = self.packed(tree) {
-            return Some(digest);
-        }
-        let Ok(entry) = std::fs::read_to_string(self.digest_path(tree)) else {
-            return None;
-        };
-        let d = entry.split(' ').next()?;
-        let ok = d.len() == 71
-            && d.starts_with("sha256:")
-            && d[7..].bytes().all(|b| b.is_ascii_hexdigit());
-        ok.then(|| d.to_string())
+        self.known_summary(tree).map(|(digest, _, _)| digest)
     }
 
     /// Whether [`Manifests::summary_of`] would answer for `tree` from what this machine
@@ -800,19 +809,7 @@ impl<'r> Manifests<'r> {
         if let Some(summary) = self.packed(tree) {
             return Some(summary);
         }
-        let Ok(entry) = std::fs::read_to_string(self.digest_path(tree)) else {
-            return None;
-        };
-        let digest = entry.split(' ').next().filter(|d| {
-            d.len() == 71
-                && d.starts_with("sha256:")
-                && d[7..].bytes().all(|b| b.is_ascii_hexdigit())
-        })?;
-        let digest = digest.to_string();
-        let mut totals = entry.split(' ').skip(1);
-        let files = totals.next()?.parse().ok()?;
-        let bytes = totals.next()?.parse().ok()?;
-        totals.next().is_none().then_some((digest, files, bytes))
+        self.journal.get(tree)
     }
 
     /// Writes the digests this run holds as one pack, and merges the packs into one
@@ -901,16 +898,12 @@ impl<'r> Manifests<'r> {
     fn delta_path(&self, tree: Oid) -> Utf8PathBuf {
         self.dir.join("deltas").join(tree.to_string())
     }
-
-    fn digest_path(&self, tree: Oid) -> Utf8PathBuf {
-        let hex = tree.to_string();
-        self.dir.join("digests").join(&hex[..2]).join(&hex[2..])
-    }
 }
 
 impl Manifests<'_> {
     /// Whether this repository's digests may go into packs: their records hold 20-byte
-    /// (SHA-1) tree ids, so a SHA-256 repository keeps one loose entry per tree.
+    /// (SHA-1) tree ids, so a SHA-256 repository's history run appends to the journal,
+    /// which remembers its newest few thousand trees.
     fn packs_apply(&self) -> bool {
         self.format == git2::ObjectFormat::Sha1
     }

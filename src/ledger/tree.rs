@@ -382,15 +382,17 @@ struct Level {
 fn read_level(shape: Shape, prefix: &str, entries: Vec<Entry>) -> Level {
     let rest = shape.hex_len.saturating_sub(prefix.len());
     let mut level = Level::default();
+    // Names checked as lower hex are ASCII: taken as they are, not escaped.
+    let hex = |name: &[u8]| String::from_utf8_lossy(name).into_owned();
     for e in entries {
         if e.mode == MODE_BLOB && is_lower_hex(&e.name, rest) {
             level
                 .notes
-                .insert(format!("{prefix}{}", show(&e.name)), e.id);
+                .insert(format!("{prefix}{}", hex(&e.name)), e.id);
         } else if e.mode == MODE_TREE && rest > 2 && is_lower_hex(&e.name, 2) {
             level
                 .fanouts
-                .insert(format!("{prefix}{}", show(&e.name)), e.id);
+                .insert(format!("{prefix}{}", hex(&e.name)), e.id);
         } else {
             level.others.push(e);
         }

@@ -212,20 +212,33 @@ fn verify_no_cache_reads_nothing_the_cache_says() {
     let sb = Sandbox::new();
     let repo = cached_repo(&sb);
     repo.seal(&["verify", "HEAD"]).ok();
-    let digest_entry = {
-        let tree = repo.rev("HEAD^{tree}");
-        repo.path
-            .join(".git/seal/cache/digests")
-            .join(&tree[..2])
-            .join(&tree[2..])
-    };
-    let entry = std::fs::read_to_string(&digest_entry).unwrap();
-    let (honest, totals) = entry.split_once(' ').unwrap();
+    let tree = repo.rev("HEAD^{tree}");
+    let journal = repo.path.join(".git/seal/cache/digests/journal");
+    let entry = std::fs::read_to_string(&journal).unwrap();
+    let mut fields = entry
+        .lines()
+        .rev()
+        .find(|l| l.starts_with(&tree))
+        .expect("verify remembered HEAD's digest")
+        .split(' ')
+        .skip(1);
+    let honest = fields.next().unwrap().to_string();
+    let files: u64 = fields.next().unwrap().parse().unwrap();
+    let bytes: u64 = fields.next().unwrap().parse().unwrap();
     let other = format!("sha256:{}", "ab".repeat(32));
+    // Appended last, a line that names the tree again wins.
+    let poison = || {
+        let line = git_seal::cache::journal_line(&tree, &(other.clone(), files, bytes));
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&journal)
+            .unwrap();
+        std::io::Write::write_all(&mut f, line.as_bytes()).unwrap();
+    };
 
     // A remembered digest that disagrees with a valid seal is recomputed first: a
     // damaged cache does not fail a valid commit.
-    std::fs::write(&digest_entry, format!("{other} {totals}")).unwrap();
+    poison();
     repo.seal(&["verify", "HEAD"]).ok();
     repo.seal(&["verify", "--no-cache", "HEAD"]).ok();
 
@@ -239,12 +252,55 @@ fn verify_no_cache_reads_nothing_the_cache_says() {
     let yaml = serde_norway::to_string(&seal).unwrap();
     repo.git(&["notes", "--ref=seal", "add", "-f", "-m", &yaml, "HEAD"])
         .ok();
-    std::fs::write(&digest_entry, format!("{other} {totals}")).unwrap();
+    poison();
     repo.seal(&["verify", "HEAD"]).ok();
     assert_eq!(problems_from_scratch(&repo, "HEAD"), ["manifest_mismatch"]);
     // Without the poisoned entry the default verify catches it too.
-    std::fs::remove_file(&digest_entry).unwrap();
+    std::fs::remove_file(&journal).unwrap();
     let out = repo.seal(&["verify", "--json", "HEAD"]).fails_with(1);
     let report: serde_json::Value = serde_json::from_str(&out.stdout()).unwrap();
     assert_eq!(report["problems"][0]["code"], "manifest_mismatch");
+}
+
+#[test]
+fn sealing_hooks_remember_digests_in_one_journal_not_a_file_per_tree() {
+    let sb = Sandbox::new();
+    let repo = cached_repo(&sb);
+    for i in 0..3 {
+        repo.commit_file(
+            &format!("bulk/00/f000{i}.txt"),
+            &format!("edit {i}\n"),
+            "edit",
+        );
+    }
+    let digests = repo.path.join(".git/seal/cache/digests");
+    let names: Vec<_> = std::fs::read_dir(&digests)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    assert_eq!(names, ["journal"]);
+    let journal = std::fs::read_to_string(digests.join("journal")).unwrap();
+    let trees: Vec<_> = journal
+        .lines()
+        .map(|l| l.split(' ').next().unwrap())
+        .collect();
+    let expected: Vec<_> = (0..4)
+        .rev()
+        .map(|n| repo.rev(&format!("HEAD~{n}^{{tree}}")))
+        .collect();
+    assert_eq!(trees, expected, "one line per sealed commit, in order");
+    for l in journal.lines() {
+        let (tree, rest) = l.split_once(' ').unwrap();
+        let fields: Vec<&str> = rest.split(' ').collect();
+        let summary = (
+            fields[0].to_string(),
+            fields[1].parse().unwrap(),
+            fields[2].parse().unwrap(),
+        );
+        assert_eq!(
+            format!("{l}\n"),
+            git_seal::cache::journal_line(tree, &summary)
+        );
+    }
+    repo.seal(&["verify", "--all"]).ok();
 }

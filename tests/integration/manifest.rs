@@ -358,12 +358,17 @@ fn a_backfill_remembers_digests_in_one_pack_and_a_damaged_pack_is_a_miss() {
     repo.seal(&["seal", "--missing"]).ok();
     let packs = digest_packs(&repo);
     assert_eq!(packs.len(), 1, "one pack for the run: {packs:?}");
-    let loose = repo.path.join(".git/seal/cache/digests");
-    let loose_count = std::fs::read_dir(&loose)
+    let digests = repo.path.join(".git/seal/cache/digests");
+    let others: Vec<_> = std::fs::read_dir(&digests)
         .unwrap()
-        .filter(|e| e.as_ref().unwrap().file_name() != "packs")
-        .count();
-    assert_eq!(loose_count, 0, "no file per commit");
+        .map(|e| e.unwrap().file_name())
+        .filter(|name| name != "packs")
+        .collect();
+    assert_eq!(
+        others,
+        Vec::<std::ffi::OsString>::new(),
+        "no file per commit, no journal"
+    );
     // Derived whole from each parent, every commit's digest is the recipe's.
     for rev in ["HEAD", "HEAD~5", "HEAD~11"] {
         assert_eq!(
@@ -375,7 +380,7 @@ fn a_backfill_remembers_digests_in_one_pack_and_a_damaged_pack_is_a_miss() {
     repo.seal(&["verify", "--all"]).ok();
 
     let tree = repo.git_out(&["rev-parse", "HEAD^{tree}"]);
-    let loose_entry = loose.join(&tree[..2]).join(&tree[2..]);
+    let journal = digests.join("journal");
     let bytes = std::fs::read(&packs[0]).unwrap();
     let nl = bytes.iter().position(|b| *b == b'\n').unwrap();
     let honest_body = bytes[nl + 1..].to_vec();
@@ -405,7 +410,7 @@ fn a_backfill_remembers_digests_in_one_pack_and_a_damaged_pack_is_a_miss() {
     // recomputed before it fails anything: a damaged cache never fails a commit.
     write(header(poisoned.len() / 68, &poisoned), &poisoned);
     repo.seal(&["verify", "HEAD"]).ok();
-    let _ = std::fs::remove_file(&loose_entry);
+    let _ = std::fs::remove_file(&journal);
 
     // A seal that lies about its manifest, and a pack poisoned to agree with it:
     // believed, as this machine's own memory (documented; so the pack is what
@@ -477,7 +482,7 @@ fn a_backfill_remembers_digests_in_one_pack_and_a_damaged_pack_is_a_miss() {
         let out = repo.seal(&["verify", "HEAD"]);
         assert_eq!(out.code(), 1, "{what}: {}{}", out.stdout(), out.stderr());
         assert!(!out.stderr().contains("panicked"), "{what}");
-        let _ = std::fs::remove_file(&loose_entry);
+        let _ = std::fs::remove_file(&journal);
     }
     // Not a regular file: a FIFO (opening it would block), a file too long to be a
     // pack (sparse: nothing of it is read), a directory.
@@ -488,7 +493,7 @@ fn a_backfill_remembers_digests_in_one_pack_and_a_damaged_pack_is_a_miss() {
         .unwrap();
     assert!(fifo.success());
     repo.seal(&["verify", "HEAD"]).fails_with(1);
-    let _ = std::fs::remove_file(&loose_entry);
+    let _ = std::fs::remove_file(&journal);
     std::fs::remove_file(&packs[0]).unwrap();
     write(header(count, &poisoned), &poisoned);
     std::fs::OpenOptions::new()
@@ -498,7 +503,7 @@ fn a_backfill_remembers_digests_in_one_pack_and_a_damaged_pack_is_a_miss() {
         .set_len(1 << 30)
         .unwrap();
     repo.seal(&["verify", "HEAD"]).fails_with(1);
-    let _ = std::fs::remove_file(&loose_entry);
+    let _ = std::fs::remove_file(&journal);
     std::fs::remove_file(&packs[0]).unwrap();
     std::fs::create_dir(&packs[0]).unwrap();
     repo.seal(&["verify", "HEAD"]).fails_with(1);
