@@ -24,8 +24,7 @@
 //! itself (the one the next commit derives from), when it ends.
 //!
 //! Manifests of fewer than [`CACHE_MIN_FILES`] entries are not cached, and their
-//! digests are remembered only by a history run, in its pack. A SHA-256 repository's
-//! history run appends to the journal instead (pack records hold SHA-1 ids).
+//! digests are remembered only by a history run, in its pack.
 //!
 //! Invariants: entries are written atomically and only from manifests computed from
 //! the tree they are named after; a missing, unreadable or corrupt entry (or a delta
@@ -94,15 +93,43 @@ pub const KEEP_PACKS: usize = 8;
 /// Digest entries a history run holds before writing them as a pack, so that its
 /// memory stays bounded whatever the history's length.
 const PACK_MAX: usize = 1 << 16;
-const PACK_MAGIC: &str = "git-seal digest pack v1";
-/// A pack record: SHA-1 tree id, manifest digest, files and bytes (little-endian u64).
-const RECORD: usize = 20 + 32 + 8 + 8;
+/// A pack record: tree id, manifest digest, files and bytes (little-endian u64), in
+/// the repository's id length ([`PackLayout`]); held in memory in the longest.
+const RECORD_MAX: usize = 32 + 32 + 8 + 8;
 /// The most records one pack holds (4 Mi trees, 285 MB: far past the longest public
 /// histories), so that reading one is bounded whatever the file on disk says: a
 /// longer file is a miss, and a merge keeps the newest packs that fit.
 const PACK_RECORDS_MAX: usize = 1 << 22;
 /// The longest pack header the reader accepts (the writer's is under 64 bytes).
 const PACK_HEADER_MAX: usize = 128;
+
+/// The shape of a repository's digest packs: SHA-1 records are 68 bytes under
+/// `git-seal digest pack v1`, SHA-256 records 80 bytes under
+/// `git-seal digest pack v1-sha256` (a pack of the other shape is a miss).
+#[derive(Clone, Copy)]
+struct PackLayout {
+    id: usize,
+    magic: &'static str,
+}
+
+impl PackLayout {
+    fn of(format: git2::ObjectFormat) -> PackLayout {
+        match format {
+            git2::ObjectFormat::Sha1 => PackLayout {
+                id: 20,
+                magic: "git-seal digest pack v1",
+            },
+            _ => PackLayout {
+                id: 32,
+                magic: "git-seal digest pack v1-sha256",
+            },
+        }
+    }
+
+    fn record(self) -> usize {
+        self.id + 48
+    }
+}
 
 /// How many manifests one run keeps in memory as bases for the next commit.
 const KEEP_IN_MEMORY: usize = 4;
@@ -155,7 +182,7 @@ pub struct Manifests<'r> {
     /// A run over a history: bases are kept whole, digests go into one pack.
     history: bool,
     /// Digest records of this run not written yet (history runs).
-    pending: Vec<[u8; RECORD]>,
+    pending: Vec<[u8; RECORD_MAX]>,
     /// The digest packs on disk, read on the first lookup.
     packs: std::cell::OnceCell<Vec<Vec<u8>>>,
     /// The digests single-commit runs computed (`digests/journal`).
@@ -700,12 +727,12 @@ impl<'r> Manifests<'r> {
         let m = &known.manifest;
         let cached = self.writes(m);
         // A history run remembers every digest, whatever the manifest's size: a
-        // record is 68 bytes of a pack the run writes anyway, and the size threshold
+        // record is 68 bytes (80 in SHA-256) of a pack the run writes anyway, and the size threshold
         // is there to spare a small repository's hook a file. Real histories start
         // small (curl's first 18,000 commits hold under 2,000 files): left out, their
         // manifests were recomputed by every warm verify.
-        if self.mode == CacheMode::ReadWrite && self.history && self.packs_apply() {
-            self.pending.push(record(tree, m));
+        if self.mode == CacheMode::ReadWrite && self.history {
+            self.pending.push(record(self.layout(), tree, m));
             if self.pending.len() >= PACK_MAX {
                 self.write_pack();
             }
@@ -820,7 +847,8 @@ impl<'r> Manifests<'r> {
         }
         let mut records = std::mem::take(&mut self.pending);
         let dir = self.dir.join("digests").join("packs");
-        let _ = write_pack_file(&dir, &mut records);
+        let layout = self.layout();
+        let _ = write_pack_file(layout, &dir, &mut records);
         let Ok(listing) = fs_err::read_dir(&dir) else {
             return;
         };
@@ -834,21 +862,22 @@ impl<'r> Manifests<'r> {
         }
         // Newest first: when they do not all fit in one pack, the oldest are dropped.
         paths.sort_by_key(|p| std::cmp::Reverse(p.0));
-        let mut all: Vec<[u8; RECORD]> = Vec::new();
+        let mut all: Vec<[u8; RECORD_MAX]> = Vec::new();
         for (_, path) in &paths {
-            let Some(body) = read_pack(path) else {
+            let Some(body) = read_pack(layout, path) else {
                 continue;
             };
-            if all.len() + body.len() / RECORD > PACK_RECORDS_MAX {
+            if all.len() + body.len() / layout.record() > PACK_RECORDS_MAX {
                 break;
             }
-            all.extend(
-                body.chunks_exact(RECORD)
-                    .filter_map(|r| <[u8; RECORD]>::try_from(r).ok()),
-            );
+            all.extend(body.chunks_exact(layout.record()).map(|r| {
+                let mut held = [0u8; RECORD_MAX];
+                held[..r.len()].copy_from_slice(r);
+                held
+            }));
         }
-        if write_pack_file(&dir, &mut all).is_ok() {
-            let keep = pack_name(&all);
+        if write_pack_file(layout, &dir, &mut all).is_ok() {
+            let keep = pack_name(layout, &all);
             for (_, path) in paths
                 .iter()
                 .filter(|(_, p)| p.file_name() != Some(keep.as_ref()))
@@ -861,9 +890,7 @@ impl<'r> Manifests<'r> {
     /// The digest entry of `tree` in the packs on disk (read once per run, at most
     /// `4 * KEEP_PACKS` of them; a pack that is damaged is skipped whole).
     fn packed(&self, tree: Oid) -> Option<Summary> {
-        if !self.packs_apply() {
-            return None;
-        }
+        let layout = self.layout();
         let packs = self.packs.get_or_init(|| {
             let dir = self.dir.join("digests").join("packs");
             let Ok(listing) = fs_err::read_dir(dir) else {
@@ -872,21 +899,22 @@ impl<'r> Manifests<'r> {
             // Past what writers leave (KEEP_PACKS, plus runs racing to merge), the
             // rest is a miss: what one run reads stays bounded.
             listing
-                .filter_map(|e| read_pack(&e.ok()?.path()))
+                .filter_map(|e| read_pack(layout, &e.ok()?.path()))
                 .take(4 * KEEP_PACKS)
                 .collect()
         });
         let key = tree.as_bytes();
+        let (id, len) = (layout.id, layout.record());
         packs.iter().find_map(|body| {
-            let count = body.len() / RECORD;
-            let at = |i: usize| &body[i * RECORD..(i + 1) * RECORD];
-            let i = binary_search(count, |i| at(i)[..20].cmp(key))?;
+            let count = body.len() / len;
+            let at = |i: usize| &body[i * len..(i + 1) * len];
+            let i = binary_search(count, |i| at(i)[..id].cmp(key))?;
             let r = at(i);
             let word = |o: usize| u64::from_le_bytes(r[o..o + 8].try_into().unwrap_or_default());
             Some((
-                format!("sha256:{}", hex::encode(&r[20..52])),
-                word(52),
-                word(60),
+                format!("sha256:{}", hex::encode(&r[id..id + 32])),
+                word(id + 32),
+                word(id + 40),
             ))
         })
     }
@@ -901,60 +929,72 @@ impl<'r> Manifests<'r> {
 }
 
 impl Manifests<'_> {
-    /// Whether this repository's digests may go into packs: their records hold 20-byte
-    /// (SHA-1) tree ids, so a SHA-256 repository's history run appends to the journal,
-    /// which remembers its newest few thousand trees.
-    fn packs_apply(&self) -> bool {
-        self.format == git2::ObjectFormat::Sha1
+    fn layout(&self) -> PackLayout {
+        PackLayout::of(self.format)
     }
 }
 
-/// One pack record for a manifest computed here (a SHA-1 tree id).
-fn record(tree: Oid, m: &Manifest) -> [u8; RECORD] {
-    let mut r = [0u8; RECORD];
-    r[..20].copy_from_slice(tree.as_bytes());
+/// One pack record for a manifest computed here.
+fn record(layout: PackLayout, tree: Oid, m: &Manifest) -> [u8; RECORD_MAX] {
+    let id = layout.id;
+    let mut r = [0u8; RECORD_MAX];
+    r[..id].copy_from_slice(tree.as_bytes());
     let digest = m.digest();
     // `digest` is `sha256:` and 64 hex digits, made here.
-    let _ = hex::decode_to_slice(&digest[7..], &mut r[20..52]);
-    r[52..60].copy_from_slice(&m.files().to_le_bytes());
-    r[60..68].copy_from_slice(&m.bytes().to_le_bytes());
+    let _ = hex::decode_to_slice(&digest[7..], &mut r[id..id + 32]);
+    r[id + 32..id + 40].copy_from_slice(&m.files().to_le_bytes());
+    r[id + 40..id + 48].copy_from_slice(&m.bytes().to_le_bytes());
     r
 }
 
 /// The file name of a pack of `records` (sorted): named by its content, so runs
 /// never overwrite each other's packs.
-fn pack_name(records: &[[u8; RECORD]]) -> String {
+fn pack_name(layout: PackLayout, records: &[[u8; RECORD_MAX]]) -> String {
     use sha2::Digest;
     let mut hasher = sha2::Sha256::new();
     for r in records {
-        hasher.update(r);
+        hasher.update(&r[..layout.record()]);
     }
     format!("{}.pack", &hex::encode(hasher.finalize())[..32])
 }
 
 /// Writes `records` (sorted here, one per tree) as a pack in `dir`.
-fn write_pack_file(dir: &camino::Utf8Path, records: &mut Vec<[u8; RECORD]>) -> std::io::Result<()> {
-    records.sort_unstable_by(|a, b| a[..20].cmp(&b[..20]));
-    records.dedup_by(|a, b| a[..20] == b[..20]);
-    let body: Vec<u8> = records.iter().flatten().copied().collect();
+fn write_pack_file(
+    layout: PackLayout,
+    dir: &camino::Utf8Path,
+    records: &mut Vec<[u8; RECORD_MAX]>,
+) -> std::io::Result<()> {
+    let id = layout.id;
+    records.sort_unstable_by(|a, b| a[..id].cmp(&b[..id]));
+    records.dedup_by(|a, b| a[..id] == b[..id]);
+    let body: Vec<u8> = records
+        .iter()
+        .flat_map(|r| &r[..layout.record()])
+        .copied()
+        .collect();
     let header = format!(
-        "{PACK_MAGIC} count={} crc32={:08x}\n",
+        "{} count={} crc32={:08x}\n",
+        layout.magic,
         records.len(),
         crc32fast::hash(&body)
     );
-    write_atomic_parts(&dir.join(pack_name(records)), &[header.as_bytes(), &body])
+    write_atomic_parts(
+        &dir.join(pack_name(layout, records)),
+        &[header.as_bytes(), &body],
+    )
 }
 
 /// A pack's records, or `None` if it is not a regular file, or its header, length,
 /// CRC or order is off. Reads at most the header and [`PACK_RECORDS_MAX`] records,
 /// whatever the file holds.
-fn read_pack(path: &std::path::Path) -> Option<Vec<u8>> {
+fn read_pack(layout: PackLayout, path: &std::path::Path) -> Option<Vec<u8>> {
     if path.extension()? != "pack" {
         return None;
     }
+    let (id, len) = (layout.id, layout.record());
     // Not a FIFO or a device (opening one could block, reading one need not end).
     let meta = std::fs::symlink_metadata(path).ok()?;
-    let limit = PACK_HEADER_MAX + PACK_RECORDS_MAX * RECORD;
+    let limit = PACK_HEADER_MAX + PACK_RECORDS_MAX * len;
     if !meta.is_file() || meta.len() > limit as u64 {
         return None;
     }
@@ -966,7 +1006,7 @@ fn read_pack(path: &std::path::Path) -> Option<Vec<u8>> {
         .ok()?;
     let nl = memchr::memchr(b'\n', &bytes[..bytes.len().min(PACK_HEADER_MAX)])?;
     let header = std::str::from_utf8(&bytes[..nl]).ok()?;
-    let mut fields = header.strip_prefix(PACK_MAGIC)?.split(' ');
+    let mut fields = header.strip_prefix(layout.magic)?.split(' ');
     if !fields.next()?.is_empty() {
         return None;
     }
@@ -976,13 +1016,13 @@ fn read_pack(path: &std::path::Path) -> Option<Vec<u8>> {
         return None;
     }
     let body = &bytes[nl + 1..];
-    if body.len() != count * RECORD || crc32fast::hash(body) != crc {
+    if body.len() != count * len || crc32fast::hash(body) != crc {
         return None;
     }
     let sorted = body
-        .chunks_exact(RECORD)
-        .zip(body.chunks_exact(RECORD).skip(1))
-        .all(|(a, b)| a[..20] < b[..20]);
+        .chunks_exact(len)
+        .zip(body.chunks_exact(len).skip(1))
+        .all(|(a, b)| a[..id] < b[..id]);
     sorted.then(|| {
         bytes.drain(..=nl);
         bytes

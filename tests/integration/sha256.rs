@@ -272,10 +272,10 @@ fn hook_input_with_sha1_ids_in_a_sha256_repository_is_refused() {
 
 /// A backfill of a history (one run over many commits, as `seal --missing` after
 /// adopting git-seal) in a SHA-256 repository: each manifest derived from its
-/// parent's, every seal verifying from the objects; the digest packs, whose records
-/// hold SHA-1 ids, stay unused.
+/// parent's, every seal verifying from the objects; its digests remembered in one
+/// pack of 80-byte records (32-byte ids), which a warm verify reads.
 #[test]
-fn sha256_backfill_of_a_history_verifies_from_the_objects_and_writes_no_digest_pack() {
+fn sha256_backfill_of_a_history_verifies_from_the_objects_and_remembers_digests_in_a_pack() {
     let Some(opts) = form(false) else { return };
     let sb = Sandbox::new();
     let repo = sha256_repo(&sb, "r", &opts);
@@ -288,9 +288,54 @@ fn sha256_backfill_of_a_history_verifies_from_the_objects_and_writes_no_digest_p
     repo.seal(&["seal", "--missing"])
         .ok()
         .stdout_has("sealed 12 commit(s)");
-    assert!(!repo.path.join(".git/seal/cache/digests/packs").exists());
+    let dir = repo.path.join(".git/seal/cache/digests/packs");
+    let packs: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(packs.len(), 1, "{packs:?}");
+    let bytes = std::fs::read(&packs[0]).unwrap();
+    let nl = bytes.iter().position(|b| *b == b'\n').unwrap();
+    let header = String::from_utf8(bytes[..nl].to_vec()).unwrap();
+    let body = bytes[nl + 1..].to_vec();
+    assert_eq!(
+        header,
+        format!(
+            "git-seal digest pack v1-sha256 count=12 crc32={:08x}",
+            crc32fast::hash(&body)
+        )
+    );
+    let tree = repo.git_out(&["rev-parse", "HEAD^{tree}"]);
+    let at = body
+        .chunks(80)
+        .position(|r| hex::encode(&r[..32]) == tree)
+        .expect("HEAD's tree has a record")
+        * 80;
+    assert_eq!(
+        format!("sha256:{}", hex::encode(&body[at + 32..at + 64])),
+        repo.sealed_manifest_digest("HEAD")
+    );
     repo.seal(&["verify", "--no-cache"]).ok();
     repo.seal(&["verify"]).ok();
+
+    // A seal that lies about its manifest and a record rewritten to agree with it:
+    // believed as this machine's own memory (so the pack is what verify reads);
+    // `--no-cache` reads none of it.
+    let mut poisoned = body.clone();
+    poisoned[at + 32..at + 64].fill(0xab);
+    let header = format!(
+        "git-seal digest pack v1-sha256 count=12 crc32={:08x}\n",
+        crc32fast::hash(&poisoned)
+    );
+    std::fs::write(&packs[0], [header.as_bytes(), &poisoned].concat()).unwrap();
+    let mut seal: serde_json::Value = serde_norway::from_str(&repo.note("HEAD").unwrap()).unwrap();
+    seal["manifest"]["digest"] = format!("sha256:{}", "ab".repeat(32)).into();
+    seal["digest"] = git_seal::seal::digest_of(seal.clone()).into();
+    let yaml = serde_norway::to_string(&seal).unwrap();
+    repo.git(&["notes", "--ref=seal", "add", "-f", "-m", &yaml, "HEAD"])
+        .ok();
+    repo.seal(&["verify", "HEAD"]).ok();
+    repo.seal(&["verify", "--no-cache", "HEAD"]).fails_with(1);
 }
 
 /// A backfill long enough to append as a pack (`ledger::PACK_WRITE_MIN` seals) in a
