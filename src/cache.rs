@@ -11,7 +11,7 @@
 //! - `digests/journal`: the manifest digest of every tree whose manifest a run over
 //!   single commits computed here (a hook, `verify` of a few commits), one line
 //!   appended per tree, so that `verify` and `pre-push` need not recompute it
-//!   ([`journal`]: bounded, compacted past a megabyte).
+//!   ([`journal`]: bounded; past 256 KiB its older half moves into a pack).
 //! - `digests/packs/<hash>.pack`: the same entries from a run over a history
 //!   ([`Manifests::for_history`]), in one file per run (sorted fixed-size records
 //!   under a CRC-32), since creating one file per commit cost more than sealing it.
@@ -727,8 +727,9 @@ impl<'r> Manifests<'r> {
         let m = &known.manifest;
         let cached = self.writes(m);
         // A history run remembers every digest, whatever the manifest's size: a
-        // record is 68 bytes (80 in SHA-256) of a pack the run writes anyway, and the size threshold
-        // is there to spare a small repository's hook a file. Real histories start
+        // record is 68 bytes (80 in SHA-256) of a pack the run writes anyway, and the
+        // size threshold is there to spare a small repository's hook a file. Real
+        // histories start
         // small (curl's first 18,000 commits hold under 2,000 files): left out, their
         // manifests were recomputed by every warm verify.
         if self.mode == CacheMode::ReadWrite && self.history {
@@ -737,8 +738,17 @@ impl<'r> Manifests<'r> {
                 self.write_pack();
             }
         } else if cached {
-            self.journal
+            let moved = self
+                .journal
                 .append(tree, &(m.digest(), m.files(), m.bytes()));
+            // What a compaction moves out of the journal is kept in a pack, so that a
+            // repository sealed commit by commit never forgets a digest.
+            if !moved.is_empty() {
+                let layout = self.layout();
+                self.pending
+                    .extend(moved.iter().filter_map(|(t, s)| record_of(layout, *t, s)));
+                self.write_pack();
+            }
         }
         if cached {
             self.newest = Some((tree, known.clone()));
@@ -936,15 +946,27 @@ impl Manifests<'_> {
 
 /// One pack record for a manifest computed here.
 fn record(layout: PackLayout, tree: Oid, m: &Manifest) -> [u8; RECORD_MAX] {
+    // The digest is `sha256:` and 64 hex digits, made here.
+    record_of(layout, tree, &(m.digest(), m.files(), m.bytes())).unwrap_or([0; RECORD_MAX])
+}
+
+/// The pack record of a remembered summary; `None` if its digest is not
+/// `sha256:` and 64 hex digits or the id is not of the repository's length.
+fn record_of(
+    layout: PackLayout,
+    tree: Oid,
+    (digest, files, bytes): &Summary,
+) -> Option<[u8; RECORD_MAX]> {
     let id = layout.id;
+    if tree.as_bytes().len() != id {
+        return None;
+    }
     let mut r = [0u8; RECORD_MAX];
     r[..id].copy_from_slice(tree.as_bytes());
-    let digest = m.digest();
-    // `digest` is `sha256:` and 64 hex digits, made here.
-    let _ = hex::decode_to_slice(&digest[7..], &mut r[id..id + 32]);
-    r[id + 32..id + 40].copy_from_slice(&m.files().to_le_bytes());
-    r[id + 40..id + 48].copy_from_slice(&m.bytes().to_le_bytes());
-    r
+    hex::decode_to_slice(digest.strip_prefix("sha256:")?, &mut r[id..id + 32]).ok()?;
+    r[id + 32..id + 40].copy_from_slice(&files.to_le_bytes());
+    r[id + 40..id + 48].copy_from_slice(&bytes.to_le_bytes());
+    Some(r)
 }
 
 /// The file name of a pack of `records` (sorted): named by its content, so runs

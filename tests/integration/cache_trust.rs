@@ -304,3 +304,43 @@ fn sealing_hooks_remember_digests_in_one_journal_not_a_file_per_tree() {
     }
     repo.seal(&["verify", "--all"]).ok();
 }
+
+/// A journal past its size hands its older half to a digest pack, so a repository
+/// sealed commit by commit keeps every digest it computed.
+#[test]
+fn a_full_journal_moves_its_older_digests_into_a_pack() {
+    let sb = Sandbox::new();
+    let repo = cached_repo(&sb);
+    let journal = repo.path.join(".git/seal/cache/digests/journal");
+    let summary = (format!("sha256:{}", "cd".repeat(32)), 7u64, 70u64);
+    let fake = |n: usize| format!("{n:040x}");
+    let mut body = std::fs::read_to_string(&journal).unwrap();
+    let mut n = 1;
+    while body.len() < 300 << 10 {
+        body.push_str(&git_seal::cache::journal_line(&fake(n), &summary));
+        n += 1;
+    }
+    std::fs::write(&journal, body).unwrap();
+    repo.commit_file("bulk/00/f0000.txt", "again\n", "one more");
+    let packs: Vec<_> = std::fs::read_dir(repo.path.join(".git/seal/cache/digests/packs"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(packs.len(), 1, "{packs:?}");
+    let bytes = std::fs::read(&packs[0]).unwrap();
+    let nl = bytes.iter().position(|b| *b == b'\n').unwrap();
+    let packed: std::collections::BTreeSet<String> = bytes[nl + 1..]
+        .chunks(68)
+        .map(|r| hex::encode(&r[..20]))
+        .collect();
+    let kept = std::fs::read_to_string(&journal).unwrap();
+    assert!(kept.len() <= 128 << 10, "{}", kept.len());
+    for tree in (1..n).map(fake).chain([repo.rev("HEAD~1^{tree}")]) {
+        assert!(
+            packed.contains(&tree) != kept.contains(&tree),
+            "{tree}: in the pack or the journal, once"
+        );
+    }
+    assert!(kept.contains(&repo.rev("HEAD^{tree}")));
+    repo.seal(&["verify", "--all"]).ok();
+}
