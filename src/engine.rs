@@ -273,6 +273,23 @@ fn build_seal(
     ))
 }
 
+/// The manifest of `commit` for a document written into the ledger or handed to
+/// others (a tag seal, a rollback record, a run record, an export): a manifest read
+/// from the cache serves only as a base that a seal vouches for, as for a commit's
+/// seal (`Manifests::vouched_by`), so a rewritten cache entry costs time, never a
+/// document stating a manifest the commit does not have.
+pub fn vouched_manifest(
+    repo: &Repo,
+    view: &View<'_>,
+    mode: CacheMode,
+    commit: &git2::Commit<'_>,
+) -> Result<std::rc::Rc<crate::manifest::Manifest>> {
+    let seals = StatedSeals::new(view);
+    let mut manifests = Manifests::new(repo, mode).vouched_by(|c| seals.manifest(c));
+    let manifest = manifests.manifest_of(commit)?;
+    Ok(manifest)
+}
+
 /// Whether `commit`'s note is a seal that parses and names `commit` itself.
 fn names_itself(view: &View<'_>, commit: Oid) -> Result<bool> {
     Ok(view

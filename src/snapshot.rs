@@ -34,7 +34,7 @@ use git2::{Oid, Signature};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use crate::cache::{CacheMode, Manifests};
+use crate::cache::CacheMode;
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::git::{Expect, Repo};
@@ -107,7 +107,10 @@ pub fn plan_snapshot(
         ))
         .hint(format!("seal it first: {}", crate::quote::git_seal("seal"))));
     }
-    let manifest = Manifests::new(repo, CacheMode::ReadOnly).manifest_of(&head)?;
+    // What the snapshot freezes into the ledger: from no cached manifest a seal
+    // does not vouch for.
+    let view = Ledger::new(repo, cfg).view()?;
+    let manifest = crate::engine::vouched_manifest(repo, &view, CacheMode::ReadOnly, &head)?;
     Ok(SnapshotPlan {
         name: name.to_string(),
         tag,
@@ -707,7 +710,8 @@ pub fn apply(repo: &Repo, cfg: &Config, plan: &RollbackPlan) -> Result<Option<Ap
         ));
     }
     let commit = repo.git.find_commit(plan.to)?;
-    let manifest = Manifests::new(repo, CacheMode::ReadWrite).manifest_of(&commit)?;
+    let view = Ledger::new(repo, cfg).view()?;
+    let manifest = crate::engine::vouched_manifest(repo, &view, CacheMode::ReadWrite, &commit)?;
     let worktree_problems = check_worktree(root.as_std_path(), &manifest);
     let record = RollbackRecord {
         schema: ROLLBACK_SCHEMA.into(),

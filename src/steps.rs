@@ -36,7 +36,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use crate::cache::{CacheMode, Manifests};
+use crate::cache::CacheMode;
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::git::Repo;
@@ -340,7 +340,8 @@ pub fn head_info(repo: &Repo, cfg: &Config, inputs: &Hashed) -> Result<HeadInfo>
             .iter()
             .map(|a| (a.path.as_str(), a.sha256.as_str()))
             .collect();
-        let manifest = Manifests::new(repo, CacheMode::ReadWrite).manifest_of(&head)?;
+        let view = Ledger::new(repo, cfg).view()?;
+        let manifest = crate::engine::vouched_manifest(repo, &view, CacheMode::ReadWrite, &head)?;
         let mut matched = 0;
         for e in manifest.entries() {
             let Ok(p) = std::str::from_utf8(e.path) else {

@@ -466,7 +466,8 @@ pub fn seal_tag(
     }
     let target_seal = stated_digest(&view, state.target)?;
     let commit = repo.git.find_commit(state.target)?;
-    let manifest = Manifests::new(repo, CacheMode::unless_dry_run(dry_run)).manifest_of(&commit)?;
+    let manifest =
+        crate::engine::vouched_manifest(repo, &view, CacheMode::unless_dry_run(dry_run), &commit)?;
     let (sealer_name, sealer_email) = repo.identity()?;
     let frozen = snapshot
         .map(|s| Frozen {

@@ -3,7 +3,7 @@
 use camino::{Utf8Path, Utf8PathBuf};
 use serde_json::json;
 
-use crate::cache::{CacheMode, Manifests};
+use crate::cache::CacheMode;
 use crate::commands::{outln, warn_log};
 use crate::config::Config;
 use crate::error::{Error, Result, ResultExt};
@@ -80,8 +80,12 @@ pub fn run(args: Args) -> Result<u8> {
             quote::git_seal(&format!("export {} --out {dir}", quote::shell(&args.rev)))
         )));
     };
-    let manifest =
-        Manifests::new(&repo, CacheMode::unless_dry_run(args.dry_run)).manifest_of(&commit)?;
+    let manifest = crate::engine::vouched_manifest(
+        &repo,
+        &Ledger::new(&repo, &cfg).view()?,
+        CacheMode::unless_dry_run(args.dry_run),
+        &commit,
+    )?;
     let json_text = serde_json::to_string_pretty(&manifest.to_json(Some(id), commit.tree_id()))
         .unwrap_or_default()
         + "\n";

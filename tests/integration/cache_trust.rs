@@ -344,3 +344,59 @@ fn a_full_journal_moves_its_older_digests_into_a_pack() {
     assert!(kept.contains(&repo.rev("HEAD^{tree}")));
     repo.seal(&["verify", "--all"]).ok();
 }
+
+/// Documents written from a commit's manifest (a tag seal here; rollback records,
+/// run records and exports take the same path) never state a cached manifest no
+/// seal vouches for: a rewritten entry, CRC made right, costs time only.
+#[test]
+fn a_tag_seal_over_a_poisoned_cached_manifest_states_the_true_one() {
+    let sb = Sandbox::new();
+    let repo = cached_repo(&sb);
+    repo.commit_file("bulk/00/f0000.txt", "edit\n", "edit");
+    assert!(cache(&repo, "manifests", "HEAD~1").exists());
+    poison_manifest(&repo, "HEAD~1");
+    repo.git(&["tag", "-a", "v1", "-m", "v1", "HEAD~1"]).ok();
+    repo.seal(&["verify", "--no-cache", "v1"]).ok();
+    // Sealing the tag walked the tree and cached it again: poisoned once more.
+    poison_manifest(&repo, "HEAD~1");
+    repo.seal(&["export", "HEAD~1", "--out", "exported"]).ok();
+    repo.git(&["checkout", "-q", "HEAD~1"]).ok();
+    let sums = std::fs::read_dir(repo.path.join("exported/checksums"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .next()
+        .expect("a checksum file");
+    let check = std::process::Command::new("sha256sum")
+        .args(["-c", "--quiet"])
+        .arg(sums)
+        .current_dir(&repo.path)
+        .output()
+        .unwrap();
+    assert!(
+        check.status.success(),
+        "{}",
+        String::from_utf8_lossy(&check.stderr)
+    );
+
+    // A snapshot of HEAD, whose cached delta sits on a poisoned whole root: the
+    // checksums it freezes in the ledger are the checkout's.
+    repo.git(&["checkout", "-q", "main"]).ok();
+    poison_manifest(&repo, "HEAD~1");
+    let out = repo.seal(&["snapshot", "rel"]).ok().stdout();
+    let tag = out
+        .split_whitespace()
+        .find(|w| w.starts_with("snapshot/rel@"))
+        .unwrap_or_else(|| panic!("the snapshot's tag: {out}"))
+        .trim_end_matches(':');
+    let frozen = repo.git_out(&[
+        "show",
+        &format!("refs/notes/seal:snapshots/{tag}/CHECKSUMS.sha256"),
+    ]);
+    std::fs::write(repo.path.join("frozen.sha256"), format!("{frozen}\n")).unwrap();
+    let check = std::process::Command::new("sha256sum")
+        .args(["-c", "--quiet", "frozen.sha256"])
+        .current_dir(&repo.path)
+        .output()
+        .unwrap();
+    assert!(check.status.success(), "{}", String::from_utf8_lossy(&check.stderr));
+}
