@@ -245,13 +245,10 @@ fn verify_no_cache_reads_nothing_the_cache_says() {
     // A seal that lies about its manifest, and a cache poisoned to agree with it:
     // the cache is trusted as this machine's own work (documented), `--no-cache`
     // recomputes the manifest from the objects and catches it.
-    let mut seal: serde_json::Value = serde_norway::from_str(&repo.note("HEAD").unwrap()).unwrap();
-    assert_eq!(seal["manifest"]["digest"], honest);
-    seal["manifest"]["digest"] = other.clone().into();
-    seal["digest"] = git_seal::seal::digest_of(seal.clone()).into();
-    let yaml = serde_norway::to_string(&seal).unwrap();
-    repo.git(&["notes", "--ref=seal", "add", "-f", "-m", &yaml, "HEAD"])
-        .ok();
+    assert_eq!(repo.sealed_manifest_digest("HEAD"), honest);
+    repo.forge_seal("HEAD", |seal| {
+        seal["manifest"]["digest"] = other.clone().into()
+    });
     poison();
     repo.seal(&["verify", "HEAD"]).ok();
     assert_eq!(problems_from_scratch(&repo, "HEAD"), ["manifest_mismatch"]);
@@ -322,17 +319,9 @@ fn a_full_journal_moves_its_older_digests_into_a_pack() {
     }
     std::fs::write(&journal, body).unwrap();
     repo.commit_file("bulk/00/f0000.txt", "again\n", "one more");
-    let packs: Vec<_> = std::fs::read_dir(repo.path.join(".git/seal/cache/digests/packs"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
-    assert_eq!(packs.len(), 1, "{packs:?}");
-    let bytes = std::fs::read(&packs[0]).unwrap();
-    let nl = bytes.iter().position(|b| *b == b'\n').unwrap();
-    let packed: std::collections::BTreeSet<String> = bytes[nl + 1..]
-        .chunks(68)
-        .map(|r| hex::encode(&r[..20]))
-        .collect();
+    let (_, _, records) = repo.only_digest_pack();
+    let packed: std::collections::BTreeSet<String> =
+        records.chunks(68).map(|r| hex::encode(&r[..20])).collect();
     let kept = std::fs::read_to_string(&journal).unwrap();
     assert!(kept.len() <= 128 << 10, "{}", kept.len());
     for tree in (1..n).map(fake).chain([repo.rev("HEAD~1^{tree}")]) {
@@ -366,17 +355,7 @@ fn a_tag_seal_over_a_poisoned_cached_manifest_states_the_true_one() {
         .map(|e| e.unwrap().path())
         .next()
         .expect("a checksum file");
-    let check = std::process::Command::new("sha256sum")
-        .args(["-c", "--quiet"])
-        .arg(sums)
-        .current_dir(&repo.path)
-        .output()
-        .unwrap();
-    assert!(
-        check.status.success(),
-        "{}",
-        String::from_utf8_lossy(&check.stderr)
-    );
+    assert_checkout_matches(&repo, &sums);
 
     // A snapshot of HEAD, whose cached delta sits on a poisoned whole root: the
     // checksums it freezes in the ledger are the checkout's.
@@ -393,10 +372,20 @@ fn a_tag_seal_over_a_poisoned_cached_manifest_states_the_true_one() {
         &format!("refs/notes/seal:snapshots/{tag}/CHECKSUMS.sha256"),
     ]);
     std::fs::write(repo.path.join("frozen.sha256"), format!("{frozen}\n")).unwrap();
+    assert_checkout_matches(&repo, &repo.path.join("frozen.sha256"));
+}
+
+/// `sha256sum -c` of `sums` in the checkout passes.
+fn assert_checkout_matches(repo: &TestRepo<'_>, sums: &std::path::Path) {
     let check = std::process::Command::new("sha256sum")
-        .args(["-c", "--quiet", "frozen.sha256"])
+        .args(["-c", "--quiet"])
+        .arg(sums)
         .current_dir(&repo.path)
         .output()
         .unwrap();
-    assert!(check.status.success(), "{}", String::from_utf8_lossy(&check.stderr));
+    assert!(
+        check.status.success(),
+        "{}",
+        String::from_utf8_lossy(&check.stderr)
+    );
 }

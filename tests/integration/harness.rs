@@ -243,6 +243,30 @@ impl TestRepo<'_> {
         seal["manifest"]["digest"].as_str().unwrap().to_string()
     }
 
+    /// Rewrites the seal note of `rev` by `edit`, with its digest recomputed: a
+    /// forged seal that holds together.
+    pub fn forge_seal(&self, rev: &str, edit: impl Fn(&mut serde_json::Value)) {
+        let mut seal: serde_json::Value = serde_norway::from_str(&self.note(rev).unwrap()).unwrap();
+        edit(&mut seal);
+        seal["digest"] = git_seal::seal::digest_of(seal.clone()).into();
+        let yaml = serde_norway::to_string(&seal).unwrap();
+        self.git(&["notes", "--ref=seal", "add", "-f", "-m", &yaml, rev])
+            .ok();
+    }
+
+    /// The one digest pack in the cache: its path, header line and records.
+    pub fn only_digest_pack(&self) -> (PathBuf, String, Vec<u8>) {
+        let packs: Vec<_> = std::fs::read_dir(self.path.join(".git/seal/cache/digests/packs"))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        assert_eq!(packs.len(), 1, "{packs:?}");
+        let bytes = std::fs::read(&packs[0]).unwrap();
+        let nl = bytes.iter().position(|b| *b == b'\n').unwrap();
+        let header = String::from_utf8(bytes[..nl].to_vec()).unwrap();
+        (packs[0].clone(), header, bytes[nl + 1..].to_vec())
+    }
+
     /// Trimmed stdout of a successful git command.
     pub fn git_out(&self, args: &[&str]) -> String {
         self.git(args).ok().stdout().trim_end().to_string()

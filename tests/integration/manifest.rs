@@ -415,12 +415,9 @@ fn a_backfill_remembers_digests_in_one_pack_and_a_damaged_pack_is_a_miss() {
     // A seal that lies about its manifest, and a pack poisoned to agree with it:
     // believed, as this machine's own memory (documented; so the pack is what
     // verify reads); `--no-cache` reads none of it.
-    let mut seal: serde_json::Value = serde_norway::from_str(&repo.note("HEAD").unwrap()).unwrap();
-    seal["manifest"]["digest"] = other.clone().into();
-    seal["digest"] = git_seal::seal::digest_of(seal.clone()).into();
-    let yaml = serde_norway::to_string(&seal).unwrap();
-    repo.git(&["notes", "--ref=seal", "add", "-f", "-m", &yaml, "HEAD"])
-        .ok();
+    repo.forge_seal("HEAD", |seal| {
+        seal["manifest"]["digest"] = other.clone().into()
+    });
     repo.seal(&["verify", "HEAD"]).ok();
     repo.seal(&["verify", "--no-cache", "HEAD"]).fails_with(1);
 

@@ -288,16 +288,7 @@ fn sha256_backfill_of_a_history_verifies_from_the_objects_and_remembers_digests_
     repo.seal(&["seal", "--missing"])
         .ok()
         .stdout_has("sealed 12 commit(s)");
-    let dir = repo.path.join(".git/seal/cache/digests/packs");
-    let packs: Vec<_> = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
-    assert_eq!(packs.len(), 1, "{packs:?}");
-    let bytes = std::fs::read(&packs[0]).unwrap();
-    let nl = bytes.iter().position(|b| *b == b'\n').unwrap();
-    let header = String::from_utf8(bytes[..nl].to_vec()).unwrap();
-    let body = bytes[nl + 1..].to_vec();
+    let (pack, header, body) = repo.only_digest_pack();
     assert_eq!(
         header,
         format!(
@@ -327,13 +318,10 @@ fn sha256_backfill_of_a_history_verifies_from_the_objects_and_remembers_digests_
         "git-seal digest pack v1-sha256 count=12 crc32={:08x}\n",
         crc32fast::hash(&poisoned)
     );
-    std::fs::write(&packs[0], [header.as_bytes(), &poisoned].concat()).unwrap();
-    let mut seal: serde_json::Value = serde_norway::from_str(&repo.note("HEAD").unwrap()).unwrap();
-    seal["manifest"]["digest"] = format!("sha256:{}", "ab".repeat(32)).into();
-    seal["digest"] = git_seal::seal::digest_of(seal.clone()).into();
-    let yaml = serde_norway::to_string(&seal).unwrap();
-    repo.git(&["notes", "--ref=seal", "add", "-f", "-m", &yaml, "HEAD"])
-        .ok();
+    std::fs::write(&pack, [header.as_bytes(), &poisoned].concat()).unwrap();
+    repo.forge_seal("HEAD", |seal| {
+        seal["manifest"]["digest"] = format!("sha256:{}", "ab".repeat(32)).into()
+    });
     repo.seal(&["verify", "HEAD"]).ok();
     repo.seal(&["verify", "--no-cache", "HEAD"]).fails_with(1);
 }

@@ -20,12 +20,7 @@ fn seal_of(repo: &TestRepo<'_>, rev: &str) -> serde_json::Value {
 
 /// Rewrites the seal note of `rev` by `edit`, with its digest recomputed.
 fn forge(repo: &TestRepo<'_>, rev: &str, edit: impl Fn(&mut serde_json::Value)) {
-    let mut seal = seal_of(repo, rev);
-    edit(&mut seal);
-    seal["digest"] = git_seal::seal::digest_of(seal.clone()).into();
-    let yaml = serde_norway::to_string(&seal).unwrap();
-    repo.git(&["notes", "--ref=seal", "add", "-f", "-m", &yaml, rev])
-        .ok();
+    repo.forge_seal(rev, edit);
 }
 
 #[test]
