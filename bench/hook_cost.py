@@ -2,7 +2,7 @@
 """What a commit and an already-verified history cost with git-seal (issue 14, items 3-4).
 
     python3 bench/hook_cost.py [post-commit|verify|all] [--runs N] [--files N]
-                               [--commits N] [--bin PATH] [--keep DIR]
+                               [--commits N] [--bin PATH] [--against PATH] [--keep DIR]
 
 post-commit: a 20,000-file repository (`--files`). Each round times `git commit`
 (hooks off) and then the post-commit hook run as git runs it (the shim in
@@ -15,7 +15,10 @@ cases, alternating their order:
 It prints the medians of both and of the per-round ratio hook / `git commit`
 (targets 0.15 and 0.2), and the cost of a hook that seals nothing (post-merge after
 a commit: process start, opening the repository, the ledger's tip, the run record),
-and checks every seal written against `verify --no-cache`.
+and checks every seal written against `verify --no-cache`. With `--against OTHER`
+it also alternates the two binaries' `hook post-commit` on the same repository,
+each after its own commit (sealed parent), and prints both medians and their ratio:
+on a noisy machine, the way to see what a change saved.
 
 verify: a history of `--commits` commits (default 2,000) over 2,000 files, sealed
 and verified once; then `verify --all` again (warm) beside the floor, reading every
@@ -134,6 +137,19 @@ def bench_post_commit(base, env, args, binary):
     for i, what in ((0, "wall"), (1, "CPU")):
         print(f"  a hook that seals nothing (post-merge after a commit), {what}: "
               f"{statistics.median(x[i] for x in fixed) * 1000:.1f} ms", flush=True)
+    if args.against:
+        other = os.path.abspath(args.against)
+        times = {binary: [], other: []}
+        for i in range(2 * args.runs):
+            for b in ((binary, other) if i % 2 else (other, binary)):
+                commit()
+                times[b].append(measured(r, b, "hook", "post-commit"))
+        print(f"alternating `hook post-commit`, {2 * args.runs} rounds each:", flush=True)
+        for i, what in ((0, "wall"), (1, "CPU")):
+            this = statistics.median(t[i] for t in times[binary])
+            that = statistics.median(t[i] for t in times[other])
+            print(f"  {what}: {binary} {this * 1000:.2f} ms; {other} {that * 1000:.2f} ms; "
+                  f"ratio {this / that:.3f}", flush=True)
 
 
 def bench_verify(base, env, args, binary):
@@ -173,6 +189,7 @@ def main():
     ap.add_argument("--files", type=int, default=20_000)
     ap.add_argument("--commits", type=int, default=2_000)
     ap.add_argument("--bin", default=BIN, help="the git-seal binary to measure")
+    ap.add_argument("--against", help="another git-seal binary to alternate with (post-commit)")
     ap.add_argument("--keep", help="build repositories here and keep them")
     args = ap.parse_args()
     binary = os.path.abspath(args.bin)
