@@ -93,8 +93,9 @@ impl Journal {
     pub fn append(&mut self, tree: Oid, summary: &Summary) -> Vec<(Oid, Summary)> {
         let line = line(tree, summary);
         // What this run reads from now on includes its own line.
-        self.bytes = std::cell::OnceCell::new();
-        self.searches.set(0);
+        if let Some(bytes) = self.bytes.get_mut() {
+            bytes.extend_from_slice(line.as_bytes());
+        }
         if let Some(entries) = self.entries.get_mut() {
             entries.insert(tree, summary.clone());
         }
@@ -330,6 +331,7 @@ mod tests {
     fn appended_entries_are_read_back_by_the_next_run_and_the_newest_wins() {
         let dir = tempfile::tempdir().unwrap();
         let mut first = journal(&dir);
+        assert_eq!(first.get(tree(1)), None, "read before it appends");
         first.append(tree(1), &summary(1));
         first.append(tree(2), &summary(2));
         first.append(tree(1), &summary(9));
