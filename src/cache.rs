@@ -96,8 +96,8 @@ const PACK_MAX: usize = 1 << 16;
 /// A pack record: tree id, manifest digest, files and bytes (little-endian u64), in
 /// the repository's id length ([`PackLayout`]); held in memory in the longest.
 const RECORD_MAX: usize = 32 + 32 + 8 + 8;
-/// The most records one pack holds (4 Mi trees, 285 MB: far past the longest public
-/// histories), so that reading one is bounded whatever the file on disk says: a
+/// The most records one pack holds (4 Mi trees, 285 MB of SHA-1 records on disk and
+/// 335 MB held for a merge: far past the longest public histories), so that reading one is bounded whatever the file on disk says: a
 /// longer file is a miss, and a merge keeps the newest packs that fit.
 const PACK_RECORDS_MAX: usize = 1 << 22;
 /// The longest pack header the reader accepts (the writer's is under 64 bytes).
@@ -729,9 +729,8 @@ impl<'r> Manifests<'r> {
         // A history run remembers every digest, whatever the manifest's size: a
         // record is 68 bytes (80 in SHA-256) of a pack the run writes anyway, and the
         // size threshold is there to spare a small repository's hook a file. Real
-        // histories start
-        // small (curl's first 18,000 commits hold under 2,000 files): left out, their
-        // manifests were recomputed by every warm verify.
+        // histories start small (curl's first 18,000 commits hold under 2,000
+        // files): left out, their manifests were recomputed by every warm verify.
         if self.mode == CacheMode::ReadWrite && self.history {
             self.pending.push(record(self.layout(), tree, m));
             if self.pending.len() >= PACK_MAX {
