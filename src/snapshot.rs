@@ -97,7 +97,8 @@ pub fn plan_snapshot(
     let head = repo.head_commit()?;
     let tag = tag_name(repo, name, date)?;
     let view = Ledger::new(repo, cfg).view()?;
-    let problems = Verifier::new(repo, view, mode).check(head.id())?;
+    let mut verifier = Verifier::new(repo, view, mode);
+    let problems = verifier.check(head.id())?;
     if !problems.is_empty() {
         let why: Vec<String> = problems.iter().map(ToString::to_string).collect();
         return Err(Error::check(format!(
@@ -109,8 +110,8 @@ pub fn plan_snapshot(
     }
     // What the snapshot freezes into the ledger: from no cached manifest a seal
     // does not vouch for.
-    let view = Ledger::new(repo, cfg).view()?;
-    let manifest = crate::engine::vouched_manifest(repo, &view, CacheMode::ReadOnly, &head)?;
+    let manifest =
+        crate::engine::vouched_manifest(repo, verifier.view(), CacheMode::ReadOnly, &head)?;
     Ok(SnapshotPlan {
         name: name.to_string(),
         tag,

@@ -146,12 +146,10 @@ fn open_appender(path: &Utf8PathBuf) -> Option<Appender> {
         fs_err::create_dir_all(dir).ok()?;
     }
     use std::os::unix::fs::{FileExt, MetadataExt};
-    let mut file = std::fs::OpenOptions::new()
-        .read(true)
+    let mut file = options()
         .append(true)
         .create(true)
         .mode(0o600)
-        .custom_flags((rustix::fs::OFlags::NOFOLLOW | rustix::fs::OFlags::NONBLOCK).bits() as i32)
         .open(path)
         .ok()?;
     let meta = file.metadata().ok()?;
@@ -171,14 +169,20 @@ fn open_appender(path: &Utf8PathBuf) -> Option<Appender> {
     Some(Appender { file, size })
 }
 
+/// How the journal is opened, for reading and for appending: never through a
+/// symbolic link, never blocking (a FIFO planted there).
+fn options() -> std::fs::OpenOptions {
+    let mut options = std::fs::OpenOptions::new();
+    options
+        .read(true)
+        .custom_flags((rustix::fs::OFlags::NOFOLLOW | rustix::fs::OFlags::NONBLOCK).bits() as i32);
+    options
+}
+
 /// At most the last `max` bytes of the journal, starting at a line, or `None` if it
 /// is missing or not a regular file.
 fn read_newest(path: &Utf8PathBuf, max: u64) -> Option<Vec<u8>> {
-    let mut file = std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags((rustix::fs::OFlags::NOFOLLOW | rustix::fs::OFlags::NONBLOCK).bits() as i32)
-        .open(path)
-        .ok()?;
+    let mut file = options().open(path).ok()?;
     let meta = file.metadata().ok()?;
     if !meta.is_file() {
         return None;

@@ -51,7 +51,8 @@ pub fn run(args: Args) -> Result<u8> {
     };
     // Only a seal that verifies is exported: files made from a broken or foreign
     // note would pass for provenance they do not carry.
-    let reasons = Verifier::new(&repo, view, CacheMode::unless_dry_run(args.dry_run)).check(id)?;
+    let mut verifier = Verifier::new(&repo, view, CacheMode::unless_dry_run(args.dry_run));
+    let reasons = verifier.check(id)?;
     if let Some(reason) = reasons.first() {
         return Err(Error::check(format!(
             "the seal of {} does not verify ({reason}); nothing exported",
@@ -82,7 +83,7 @@ pub fn run(args: Args) -> Result<u8> {
     };
     let manifest = crate::engine::vouched_manifest(
         &repo,
-        &Ledger::new(&repo, &cfg).view()?,
+        verifier.view(),
         CacheMode::unless_dry_run(args.dry_run),
         &commit,
     )?;
