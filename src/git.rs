@@ -173,6 +173,35 @@ fn configure_libgit2() {
     });
 }
 
+/// Pack windows for a run that reads a seal per commit over a whole history with
+/// several threads (`verify`'s readers): 4 MiB windows, up to 128 MiB mapped.
+const HISTORY_WINDOW_BYTES: usize = 4 << 20;
+const HISTORY_MAPPED_BYTES: usize = 128 << 20;
+
+/// Tunes libgit2 for a run that reads each object about once, from several threads:
+/// its object cache off, and more, smaller pack windows. Call it where only this
+/// thread uses libgit2 (before the readers start): the options are global and not
+/// synchronised.
+///
+/// Why (git/git's warm `verify --all`, 81,966 seals in 20 ledger packs, alternating
+/// runs): a seal's blob sits in whichever pack the run that wrote it made, so
+/// consecutive reads hop between packs, and four 16 MiB windows were mapped and
+/// unmapped about once per seal (82,000 `mmap`s; each `munmap` a TLB shootdown on
+/// the other core). And an object cache at its bound evicts from the start of its
+/// table on every store, which costs more than the one read it saves (each object
+/// here is read once or twice). 4 MiB windows up to 128 MiB: 11.5 s against 15.7 s
+/// with the cache on, 14.6 s with 16 MiB windows; 96 MiB: 13.8 s. The mapped pages
+/// are the packs' clean file pages: 227 MB peak against 148 MB.
+pub fn tune_for_history_reads() {
+    git2::opts::enable_caching(false);
+    // SAFETY: as `configure_libgit2`: global options, set while no other thread uses
+    // libgit2 (the caller's contract).
+    #[allow(unsafe_code)]
+    let _ = unsafe { git2::opts::set_mwindow_size(HISTORY_WINDOW_BYTES) };
+    #[allow(unsafe_code)]
+    let _ = unsafe { git2::opts::set_mwindow_mapped_limit(HISTORY_MAPPED_BYTES) };
+}
+
 /// The directory libgit2 names in its ownership error ("repository path 'X' is not
 /// owned by current user"), which is the one safe.directory must list.
 fn owner_dir(e: &git2::Error, at: &str) -> String {

@@ -689,6 +689,7 @@ impl<'r> Verifier<'r> {
             return self.check_each(commits, None);
         }
         let locator = self.repo.locator();
+        crate::git::tune_for_history_reads();
         std::thread::scope(|scope| {
             let seals = ahead::spawn(scope, locator, &notes);
             self.check_each(commits, Some((&notes, &seals)))

@@ -72,7 +72,11 @@ pub fn run(args: Args) -> Result<u8> {
         }
         repo.expand_revs(&revs)?
     };
-    let view = Ledger::new(&repo, &cfg).view()?;
+    let mut view = Ledger::new(&repo, &cfg).view()?;
+    // A ledger tree outside the one canonical shape can hide or swap seals from some
+    // reader: it is a problem in itself. Checked first: a canonical tree's notes, read
+    // whole, then answer every note lookup.
+    let shape = view.check_shape()?;
     let cache_mode = if args.no_cache {
         CacheMode::Off
     } else {
@@ -161,9 +165,6 @@ pub fn run(args: Args) -> Result<u8> {
             .iter()
             .map(|p| format!("{} {}: {p}", short(p.commit()), subject(&repo, p.commit()))),
     );
-    // A ledger tree outside the one canonical shape can hide or swap seals from some
-    // reader: it is a problem in itself.
-    let shape = Ledger::new(&repo, &cfg).check_shape()?;
     lines.extend(
         shape
             .iter()

@@ -227,6 +227,8 @@ pub struct View<'r> {
     /// Fetched ledgers not merged yet: (tracking ref, tree).
     fetched: Vec<(String, Tree<'r>)>,
     cache: tree::TreeCache,
+    /// The local tree's notes, once the shape check found it canonical.
+    notes: Option<tree::NoteIndex>,
 }
 
 /// Where a candidate seal of a commit was found.
@@ -460,18 +462,6 @@ impl<'r> Ledger<'r> {
         Ok(out)
     }
 
-    /// Every way the ledger's tree at its tip is not canonical (empty when it is, or
-    /// when there is no ledger). Reads the whole tree.
-    pub fn check_shape(&self) -> Result<Vec<ShapeProblem>> {
-        match self.tip()? {
-            Some(tip) => {
-                let root = self.repo.git.find_commit(tip)?.tree_id();
-                tree::check_shape(self.repo, self.shape, root)
-            }
-            None => Ok(Vec::new()),
-        }
-    }
-
     /// The shape of ledger trees in this repository.
     pub fn shape(&self) -> Shape {
         self.shape
@@ -614,19 +604,37 @@ impl<'r> View<'r> {
             tree,
             fetched: Vec::new(),
             cache: tree::TreeCache::default(),
+            notes: None,
         })
+    }
+
+    /// Every way the local ledger's tree is not canonical (empty when it is, or when
+    /// there is no ledger). Reads the whole tree; when it is canonical, keeps its notes
+    /// so that this view's lookups of local notes are one hash lookup each.
+    pub fn check_shape(&mut self) -> Result<Vec<ShapeProblem>> {
+        match &self.tree {
+            Some(t) => {
+                let whole = tree::read_whole(self.repo, self.shape, t.id())?;
+                self.notes = whole.notes;
+                Ok(whole.problems)
+            }
+            None => Ok(Vec::new()),
+        }
+    }
+
+    /// The blob of the local ledger's note for `hex`: from the whole tree's notes when
+    /// the shape check kept them, else by the path lookup.
+    fn note_in_local(&self, t: &Tree<'r>, hex: &str) -> Result<Option<Oid>> {
+        match &self.notes {
+            Some(notes) => Ok(notes.get(hex)),
+            None => tree::note_in(self.repo, self.shape, t.id(), hex, &self.cache),
+        }
     }
 
     /// The blob of `commit`'s note in the local ledger only.
     fn local_note(&self, commit: Oid) -> Result<Option<Oid>> {
         match &self.tree {
-            Some(t) => tree::note_in(
-                self.repo,
-                self.shape,
-                t.id(),
-                &commit.to_string(),
-                &self.cache,
-            ),
+            Some(t) => self.note_in_local(t, &commit.to_string()),
             None => Ok(None),
         }
     }
@@ -634,7 +642,12 @@ impl<'r> View<'r> {
     /// The blob id of the note for `commit`: the local ledger's, else a fetched one's.
     pub fn note_oid(&self, commit: Oid) -> Result<Option<Oid>> {
         let hex = commit.to_string();
-        for tree in self.tree.iter().chain(self.fetched.iter().map(|(_, t)| t)) {
+        if let Some(t) = &self.tree {
+            if let Some(blob) = self.note_in_local(t, &hex)? {
+                return Ok(Some(blob));
+            }
+        }
+        for (_, tree) in &self.fetched {
             if let Some(blob) = tree::note_in(self.repo, self.shape, tree.id(), &hex, &self.cache)?
             {
                 return Ok(Some(blob));
@@ -655,7 +668,7 @@ impl<'r> View<'r> {
         };
         let alternates = format!("alternates/{hex}");
         if let Some(t) = &self.tree {
-            if let Some(b) = tree::note_in(self.repo, self.shape, t.id(), &hex, &self.cache)? {
+            if let Some(b) = self.note_in_local(t, &hex)? {
                 push(b, Origin::Note);
             }
             for (_, b) in tree::files_under(self.repo, t, &alternates)? {

@@ -1,10 +1,13 @@
-//! Reading and parsing seals ahead of the verifier, on the other core.
+//! Reading and parsing seals ahead of the verifier, on the other cores.
 //!
 //! A full verify reads a seal per commit and parses it (YAML, then the canonical JSON
 //! its digest covers): on an already-verified history that was over 40% of the run
-//! (git/git, warm: `Seal::parse` 26%, reading the blobs 17%). [`spawn`] does both on a
-//! second thread, for the notes the verifier will read, in the order it reads them,
-//! while it checks the commits before.
+//! (git/git, warm: `Seal::parse` 26%, reading the blobs 17%). [`spawn`] does both on
+//! reader threads, one per core (reader `i` of `n` takes the notes `i`, `i + n` …),
+//! for the notes the verifier will read, and hands them over in the order it reads
+//! them, while it checks the commits before. With one reader, that reader was the
+//! slower side and the cores sat idle a third of the run; the verifier and two readers
+//! keep two cores busy.
 //!
 //! Invariants:
 //! - It decides nothing. What it hands over is what the verifier computes itself from
@@ -13,9 +16,10 @@
 //!   [`Seal::parse`]. A blob it could not read (a git error, a partial clone's missing
 //!   object) is handed over as [`Ahead::NotRead`], and the verifier reads it itself, so
 //!   its error is the one it always reported.
-//! - Bounded: at most [`AHEAD_MAX`] parsed seals wait, each of a blob of at most
-//!   [`AHEAD_SEAL_MAX`] bytes (a larger one is [`Ahead::NotRead`]). The thread ends
-//!   after the last note, or at its next hand-over once the verifier drops its end.
+//! - Bounded: at most [`AHEAD_MAX`] parsed seals wait (split between the readers),
+//!   each of a blob of at most [`AHEAD_SEAL_MAX`] bytes (a larger one is
+//!   [`Ahead::NotRead`]). A reader ends after its last note, or at its next hand-over
+//!   once the verifier drops its end.
 //! - It fetches nothing: a blob a partial clone lacks is [`Ahead::NotRead`], and the
 //!   verifier fetches what it reads itself, once.
 
@@ -55,47 +59,80 @@ pub enum Ahead {
 /// The seals of `notes` ((commit, note blob), in the verifier's order), one hand-over
 /// per note, in that order.
 pub struct SealsAhead {
-    handed: Receiver<(Oid, Ahead)>,
+    /// One channel per reader; reader `i` reads the notes `i`, `i + n`, `i + 2n` …
+    handed: Vec<Receiver<(Oid, Ahead)>>,
+    next: std::cell::Cell<usize>,
 }
 
 impl SealsAhead {
-    /// The next note's blob and its seal; `None` once the thread has stopped (it could
-    /// not open the repository): the verifier then reads every seal itself.
+    /// The next note's blob and its seal; `None` once its reader has stopped (it could
+    /// not open the repository): the verifier then reads that seal itself.
     pub fn next(&self) -> Option<(Oid, Ahead)> {
-        self.handed.recv().ok()
+        let i = self.next.get();
+        self.next.set(i + 1);
+        self.handed[i % self.handed.len()].recv().ok()
     }
 }
 
-/// Starts reading `notes` on a thread of `scope`.
+/// Readers to start: one per core beside the verifier's, at least one. On two cores
+/// the verifier and two readers keep both busy: one reader alone was the slower side
+/// of a warm verify (its YAML parse), and the cores sat idle a third of the time.
+fn readers() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get().clamp(1, 4))
+}
+
+/// Starts reading `notes` on threads of `scope`.
 pub fn spawn<'scope, 'env>(
     scope: &'scope Scope<'scope, 'env>,
     repo: Locator,
     notes: &'env [(Oid, Oid)],
 ) -> SealsAhead {
-    let (hand, handed) = sync_channel(AHEAD_MAX);
-    let started = std::thread::Builder::new()
-        .name("git-seal-read-ahead".into())
-        .spawn_scoped(scope, move || {
-            let Ok(git) = repo.open() else { return };
-            for &(commit, blob) in notes {
-                let what = format!("of {commit}");
-                let ahead = match read_bounded_here(&git, blob, Doc::Seal, &what) {
-                    Ok(Ok(bytes)) if bytes.len() > AHEAD_SEAL_MAX => Ahead::NotRead,
-                    Ok(Ok(bytes)) => match Seal::parse(&String::from_utf8_lossy(&bytes)) {
-                        Ok(parsed) => Ahead::Parsed(Box::new(parsed)),
-                        Err(e) => Ahead::Unreadable(e.to_string()),
-                    },
-                    Ok(Err(too_large)) => Ahead::Unreadable(too_large.to_string()),
-                    Err(_) => Ahead::NotRead,
-                };
-                if hand.send((blob, ahead)).is_err() {
-                    return;
+    spawn_readers(scope, repo, notes, readers())
+}
+
+fn spawn_readers<'scope, 'env>(
+    scope: &'scope Scope<'scope, 'env>,
+    repo: Locator,
+    notes: &'env [(Oid, Oid)],
+    n: usize,
+) -> SealsAhead {
+    let mut handed = Vec::with_capacity(n);
+    for first in 0..n {
+        let (hand, receiver) = sync_channel(AHEAD_MAX.div_ceil(n));
+        handed.push(receiver);
+        let repo = repo.clone();
+        let started = std::thread::Builder::new()
+            .name("git-seal-read-ahead".into())
+            .spawn_scoped(scope, move || {
+                let Ok(git) = repo.open() else { return };
+                for &(commit, blob) in notes.iter().skip(first).step_by(n) {
+                    if hand.send((blob, read(&git, commit, blob))).is_err() {
+                        return;
+                    }
                 }
-            }
-        });
-    // A thread that cannot start drops `hand` with the closure: `next` is then `None`.
-    drop(started);
-    SealsAhead { handed }
+            });
+        // A thread that cannot start drops `hand` with the closure: its notes are
+        // then `None`, and the verifier reads them itself.
+        drop(started);
+    }
+    SealsAhead {
+        handed,
+        next: std::cell::Cell::new(0),
+    }
+}
+
+/// One note's seal, read and parsed as the verifier would.
+fn read(git: &git2::Repository, commit: Oid, blob: Oid) -> Ahead {
+    let what = format!("of {commit}");
+    match read_bounded_here(git, blob, Doc::Seal, &what) {
+        Ok(Ok(bytes)) if bytes.len() > AHEAD_SEAL_MAX => Ahead::NotRead,
+        Ok(Ok(bytes)) => match Seal::parse(&String::from_utf8_lossy(&bytes)) {
+            Ok(parsed) => Ahead::Parsed(Box::new(parsed)),
+            Err(e) => Ahead::Unreadable(e.to_string()),
+        },
+        Ok(Err(too_large)) => Ahead::Unreadable(too_large.to_string()),
+        Err(_) => Ahead::NotRead,
+    }
 }
 
 #[cfg(test)]
@@ -150,6 +187,36 @@ mod tests {
                 "{AHEAD_MAX} seals of {size} bytes waiting hold {} MB",
                 (AHEAD_MAX * one) >> 20
             );
+        }
+    }
+
+    /// Several readers, each taking every n-th note: the hand-overs still come in the
+    /// notes' order, each with its own seal, whatever the number of readers.
+    #[test]
+    fn several_readers_hand_over_in_the_notes_order() {
+        let (_d, git) = repo();
+        let locator = Locator::of(&git).unwrap();
+        let notes: Vec<(Oid, Oid)> = (0..40u8)
+            .map(|i| {
+                let commit = Oid::from_bytes(&[i + 1; 20]).unwrap();
+                let text = SEAL.replace("name: H\n", &format!("name: H{i}\n"));
+                (commit, git.blob(text.as_bytes()).unwrap())
+            })
+            .collect();
+        for readers in [1, 2, 3, 7] {
+            let handed: Vec<(Oid, String)> = std::thread::scope(|scope| {
+                let seals = spawn_readers(scope, locator.clone(), &notes, readers);
+                (0..notes.len())
+                    .map(|_| match seals.next().unwrap() {
+                        (blob, Ahead::Parsed(p)) => (blob, p.seal.author.name.clone()),
+                        _ => panic!("not parsed"),
+                    })
+                    .collect()
+            });
+            for (i, (blob, name)) in handed.iter().enumerate() {
+                assert_eq!(*blob, notes[i].1, "{readers} readers, note {i}");
+                assert_eq!(*name, format!("H{i}"), "{readers} readers, note {i}");
+            }
         }
     }
 
