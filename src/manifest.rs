@@ -13,7 +13,7 @@
 //!   identical bytes and digest for the same tree; tests hold them to it.
 
 use std::cell::OnceCell;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::rc::Rc;
 
 use git2::{ObjectType, Oid, Repository, Tree};
@@ -96,9 +96,37 @@ impl Entry<'_> {
 }
 
 fn push_entry(out: &mut Vec<u8>, mode: u32, hash: &str, size: u64, path: &[u8]) {
-    use std::io::Write;
-    // Writing into a Vec cannot fail.
-    let _ = write!(out, "{mode:06o} {hash} {size} ");
+    // By hand, not `write!`: a backfill writes an entry per changed file of every
+    // commit, and the formatting machinery was a visible part of it.
+    if mode <= 0o777_777 {
+        let mut digits = [b'0'; MODE];
+        let mut rest = mode;
+        for d in digits.iter_mut().rev() {
+            *d = b'0' + (rest & 7) as u8;
+            rest >>= 3;
+        }
+        out.extend_from_slice(&digits);
+    } else {
+        use std::io::Write;
+        // Writing into a Vec cannot fail.
+        let _ = write!(out, "{mode:o}");
+    }
+    out.push(b' ');
+    out.extend_from_slice(hash.as_bytes());
+    out.push(b' ');
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    let mut rest = size;
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (rest % 10) as u8;
+        rest /= 10;
+        if rest == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[at..]);
+    out.push(b' ');
     out.extend_from_slice(path);
     out.push(0);
 }
@@ -664,11 +692,37 @@ struct BlobHash {
     size: u64,
 }
 
+/// The lowercase hex of a hash or an object id (at most 32 bytes), on the stack.
+struct HashHex {
+    text: [u8; 64],
+    len: usize,
+}
+
+impl HashHex {
+    fn of(bytes: &[u8]) -> HashHex {
+        let mut text = [0u8; 64];
+        let len = 2 * bytes.len().min(32);
+        // Cannot fail: the output is exactly twice the input's length.
+        let _ = hex::encode_to_slice(&bytes[..len / 2], &mut text[..len]);
+        HashHex { text, len }
+    }
+}
+
+impl std::ops::Deref for HashHex {
+    type Target = str;
+    fn deref(&self) -> &str {
+        // Hex digits are ASCII.
+        std::str::from_utf8(&self.text[..self.len]).unwrap_or_default()
+    }
+}
+
 /// Builds manifests, remembering every blob it hashed so that a run over many
 /// commits hashes each blob once.
 pub struct Builder<'r> {
     repo: &'r Repo,
-    blobs: BTreeMap<Oid, BlobHash>,
+    // Hashed, not ordered: a backfill looks up every changed entry of every commit
+    // among up to 2^19 blobs, and a B-tree's levels were a cache miss each.
+    blobs: HashMap<Oid, BlobHash>,
     /// Whether blobs may be read from the checkout ([`Builder::reading_checkout`]),
     /// and the checkout once a batch large enough to be worth its index was asked.
     checkout: Option<OnceCell<Option<Checkout>>>,
@@ -685,7 +739,7 @@ impl<'r> Builder<'r> {
     pub fn new(repo: &'r Repo) -> Self {
         Builder {
             repo,
-            blobs: BTreeMap::new(),
+            blobs: HashMap::new(),
             checkout: None,
         }
     }
@@ -743,7 +797,7 @@ impl<'r> Builder<'r> {
     /// hashing the blobs not hashed yet.
     pub fn changes_from(&mut self, diff: Vec<TreeChange>) -> Result<Changes> {
         self.hash_all(diff.iter().filter_map(|(_, blob)| *blob))?;
-        let mut changes = Changes::default();
+        let mut entries = Vec::with_capacity(diff.len());
         for (path, blob) in diff {
             let entry = match blob {
                 Some((mode, oid)) => {
@@ -754,9 +808,12 @@ impl<'r> Builder<'r> {
                 }
                 None => None,
             };
-            changes.0.insert(path, entry);
+            entries.push((path, entry));
         }
-        Ok(changes)
+        // Built at once, as inserting each in turn would (the last of equal paths
+        // wins); a diff comes nearly in path order, which the build's sort takes in
+        // linear time.
+        Ok(Changes(entries.into_iter().collect()))
     }
 
     /// The entries that differ between two trees, as (path, new (mode, id) or `None`
@@ -820,15 +877,15 @@ impl<'r> Builder<'r> {
 
     /// The hash and size an entry records. Every blob was hashed by `hash_all`
     /// first; one that was not is an error, never a made-up hash in a manifest.
-    fn entry_fields(&self, mode: u32, oid: Oid) -> Result<(String, u64)> {
+    fn entry_fields(&self, mode: u32, oid: Oid) -> Result<(HashHex, u64)> {
         if mode == MODE_GITLINK {
-            return Ok((oid.to_string(), 0));
+            return Ok((HashHex::of(oid.as_bytes()), 0));
         }
         let h = self
             .blobs
             .get(&oid)
             .ok_or_else(|| Error::internal(format!("blob {oid} was not hashed")))?;
-        Ok((hex::encode(h.sha256), h.size))
+        Ok((HashHex::of(&h.sha256), h.size))
     }
 
     fn walk(&self, tree: &Tree<'_>, prefix: &mut Vec<u8>, out: &mut Vec<Pending>) -> Result<()> {
@@ -957,6 +1014,39 @@ mod tests {
         let canonical: Vec<u8> = paths.iter().flat_map(|(p, s)| line(p, *s)).collect();
         let (files, bytes) = (paths.len() as u64, paths.iter().map(|(_, s)| s).sum());
         Manifest::from_parts(canonical, files, bytes)
+    }
+
+    /// The hand-written entry writer is the `format!` layout it replaced, byte for
+    /// byte: modes zero-padded to six octal digits (wider ones whole), sizes in
+    /// decimal, hashes of both lengths.
+    #[test]
+    fn entries_are_written_as_the_format_layout() {
+        let sha256 = "ab".repeat(32);
+        let sha1 = "c".repeat(40);
+        for mode in [
+            0,
+            0o644,
+            0o040000,
+            0o100644,
+            0o100755,
+            0o120000,
+            0o160000,
+            0o777_777,
+            0o1_000_000,
+            u32::MAX,
+        ] {
+            for size in [0, 7, 9, 10, 99, 100, 48_223_877, u64::MAX] {
+                for hash in [&sha256, &sha1] {
+                    let mut ours = Vec::new();
+                    push_entry(&mut ours, mode, hash, size, b"dir/a b");
+                    let layout = format!("{mode:06o} {hash} {size} dir/a b\0");
+                    assert_eq!(String::from_utf8(ours).unwrap(), layout);
+                }
+            }
+        }
+        let id = Oid::from_str("0a50d3a55c16d8da59759762e41fb9dc10391d53").unwrap();
+        assert_eq!(&*HashHex::of(id.as_bytes()), id.to_string());
+        assert_eq!(&*HashHex::of(&[0xab; 32]), sha256);
     }
 
     #[test]
