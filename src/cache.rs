@@ -42,7 +42,7 @@ use git2::{Commit, Oid, Tree};
 
 use crate::error::Result;
 use crate::fsutil::write_atomic_parts;
-use crate::git::Repo;
+use crate::git::{IdKey, Repo};
 use crate::history::{self, DiffFeed};
 use crate::manifest::{Builder, Changes, Manifest};
 use crate::memo::Generations;
@@ -201,7 +201,7 @@ pub struct Manifests<'r> {
     /// asked about reaches one ([`Manifests::reaches_raw_modes`]).
     raw_trees: BTreeSet<Oid>,
     raw_reach: Option<history::RawReach>,
-    reaches_raw: Generations<Oid, bool>,
+    reaches_raw: Generations<IdKey, bool>,
     /// Manifests read from disk whose seal states a digest not checked yet (tree,
     /// stated digest): held in `recent`, but no base until [`Manifests::manifest`]
     /// checks them, in the same pass as the manifest derived from them.
@@ -307,15 +307,15 @@ impl<'r> Manifests<'r> {
         self.reaches_raw.turn();
         let mut stack: Vec<(Oid, Option<Vec<Oid>>)> = vec![(root, None)];
         while let Some((tree, subtrees)) = stack.pop() {
-            if self.reaches_raw.get(&tree).is_some() {
+            if self.reaches_raw.get(&IdKey(tree)).is_some() {
                 continue;
             }
             if self.raw_trees.contains(&tree) {
-                self.reaches_raw.insert(tree, true);
+                self.reaches_raw.insert(IdKey(tree), true);
                 continue;
             }
             if let Some(reaches) = self.raw_reach.as_ref().and_then(|r| r.answer(tree)) {
-                self.reaches_raw.insert(tree, reaches);
+                self.reaches_raw.insert(IdKey(tree), reaches);
                 continue;
             }
             match subtrees {
@@ -330,7 +330,7 @@ impl<'r> Manifests<'r> {
                         .collect();
                     let pending: Vec<Oid> = subtrees
                         .iter()
-                        .filter(|s| self.reaches_raw.get(s).is_none())
+                        .filter(|s| self.reaches_raw.get(&IdKey(**s)).is_none())
                         .copied()
                         .collect();
                     stack.push((tree, Some(subtrees)));
@@ -341,12 +341,12 @@ impl<'r> Manifests<'r> {
                     // (the memory is reset only before one starts).
                     let reaches = subtrees
                         .iter()
-                        .any(|s| self.reaches_raw.get(s).copied().unwrap_or(true));
-                    self.reaches_raw.insert(tree, reaches);
+                        .any(|s| self.reaches_raw.get(&IdKey(*s)).copied().unwrap_or(true));
+                    self.reaches_raw.insert(IdKey(tree), reaches);
                 }
             }
         }
-        Ok(self.reaches_raw.get(&root).copied().unwrap_or(true))
+        Ok(self.reaches_raw.get(&IdKey(root)).copied().unwrap_or(true))
     }
 
     /// Uses a manifest read from the on-disk cache as a base only when `stated`

@@ -1041,6 +1041,21 @@ impl RefWriter<'_> {
     }
 }
 
+/// An object id as a hash key. git2's `Hash` for `Oid` (with SHA-256 support built
+/// in) covers the id's whole 32-byte buffer, while its equality compares only the
+/// id's own length, and libgit2 leaves the rest of a SHA-1 id's buffer as it found
+/// it: two equal ids could hash apart, and a `HashMap<Oid, _>` miss what it holds (a
+/// backfill once failed with "blob … was not hashed"). This hashes the id's bytes
+/// only. Every hashed collection of ids uses it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct IdKey(pub Oid);
+
+impl std::hash::Hash for IdKey {
+    fn hash<H: std::hash::Hasher>(&self, into: &mut H) {
+        self.0.as_bytes().hash(into);
+    }
+}
+
 /// Where a repository is, in a form that can cross threads (a `Repository` cannot).
 #[derive(Debug, Clone)]
 pub struct Locator {
@@ -1155,6 +1170,29 @@ pub fn cannot_run_git(e: std::io::Error) -> Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Two equal SHA-1 ids whose unused buffer tails differ (as libgit2 leaves a tree
+    /// entry's) are one key: a hashed collection finds one by the other.
+    #[test]
+    #[allow(unsafe_code)]
+    fn equal_ids_are_one_hash_key_whatever_their_buffer_tails() {
+        use std::collections::HashMap;
+        let clean = Oid::from_str("0a50d3a55c16d8da59759762e41fb9dc10391d53").unwrap();
+        // git2's Oid wraps libgit2's `git_oid`: a type byte, then a 32-byte buffer.
+        assert_eq!(std::mem::size_of::<Oid>(), 33);
+        // SAFETY: same size, and an Oid is plain bytes (a type byte and a buffer); the
+        // type byte stays SHA-1's, only the tail past the id's 20 bytes is changed.
+        let mut bytes: [u8; 33] = unsafe { std::mem::transmute(clean) };
+        for b in &mut bytes[21..] {
+            *b = 0xa5;
+        }
+        let dirty: Oid = unsafe { std::mem::transmute(bytes) };
+        assert_eq!(dirty, clean);
+        assert_eq!(dirty.to_string(), clean.to_string());
+        let mut map = HashMap::new();
+        map.insert(IdKey(clean), 1);
+        assert_eq!(map.get(&IdKey(dirty)), Some(&1));
+    }
 
     /// Opening a repository bounds libgit2's object cache, so that no walk over a
     /// history holds more than that of its objects (the issue-14 memory bound rests

@@ -23,7 +23,7 @@ use sha2::{Digest, Sha256};
 
 use crate::checkout::Checkout;
 use crate::error::{Error, Result};
-use crate::git::Repo;
+use crate::git::{IdKey, Repo};
 
 /// Blobs above this size are streamed from their object files instead of being read
 /// whole into memory.
@@ -722,7 +722,7 @@ pub struct Builder<'r> {
     repo: &'r Repo,
     // Hashed, not ordered: a backfill looks up every changed entry of every commit
     // among up to 2^19 blobs, and a B-tree's levels were a cache miss each.
-    blobs: HashMap<Oid, BlobHash>,
+    blobs: HashMap<IdKey, BlobHash>,
     /// Whether blobs may be read from the checkout ([`Builder::reading_checkout`]),
     /// and the checkout once a batch large enough to be worth its index was asked.
     checkout: Option<OnceCell<Option<Checkout>>>,
@@ -789,7 +789,7 @@ impl<'r> Builder<'r> {
         self.blobs.extend(
             blobs
                 .into_iter()
-                .map(|(oid, sha256, size)| (oid, BlobHash { sha256, size })),
+                .map(|(oid, sha256, size)| (IdKey(oid), BlobHash { sha256, size })),
         );
     }
 
@@ -883,7 +883,7 @@ impl<'r> Builder<'r> {
         }
         let h = self
             .blobs
-            .get(&oid)
+            .get(&IdKey(oid))
             .ok_or_else(|| Error::internal(format!("blob {oid} was not hashed")))?;
         Ok((HashHex::of(&h.sha256), h.size))
     }
@@ -913,7 +913,7 @@ impl<'r> Builder<'r> {
     /// there are many.
     fn hash_all(&mut self, entries: impl Iterator<Item = (u32, Oid)>) -> Result<()> {
         let mut todo: Vec<Oid> = entries
-            .filter(|(mode, oid)| *mode != MODE_GITLINK && !self.blobs.contains_key(oid))
+            .filter(|(mode, oid)| *mode != MODE_GITLINK && !self.blobs.contains_key(&IdKey(*oid)))
             .map(|(_, oid)| oid)
             .collect();
         todo.sort_unstable();
@@ -952,7 +952,8 @@ impl<'r> Builder<'r> {
                 .collect::<Result<_>>()?;
             chunks.into_iter().flatten().collect()
         };
-        self.blobs.extend(hashed);
+        self.blobs
+            .extend(hashed.into_iter().map(|(oid, h)| (IdKey(oid), h)));
         Ok(())
     }
 }

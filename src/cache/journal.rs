@@ -28,6 +28,7 @@ use git2::{ObjectFormat, Oid};
 
 use super::Summary;
 use crate::fsutil::write_atomic;
+use crate::git::IdKey;
 
 /// Past this size the next append rewrites the journal (about 1,900 lines of a SHA-1
 /// repository): indexing a full one costs a few milliseconds, once per run.
@@ -47,7 +48,7 @@ pub struct Journal {
     /// The newest bytes read, with the lookups answered from them so far.
     bytes: std::cell::OnceCell<Vec<u8>>,
     searches: std::cell::Cell<usize>,
-    entries: std::cell::OnceCell<HashMap<Oid, Summary>>,
+    entries: std::cell::OnceCell<HashMap<IdKey, Summary>>,
     appender: Option<Appender>,
 }
 
@@ -72,7 +73,7 @@ impl Journal {
     /// The newest valid entry for `tree`.
     pub fn get(&self, tree: Oid) -> Option<Summary> {
         if let Some(entries) = self.entries.get() {
-            return entries.get(&tree).cloned();
+            return entries.get(&IdKey(tree)).cloned();
         }
         let bytes = self
             .bytes
@@ -83,7 +84,7 @@ impl Journal {
         }
         self.entries
             .get_or_init(|| parse(bytes, self.format))
-            .get(&tree)
+            .get(&IdKey(tree))
             .cloned()
     }
 
@@ -97,7 +98,7 @@ impl Journal {
             bytes.extend_from_slice(line.as_bytes());
         }
         if let Some(entries) = self.entries.get_mut() {
-            entries.insert(tree, summary.clone());
+            entries.insert(IdKey(tree), summary.clone());
         }
         // Reopened when another run's compaction replaced the file this run holds:
         // lines written to the replaced one would be lost.
@@ -223,10 +224,10 @@ fn search(bytes: &[u8], tree: Oid, format: ObjectFormat) -> Option<Summary> {
 }
 
 /// The valid lines of `bytes`, the newest entry of each tree.
-fn parse(bytes: &[u8], format: ObjectFormat) -> HashMap<Oid, Summary> {
+fn parse(bytes: &[u8], format: ObjectFormat) -> HashMap<IdKey, Summary> {
     let mut entries = HashMap::new();
     for (tree, summary) in complete_lines(bytes).filter_map(|raw| parse_line(raw, format)) {
-        entries.insert(tree, summary);
+        entries.insert(IdKey(tree), summary);
     }
     entries
 }
@@ -294,13 +295,13 @@ fn compact(
     {
         kept.extend_from_slice(raw);
         kept.push(b'\n');
-        kept_trees.insert(tree);
+        kept_trees.insert(IdKey(tree));
     }
     let mut moved: Vec<_> = complete_lines(older)
         .filter_map(|raw| parse_line(raw, format))
-        .filter(|(tree, _)| !kept_trees.contains(tree))
+        .filter(|(tree, _)| !kept_trees.contains(&IdKey(*tree)))
         .collect();
-    if !kept_trees.contains(&appended.0) {
+    if !kept_trees.contains(&IdKey(appended.0)) {
         moved.retain(|(tree, _)| *tree != appended.0);
         kept.extend_from_slice(line(appended.0, appended.1).as_bytes());
     }

@@ -74,12 +74,12 @@ fn write_as_pack(staging: &Repo, target: &Repo, commit: Oid) -> Result<()> {
 #[derive(Default)]
 struct NewObjects {
     ids: Vec<Oid>,
-    seen: std::collections::HashSet<Oid>,
+    seen: std::collections::HashSet<crate::git::IdKey>,
 }
 
 impl NewObjects {
     fn add(&mut self, id: Oid) {
-        if self.seen.insert(id) {
+        if self.seen.insert(crate::git::IdKey(id)) {
             self.ids.push(id);
         }
     }

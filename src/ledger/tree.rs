@@ -27,7 +27,7 @@ use std::fmt;
 use git2::{FileMode, ObjectType, Oid, Tree};
 
 use crate::error::Result;
-use crate::git::Repo;
+use crate::git::{IdKey, Repo};
 
 /// The directories the top level may hold besides notes.
 pub const KNOWN_DIRS: [&str; 6] = [
@@ -406,7 +406,7 @@ fn read_level(shape: Shape, prefix: &str, entries: Vec<Entry>) -> Level {
 pub struct TreeCache {
     // Hashed: a lookup asks it for every level of a note's path, and a tree of
     // 65,536 levels made that 16 id comparisons a level.
-    levels: std::cell::RefCell<std::collections::HashMap<Oid, std::rc::Rc<SortedLevel>>>,
+    levels: std::cell::RefCell<std::collections::HashMap<IdKey, std::rc::Rc<SortedLevel>>>,
 }
 
 /// A level's entries ordered by (name, mode), equal keys in tree order, so a lookup is
@@ -437,11 +437,11 @@ impl SortedLevel {
 
 impl TreeCache {
     fn level(&self, repo: &Repo, id: Oid) -> Result<std::rc::Rc<SortedLevel>> {
-        if let Some(l) = self.levels.borrow().get(&id) {
+        if let Some(l) = self.levels.borrow().get(&IdKey(id)) {
             return Ok(l.clone());
         }
         let level = std::rc::Rc::new(SortedLevel::new(entries(&repo.git.find_tree(id)?)));
-        self.levels.borrow_mut().insert(id, level.clone());
+        self.levels.borrow_mut().insert(IdKey(id), level.clone());
         Ok(level)
     }
 }
