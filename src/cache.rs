@@ -97,8 +97,9 @@ const PACK_MAX: usize = 1 << 16;
 /// the repository's id length ([`PackLayout`]); held in memory in the longest.
 const RECORD_MAX: usize = 32 + 32 + 8 + 8;
 /// The most records one pack holds (4 Mi trees, 285 MB of SHA-1 records on disk and
-/// 335 MB held for a merge: far past the longest public histories), so that reading one is bounded whatever the file on disk says: a
-/// longer file is a miss, and a merge keeps the newest packs that fit.
+/// 335 MB held for a merge: far past the longest public histories), so that reading
+/// one is bounded whatever the file on disk says: a longer file is a miss, and a
+/// merge keeps the newest packs that fit.
 const PACK_RECORDS_MAX: usize = 1 << 22;
 /// The longest pack header the reader accepts (the writer's is under 64 bytes).
 const PACK_HEADER_MAX: usize = 128;

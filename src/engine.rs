@@ -18,7 +18,7 @@ use git2::{Oid, Signature};
 use crate::cache::{CacheMode, Manifests, Summary};
 use crate::config::Config;
 use crate::error::{Error, Result};
-use crate::git::{recorded_parents, short, Repo};
+use crate::git::{recorded_parents, short, IdKey, Repo};
 use crate::ledger::{Ledger, View};
 use crate::memo::Generations;
 use crate::seal::{Identity, ManifestSummary, Seal, SealInputs};
@@ -316,7 +316,7 @@ const STATED_REMEMBERED_MAX: usize = 4_096;
 /// YAML. The view is the run's, fixed, so nothing read goes stale.
 struct StatedSeals<'v, 'r> {
     view: &'v View<'r>,
-    read: std::cell::RefCell<Generations<crate::git::IdKey, Option<Stated>>>,
+    read: std::cell::RefCell<Generations<IdKey, Option<Stated>>>,
 }
 
 /// A seal that parses: its own digest, and the manifest it states (digest, files,
@@ -336,7 +336,7 @@ impl<'v, 'r> StatedSeals<'v, 'r> {
     }
 
     fn stated(&self, commit: Oid) -> Result<Option<Stated>> {
-        if let Some(known) = self.read.borrow().get(&crate::git::IdKey(commit)) {
+        if let Some(known) = self.read.borrow().get(&IdKey(commit)) {
             return Ok(known.clone());
         }
         let stated = self
@@ -357,7 +357,7 @@ impl<'v, 'r> StatedSeals<'v, 'r> {
         // commit (git/git: 82k).
         let mut read = self.read.borrow_mut();
         read.turn();
-        read.insert(crate::git::IdKey(commit), stated.clone());
+        read.insert(IdKey(commit), stated.clone());
         Ok(stated)
     }
 

@@ -189,9 +189,11 @@ const HISTORY_MAPPED_BYTES: usize = 128 << 20;
 /// unmapped about once per seal (82,000 `mmap`s; each `munmap` a TLB shootdown on
 /// the other core). And an object cache at its bound evicts from the start of its
 /// table on every store, which costs more than the one read it saves (each object
-/// here is read once or twice). 4 MiB windows up to 128 MiB: 11.5 s against 15.7 s
-/// with the cache on, 14.6 s with 16 MiB windows; 96 MiB: 13.8 s. The mapped pages
-/// are the packs' clean file pages: 227 MB peak against 148 MB.
+/// here is read once or twice). Alternating runs of two each, from a throwaway script
+/// (the committed figure is `bench/scale.py`'s warm verify): 4 MiB windows up to 128
+/// MiB took 11.5 s, against 15.7 s with the cache on, 14.6 s with 16 MiB windows and
+/// 13.8 s up to 96 MiB. The mapped pages are the packs' clean file pages: 227 MB
+/// peak, against 148 MB with 16 MiB windows up to 64 MiB.
 pub fn tune_for_history_reads() {
     git2::opts::enable_caching(false);
     // SAFETY: as `configure_libgit2`: global options, set while no other thread uses

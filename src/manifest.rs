@@ -797,7 +797,7 @@ impl<'r> Builder<'r> {
     /// hashing the blobs not hashed yet.
     pub fn changes_from(&mut self, diff: Vec<TreeChange>) -> Result<Changes> {
         self.hash_all(diff.iter().filter_map(|(_, blob)| *blob))?;
-        let mut entries = Vec::with_capacity(diff.len());
+        let mut changes = Changes::default();
         for (path, blob) in diff {
             let entry = match blob {
                 Some((mode, oid)) => {
@@ -808,12 +808,9 @@ impl<'r> Builder<'r> {
                 }
                 None => None,
             };
-            entries.push((path, entry));
+            changes.0.insert(path, entry);
         }
-        // Built at once, as inserting each in turn would (the last of equal paths
-        // wins); a diff comes nearly in path order, which the build's sort takes in
-        // linear time.
-        Ok(Changes(entries.into_iter().collect()))
+        Ok(changes)
     }
 
     /// The entries that differ between two trees, as (path, new (mode, id) or `None`

@@ -13,7 +13,7 @@ use git2::Oid;
 use crate::cache::{CacheMode, Manifests};
 use crate::engine::stated_digest;
 use crate::error::Result;
-use crate::git::{recorded_parents, short, Repo};
+use crate::git::{recorded_parents, short, IdKey, Repo};
 use crate::ledger::View;
 use crate::manifest::{hash_path, Manifest};
 use crate::memo::Generations;
@@ -283,7 +283,7 @@ pub struct Verifier<'r> {
     /// Digests of candidate seals read so far that name their commit and whose own
     /// digest holds, by commit: a child's `parent_seals` link is checked against
     /// them without reading and parsing the parent's seals again.
-    holds: Generations<crate::git::IdKey, Vec<String>>,
+    holds: Generations<IdKey, Vec<String>>,
 }
 
 /// The seal a valid commit is verified by: of its valid candidates, the first whose
@@ -604,7 +604,7 @@ impl<'r> Verifier<'r> {
     fn chains_to(&mut self, parent: Oid, digest: &str) -> Result<bool> {
         let held = |v: &Self| {
             v.holds
-                .get(&crate::git::IdKey(parent))
+                .get(&IdKey(parent))
                 .is_some_and(|h| h.iter().any(|d| d == digest))
         };
         if held(self) {
@@ -629,7 +629,7 @@ impl<'r> Verifier<'r> {
             // A memory of what was read, not a record (a parent forgotten is read
             // again): a full verify kept an entry per commit (git/git: 14 MB).
             self.holds.turn();
-            let held = self.holds.entry(crate::git::IdKey(oid));
+            let held = self.holds.entry(IdKey(oid));
             if !held.contains(&seal.digest) {
                 held.push(seal.digest.clone());
             }

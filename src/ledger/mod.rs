@@ -36,7 +36,7 @@ use git2::{ErrorCode, ObjectType, Oid, Signature, Tree};
 
 use crate::config::Config;
 use crate::error::{Error, Result};
-use crate::git::{Expect, Repo};
+use crate::git::{Expect, IdKey, Repo};
 
 pub use tree::{Shape, ShapeProblem, FANOUT_LIMIT};
 
@@ -74,12 +74,12 @@ fn write_as_pack(staging: &Repo, target: &Repo, commit: Oid) -> Result<()> {
 #[derive(Default)]
 struct NewObjects {
     ids: Vec<Oid>,
-    seen: std::collections::HashSet<crate::git::IdKey>,
+    seen: std::collections::HashSet<IdKey>,
 }
 
 impl NewObjects {
     fn add(&mut self, id: Oid) {
-        if self.seen.insert(crate::git::IdKey(id)) {
+        if self.seen.insert(IdKey(id)) {
             self.ids.push(id);
         }
     }
