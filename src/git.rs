@@ -278,6 +278,16 @@ impl Repo {
         self.git.object_format()
     }
 
+    /// The object directory new objects of this handle go to, as libgit2 chose it
+    /// when opening: git's `GIT_OBJECT_DIRECTORY` (a `pre-receive` quarantine) when
+    /// opened from git's environment, else `<common dir>/objects`.
+    pub fn objects_dir(&self) -> Utf8PathBuf {
+        match std::env::var("GIT_OBJECT_DIRECTORY") {
+            Ok(dir) if self.from_env && !dir.is_empty() => Utf8PathBuf::from(dir),
+            _ => self.common_dir.join("objects"),
+        }
+    }
+
     /// `s` as a full object id of this repository's format (see [`parse_id`]).
     pub fn parse_id(&self, s: &str) -> Option<Oid> {
         parse_id(s, self.object_format())

@@ -146,7 +146,8 @@ pub fn plan(
         }
     }
     // A fetched alternate may name the seal now kept aside: one path, one blob.
-    let root = tree::write(repo, shape, our_tree, &notes, &files)?;
+    let mut objects = super::pack::Sink::Odb(git.odb()?);
+    let root = tree::write(repo, &mut objects, shape, our_tree, &notes, &files)?;
     let sig = Signature::now("git-seal", "git-seal@localhost")?;
     let parents = [&git.find_commit(ours)?, &git.find_commit(theirs)?];
     let tree = git.find_tree(root)?;

@@ -36,79 +36,33 @@ use git2::{ErrorCode, ObjectType, Oid, Signature, Tree};
 
 use crate::config::Config;
 use crate::error::{Error, Result};
-use crate::git::{Expect, IdKey, Repo};
+use crate::git::{Expect, Repo};
 
 pub use tree::{Shape, ShapeProblem, FANOUT_LIMIT};
 
 /// Appends of at least this many documents write their objects as one pack instead
 /// of a loose file each (creating files was a sixth of a long backfill).
 pub const PACK_WRITE_MIN: usize = 64;
-/// The in-memory object backend of a packed append comes before every other, so
-/// that the append's writes go to it.
-const MEMPACK_PRIORITY: i32 = 1_000;
 
-/// Writes the objects ledger commit `commit` adds (built in `staging`) as one pack
-/// in `target`'s object database: the commit, and the trees and blobs under it that
-/// its parent's tree does not hold at the same path. (libgit2's own `Mempack::dump`
-/// packs everything the commit reaches: the whole ledger again for every chunk of a
-/// backfill, so the packs, the time and the memory grew with the ledger.)
-fn write_as_pack(staging: &Repo, target: &Repo, commit: Oid) -> Result<()> {
-    let git = &staging.git;
-    let built = git.find_commit(commit)?;
-    let base = match built.parent_ids().next() {
-        Some(parent) => Some(git.find_commit(parent)?.tree_id()),
-        None => None,
+/// Writes the objects an append built in memory as one pack in `repo`'s object
+/// directory, and makes this handle see it. The objects are the blobs and trees the
+/// append added (each once); the ledger commit itself is written after them, loose.
+fn write_as_pack(repo: &Repo, objects: &[pack::Object]) -> Result<()> {
+    let Some(root) = objects.last() else {
+        return Ok(());
     };
-    let mut new = NewObjects::default();
-    new.add(commit);
-    new.add_tree(git, built.tree_id(), base)?;
-    pack::write(
-        &git.odb()?,
-        &target.git.odb()?,
-        &new.ids,
-        target.object_format(),
-    )
-}
-
-/// The objects an append adds, each once, in the order found.
-#[derive(Default)]
-struct NewObjects {
-    ids: Vec<Oid>,
-    seen: std::collections::HashSet<IdKey>,
-}
-
-impl NewObjects {
-    fn add(&mut self, id: Oid) {
-        if self.seen.insert(IdKey(id)) {
-            self.ids.push(id);
-        }
+    let pack_dir = repo.objects_dir().join("pack");
+    pack::write(objects, pack_dir.as_std_path(), repo.object_format())?;
+    let odb = repo.git.odb()?;
+    odb.refresh()?;
+    if !odb.exists(root.id) {
+        // Written where this handle does not look: the loose path is taken instead.
+        return Err(Error::environment(format!(
+            "the ledger's new pack in {} is not read by this repository",
+            repo.objects_dir()
+        )));
     }
-
-    /// Adds `tree` and what under it differs from `old` (the tree at the same path
-    /// before): it reads only the trees an append rewrote.
-    fn add_tree(&mut self, git: &git2::Repository, tree: Oid, old: Option<Oid>) -> Result<()> {
-        self.add(tree);
-        let tree = git.find_tree(tree)?;
-        let old = old.and_then(|o| git.find_tree(o).ok());
-        for entry in tree.iter() {
-            let before = old
-                .as_ref()
-                .and_then(|o| o.get_name_bytes(entry.name_bytes()))
-                .map(|e| (e.id(), e.kind()));
-            if before.as_ref().is_some_and(|(id, _)| *id == entry.id()) {
-                continue;
-            }
-            match entry.kind() {
-                Some(ObjectType::Tree) => {
-                    let old_tree = before
-                        .and_then(|(id, kind)| (kind == Some(ObjectType::Tree)).then_some(id));
-                    self.add_tree(git, entry.id(), old_tree)?;
-                }
-                _ => self.add(entry.id()),
-            }
-        }
-        Ok(())
-    }
+    Ok(())
 }
 
 /// What one append writes.
@@ -348,44 +302,37 @@ impl<'r> Ledger<'r> {
             message,
         };
         if notes.len() + files.len() < PACK_WRITE_MIN {
-            return self.append_through(self.repo, None, &batch);
+            return self.append_through(None, &batch);
         }
-        self.append_packed(&batch, |staging, commit| {
-            write_as_pack(staging, self.repo, commit)
-        })
+        self.append_packed(&batch, |objects| write_as_pack(self.repo, objects))
     }
 
-    /// An append whose objects are built in a second handle's memory and reach the
-    /// disk through `pack` (one pack, before the ref moves). The pack is a speed-up:
-    /// if it cannot be written (libgit2's indexer once refused a pack it had just
-    /// built), the append is done again as a loose file per object.
+    /// An append whose blobs and trees are built in memory and reach the disk through
+    /// `pack` (one pack, before the ledger commit is written and the ref moves). The
+    /// pack is a speed-up: if it cannot be written, the append is done again as a
+    /// loose file per object.
     fn append_packed(
         &self,
         batch: &Batch<'_>,
-        pack: impl Fn(&Repo, Oid) -> Result<()>,
+        pack: impl Fn(&[pack::Object]) -> Result<()>,
     ) -> Result<Appended> {
-        let staging = self.repo.reopen()?;
-        let odb = staging.git.odb()?;
-        let mempack = odb.add_new_mempack_backend(MEMPACK_PRIORITY)?;
         let pack_failed = std::cell::Cell::new(false);
-        let to_pack = |commit: Oid| -> Result<()> {
-            let written = pack(&staging, commit);
-            mempack.reset()?;
+        let to_pack = |objects: &[pack::Object]| -> Result<()> {
+            let written = pack(objects);
             pack_failed.set(written.is_err());
             written
         };
-        match self.append_through(&staging, Some(&to_pack), batch) {
-            Err(_) if pack_failed.get() => self.append_through(self.repo, None, batch),
+        match self.append_through(Some(&to_pack), batch) {
+            Err(_) if pack_failed.get() => self.append_through(None, batch),
             appended => appended,
         }
     }
 
-    /// [`Ledger::append_with_files`], building its objects through `writer`'s handle,
-    /// and calling `publish` (when given) once they are built, before the ref moves.
+    /// [`Ledger::append_with_files`]: its blobs and trees written loose, or, with
+    /// `pack`, built in memory and handed to it before the commit is written.
     fn append_through(
         &self,
-        writer: &Repo,
-        publish: Option<&dyn Fn(Oid) -> Result<()>>,
+        pack: Option<&dyn Fn(&[pack::Object]) -> Result<()>>,
         batch: &Batch<'_>,
     ) -> Result<Appended> {
         let Batch {
@@ -395,14 +342,19 @@ impl<'r> Ledger<'r> {
             who,
             message,
         } = *batch;
-        let git = &writer.git;
+        let git = &self.repo.git;
+        let format = self.repo.object_format();
         let mut out = Appended::default();
         let (tip, attempts) = self.update(message, |view| {
             out = Appended::default();
+            let mut objects = match pack {
+                Some(_) => pack::Sink::memory(format),
+                None => pack::Sink::Odb(git.odb()?),
+            };
             let mut new_notes = BTreeMap::new();
             let mut new_files = BTreeMap::new();
             for (commit, content) in notes {
-                let blob = git.blob(content)?;
+                let blob = pack::object_id(ObjectType::Blob, content, format)?;
                 match view.local_note(*commit)? {
                     Some(_) if only_new => {
                         out.skipped.push(*commit);
@@ -422,11 +374,12 @@ impl<'r> Ledger<'r> {
                     }
                     None => {}
                 }
+                objects.add(blob, ObjectType::Blob, content)?;
                 new_notes.insert(commit.to_string(), blob);
                 out.written.push(*commit);
             }
             for (path, content) in files {
-                let blob = git.blob(content)?;
+                let blob = objects.put(ObjectType::Blob, content)?;
                 if let Some(issue) = tree::check_file_path(self.shape, path, blob) {
                     return Err(Error::usage(format!(
                         "cannot write {path} into the ledger: it {issue}"
@@ -444,7 +397,17 @@ impl<'r> Ledger<'r> {
                 return Ok(None);
             }
             let base = view.tree.as_ref().map(|t| t.id());
-            let root = tree::write(writer, self.shape, base, &new_notes, &new_files)?;
+            let root = tree::write(
+                self.repo,
+                &mut objects,
+                self.shape,
+                base,
+                &new_notes,
+                &new_files,
+            )?;
+            if let (Some(pack), pack::Sink::Memory(built)) = (pack, &objects) {
+                pack(built.objects())?;
+            }
             let parents = match view.tip {
                 Some(t) => vec![git.find_commit(t)?],
                 None => vec![],
@@ -452,9 +415,6 @@ impl<'r> Ledger<'r> {
             let parent_refs: Vec<_> = parents.iter().collect();
             let tree = git.find_tree(root)?;
             let commit = git.commit(None, who, who, message, &tree, &parent_refs)?;
-            if let Some(publish) = publish {
-                publish(commit)?;
-            }
             Ok(Some(commit))
         })?;
         out.tip = tip;
@@ -820,7 +780,7 @@ pub(super) mod tests {
         let ledger = Ledger::new(&repo, &cfg);
         let refused = std::cell::Cell::new(0);
         let appended = ledger
-            .append_packed(&batch, |_, _| {
+            .append_packed(&batch, |_| {
                 refused.set(refused.get() + 1);
                 Err(Error::environment("no pack today"))
             })

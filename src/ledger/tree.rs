@@ -24,10 +24,11 @@
 use std::collections::{BTreeMap, HashSet};
 use std::fmt;
 
-use git2::{FileMode, ObjectType, Oid, Tree};
+use git2::{ObjectType, Oid, Tree};
 
 use crate::error::Result;
 use crate::git::{IdKey, Repo};
+use crate::ledger::pack::Sink;
 
 /// The directories the top level may hold besides notes.
 pub const KNOWN_DIRS: [&str; 6] = [
@@ -1019,40 +1020,100 @@ fn take_leaves(
 }
 
 /// Writes a tree: `base` (or an empty tree) with `notes` (commit hex → blob) set and
-/// `files` (path → blob) added. Notes keep the fanout of the level they land in; a
-/// flat level that grows past [`FANOUT_LIMIT`] is split. Returns the new root.
+/// `files` (path → blob) added, its new trees put in `objects` (the trees it reads
+/// are `base`'s, from the repository). Notes keep the fanout of the level they land
+/// in; a flat level that grows past [`FANOUT_LIMIT`] is split. Returns the new root.
 pub fn write(
     repo: &Repo,
+    objects: &mut Sink<'_>,
     shape: Shape,
     base: Option<Oid>,
     notes: &BTreeMap<String, Oid>,
     files: &BTreeMap<String, Oid>,
 ) -> Result<Oid> {
+    let current = base.map(|t| repo.git.find_tree(t)).transpose()?;
+    if let (Some(t), true) = (&current, notes.is_empty() && files.is_empty()) {
+        return Ok(t.id());
+    }
+    let mut root = Builder::of(current.as_ref());
     let notes: Vec<(&str, Oid)> = notes.iter().map(|(k, v)| (k.as_str(), *v)).collect();
-    let root = write_notes(repo, shape, base, "", &notes)?;
+    set_notes(
+        repo,
+        objects,
+        shape,
+        current.as_ref(),
+        &mut root,
+        "",
+        &notes,
+    )?;
     let files: Vec<(&str, Oid)> = files.iter().map(|(k, v)| (k.as_str(), *v)).collect();
-    insert_files(repo, Some(root), &files)
+    insert_files(repo, objects, &mut root, &files)?;
+    root.write(objects)
 }
 
-/// Sets `notes` (sorted, each starting with `prefix`) in the note level `tree`.
-fn write_notes(
-    repo: &Repo,
-    shape: Shape,
-    tree: Option<Oid>,
-    prefix: &str,
-    notes: &[(&str, Oid)],
-) -> Result<Oid> {
-    let git = &repo.git;
-    let current = tree.map(|t| git.find_tree(t)).transpose()?;
-    if notes.is_empty() {
-        if let Some(t) = current {
-            return Ok(t.id());
+/// A tree level being rewritten: each name once (a later insert replaces), written
+/// in git's order. The one writer of ledger trees.
+struct Builder(BTreeMap<Vec<u8>, (i32, Oid)>);
+
+impl Builder {
+    fn of(tree: Option<&Tree<'_>>) -> Builder {
+        let entries = tree.into_iter().flat_map(|t| t.iter());
+        Builder(
+            entries
+                .map(|e| (e.name_bytes().to_vec(), (e.filemode_raw(), e.id())))
+                .collect(),
+        )
+    }
+
+    fn insert(&mut self, name: &str, id: Oid, mode: i32) {
+        self.0.insert(name.as_bytes().to_vec(), (mode, id));
+    }
+
+    fn remove(&mut self, name: &str) {
+        self.0.remove(name.as_bytes());
+    }
+
+    fn tree(&self, name: &str) -> Option<Oid> {
+        match self.0.get(name.as_bytes()) {
+            Some(&(MODE_TREE, id)) => Some(id),
+            _ => None,
         }
     }
-    let list = current.as_ref().map(entries).unwrap_or_default();
+
+    /// The tree object, as git writes one: `<octal mode> <name>\0<raw id>` per entry.
+    fn write(self, objects: &mut Sink<'_>) -> Result<Oid> {
+        let mut list: Vec<_> = self.0.into_iter().collect();
+        list.sort_by(|(a, (am, _)), (b, (bm, _))| {
+            git_order(a, *am == MODE_TREE, b, *bm == MODE_TREE)
+        });
+        let mut bytes = Vec::with_capacity(list.len() * 64);
+        for (name, (mode, id)) in &list {
+            bytes.extend_from_slice(format!("{mode:o} ").as_bytes());
+            bytes.extend_from_slice(name);
+            bytes.push(0);
+            bytes.extend_from_slice(id.as_bytes());
+        }
+        objects.put(ObjectType::Tree, &bytes)
+    }
+}
+
+/// Sets `notes` (sorted, each starting with `prefix`) in the note level `builder`,
+/// whose tree before was `current`.
+fn set_notes(
+    repo: &Repo,
+    objects: &mut Sink<'_>,
+    shape: Shape,
+    current: Option<&Tree<'_>>,
+    builder: &mut Builder,
+    prefix: &str,
+    notes: &[(&str, Oid)],
+) -> Result<()> {
+    if notes.is_empty() {
+        return Ok(());
+    }
+    let list = current.map(entries).unwrap_or_default();
     let level = read_level(shape, prefix, list);
     let rest = shape.hex_len - prefix.len();
-    let mut builder = git.treebuilder(current.as_ref())?;
     let flat_count = level.notes.len()
         + notes
             .iter()
@@ -1061,16 +1122,19 @@ fn write_notes(
     let fan = rest > 2 && (!level.fanouts.is_empty() || flat_count > FANOUT_LIMIT);
     if !fan {
         for (hex, blob) in notes {
-            builder.insert(&hex[prefix.len()..], *blob, FileMode::Blob.into())?;
+            builder.insert(&hex[prefix.len()..], *blob, MODE_BLOB);
         }
-        return Ok(builder.write()?);
+        return Ok(());
     }
     // Fanned out: every note of this level goes into its 2-hex subtree, those that
     // were flat here included, so the level never mixes.
     let mut groups: BTreeMap<String, Vec<(&str, Oid)>> = BTreeMap::new();
     for (hex, blob) in &level.notes {
-        builder.remove(&hex[prefix.len()..])?;
-        if !notes.iter().any(|(h, _)| h == hex) {
+        builder.remove(&hex[prefix.len()..]);
+        if notes
+            .binary_search_by(|(h, _)| (*h).cmp(hex.as_str()))
+            .is_err()
+        {
             groups
                 .entry(hex[..prefix.len() + 2].to_string())
                 .or_default()
@@ -1086,39 +1150,47 @@ fn write_notes(
     for (sub_prefix, mut group) in groups {
         group.sort();
         let existing = level.fanouts.get(&sub_prefix).copied();
-        let sub = write_notes(repo, shape, existing, &sub_prefix, &group)?;
-        builder.insert(&sub_prefix[prefix.len()..], sub, FileMode::Tree.into())?;
+        let tree = existing.map(|t| repo.git.find_tree(t)).transpose()?;
+        let mut sub = Builder::of(tree.as_ref());
+        set_notes(
+            repo,
+            objects,
+            shape,
+            tree.as_ref(),
+            &mut sub,
+            &sub_prefix,
+            &group,
+        )?;
+        builder.insert(&sub_prefix[prefix.len()..], sub.write(objects)?, MODE_TREE);
     }
-    Ok(builder.write()?)
+    Ok(())
 }
 
-/// Adds `files` (paths relative to `tree`) to `tree`, writing a subtree per directory.
-fn insert_files(repo: &Repo, tree: Option<Oid>, files: &[(&str, Oid)]) -> Result<Oid> {
-    if let (Some(t), true) = (tree, files.is_empty()) {
-        return Ok(t);
-    }
-    let git = &repo.git;
-    let current = tree.map(|t| git.find_tree(t)).transpose()?;
-    let mut builder = git.treebuilder(current.as_ref())?;
+/// Adds `files` (paths relative to the level `builder`), writing a subtree per
+/// directory.
+fn insert_files(
+    repo: &Repo,
+    objects: &mut Sink<'_>,
+    builder: &mut Builder,
+    files: &[(&str, Oid)],
+) -> Result<()> {
     let mut dirs: BTreeMap<&str, Vec<(&str, Oid)>> = BTreeMap::new();
     for (path, blob) in files {
         match path.split_once('/') {
             Some((dir, rest)) => dirs.entry(dir).or_default().push((rest, *blob)),
-            None => {
-                builder.insert(path, *blob, FileMode::Blob.into())?;
-            }
+            None => builder.insert(path, *blob, MODE_BLOB),
         }
     }
-    for (dir, sub) in dirs {
-        let existing = current
-            .as_ref()
-            .and_then(|t| t.get_name(dir))
-            .filter(|e| e.filemode_raw() == MODE_TREE)
-            .map(|e| e.id());
-        let id = insert_files(repo, existing, &sub)?;
-        builder.insert(dir, id, FileMode::Tree.into())?;
+    for (dir, sub_files) in dirs {
+        let tree = builder
+            .tree(dir)
+            .map(|t| repo.git.find_tree(t))
+            .transpose()?;
+        let mut sub = Builder::of(tree.as_ref());
+        insert_files(repo, objects, &mut sub, &sub_files)?;
+        builder.insert(dir, sub.write(objects)?, MODE_TREE);
     }
-    Ok(builder.write()?)
+    Ok(())
 }
 
 /// Whether `path` is a file path a writer may add: under a known directory, every
@@ -1174,6 +1246,52 @@ mod tests {
             .collect()
     }
 
+    /// The tree writer lays entries out as libgit2's treebuilder does: git's order
+    /// (a tree's name compared as if it ended in `/`), octal modes without padding,
+    /// a name once (the later insert wins), odd modes of an existing tree kept.
+    #[test]
+    fn the_tree_writer_writes_what_the_treebuilder_writes() {
+        let (_d, repo) = repo();
+        let git = &repo.git;
+        let blob = git.blob(b"x").unwrap();
+        let other = git.blob(b"y").unwrap();
+        let empty = git.treebuilder(None).unwrap().write().unwrap();
+        // Written raw, in git's order: a treebuilder refuses to insert mode 100664.
+        let mut raw = Vec::new();
+        for (mode, name, id) in [
+            ("120000", "a", other),
+            ("100664", "fo", blob),
+            ("100755", "foo-bar", blob),
+            ("100644", "foo.c", blob),
+            ("40000", "foo", empty),
+        ] {
+            raw.extend_from_slice(format!("{mode} {name}\0").as_bytes());
+            raw.extend_from_slice(id.as_bytes());
+        }
+        let written = git.odb().unwrap().write(ObjectType::Tree, &raw).unwrap();
+        let existing = git.find_tree(written).unwrap();
+        let mut ours = Builder::of(Some(&existing));
+        let mut theirs = git.treebuilder(Some(&existing)).unwrap();
+        for (name, id, mode) in [
+            ("foo/", blob, MODE_BLOB),
+            ("a", blob, MODE_BLOB),
+            ("foo0", empty, MODE_TREE),
+        ] {
+            let name = name.trim_end_matches('/');
+            ours.insert(name, id, mode);
+            theirs.insert(name, id, mode).unwrap();
+        }
+        ours.remove("foo-bar");
+        theirs.remove("foo-bar").unwrap();
+        let mut sink = Sink::Odb(git.odb().unwrap());
+        assert_eq!(ours.write(&mut sink).unwrap(), theirs.write().unwrap());
+        let mut memory = Sink::memory(git2::ObjectFormat::Sha1);
+        assert_eq!(
+            Builder::of(Some(&existing)).write(&mut memory).unwrap(),
+            existing.id()
+        );
+    }
+
     /// The whole-tree note index answers what the path lookup answers, and only a
     /// canonical tree gets one: in a tree where one commit has two paths (a flat note
     /// beside the fanout subtree that also holds it), flattening could answer the other
@@ -1183,7 +1301,15 @@ mod tests {
         let (_d, repo) = repo();
         let shape = Shape { hex_len: 40 };
         let all = notes(&repo, 0..600);
-        let fanned = write(&repo, shape, None, &all, &BTreeMap::new()).unwrap();
+        let fanned = write(
+            &repo,
+            &mut Sink::Odb(repo.git.odb().unwrap()),
+            shape,
+            None,
+            &all,
+            &BTreeMap::new(),
+        )
+        .unwrap();
         let whole = read_whole(&repo, shape, fanned).unwrap();
         assert_eq!(whole.problems, vec![]);
         let index = whole.notes.expect("a canonical tree has an index");
@@ -1279,10 +1405,26 @@ mod tests {
         let (_d, repo) = repo();
         let shape = Shape { hex_len: 40 };
         let first = notes(&repo, 0..200);
-        let flat = write(&repo, shape, None, &first, &BTreeMap::new()).unwrap();
+        let flat = write(
+            &repo,
+            &mut Sink::Odb(repo.git.odb().unwrap()),
+            shape,
+            None,
+            &first,
+            &BTreeMap::new(),
+        )
+        .unwrap();
         assert_eq!(repo.git.find_tree(flat).unwrap().len(), 200);
         let more = notes(&repo, 200..600);
-        let fanned = write(&repo, shape, Some(flat), &more, &BTreeMap::new()).unwrap();
+        let fanned = write(
+            &repo,
+            &mut Sink::Odb(repo.git.odb().unwrap()),
+            shape,
+            Some(flat),
+            &more,
+            &BTreeMap::new(),
+        )
+        .unwrap();
         let root = repo.git.find_tree(fanned).unwrap();
         assert!(root.iter().all(|e| e.name_bytes().len() == 2));
         assert_eq!(check_shape(&repo, shape, fanned).unwrap(), vec![]);
