@@ -173,6 +173,12 @@ pub fn write(objects: &[Object], pack_dir: &Path, format: ObjectFormat) -> Resul
     let index = index(placed, &checksum, format);
     index_file.write_all(&index).map_err(cannot)?;
 
+    // Read-only to everyone, as git and libgit2 leave packs (whatever the umask):
+    // a temporary file is private to its owner, and in a repository shared by a
+    // group the others could not read the ledger.
+    for file in [&pack_file, &index_file] {
+        set_read_only(file.as_file()).map_err(cannot)?;
+    }
     let name = pack_dir.join(format!("pack-{}", hex::encode(&checksum)));
     pack_file
         .persist(name.with_extension("pack"))
@@ -181,6 +187,11 @@ pub fn write(objects: &[Object], pack_dir: &Path, format: ObjectFormat) -> Resul
         .persist(name.with_extension("idx"))
         .map_err(|e| cannot(e.error))?;
     Ok(())
+}
+
+fn set_read_only(file: &std::fs::File) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    file.set_permissions(std::fs::Permissions::from_mode(0o444))
 }
 
 /// A pack index, version 2: magic and version, the fanout table (how many ids start
@@ -376,6 +387,11 @@ mod tests {
             let index = pack_dir.join(&written[0]);
             let pack = pack_dir.join(&written[1]);
             assert!(written[0].ends_with(".idx") && written[1].ends_with(".pack"));
+            for file in [&index, &pack] {
+                use std::os::unix::fs::PermissionsExt;
+                let mode = std::fs::metadata(file).unwrap().permissions().mode();
+                assert_eq!(mode & 0o777, 0o444, "{}", file.display());
+            }
             let theirs = dir.path().join("theirs.idx");
             git(&[
                 "index-pack",
