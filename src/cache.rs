@@ -271,10 +271,13 @@ impl<'r> Manifests<'r> {
             .collect::<Result<Vec<_>>>()?;
         // Started first, so that git diffs ahead while the store is read.
         let feed = DiffFeed::start(self.repo, history::plan(&order, KEEP_IN_MEMORY)).ok();
-        let Ok(store) = history::prehash(self.repo) else {
+        let builder = &mut self.builder;
+        let prehashed = history::prehash(self.repo, |blob, sha256, size| {
+            builder.add_hashed(blob, sha256, size)
+        });
+        let Ok(store) = prehashed else {
             return Ok(());
         };
-        self.builder.add_hashed(store.blobs);
         if !store.unscannable {
             self.feed = feed;
             self.raw_trees = store.raw_trees;

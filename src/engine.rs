@@ -156,6 +156,7 @@ pub fn seal_commits(
                 &mut sealed,
                 &mut written,
             )?;
+            crate::git::release_freed_memory();
         }
         if let Some(p) = run.progress {
             p();

@@ -116,9 +116,10 @@ fn idx_count(path: &std::path::Path) -> Option<u64> {
 }
 
 /// What the pass over the store found.
+#[derive(Default)]
 pub struct Prehashed {
-    /// (blob, SHA-256 of its content, size), at most [`PREHASH_MAX_BLOBS`].
-    pub blobs: Vec<(Oid, [u8; 32], u64)>,
+    /// How many blobs' hashes were handed on, at most [`PREHASH_MAX_BLOBS`].
+    pub blobs: usize,
     /// The trees that hold an entry whose mode git shows rewritten: git's diff of a
     /// commit whose tree, or whose base's tree, reaches one cannot stand in for
     /// libgit2's.
@@ -181,8 +182,8 @@ impl TreeIndex {
         Some(*self.ids.entry(tree_key(id)).or_insert(next))
     }
 
-    /// Records `tree` and its subtree entries (`tree` holds canonical modes only).
-    fn add(&mut self, tree: &[u8], body: &[u8], id_len: usize) {
+    /// Records `tree` and its subtrees (`tree` holds canonical modes only).
+    fn add(&mut self, tree: &[u8], subtrees: &[TreeKey]) {
         if self.full {
             return;
         }
@@ -190,27 +191,16 @@ impl TreeIndex {
             self.full = true;
             return;
         };
-        let mut rest = body;
-        while let Some(space) = memchr::memchr(b' ', rest) {
-            let Some(nul) = memchr::memchr(0, &rest[space..]) else {
-                return;
-            };
-            let id_at = space + nul + 1;
-            let Some(id) = rest.get(id_at..id_at + id_len) else {
-                return;
-            };
-            if &rest[..space] == b"40000" {
-                match self.intern(id) {
-                    Some(child) if self.edges.len() < SUBTREE_INDEX_MAX => {
-                        self.edges.push((child, parent))
-                    }
-                    _ => {
-                        self.full = true;
-                        return;
-                    }
+        for id in subtrees {
+            match self.intern(id) {
+                Some(child) if self.edges.len() < SUBTREE_INDEX_MAX => {
+                    self.edges.push((child, parent))
+                }
+                _ => {
+                    self.full = true;
+                    return;
                 }
             }
-            rest = &rest[id_at + id_len..];
         }
     }
 
@@ -260,15 +250,28 @@ impl TreeIndex {
     }
 }
 
-/// Reads every object of the store once, in pack order, through `git cat-file
-/// --batch-all-objects --batch --unordered`: hashes each blob (streamed, whatever its
-/// size) and scans each tree's modes.
-pub fn prehash(repo: &Repo) -> Result<Prehashed> {
+/// Reads every blob and tree of the store once, in pack order: `git cat-file
+/// --batch-all-objects --batch-check --unordered` lists them as git stores them (its
+/// packs, loose objects, a quarantine's and alternates'), and [`readers`] threads
+/// each read a stretch of that list through libgit2, hashing each blob and scanning
+/// each tree's modes and subtrees. A blob over
+/// [`STREAM_THRESHOLD`](crate::manifest::STREAM_THRESHOLD) is left to be hashed,
+/// streamed, when a commit needs it.
+///
+/// In pack order a delta's base was read just before it, so libgit2's delta cache
+/// serves it; having git inflate everything and send 8 GB through a pipe (git/git's
+/// store) cost a core of its own plus the copying on both sides.
+pub fn prehash(repo: &Repo, on_blob: impl FnMut(Oid, [u8; 32], u64)) -> Result<Prehashed> {
     let format = repo.object_format();
     let mut child = repo
         .git_query()
         .args(crate::objects::GIT_MEMORY)
-        .args(["cat-file", "--batch-all-objects", "--batch", "--unordered"])
+        .args([
+            "cat-file",
+            "--batch-all-objects",
+            "--batch-check=%(objectname) %(objecttype) %(objectsize)",
+            "--unordered",
+        ])
         .env("GIT_NO_LAZY_FETCH", "1")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -278,144 +281,289 @@ pub fn prehash(repo: &Repo) -> Result<Prehashed> {
     let Some(stdout) = child.stdout.take() else {
         return Err(Error::internal("git cat-file has no output pipe"));
     };
-    let read = read_store(BufReader::with_capacity(1 << 18, stdout), format);
+    let locator = repo.locator();
+    let listing = BufReader::with_capacity(1 << 16, stdout);
+    let found = crate::git::tuned_for_store_pass(|| {
+        read_store(&locator, listing, format, readers(), on_blob)
+    });
     let status = child.wait();
-    let found = read?;
-    match status {
-        Ok(s) if s.success() => Ok(found),
-        _ => Err(Error::environment(
-            "git cat-file --batch-all-objects failed while reading the object store",
-        )),
+    let found = found?;
+    if !status.is_ok_and(|s| s.success()) {
+        return Err(Error::environment(
+            "git cat-file --batch-all-objects failed while listing the object store",
+        ));
     }
+    Ok(found)
 }
 
-/// Parses a `cat-file --batch` stream: `<id> <type> <size>\n<content>\n` per object.
-fn read_store(mut input: impl BufRead, format: ObjectFormat) -> Result<Prehashed> {
+/// Threads that read the store: one per core, at most four.
+fn readers() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get().clamp(1, 4))
+}
+
+/// A stretch of the listing a reader takes at once: at most this many objects…
+const STRETCH_OBJECTS: usize = 4096;
+/// …or this many bytes of their content.
+const STRETCH_BYTES: u64 = 16 << 20;
+
+/// A blob or tree of the store's listing.
+struct Listed {
+    id: Oid,
+    tree: bool,
+    size: u64,
+}
+
+/// Parses `cat-file --batch-check` lines, `<id> <type> <size>`, handing the blobs
+/// and trees to `stretch` in the order listed, in stretches; stops early when it
+/// returns `false`.
+fn parse_listing(
+    mut input: impl BufRead,
+    format: ObjectFormat,
+    mut stretch: impl FnMut(Vec<Listed>) -> bool,
+) -> Result<()> {
     let bad = |what: &str| Error::environment(format!("git cat-file: {what}"));
-    let mut found = Prehashed {
-        blobs: Vec::new(),
-        raw_trees: BTreeSet::new(),
-        unscannable: false,
-        reach: None,
-    };
-    let mut index = TreeIndex::default();
-    let id_len = hex_len(format) / 2;
-    let mut header = Vec::with_capacity(128);
-    let mut chunk = vec![0u8; 1 << 16];
-    let mut tree = Vec::new();
+    let mut listed = Vec::new();
+    let mut bytes = 0u64;
+    let mut line = Vec::with_capacity(128);
     loop {
-        header.clear();
+        line.clear();
         (&mut input)
             .take(256)
-            .read_until(b'\n', &mut header)
+            .read_until(b'\n', &mut line)
             .map_err(|e| bad("cannot read its output").with_source(e))?;
-        if header.is_empty() {
-            if !found.unscannable && !found.raw_trees.is_empty() {
-                found.reach = index.reach(&found.raw_trees);
+        if line.is_empty() {
+            if !listed.is_empty() {
+                stretch(listed);
             }
-            return Ok(found);
+            return Ok(());
         }
-        let line = header
+        let text = line
             .strip_suffix(b"\n")
             .and_then(|l| std::str::from_utf8(l).ok())
-            .ok_or_else(|| bad("a header line is cut or not text"))?;
-        let mut fields = line.split(' ');
+            .ok_or_else(|| bad("a line is cut or not text"))?;
+        let mut fields = text.split(' ');
         let (Some(id), Some(kind), Some(size), None) =
             (fields.next(), fields.next(), fields.next(), fields.next())
         else {
             return Err(bad(&format!(
-                "unexpected header {}",
-                crate::quote::printable(line)
+                "unexpected line {}",
+                crate::quote::printable(text)
             )));
         };
-        let oid = parse_id(id, format).ok_or_else(|| bad("an object id of the wrong format"))?;
+        let tree = match kind {
+            "blob" => false,
+            "tree" => true,
+            _ => continue,
+        };
         let size: u64 = size
             .parse()
             .map_err(|_| bad("a size that is not a number"))?;
-        let mut body = (&mut input).take(size);
-        match kind {
-            "blob" => {
-                let mut hasher = Sha256::new();
-                let mut read = 0u64;
-                loop {
-                    let n = body
-                        .read(&mut chunk)
-                        .map_err(|e| bad("cannot read a blob").with_source(e))?;
-                    if n == 0 {
-                        break;
-                    }
-                    hasher.update(&chunk[..n]);
-                    read += n as u64;
-                }
-                if read != size {
-                    return Err(bad(&format!("blob {oid} is cut short")));
-                }
-                if found.blobs.len() < PREHASH_MAX_BLOBS {
-                    found.blobs.push((oid, hasher.finalize().into(), size));
-                }
+        listed.push(Listed {
+            id: parse_id(id, format).ok_or_else(|| bad("an object id of the wrong format"))?,
+            tree,
+            size,
+        });
+        bytes = bytes.saturating_add(size);
+        if listed.len() >= STRETCH_OBJECTS || bytes >= STRETCH_BYTES {
+            if !stretch(std::mem::take(&mut listed)) {
+                return Ok(());
             }
-            "tree" if size <= TREE_SCAN_MAX => {
-                tree.clear();
-                let n = body
-                    .read_to_end(&mut tree)
-                    .map_err(|e| bad("cannot read a tree").with_source(e))?;
-                if n as u64 != size {
-                    return Err(bad(&format!("tree {oid} is cut short")));
-                }
-                if !found.unscannable {
-                    if modes_are_canonical(&tree, id_len) {
-                        index.add(oid.as_bytes(), &tree, id_len);
-                    } else {
-                        found.raw_trees.insert(oid);
-                        found.unscannable = found.raw_trees.len() > RAW_TREES_MAX;
-                    }
-                }
-            }
-            other => {
-                if other == "tree" {
-                    found.unscannable = true;
-                }
-                let n = std::io::copy(&mut body, &mut std::io::sink())
-                    .map_err(|e| bad("cannot read an object").with_source(e))?;
-                if n != size {
-                    return Err(bad(&format!("object {oid} is cut short")));
-                }
-            }
-        }
-        let mut newline = [0u8; 1];
-        input
-            .read_exact(&mut newline)
-            .map_err(|e| bad("an object is cut short").with_source(e))?;
-        if newline != *b"\n" {
-            return Err(bad("an object is longer than its header states"));
+            bytes = 0;
         }
     }
 }
 
-/// Whether every entry of raw tree bytes has a mode git shows as it is stored: the
-/// four leaf modes and `40000`. Anything else (`100664`, a zero-padded mode, bytes
-/// that do not parse) is `false`.
-fn modes_are_canonical(mut tree: &[u8], id_len: usize) -> bool {
-    while !tree.is_empty() {
-        let Some(space) = memchr::memchr(b' ', tree) else {
-            return false;
+/// What a reader found in one object.
+enum Found {
+    Blob(Oid, [u8; 32], u64),
+    /// A tree, with its subtrees when every mode is one git shows as stored.
+    Tree(Oid, Option<Vec<TreeKey>>),
+    /// A tree too large to scan.
+    Unscannable,
+}
+
+/// Reads the objects `listing` names on `threads` threads: one thread parses the
+/// listing into stretches, each reader takes the next stretch when done with one,
+/// and this thread gathers what they found. Memory holds a few stretches, not the
+/// listing.
+fn read_store(
+    repo: &crate::git::Locator,
+    listing: impl BufRead + Send,
+    format: ObjectFormat,
+    threads: usize,
+    mut on_blob: impl FnMut(Oid, [u8; 32], u64),
+) -> Result<Prehashed> {
+    let id_len = hex_len(format) / 2;
+    let (work, stretches) = sync_channel::<Vec<Listed>>(threads * 2);
+    // Taken (dropped) to stop the listing when the gathering fails.
+    let stretches = Mutex::new(Some(stretches));
+    let (tx, rx) = sync_channel::<Result<Found>>(1024);
+    let mut pass = Pass::default();
+    std::thread::scope(|scope| {
+        let listed_tx = tx.clone();
+        std::thread::Builder::new()
+            .name("git-seal-listing".into())
+            .spawn_scoped(scope, move || {
+                if let Err(e) = parse_listing(listing, format, |s| work.send(s).is_ok()) {
+                    let _ = listed_tx.send(Err(e));
+                }
+            })
+            .map_err(|e| {
+                Error::environment("cannot start a thread to read the store").with_source(e)
+            })?;
+        let mut started = 0;
+        for _ in 0..threads {
+            let (tx, stretches) = (tx.clone(), &stretches);
+            // Another reader takes the stretches of one that cannot start.
+            started += std::thread::Builder::new()
+                .name("git-seal-prehash".into())
+                .spawn_scoped(scope, move || read_stretches(repo, stretches, id_len, &tx))
+                .map_or(0, |_| 1);
+        }
+        drop(tx);
+        let gathered = (|| {
+            if started == 0 {
+                return Err(Error::environment(
+                    "cannot start a thread to read the store",
+                ));
+            }
+            for found in &rx {
+                pass.take(found?, &mut on_blob);
+            }
+            Ok(())
+        })();
+        if gathered.is_err() {
+            drop(lock(&stretches).take());
+            drop(rx);
+        }
+        gathered
+    })?;
+    Ok(pass.finish())
+}
+
+/// A reader thread: takes the next stretch until the listing ends, and sends what it
+/// finds (or the first error, then stops).
+fn read_stretches(
+    repo: &crate::git::Locator,
+    stretches: &Mutex<Option<Receiver<Vec<Listed>>>>,
+    id_len: usize,
+    tx: &SyncSender<Result<Found>>,
+) {
+    let git = match repo.open() {
+        Ok(git) => git,
+        Err(e) => {
+            let _ = tx.send(Err(e.into()));
+            return;
+        }
+    };
+    let odb = match git.odb() {
+        Ok(odb) => odb,
+        Err(e) => {
+            let _ = tx.send(Err(e.into()));
+            return;
+        }
+    };
+    loop {
+        let stretch = match lock(stretches).as_ref().map(Receiver::recv) {
+            Some(Ok(stretch)) => stretch,
+            _ => return,
         };
+        for l in &stretch {
+            let found = read_one(&odb, l, id_len);
+            let failed = found.is_err();
+            let Some(found) = found.transpose() else {
+                continue;
+            };
+            if tx.send(found).is_err() || failed {
+                return;
+            }
+        }
+    }
+}
+
+/// One listed object, read: `None` for a blob left to be hashed when needed.
+fn read_one(odb: &git2::Odb<'_>, l: &Listed, id_len: usize) -> Result<Option<Found>> {
+    if l.tree && l.size > TREE_SCAN_MAX {
+        return Ok(Some(Found::Unscannable));
+    }
+    if !l.tree && l.size > crate::manifest::STREAM_THRESHOLD {
+        return Ok(None);
+    }
+    let object = odb.read(l.id)?;
+    let data = object.data();
+    if data.len() as u64 != l.size {
+        return Err(Error::environment(format!(
+            "object {} is {} bytes, where git listed {}",
+            l.id,
+            data.len(),
+            l.size
+        )));
+    }
+    Ok(Some(if l.tree {
+        Found::Tree(l.id, subtrees_if_canonical(data, id_len))
+    } else {
+        Found::Blob(l.id, Sha256::digest(data).into(), l.size)
+    }))
+}
+
+/// What the pass has found so far.
+#[derive(Default)]
+struct Pass {
+    found: Prehashed,
+    index: TreeIndex,
+}
+
+impl Pass {
+    fn take(&mut self, found: Found, on_blob: &mut impl FnMut(Oid, [u8; 32], u64)) {
+        let f = &mut self.found;
+        match found {
+            Found::Blob(id, digest, size) => {
+                if f.blobs < PREHASH_MAX_BLOBS {
+                    f.blobs += 1;
+                    on_blob(id, digest, size);
+                }
+            }
+            Found::Tree(id, Some(subtrees)) => self.index.add(id.as_bytes(), &subtrees),
+            Found::Tree(id, None) => {
+                f.raw_trees.insert(id);
+                f.unscannable |= f.raw_trees.len() > RAW_TREES_MAX;
+            }
+            Found::Unscannable => f.unscannable = true,
+        }
+    }
+
+    fn finish(self) -> Prehashed {
+        let Pass { mut found, index } = self;
+        if !found.unscannable && !found.raw_trees.is_empty() {
+            found.reach = index.reach(&found.raw_trees);
+        }
+        found
+    }
+}
+
+/// The subtrees of raw tree bytes when every entry has a mode git shows as it is
+/// stored: the four leaf modes and `40000`. Anything else (`100664`, a zero-padded
+/// mode, bytes that do not parse) is `None`.
+fn subtrees_if_canonical(mut tree: &[u8], id_len: usize) -> Option<Vec<TreeKey>> {
+    let mut subtrees = Vec::new();
+    while !tree.is_empty() {
+        let space = memchr::memchr(b' ', tree)?;
+        let mode = &tree[..space];
         if !matches!(
-            &tree[..space],
+            mode,
             b"100644" | b"100755" | b"120000" | b"160000" | b"40000"
         ) {
-            return false;
+            return None;
         }
-        let Some(nul) = memchr::memchr(0, &tree[space..]) else {
-            return false;
-        };
-        let next = space + nul + 1 + id_len;
-        if next > tree.len() {
-            return false;
+        let nul = memchr::memchr(0, &tree[space..])?;
+        let id_at = space + nul + 1;
+        let id = tree.get(id_at..id_at + id_len)?;
+        if mode == b"40000" {
+            subtrees.push(tree_key(id));
         }
-        tree = &tree[next..];
+        tree = &tree[id_at + id_len..];
     }
-    true
+    Some(subtrees)
 }
 
 /// One commit of a run and the commit whose tree its changes are taken from (`None`:
@@ -579,8 +727,8 @@ fn diff_tree(repo: &Repo) -> Command {
     git
 }
 
-fn lock(running: &Mutex<Running>) -> std::sync::MutexGuard<'_, Running> {
-    running
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
@@ -811,91 +959,183 @@ mod tests {
 
     #[test]
     fn modes_git_would_rewrite_are_found() {
-        let entry = |mode: &str, name: &str| {
+        let entry = |mode: &str, name: &str, id: u8| {
             let mut e = format!("{mode} {name}\0").into_bytes();
-            e.extend_from_slice(&[7u8; 20]);
+            e.extend_from_slice(&[id; 20]);
             e
         };
         let good: Vec<u8> = [
-            entry("100644", "a"),
-            entry("40000", "d"),
-            entry("120000", "l"),
+            entry("100644", "a", 7),
+            entry("40000", "d", 8),
+            entry("120000", "l", 7),
+            entry("40000", "e", 9),
         ]
         .concat();
-        assert!(modes_are_canonical(&good, 20));
+        assert_eq!(
+            subtrees_if_canonical(&good, 20),
+            Some(vec![tree_key(&[8; 20]), tree_key(&[9; 20])])
+        );
         for bad in ["100664", "040000", "100640", "644"] {
-            let tree = [entry("100644", "a"), entry(bad, "b")].concat();
-            assert!(!modes_are_canonical(&tree, 20), "{bad}");
+            let tree = [entry("100644", "a", 7), entry(bad, "b", 7)].concat();
+            assert_eq!(subtrees_if_canonical(&tree, 20), None, "{bad}");
         }
-        assert!(
-            !modes_are_canonical(&good[..good.len() - 1], 20),
+        assert_eq!(
+            subtrees_if_canonical(&good[..good.len() - 1], 20),
+            None,
             "cut short"
         );
     }
 
-    #[test]
-    fn the_store_reader_hashes_blobs_and_refuses_a_cut_stream() {
-        let blob = b"hello\n";
-        let mut stream = format!("{} blob {}\n", id(1), blob.len()).into_bytes();
-        stream.extend_from_slice(blob);
-        stream.push(b'\n');
-        let tree = [b"100664 x\0".as_slice(), &[3u8; 20]].concat();
-        stream.extend_from_slice(format!("{} tree {}\n", id(2), tree.len()).as_bytes());
-        stream.extend_from_slice(&tree);
-        stream.push(b'\n');
-        let found = read_store(&stream[..], ObjectFormat::Sha1).unwrap();
-        assert_eq!(found.blobs.len(), 1);
-        assert_eq!(found.blobs[0].1, <[u8; 32]>::from(Sha256::digest(blob)));
-        assert_eq!(found.raw_trees, BTreeSet::from([id(2)]));
-        assert!(!found.unscannable);
-        // One tree with raw modes past RAW_TREES_MAX (a push made to slow a gate's
-        // walk down) turns git's diffs off for the run.
-        let mut many = Vec::new();
-        for n in 0..=RAW_TREES_MAX as u32 {
-            let oid = Oid::hash_object(git2::ObjectType::Tree, &n.to_be_bytes()).unwrap();
-            many.extend_from_slice(format!("{oid} tree {}\n", tree.len()).as_bytes());
-            many.extend_from_slice(&tree);
-            many.push(b'\n');
-        }
-        let found = read_store(&many[..], ObjectFormat::Sha1).unwrap();
-        assert!(found.unscannable);
-        assert_eq!(found.raw_trees.len(), RAW_TREES_MAX + 1);
-        assert!(read_store(&stream[..stream.len() - 3], ObjectFormat::Sha1).is_err());
-        let long = format!("{} blob 2\nabc\n", id(1));
-        assert!(read_store(long.as_bytes(), ObjectFormat::Sha1).is_err());
+    fn git(dir: &std::path::Path, args: &[&str]) -> Vec<u8> {
+        let out = Command::new("git")
+            .args(args)
+            .current_dir(dir)
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .env("GIT_CONFIG_GLOBAL", "/dev/null")
+            .env("HOME", dir)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "git {args:?}");
+        out.stdout
     }
 
-    /// A tree's entries: (mode, name, id).
-    type Entries<'a> = Vec<(&'a str, &'a str, Oid)>;
-
-    /// A store stream of trees.
-    fn trees(list: &[(Oid, Entries<'_>)]) -> Vec<u8> {
-        let mut stream = Vec::new();
-        for (id, entries) in list {
-            let mut body = Vec::new();
-            for (mode, name, entry) in entries {
-                body.extend_from_slice(format!("{mode} {name}\0").as_bytes());
-                body.extend_from_slice(entry.as_bytes());
+    /// The pass reads a real store: every blob of its packs and its loose objects
+    /// hashed once, the tree holding a mode git shows rewritten found, in SHA-1 and
+    /// SHA-256 repositories, on one reader and on several.
+    #[test]
+    fn the_pass_hashes_every_blob_of_the_store_and_finds_raw_trees() {
+        for format in ["sha1", "sha256"] {
+            let dir = tempfile::tempdir().unwrap();
+            git(
+                dir.path(),
+                &["init", "-q", &format!("--object-format={format}")],
+            );
+            let handle = git2::Repository::open(dir.path()).unwrap();
+            let odb = handle.odb().unwrap();
+            let mut blobs = BTreeSet::new();
+            // Past one stretch of objects, so that readers share the listing.
+            for i in 0..(STRETCH_OBJECTS + 100) {
+                let content = format!("blob {i}\n").repeat(1 + i % 5);
+                let id = odb
+                    .write(git2::ObjectType::Blob, content.as_bytes())
+                    .unwrap();
+                blobs.insert((
+                    id,
+                    <[u8; 32]>::from(Sha256::digest(&content)),
+                    content.len() as u64,
+                ));
             }
-            stream.extend_from_slice(format!("{id} tree {}\n", body.len()).as_bytes());
-            stream.extend_from_slice(&body);
-            stream.push(b'\n');
+            let some = blobs.iter().next().unwrap().0;
+            let raw = [b"100664 x\0".as_slice(), some.as_bytes()].concat();
+            let raw = odb.write(git2::ObjectType::Tree, &raw).unwrap();
+            git(dir.path(), &["repack", "-adq"]);
+            // And one loose blob beside the pack.
+            let loose = b"written after the repack\n";
+            let id = odb.write(git2::ObjectType::Blob, loose).unwrap();
+            blobs.insert((id, Sha256::digest(loose).into(), loose.len() as u64));
+            let path = camino::Utf8PathBuf::from_path_buf(dir.path().to_path_buf()).unwrap();
+            let repo = Repo::open(Some(&path)).unwrap();
+            for threads in [1, 3] {
+                let listing = git(
+                    dir.path(),
+                    &[
+                        "cat-file",
+                        "--batch-all-objects",
+                        "--batch-check=%(objectname) %(objecttype) %(objectsize)",
+                        "--unordered",
+                    ],
+                );
+                let mut hashed = BTreeSet::new();
+                let found = read_store(
+                    &repo.locator(),
+                    &listing[..],
+                    repo.object_format(),
+                    threads,
+                    |id, sha, size| {
+                        assert!(hashed.insert((id, sha, size)), "{id} hashed twice");
+                    },
+                )
+                .unwrap();
+                assert_eq!(hashed, blobs, "{format}, {threads} readers");
+                assert_eq!(found.blobs, blobs.len());
+                assert_eq!(found.raw_trees, BTreeSet::from([raw]));
+                assert!(!found.unscannable);
+            }
+            let mut through_git = 0;
+            prehash(&repo, |_, _, _| through_git += 1).unwrap();
+            assert_eq!(through_git, blobs.len());
         }
-        stream
+    }
+
+    /// The listing parser takes blobs and trees in stretches, skips other objects,
+    /// and refuses what git would not print: a cut line, a wrong id, a bad size.
+    #[test]
+    fn the_listing_comes_in_stretches_and_odd_lines_are_refused() {
+        let mut text = String::new();
+        for i in 0..(STRETCH_OBJECTS + 3) as u32 {
+            let oid = Oid::hash_object(git2::ObjectType::Blob, &i.to_be_bytes()).unwrap();
+            text.push_str(&format!(
+                "{oid} {} 10\n",
+                if i % 2 == 0 { "blob" } else { "tree" }
+            ));
+            text.push_str(&format!("{oid} commit 10\n"));
+        }
+        let mut stretches = Vec::new();
+        parse_listing(text.as_bytes(), ObjectFormat::Sha1, |s| {
+            stretches.push(s.len());
+            true
+        })
+        .unwrap();
+        assert_eq!(stretches, vec![STRETCH_OBJECTS, 3]);
+        let mut first = 0;
+        parse_listing(text.as_bytes(), ObjectFormat::Sha1, |_| {
+            first += 1;
+            false
+        })
+        .unwrap();
+        assert_eq!(first, 1, "stopped when asked");
+        for bad in [
+            format!("{} blob 10", id(1)),
+            format!("{} blob ten\n", id(1)),
+            format!("{} blob 10 x\n", id(1)),
+            format!("{}00 blob 10\n", id(1)),
+        ] {
+            assert!(
+                parse_listing(bad.as_bytes(), ObjectFormat::Sha1, |_| true).is_err(),
+                "{bad}"
+            );
+        }
+        let long = format!("{} blob {}\n", id(1), "9".repeat(300));
+        assert!(parse_listing(long.as_bytes(), ObjectFormat::Sha1, |_| true).is_err());
+    }
+
+    /// A tree body from (mode, name, id) entries.
+    fn tree_body(entries: &[(&str, &str, Oid)]) -> Vec<u8> {
+        let mut body = Vec::new();
+        for (mode, name, entry) in entries {
+            body.extend_from_slice(format!("{mode} {name}\0").as_bytes());
+            body.extend_from_slice(entry.as_bytes());
+        }
+        body
     }
 
     #[test]
     fn the_pass_answers_which_trees_reach_a_raw_mode_at_any_depth() {
         let (raw, above, top, plain, beside, unread) = (id(1), id(2), id(3), id(4), id(5), id(6));
+        let mut pass = Pass::default();
+        let mut no_blobs = |_, _, _| panic!("no blobs here");
         // Parents before and after their subtrees: pack order is neither.
-        let stream = trees(&[
+        for (tree, entries) in [
             (top, vec![("40000", "a", above), ("40000", "p", plain)]),
             (above, vec![("40000", "r", raw), ("100644", "f", id(9))]),
             (raw, vec![("100664", "x", id(9))]),
             (plain, vec![("100644", "f", id(9))]),
             (beside, vec![("40000", "p", plain), ("120000", "l", id(9))]),
-        ]);
-        let found = read_store(&stream[..], ObjectFormat::Sha1).unwrap();
+        ] {
+            let found = Found::Tree(tree, subtrees_if_canonical(&tree_body(&entries), 20));
+            pass.take(found, &mut no_blobs);
+        }
+        let found = pass.finish();
         assert_eq!(found.raw_trees, BTreeSet::from([raw]));
         let reach = found.reach.expect("an index");
         for (tree, reaches) in [
@@ -909,16 +1149,31 @@ mod tests {
         }
         assert_eq!(reach.answer(unread), None, "a tree the pass did not read");
         // No raw trees: nothing to answer, nothing kept.
-        let clean = trees(&[(plain, vec![("100644", "f", id(9))])]);
-        assert!(read_store(&clean[..], ObjectFormat::Sha1)
-            .unwrap()
-            .reach
-            .is_none());
+        let mut clean = Pass::default();
+        let body = tree_body(&[("100644", "f", id(9))]);
+        clean.take(
+            Found::Tree(plain, subtrees_if_canonical(&body, 20)),
+            &mut no_blobs,
+        );
+        assert!(clean.finish().reach.is_none());
         // An index that overflowed answers nothing (each tree is walked instead).
         let mut index = TreeIndex::default();
-        index.add(top.as_bytes(), b"", 20);
+        index.add(top.as_bytes(), &[]);
         index.full = true;
         assert!(index.reach(&BTreeSet::from([raw])).is_none());
+        // One tree with raw modes past RAW_TREES_MAX (a push made to slow a gate's
+        // walk down) turns git's diffs off for the run, as a tree too large does.
+        let mut many = Pass::default();
+        for n in 0..=RAW_TREES_MAX as u32 {
+            let oid = Oid::hash_object(git2::ObjectType::Tree, &n.to_be_bytes()).unwrap();
+            many.take(Found::Tree(oid, None), &mut no_blobs);
+        }
+        let found = many.finish();
+        assert!(found.unscannable);
+        assert_eq!(found.raw_trees.len(), RAW_TREES_MAX + 1);
+        let mut large = Pass::default();
+        large.take(Found::Unscannable, &mut no_blobs);
+        assert!(large.finish().unscannable);
     }
 
     #[test]

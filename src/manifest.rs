@@ -784,13 +784,9 @@ impl<'r> Builder<'r> {
         self.changes_from(diff)
     }
 
-    /// Blob hashes computed elsewhere (`history::prehash`, from the same store).
-    pub fn add_hashed(&mut self, blobs: impl IntoIterator<Item = (Oid, [u8; 32], u64)>) {
-        self.blobs.extend(
-            blobs
-                .into_iter()
-                .map(|(oid, sha256, size)| (IdKey(oid), BlobHash { sha256, size })),
-        );
+    /// A blob's hash computed elsewhere (`history::prehash`, from the same store).
+    pub fn add_hashed(&mut self, blob: Oid, sha256: [u8; 32], size: u64) {
+        self.blobs.insert(IdKey(blob), BlobHash { sha256, size });
     }
 
     /// Manifest entries for tree changes found by a diff (this builder's, or git's),

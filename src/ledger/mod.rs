@@ -44,6 +44,9 @@ pub use tree::{Shape, ShapeProblem, FANOUT_LIMIT};
 /// of a loose file each (creating files was a sixth of a long backfill).
 pub const PACK_WRITE_MIN: usize = 64;
 
+/// What a packed append hands the objects it built to.
+type PackWriter<'a> = dyn Fn(&[pack::Object]) -> Result<()> + 'a;
+
 /// Writes the objects an append built in memory as one pack in `repo`'s object
 /// directory, and makes this handle see it. The objects are the blobs and trees the
 /// append added (each once); the ledger commit itself is written after them, loose.
@@ -330,11 +333,7 @@ impl<'r> Ledger<'r> {
 
     /// [`Ledger::append_with_files`]: its blobs and trees written loose, or, with
     /// `pack`, built in memory and handed to it before the commit is written.
-    fn append_through(
-        &self,
-        pack: Option<&dyn Fn(&[pack::Object]) -> Result<()>>,
-        batch: &Batch<'_>,
-    ) -> Result<Appended> {
+    fn append_through(&self, pack: Option<&PackWriter<'_>>, batch: &Batch<'_>) -> Result<Appended> {
         let Batch {
             notes,
             files,

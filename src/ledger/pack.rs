@@ -412,16 +412,8 @@ mod tests {
                 assert_eq!((read.kind(), read.data()), (object.kind, &object.data[..]));
             }
             let tree = built.objects().last().unwrap().id.to_string();
-            git(&[
-                "update-ref",
-                "refs/test",
-                &git(&["commit-tree", &tree, "-m", "t"])
-                    .iter()
-                    .map(|b| *b as char)
-                    .collect::<String>()
-                    .trim()
-                    .to_string(),
-            ]);
+            let commit = String::from_utf8(git(&["commit-tree", &tree, "-m", "t"])).unwrap();
+            git(&["update-ref", "refs/test", commit.trim()]);
             git(&["fsck", "--full", "--strict", "--no-dangling"]);
         }
     }
