@@ -1,19 +1,21 @@
 //! What a run over a long history (a backfill, a full `verify`, a gate taking a whole
-//! history) reads through the `git` binary instead of object by object: every blob's
-//! SHA-256 in the order git stored the objects, and each commit's tree changes from a
-//! planned base.
+//! history) reads in one pass instead of object by object: every blob's SHA-256 in
+//! the order git stored the objects, and each commit's tree changes from a planned
+//! base.
 //!
 //! Read one at a time in history order, the objects of a real, deltified history cost
 //! many times their inflation: a backfill reads the oldest versions first, which sit
 //! at the far end of delta chains whose bases libgit2's small delta cache has long
-//! dropped (curl's backfill spent most of its time re-inflating bases). git reads a
-//! store in pack order (`cat-file --batch-all-objects --unordered`), where every base
-//! precedes its deltas, and its own tree diff (`diff-tree --stdin`) keeps a delta
-//! cache sized for that. So a run of at least [`FEED_MIN_COMMITS`] commits that covers
-//! a good part of the store ([`worth_it`]):
+//! dropped (curl's backfill spent most of its time re-inflating bases). In pack
+//! order every base precedes its deltas. So a run of at least [`FEED_MIN_COMMITS`]
+//! commits that covers a good part of the store ([`worth_it`]):
 //!
-//! 1. hashes every blob of the store once, streaming, in pack order ([`prehash`]),
-//!    while scanning every tree for file modes git would rewrite on reading;
+//! 1. hashes every blob of the store once, in pack order ([`prehash`]): git lists
+//!    the objects as it stores them (`cat-file --batch-all-objects --batch-check
+//!    --unordered`), and one reader per core reads stretches of that list through
+//!    libgit2, hashing blobs and scanning every tree for file modes git would
+//!    rewrite on reading. (Until session 29 git sent every object through a pipe:
+//!    8 GB for git/git, a core of copying on each side);
 //! 2. has `git diff-tree --stdin` compute, ahead and on the other core, the changes
 //!    from each commit's planned base ([`plan`], [`DiffFeed`]; a new git per
 //!    [`FEED_SEGMENT`] commits, since git keeps every commit it parses).
@@ -31,9 +33,12 @@
 //!   ([`Prehashed::unscannable`]). Which trees reach one is answered from the
 //!   pass's index of subtree entries ([`RawReach`]); a tree it did not read, or any
 //!   tree when the index overflowed, is walked.
-//! - Everything read from git is bounded: a header line, a path, a diff record; the
-//!   parsers are single passes; memory holds at most [`PREHASH_MAX_BLOBS`] blob
-//!   hashes and [`FEED_AHEAD`] commits' changes, whatever the history's length.
+//! - Everything read from git is bounded: a listing line, a path, a diff record; the
+//!   parsers are single passes; the pass holds a few stretches of the listing, not
+//!   the listing, and hands on at most [`PREHASH_MAX_BLOBS`] blob hashes; the feed
+//!   holds [`FEED_AHEAD`] commits' changes, whatever the history's length. A blob over
+//!   [`STREAM_THRESHOLD`](crate::manifest::STREAM_THRESHOLD) is not read whole by the
+//!   pass: a commit that needs it hashes it streamed.
 
 use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader, BufWriter, Read, Write};

@@ -48,8 +48,8 @@ pub const PACK_WRITE_MIN: usize = 64;
 type PackWriter<'a> = dyn Fn(&[pack::Object]) -> Result<()> + 'a;
 
 /// Writes the objects an append built in memory as one pack in `repo`'s object
-/// directory, and makes this handle see it. The objects are the blobs and trees the
-/// append added (each once); the ledger commit itself is written after them, loose.
+/// directory, and makes this handle see it. The objects are the blobs, trees and the
+/// ledger commit the append added (each once, the commit last).
 fn write_as_pack(repo: &Repo, objects: &[pack::Object]) -> Result<()> {
     let Some(root) = objects.last() else {
         return Ok(());
@@ -310,10 +310,9 @@ impl<'r> Ledger<'r> {
         self.append_packed(&batch, |objects| write_as_pack(self.repo, objects))
     }
 
-    /// An append whose blobs and trees are built in memory and reach the disk through
-    /// `pack` (one pack, before the ledger commit is written and the ref moves). The
-    /// pack is a speed-up: if it cannot be written, the append is done again as a
-    /// loose file per object.
+    /// An append whose objects are built in memory and reach the disk through `pack`
+    /// (one pack, before the ref moves). The pack is a speed-up: if it cannot be
+    /// written, the append is done again as a loose file per object.
     fn append_packed(
         &self,
         batch: &Batch<'_>,
@@ -331,8 +330,8 @@ impl<'r> Ledger<'r> {
         }
     }
 
-    /// [`Ledger::append_with_files`]: its blobs and trees written loose, or, with
-    /// `pack`, built in memory and handed to it before the commit is written.
+    /// [`Ledger::append_with_files`]: its objects written loose, or, with `pack`, built
+    /// in memory and handed to it before the ref moves.
     fn append_through(&self, pack: Option<&PackWriter<'_>>, batch: &Batch<'_>) -> Result<Appended> {
         let Batch {
             notes,
@@ -404,16 +403,14 @@ impl<'r> Ledger<'r> {
                 &new_notes,
                 &new_files,
             )?;
+            let parents: Vec<Oid> = view.tip.into_iter().collect();
+            let commit = objects.put(
+                ObjectType::Commit,
+                &pack::commit_object(root, &parents, who, message),
+            )?;
             if let (Some(pack), pack::Sink::Memory(built)) = (pack, &objects) {
                 pack(built.objects())?;
             }
-            let parents = match view.tip {
-                Some(t) => vec![git.find_commit(t)?],
-                None => vec![],
-            };
-            let parent_refs: Vec<_> = parents.iter().collect();
-            let tree = git.find_tree(root)?;
-            let commit = git.commit(None, who, who, message, &tree, &parent_refs)?;
             Ok(Some(commit))
         })?;
         out.tip = tip;

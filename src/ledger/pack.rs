@@ -43,6 +43,49 @@ pub fn object_id(kind: ObjectType, data: &[u8], format: ObjectFormat) -> Result<
     Ok(Oid::hash_object_ext(kind, data, format)?)
 }
 
+/// A commit object, as libgit2's `git_commit_create` writes one: the tree, each
+/// parent, author and committer (`who`, `<name> <<email>> <seconds> <±hhmm>`), a
+/// blank line, the message as given.
+pub fn commit_object(
+    tree: Oid,
+    parents: &[Oid],
+    who: &git2::Signature<'_>,
+    message: &str,
+) -> Vec<u8> {
+    let when = who.when();
+    let offset = when.offset_minutes();
+    let sign = if offset < 0 || when.sign() == '-' {
+        '-'
+    } else {
+        '+'
+    };
+    let offset = offset.unsigned_abs();
+    let mut person = Vec::new();
+    person.extend_from_slice(who.name_bytes());
+    person.extend_from_slice(b" <");
+    person.extend_from_slice(who.email_bytes());
+    person.extend_from_slice(
+        format!(
+            "> {} {sign}{:02}{:02}\n",
+            when.seconds(),
+            offset / 60,
+            offset % 60
+        )
+        .as_bytes(),
+    );
+    let mut out = format!("tree {tree}\n").into_bytes();
+    for parent in parents {
+        out.extend_from_slice(format!("parent {parent}\n").as_bytes());
+    }
+    for header in [&b"author "[..], b"committer "] {
+        out.extend_from_slice(header);
+        out.extend_from_slice(&person);
+    }
+    out.push(b'\n');
+    out.extend_from_slice(message.as_bytes());
+    out
+}
+
 /// Where a ledger write puts the objects it builds: the object database, which
 /// writes each as a loose file, or memory, to become one pack ([`write`]).
 pub enum Sink<'r> {
@@ -415,6 +458,41 @@ mod tests {
             let commit = String::from_utf8(git(&["commit-tree", &tree, "-m", "t"])).unwrap();
             git(&["update-ref", "refs/test", commit.trim()]);
             git(&["fsck", "--full", "--strict", "--no-dangling"]);
+        }
+    }
+
+    /// A ledger commit is the bytes libgit2 writes for the same tree, parents,
+    /// signature and message, east and west of UTC, with no parent and with one.
+    #[test]
+    fn a_commit_object_is_what_libgit2_writes() {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = git2::Repository::init(dir.path()).unwrap();
+        let tree = repo.treebuilder(None).unwrap().write().unwrap();
+        let tree = repo.find_tree(tree).unwrap();
+        for offset in [0, 330, -90, -600] {
+            let when = git2::Time::new(1_700_000_000, offset);
+            let who = git2::Signature::new("Zoë O'Brien", "zoe@example.com", &when).unwrap();
+            let first = repo
+                .commit_create_buffer(&who, &who, "seal 3 commits", &tree, &[])
+                .unwrap();
+            assert_eq!(
+                commit_object(tree.id(), &[], &who, "seal 3 commits"),
+                &first[..]
+            );
+            let parent = repo
+                .odb()
+                .unwrap()
+                .write(ObjectType::Commit, &first)
+                .unwrap();
+            let parent = repo.find_commit(parent).unwrap();
+            let second = repo
+                .commit_create_buffer(&who, &who, "merge\n\nbody\n", &tree, &[&parent])
+                .unwrap();
+            assert_eq!(
+                commit_object(tree.id(), &[parent.id()], &who, "merge\n\nbody\n"),
+                &second[..],
+                "{offset}"
+            );
         }
     }
 
