@@ -381,8 +381,9 @@ fn parse_listing(
 /// What a reader found in one object.
 enum Found {
     Blob(Oid, [u8; 32], u64),
-    /// A tree, with its subtrees when every mode is one git shows as stored.
-    Tree(Oid, Option<Vec<TreeKey>>),
+    /// A tree, with its subtrees when every mode is one git shows as stored (`None`
+    /// within: too many to index).
+    Tree(Oid, Option<Option<Vec<TreeKey>>>),
     /// A tree too large to scan.
     Unscannable,
 }
@@ -402,7 +403,8 @@ fn read_store(
     let (work, stretches) = sync_channel::<Vec<Listed>>(threads * 2);
     // Taken (dropped) to stop the listing when the gathering fails.
     let stretches = Mutex::new(Some(stretches));
-    let (tx, rx) = sync_channel::<Result<Found>>(1024);
+    // Each message holds at most SUBTREES_PER_TREE subtrees (128 KiB).
+    let (tx, rx) = sync_channel::<Result<Found>>(64);
     let mut pass = Pass::default();
     std::thread::scope(|scope| {
         let listed_tx = tx.clone();
@@ -528,7 +530,8 @@ impl Pass {
                     on_blob(id, digest, size);
                 }
             }
-            Found::Tree(id, Some(subtrees)) => self.index.add(id.as_bytes(), &subtrees),
+            Found::Tree(id, Some(Some(subtrees))) => self.index.add(id.as_bytes(), &subtrees),
+            Found::Tree(_, Some(None)) => self.index.full = true,
             Found::Tree(id, None) => {
                 f.raw_trees.insert(id);
                 f.unscannable |= f.raw_trees.len() > RAW_TREES_MAX;
@@ -546,11 +549,16 @@ impl Pass {
     }
 }
 
+/// The most subtrees one tree hands to the index: a wider tree (a push can make one
+/// of millions of entries) turns the index off, and trees are then walked.
+const SUBTREES_PER_TREE: usize = 4096;
+
 /// The subtrees of raw tree bytes when every entry has a mode git shows as it is
 /// stored: the four leaf modes and `40000`. Anything else (`100664`, a zero-padded
-/// mode, bytes that do not parse) is `None`.
-fn subtrees_if_canonical(mut tree: &[u8], id_len: usize) -> Option<Vec<TreeKey>> {
-    let mut subtrees = Vec::new();
+/// mode, bytes that do not parse) is `None`. Past [`SUBTREES_PER_TREE`] subtrees,
+/// `Some(None)`: canonical, too wide to index.
+fn subtrees_if_canonical(mut tree: &[u8], id_len: usize) -> Option<Option<Vec<TreeKey>>> {
+    let mut subtrees = Some(Vec::new());
     while !tree.is_empty() {
         let space = memchr::memchr(b' ', tree)?;
         let mode = &tree[..space];
@@ -564,7 +572,12 @@ fn subtrees_if_canonical(mut tree: &[u8], id_len: usize) -> Option<Vec<TreeKey>>
         let id_at = space + nul + 1;
         let id = tree.get(id_at..id_at + id_len)?;
         if mode == b"40000" {
-            subtrees.push(tree_key(id));
+            if let Some(list) = &mut subtrees {
+                list.push(tree_key(id));
+                if list.len() > SUBTREES_PER_TREE {
+                    subtrees = None;
+                }
+            }
         }
         tree = &tree[id_at + id_len..];
     }
@@ -978,8 +991,14 @@ mod tests {
         .concat();
         assert_eq!(
             subtrees_if_canonical(&good, 20),
-            Some(vec![tree_key(&[8; 20]), tree_key(&[9; 20])])
+            Some(Some(vec![tree_key(&[8; 20]), tree_key(&[9; 20])]))
         );
+        // A tree too wide to index is still canonical.
+        let wide: Vec<u8> = (0..=SUBTREES_PER_TREE)
+            .map(|i| entry("40000", &format!("d{i}"), 8))
+            .collect::<Vec<_>>()
+            .concat();
+        assert_eq!(subtrees_if_canonical(&wide, 20), Some(None));
         for bad in ["100664", "040000", "100640", "644"] {
             let tree = [entry("100644", "a", 7), entry(bad, "b", 7)].concat();
             assert_eq!(subtrees_if_canonical(&tree, 20), None, "{bad}");
@@ -1166,6 +1185,14 @@ mod tests {
         index.add(top.as_bytes(), &[]);
         index.full = true;
         assert!(index.reach(&BTreeSet::from([raw])).is_none());
+        // So does one fed a tree too wide to index (a push of one tree with millions
+        // of subtrees costs walks, never a message of all of them).
+        let mut wide = Pass::default();
+        wide.take(Found::Tree(top, Some(None)), &mut no_blobs);
+        wide.take(Found::Tree(raw, None), &mut no_blobs);
+        let found = wide.finish();
+        assert_eq!(found.raw_trees, BTreeSet::from([raw]));
+        assert!(found.reach.is_none());
         // One tree with raw modes past RAW_TREES_MAX (a push made to slow a gate's
         // walk down) turns git's diffs off for the run, as a tree too large does.
         let mut many = Pass::default();
