@@ -204,6 +204,12 @@ pub fn tune_for_history_reads() {
     let _ = unsafe { git2::opts::set_mwindow_mapped_limit(HISTORY_MAPPED_BYTES) };
 }
 
+/// Threads that read objects in a run over a whole history (the store pass's readers,
+/// `verify`'s seal readers): as many as cores, one at least, four at most.
+pub fn reader_threads() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get().clamp(1, 4))
+}
+
 /// Pack windows for a pass that reads every object of the store once, in pack order,
 /// on several threads (`history::prehash`): each thread reads forward through its
 /// stretch, so a few small windows serve it.
@@ -212,10 +218,10 @@ const STORE_PASS_MAPPED_BYTES: usize = 16 << 20;
 
 /// Runs `pass` with libgit2 tuned for reading the whole store once: the object cache
 /// off (each reader's handle would keep objects it never reads again) and small pack
-/// windows; after it, the windows are as they were and the cache is on. Windows are shared by every
-/// handle and stay mapped up to the limit: with the everyday 64 MiB, git/git's
-/// backfill peaked at 211 MB in its pass, and kept 25 MB more to its end. Call it
-/// where only this thread uses libgit2 (the pass's own threads end within it).
+/// windows; after it, the windows are as they were and the cache is on. Windows are
+/// shared by every handle and stay mapped up to the limit: with the everyday 64 MiB,
+/// git/git's backfill peaked at 211 MB in its pass, and kept 25 MB more to its end.
+/// Call it where only this thread uses libgit2 (the pass's own threads end within it).
 pub fn tuned_for_store_pass<T>(pass: impl FnOnce() -> T) -> T {
     let set = |caching: bool, window: usize, mapped: usize| {
         git2::opts::enable_caching(caching);
@@ -259,6 +265,28 @@ pub fn release_freed_memory() {
 
 #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
 pub fn release_freed_memory() {}
+
+/// The `git` binary run in `dir` for unit tests, hermetically (no system or global
+/// config, `HOME` there, a fixed identity); panics unless it succeeds; its output.
+#[cfg(test)]
+pub fn test_git(dir: &std::path::Path, args: &[&str]) -> Vec<u8> {
+    let out = std::process::Command::new("git")
+        .args(args)
+        .current_dir(dir)
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .env("HOME", dir)
+        .envs(["AUTHOR", "COMMITTER"].map(|who| (format!("GIT_{who}_NAME"), "t")))
+        .envs(["AUTHOR", "COMMITTER"].map(|who| (format!("GIT_{who}_EMAIL"), "t@example.com")))
+        .output()
+        .expect("git runs");
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
 
 /// The directory libgit2 names in its ownership error ("repository path 'X' is not
 /// owned by current user"), which is the one safe.directory must list.

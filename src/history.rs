@@ -289,7 +289,13 @@ pub fn prehash(repo: &Repo, on_blob: impl FnMut(Oid, [u8; 32], u64)) -> Result<P
     let locator = repo.locator();
     let listing = BufReader::with_capacity(1 << 16, stdout);
     let found = crate::git::tuned_for_store_pass(|| {
-        read_store(&locator, listing, format, readers(), on_blob)
+        read_store(
+            &locator,
+            listing,
+            format,
+            crate::git::reader_threads(),
+            on_blob,
+        )
     });
     let status = child.wait();
     let found = found?;
@@ -299,11 +305,6 @@ pub fn prehash(repo: &Repo, on_blob: impl FnMut(Oid, [u8; 32], u64)) -> Result<P
         ));
     }
     Ok(found)
-}
-
-/// Threads that read the store: one per core, at most four.
-fn readers() -> usize {
-    std::thread::available_parallelism().map_or(1, |n| n.get().clamp(1, 4))
 }
 
 /// A stretch of the listing a reader takes at once: at most this many objects…
@@ -1010,18 +1011,7 @@ mod tests {
         );
     }
 
-    fn git(dir: &std::path::Path, args: &[&str]) -> Vec<u8> {
-        let out = Command::new("git")
-            .args(args)
-            .current_dir(dir)
-            .env("GIT_CONFIG_NOSYSTEM", "1")
-            .env("GIT_CONFIG_GLOBAL", "/dev/null")
-            .env("HOME", dir)
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "git {args:?}");
-        out.stdout
-    }
+    use crate::git::test_git as git;
 
     /// The pass reads a real store: every blob of its packs and its loose objects
     /// hashed once, the tree holding a mode git shows rewritten found, in SHA-1 and

@@ -180,7 +180,10 @@ pub fn write(objects: &[Object], pack_dir: &Path, format: ObjectFormat) -> Resul
     };
     let pack_file = temp("tmp_pack_")?;
     let mut out = Hashing {
-        out: std::io::BufWriter::with_capacity(1 << 16, pack_file.reopen().map_err(cannot)?),
+        out: std::io::BufWriter::with_capacity(
+            1 << 16,
+            pack_file.as_file().try_clone().map_err(cannot)?,
+        ),
         hash: hasher(format),
         written: 0,
     };
@@ -395,27 +398,7 @@ mod tests {
             (ObjectFormat::Sha256, "sha256"),
         ] {
             let dir = tempfile::tempdir().unwrap();
-            let git = |args: &[&str]| {
-                let out = std::process::Command::new("git")
-                    .args(args)
-                    .current_dir(dir.path())
-                    .env("GIT_CONFIG_NOSYSTEM", "1")
-                    .env("GIT_CONFIG_GLOBAL", "/dev/null")
-                    .env("HOME", dir.path())
-                    .envs(["AUTHOR", "COMMITTER"].map(|who| (format!("GIT_{who}_NAME"), "t")))
-                    .envs(
-                        ["AUTHOR", "COMMITTER"]
-                            .map(|who| (format!("GIT_{who}_EMAIL"), "t@example.com")),
-                    )
-                    .output()
-                    .unwrap();
-                assert!(
-                    out.status.success(),
-                    "git {args:?}: {}",
-                    String::from_utf8_lossy(&out.stderr)
-                );
-                out.stdout
-            };
+            let git = |args: &[&str]| crate::git::test_git(dir.path(), args);
             git(&["init", "-q", &format!("--object-format={name}")]);
             let built = built(format);
             assert_eq!(built.objects().len(), 252, "each object once");

@@ -1237,6 +1237,17 @@ mod tests {
 
     use crate::ledger::tests::repo;
 
+    /// `notes` written over `base` as loose objects, as a hook's append writes them.
+    fn write_loose(
+        repo: &Repo,
+        shape: Shape,
+        base: Option<Oid>,
+        notes: &BTreeMap<String, Oid>,
+    ) -> Oid {
+        let mut objects = Sink::Odb(repo.git.odb().unwrap());
+        write(repo, &mut objects, shape, base, notes, &BTreeMap::new()).unwrap()
+    }
+
     fn notes(repo: &Repo, range: std::ops::Range<u32>) -> BTreeMap<String, Oid> {
         range
             .map(|i| {
@@ -1301,15 +1312,7 @@ mod tests {
         let (_d, repo) = repo();
         let shape = Shape { hex_len: 40 };
         let all = notes(&repo, 0..600);
-        let fanned = write(
-            &repo,
-            &mut Sink::Odb(repo.git.odb().unwrap()),
-            shape,
-            None,
-            &all,
-            &BTreeMap::new(),
-        )
-        .unwrap();
+        let fanned = write_loose(&repo, shape, None, &all);
         let whole = read_whole(&repo, shape, fanned).unwrap();
         assert_eq!(whole.problems, vec![]);
         let index = whole.notes.expect("a canonical tree has an index");
@@ -1405,26 +1408,10 @@ mod tests {
         let (_d, repo) = repo();
         let shape = Shape { hex_len: 40 };
         let first = notes(&repo, 0..200);
-        let flat = write(
-            &repo,
-            &mut Sink::Odb(repo.git.odb().unwrap()),
-            shape,
-            None,
-            &first,
-            &BTreeMap::new(),
-        )
-        .unwrap();
+        let flat = write_loose(&repo, shape, None, &first);
         assert_eq!(repo.git.find_tree(flat).unwrap().len(), 200);
         let more = notes(&repo, 200..600);
-        let fanned = write(
-            &repo,
-            &mut Sink::Odb(repo.git.odb().unwrap()),
-            shape,
-            Some(flat),
-            &more,
-            &BTreeMap::new(),
-        )
-        .unwrap();
+        let fanned = write_loose(&repo, shape, Some(flat), &more);
         let root = repo.git.find_tree(fanned).unwrap();
         assert!(root.iter().all(|e| e.name_bytes().len() == 2));
         assert_eq!(check_shape(&repo, shape, fanned).unwrap(), vec![]);

@@ -74,12 +74,12 @@ impl SealsAhead {
     }
 }
 
-/// Readers to start: as many as cores (one at least, four at most), beside the
-/// verifier. On two cores the verifier and two readers keep both busy: one reader
-/// alone was the slower side of a warm verify (its YAML parse), and the cores sat
-/// idle a third of the time.
+/// Readers to start: one per core (`git::reader_threads`), beside the verifier. On
+/// two cores the verifier and two readers keep both busy: one reader alone was the
+/// slower side of a warm verify (its YAML parse), and the cores sat idle a third of
+/// the time.
 fn readers() -> usize {
-    std::thread::available_parallelism().map_or(1, |n| n.get().clamp(1, 4))
+    crate::git::reader_threads()
 }
 
 /// Starts reading `notes` on threads of `scope`.
